@@ -1,0 +1,147 @@
+//! `--config FILE.toml`: training defaults, column mapping, feature declarations and segment
+//! names in one file. Unknown keys are errors, so a typo never silently does nothing.
+//!
+//! ```toml
+//! [train]
+//! k = "auto"        # or a number
+//! k_min = 3
+//! seed = 7
+//! as_of = "2026-01-01"
+//!
+//! [map]
+//! customer_id = "CustomerID"
+//!
+//! exclude = ["email"]
+//!
+//! [features.monetary]
+//! transform = "log1p"
+//! weight = 2.0
+//!
+//! [features.gender]
+//! kind = "categorical"
+//! weight = 0.5
+//!
+//! [segments]
+//! value_feature = "spending_score_1_100"
+//! [segments.names]
+//! "Champions" = "VIP"
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use custseg::features::{FeatureConfig, FeatureDecl};
+use custseg::train::TrainError;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSection {
+    #[serde(default, deserialize_with = "k_value")]
+    pub k: Option<String>,
+    pub k_min: Option<usize>,
+    pub k_max: Option<usize>,
+    pub n_init: Option<usize>,
+    pub seed: Option<u64>,
+    pub max_iter: Option<u64>,
+    pub tol: Option<f64>,
+    pub as_of: Option<String>,
+    pub window_days: Option<u32>,
+    pub k_sample: Option<usize>,
+    pub silhouette_sample: Option<usize>,
+    pub name: Option<String>,
+}
+
+fn k_value<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum K {
+        N(u64),
+        S(String),
+    }
+    Ok(Option::<K>::deserialize(d)?.map(|k| match k {
+        K::N(n) => n.to_string(),
+        K::S(s) => s,
+    }))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentsSection {
+    #[serde(default)]
+    pub names: BTreeMap<String, String>,
+    pub value_feature: Option<String>,
+}
+
+/// The config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub train: TrainSection,
+    #[serde(default)]
+    pub map: BTreeMap<String, String>,
+    #[serde(default)]
+    pub features: BTreeMap<String, FeatureDecl>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    pub max_levels: Option<usize>,
+    #[serde(default)]
+    pub segments: SegmentsSection,
+}
+
+impl ConfigFile {
+    /// Reads and parses a config file; errors name the file and the problem.
+    pub fn load(path: &Path) -> Result<ConfigFile, TrainError> {
+        let text = std::fs::read_to_string(path).map_err(|e| TrainError::BadConfig {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        toml::from_str(&text).map_err(|e| TrainError::BadConfig {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// The feature part.
+    pub fn feature_config(&self) -> FeatureConfig {
+        FeatureConfig {
+            features: self.features.clone(),
+            exclude: self.exclude.clone(),
+            max_levels: self.max_levels,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_example() {
+        let text = r#"
+            exclude = ["email"]
+            [train]
+            k = 4
+            seed = 7
+            [map]
+            customer_id = "CustomerID"
+            [features.monetary]
+            transform = "log1p"
+            weight = 2.0
+            [segments.names]
+            "Champions" = "VIP"
+        "#;
+        let cfg: ConfigFile = toml::from_str(text).unwrap();
+        assert_eq!(cfg.train.k.as_deref(), Some("4"));
+        assert_eq!(cfg.features["monetary"].weight, Some(2.0));
+        assert_eq!(cfg.segments.names["Champions"], "VIP");
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        assert!(toml::from_str::<ConfigFile>("[train]\nkk = 3\n").is_err());
+        assert!(toml::from_str::<ConfigFile>("[features.x]\nwieght = 3\n").is_err());
+    }
+}

@@ -1,0 +1,391 @@
+//! The `custseg` command line: clap arguments are parsed into raw structs, merged with the
+//! optional config file (flags win), validated, then run.
+
+mod config;
+mod output;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use linfa::ParamGuard;
+
+use custseg::data::ColumnMap;
+use custseg::model::Registry;
+use custseg::progress::Progress;
+use custseg::train::{self, KChoice, TrainInputs, TrainParams};
+
+pub use config::ConfigFile;
+
+/// A usage error: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+#[derive(Parser, Debug)]
+#[command(name = "custseg", version, about = "Customer segmentation: RFM + demographics, k-means, versioned models")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Write realistic synthetic transactions.csv and customers.csv.
+    Generate(GenerateArgs),
+    /// Fit and save a model version.
+    Train(Box<TrainArgs>),
+    /// List, inspect, promote and roll back model versions.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+    /// Train on the bundled sample (if needed) and print the segments.
+    Demo(DemoArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    /// Number of customers.
+    #[arg(long)]
+    pub customers: u64,
+    /// Random seed.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Output folder.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Args, Debug, Default)]
+pub struct TrainArgs {
+    /// Transaction log: a file, a folder of files or a glob (repeatable).
+    #[arg(long = "transactions", value_name = "PATH")]
+    pub transactions: Vec<PathBuf>,
+    /// Customer table: one row per customer (repeatable for split files).
+    #[arg(long = "customers", value_name = "PATH")]
+    pub customers: Vec<PathBuf>,
+    /// Column mapping FIELD=COLUMN (name or 1-based position), repeatable.
+    #[arg(long = "map", value_name = "FIELD=COLUMN")]
+    pub map: Vec<String>,
+    /// Compute features as of this date (default: day after the last transaction).
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// Only count transactions in the last N days before --as-of.
+    #[arg(long)]
+    pub window_days: Option<u32>,
+    /// Number of segments, or `auto` (default) to search --k-min..=--k-max.
+    #[arg(long)]
+    pub k: Option<String>,
+    #[arg(long)]
+    pub k_min: Option<usize>,
+    #[arg(long)]
+    pub k_max: Option<usize>,
+    /// k-means++ initializations (default 10).
+    #[arg(long)]
+    pub n_init: Option<usize>,
+    /// Random seed (default 0); recorded in the model.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Lloyd iterations per initialization at most (default 300).
+    #[arg(long)]
+    pub max_iter: Option<u64>,
+    /// Convergence tolerance on centroid movement (default 1e-4).
+    #[arg(long)]
+    pub tol: Option<f64>,
+    /// Customers sampled for the k search (default 50000).
+    #[arg(long)]
+    pub k_sample: Option<usize>,
+    /// Customers sampled for the silhouette (default 5000).
+    #[arg(long)]
+    pub silhouette_sample: Option<usize>,
+    /// TOML config: features, mapping, segment names, training defaults.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Model name (default `default`).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Model store (default `models`).
+    #[arg(long, default_value = "models")]
+    pub models_dir: PathBuf,
+    /// Save the version without making it CURRENT (the first version is always CURRENT).
+    #[arg(long)]
+    pub no_promote: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ModelsCommand {
+    /// List model names and versions.
+    List(StoreArg),
+    /// Show a model version: features, segments, metrics.
+    Show {
+        /// NAME (its CURRENT version) or NAME/vN.
+        model: String,
+        #[command(flatten)]
+        store: StoreArg,
+        /// Print model.json instead of the summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a version CURRENT.
+    Promote {
+        name: String,
+        /// Version such as v3.
+        version: String,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// Make the version before CURRENT current again.
+    Rollback {
+        name: String,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct StoreArg {
+    /// Model store.
+    #[arg(long, default_value = "models")]
+    pub models_dir: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Model store.
+    #[arg(long, default_value = "models")]
+    pub models_dir: PathBuf,
+    /// Bundled sample folder (default: data/sample of this checkout).
+    #[arg(long)]
+    pub sample: Option<PathBuf>,
+    /// Train a new version even if the current one was trained on this sample.
+    #[arg(long)]
+    pub retrain: bool,
+}
+
+/// Runs a parsed command.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Generate(a) => {
+            let g = custseg::generate::generate(a.customers, a.seed, &a.out)?;
+            println!(
+                "wrote {} customers, {} orders, {} transaction lines to {}",
+                g.customers,
+                g.orders,
+                g.lines,
+                a.out.display()
+            );
+            Ok(())
+        }
+        Command::Train(a) => {
+            let (name, registry, inputs, params, promote) = prepare_train(&a)?;
+            let progress = Progress::auto();
+            let mut out = train::train(&inputs, &params, &progress)?;
+            let (version, dir) = registry.save(&name, &mut out, promote)?;
+            output::print_trained(&out, version, &dir, registry.current(&name)?);
+            Ok(())
+        }
+        Command::Models(m) => models(m),
+        Command::Demo(a) => demo(a),
+    }
+}
+
+fn parse_k(raw: &str) -> Result<Option<usize>, UsageError> {
+    if raw.eq_ignore_ascii_case("auto") {
+        return Ok(None);
+    }
+    raw.parse()
+        .map(Some)
+        .map_err(|_| UsageError(format!("--k '{raw}': expected a number or 'auto'")))
+}
+
+type Prepared = (String, Registry, TrainInputs, train::TrainValidParams, bool);
+
+/// Merges flags over the config file and validates everything before any data is read.
+pub fn prepare_train(a: &TrainArgs) -> Result<Prepared> {
+    let cfg = match &a.config {
+        Some(p) => ConfigFile::load(p)?,
+        None => ConfigFile::default(),
+    };
+    let t = &cfg.train;
+    let k_raw = a.k.clone().or_else(|| t.k.clone());
+    let fixed = match k_raw.as_deref() {
+        Some(raw) => parse_k(raw)?,
+        None => None,
+    };
+    let k = match fixed {
+        Some(k) => KChoice::Fixed(k),
+        None => KChoice::Auto {
+            min: a.k_min.or(t.k_min).unwrap_or(2),
+            max: a.k_max.or(t.k_max).unwrap_or(10),
+        },
+    };
+    let as_of_raw = a.as_of.clone().or_else(|| t.as_of.clone());
+    let as_of = as_of_raw.as_deref().map(train::pipeline::as_of_day).transpose()?;
+    let defaults = TrainParams::new().check()?;
+    let params = TrainParams::new()
+        .k(k)
+        .n_init(a.n_init.or(t.n_init).unwrap_or(defaults.n_init))
+        .seed(a.seed.or(t.seed).unwrap_or(defaults.seed))
+        .max_iter(a.max_iter.or(t.max_iter).unwrap_or(defaults.max_iter))
+        .tol(a.tol.or(t.tol).unwrap_or(defaults.tol))
+        .as_of(as_of)
+        .window_days(a.window_days.or(t.window_days))
+        .k_sample(a.k_sample.or(t.k_sample).unwrap_or(defaults.k_sample))
+        .silhouette_sample(a.silhouette_sample.or(t.silhouette_sample).unwrap_or(defaults.silhouette_sample))
+        .check()?;
+    let mut pairs: Vec<String> = cfg.map.iter().map(|(f, c)| format!("{f}={c}")).collect();
+    pairs.extend(a.map.iter().cloned());
+    let map = ColumnMap::parse(&pairs)?;
+    let name = a.name.clone().or_else(|| t.name.clone()).unwrap_or_else(|| "default".into());
+    custseg::model::registry::check_name(&name)?;
+    let inputs = TrainInputs {
+        transactions: a.transactions.clone(),
+        customers: a.customers.clone(),
+        map,
+        features: cfg.feature_config(),
+        segment_names: cfg.segments.names.clone(),
+        value_feature: cfg.segments.value_feature.clone(),
+    };
+    if inputs.transactions.is_empty() && inputs.customers.is_empty() {
+        return Err(UsageError("give --transactions PATH and/or --customers PATH".into()).into());
+    }
+    Ok((name, Registry::new(&a.models_dir), inputs, params, !a.no_promote))
+}
+
+fn models(cmd: ModelsCommand) -> Result<()> {
+    match cmd {
+        ModelsCommand::List(s) => {
+            let reg = Registry::new(&s.models_dir);
+            let list = reg.list()?;
+            if list.is_empty() {
+                println!("no models in {}", s.models_dir.display());
+            }
+            for m in list {
+                let versions: Vec<String> = m
+                    .versions
+                    .iter()
+                    .map(|v| if Some(*v) == m.current { format!("v{v}*") } else { format!("v{v}") })
+                    .collect();
+                println!("{:<24} {}", m.name, versions.join(" "));
+            }
+            if !reg.list()?.is_empty() {
+                println!("(* = CURRENT)");
+            }
+            Ok(())
+        }
+        ModelsCommand::Show { model, store, json } => {
+            let reg = Registry::new(&store.models_dir);
+            let (_, _, dir) = reg.resolve(&model)?;
+            let m = custseg::Model::load(&dir)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&m.file)?);
+                return Ok(());
+            }
+            let metrics: Option<custseg::model::Metrics> = std::fs::read(dir.join("metrics.json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok());
+            output::print_model(&m, metrics.as_ref(), &dir);
+            Ok(())
+        }
+        ModelsCommand::Promote { name, version, store } => {
+            let reg = Registry::new(&store.models_dir);
+            let v = version
+                .trim_start_matches('v')
+                .parse::<u32>()
+                .map_err(|_| UsageError(format!("version '{version}': expected vN")))?;
+            reg.set_current(&name, v)?;
+            println!("{name}: CURRENT is now v{v}");
+            Ok(())
+        }
+        ModelsCommand::Rollback { name, store } => {
+            let reg = Registry::new(&store.models_dir);
+            let current = reg
+                .current(&name)?
+                .ok_or_else(|| UsageError(format!("model '{name}' has no CURRENT version")))?;
+            let previous = reg
+                .versions(&name)?
+                .into_iter()
+                .filter(|v| *v < current)
+                .next_back()
+                .ok_or_else(|| UsageError(format!("{name}: no version before v{current}")))?;
+            reg.set_current(&name, previous)?;
+            println!("{name}: CURRENT rolled back from v{current} to v{previous}");
+            Ok(())
+        }
+    }
+}
+
+fn sample_dir(given: Option<PathBuf>) -> PathBuf {
+    given.unwrap_or_else(|| {
+        let local = PathBuf::from("data/sample");
+        if local.join("transactions.csv").is_file() {
+            local
+        } else {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample")
+        }
+    })
+}
+
+fn demo(a: DemoArgs) -> Result<()> {
+    let sample = sample_dir(a.sample);
+    let tx = sample.join("transactions.csv");
+    let cu = sample.join("customers.csv");
+    if !tx.is_file() || !cu.is_file() {
+        anyhow::bail!(UsageError(format!(
+            "{}: bundled sample not found (expected transactions.csv and customers.csv)",
+            sample.display()
+        )));
+    }
+    let reg = Registry::new(&a.models_dir);
+    let reuse = if a.retrain {
+        None
+    } else {
+        current_trained_on(&reg, "default", &[&tx, &cu])
+    };
+    let (version, dir) = match reuse {
+        Some(found) => {
+            println!("Model 'default' v{} was already trained on this sample (use --retrain for a new version).", found.0);
+            found
+        }
+        None => {
+            let args = TrainArgs {
+                transactions: vec![tx.clone()],
+                customers: vec![cu.clone()],
+                models_dir: a.models_dir.clone(),
+                name: Some("default".into()),
+                ..Default::default()
+            };
+            let (name, registry, inputs, params, promote) = prepare_train(&args)?;
+            let mut out = train::train(&inputs, &params, &Progress::auto())?;
+            let (version, dir) = registry.save(&name, &mut out, promote)?;
+            println!("Trained model 'default' v{version} on {} in {:.1} s.", sample.display(), out.metrics.timings.total_s);
+            (version, dir)
+        }
+    };
+    let model = custseg::Model::load(&dir).with_context(|| format!("loading {}", dir.display()))?;
+    println!();
+    output::print_segment_table(&model.file);
+    println!();
+    println!("Model files: {}", dir.display());
+    println!("Inspect:     cargo run --release -- models show default/v{version}");
+    Ok(())
+}
+
+/// The CURRENT version of `name` if it was trained on exactly these files (same bytes).
+fn current_trained_on(reg: &Registry, name: &str, files: &[&Path]) -> Option<(u32, PathBuf)> {
+    let (_, v, dir) = reg.resolve(name).ok()?;
+    let m = custseg::Model::load(&dir).ok()?;
+    let recorded: Vec<&str> = m
+        .file
+        .input
+        .transactions
+        .iter()
+        .chain(&m.file.input.customers)
+        .map(|f| f.sha256.as_str())
+        .collect();
+    let now: Vec<String> = files
+        .iter()
+        .map(|p| custseg::data::source::hash_file(p).map(|h| h.0))
+        .collect::<Result<_, _>>()
+        .ok()?;
+    (recorded == now.iter().map(String::as_str).collect::<Vec<_>>()).then_some((v, dir))
+}

@@ -1,0 +1,160 @@
+//! Human-readable output: the segment table after training and `models show`.
+
+use std::path::Path;
+
+use custseg::features::{Encoding, Transform};
+use custseg::model::{Metrics, Model, ModelFile};
+use custseg::train::segments::FeatureProfile;
+use custseg::train::TrainOutput;
+
+fn median_of(profile: &[FeatureProfile], name: &str) -> Option<f64> {
+    profile.iter().find_map(|p| match p {
+        FeatureProfile::Numeric { feature, median, .. } if feature == name => Some(*median),
+        _ => None,
+    })
+}
+
+fn fmt_num(v: Option<f64>) -> String {
+    match v {
+        Some(v) if v.abs() >= 1000.0 => format!("{v:.0}"),
+        Some(v) if v.fract() == 0.0 => format!("{v:.0}"),
+        Some(v) => format!("{v:.2}"),
+        None => "-".into(),
+    }
+}
+
+/// The segment table: size, shares and R/F/M medians (or the first numeric features).
+pub fn print_segment_table(m: &ModelFile) {
+    let rfm = ["recency_days", "frequency", "monetary"];
+    let has_rfm = rfm.iter().all(|f| m.features.position(f).is_some());
+    let cols: Vec<String> = if has_rfm {
+        rfm.iter().map(|s| s.to_string()).collect()
+    } else {
+        m.features
+            .features
+            .iter()
+            .filter(|f| f.is_numeric())
+            .take(3)
+            .map(|f| f.name.clone())
+            .collect()
+    };
+    let name_w = m.segments.iter().map(|s| s.name.chars().count()).max().unwrap_or(7).max(7);
+    let mut header = format!("{:>3}  {:<name_w$}  {:<6}  {:>9}  {:>6}  {:>7}", "id", "segment", "tier", "customers", "share", "revenue");
+    for c in &cols {
+        header.push_str(&format!("  {:>14}", format!("med {}", short(c))));
+    }
+    println!("{header}");
+    println!("{}", "-".repeat(header.len()));
+    let mut order: Vec<&custseg::train::Segment> = m.segments.iter().collect();
+    order.sort_by(|a, b| {
+        let ka = a.share_revenue.unwrap_or(a.share_customers);
+        let kb = b.share_revenue.unwrap_or(b.share_customers);
+        kb.total_cmp(&ka)
+    });
+    for s in order {
+        let mut line = format!(
+            "{:>3}  {:<name_w$}  {:<6}  {:>9}  {:>5.1}%  {:>7}",
+            s.id,
+            s.name,
+            s.tier.to_string(),
+            s.size,
+            100.0 * s.share_customers,
+            s.share_revenue.map(|r| format!("{:.1}%", 100.0 * r)).unwrap_or_else(|| "-".into())
+        );
+        for c in &cols {
+            line.push_str(&format!("  {:>14}", fmt_num(median_of(&s.profile, c))));
+        }
+        println!("{line}");
+    }
+}
+
+fn short(name: &str) -> &str {
+    match name {
+        "recency_days" => "recency",
+        "avg_order_value" => "aov",
+        other => other,
+    }
+}
+
+fn feature_list(m: &ModelFile) -> String {
+    m.features
+        .features
+        .iter()
+        .map(|f| match &f.encoding {
+            Encoding::Numeric { transform: Transform::Log1p, .. } => format!("{} [log1p]", f.name),
+            Encoding::Numeric { .. } => f.name.clone(),
+            Encoding::Categorical { levels, .. } => format!("{} [{} levels]", f.name, levels.len()),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// After `train`: where the model went, the data report and the segment table.
+pub fn print_trained(out: &TrainOutput, version: u32, dir: &Path, current: Option<u32>) {
+    let m = &out.model;
+    let x = &out.metrics;
+    let promoted = if current == Some(version) { " (CURRENT)" } else { "" };
+    println!("Trained model '{}' v{version}{promoted} in {:.1} s -> {}", m.name, x.timings.total_s, dir.display());
+    if let Some(c) = &x.data.transactions {
+        println!("  transactions: {}; returns {}", c.summary(), c.returns);
+    }
+    if let Some(as_of) = &m.as_of {
+        println!(
+            "  as of {as_of}{}: {} customers ({} without a purchase in the window left out)",
+            m.params.window_days.map(|w| format!(", window {w} days")).unwrap_or_default(),
+            m.input.customers_segmented,
+            x.data.customers_without_purchases
+        );
+    } else {
+        println!("  customers: {}", m.input.customers_segmented);
+    }
+    if x.data.customers_without_profile > 0 || x.data.customers_without_transactions > 0 {
+        println!(
+            "  customer table: {} customers without a profile row (imputed), {} rows without transactions (left out)",
+            x.data.customers_without_profile, x.data.customers_without_transactions
+        );
+    }
+    println!("  features: {}", feature_list(m));
+    for (f, why) in &x.data.features_dropped {
+        println!("  left out {f}: {why}");
+    }
+    for (f, n) in &x.data.imputed {
+        println!("  imputed {n} missing values of {f}");
+    }
+    if x.k_search.is_empty() {
+        println!("  k = {} (fixed), silhouette {:.3}", m.k, x.silhouette);
+    } else {
+        let curve: Vec<String> = x.k_search.iter().map(|p| format!("{}:{:.3}", p.k, p.silhouette)).collect();
+        println!(
+            "  k = {} chosen from {}..={} on {} customers (silhouette by k: {})",
+            m.k, m.params.k_min, m.params.k_max, x.k_search_sample, curve.join(" ")
+        );
+    }
+    println!(
+        "  quality: silhouette {:.3}, Calinski-Harabasz {:.1}, Davies-Bouldin {:.3}, inertia {:.1}",
+        x.silhouette, x.calinski_harabasz, x.davies_bouldin, x.inertia
+    );
+    println!();
+    print_segment_table(m);
+}
+
+/// `models show`.
+pub fn print_model(model: &Model, metrics: Option<&Metrics>, dir: &Path) {
+    let m = &model.file;
+    println!("model {} v{} ({})", m.name, m.version, dir.display());
+    println!("  created {} by custseg {}, seed {}", m.created_at, m.custseg_version, m.seed);
+    println!("  as of {}", m.as_of.as_deref().unwrap_or("- (customer table only)"));
+    println!("  customers {}, k = {}", m.input.customers_segmented, m.k);
+    for f in m.input.transactions.iter().chain(&m.input.customers) {
+        println!("  input {} ({} rows, sha256 {}…)", f.path, f.rows, &f.sha256[..f.sha256.len().min(12)]);
+    }
+    println!("  features: {}", feature_list(m));
+    if let Some(x) = metrics {
+        println!(
+            "  silhouette {:.3}, Calinski-Harabasz {:.1}, Davies-Bouldin {:.3}",
+            x.silhouette, x.calinski_harabasz, x.davies_bouldin
+        );
+    }
+    println!();
+    print_segment_table(m);
+}

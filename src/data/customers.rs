@@ -1,0 +1,182 @@
+//! Customer tables: one row per customer with precomputed features and/or demographics.
+//! The id column is found like a transaction log's (`--map customer_id=…` or a common name);
+//! every other column is a candidate feature, named by [`feature_name`] of its header unless
+//! `--map FEATURE=COLUMN` renames it. Values stay raw text here; typing, imputation and
+//! encoding happen in `features`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use csv::ByteRecord;
+
+use super::source::FileFingerprint;
+use super::table::{decode, feature_name, normalize_name, Table};
+use super::transactions::{ColumnMap, TxnField};
+use super::{is_missing, normalize_id, DataError};
+use crate::progress::Progress;
+
+/// One candidate feature column of a customer table.
+#[derive(Clone, Debug)]
+pub struct CustomerColumn {
+    /// Feature name (`annual_income_k`).
+    pub name: String,
+    /// Header as written in the file (`Annual Income (k$)`).
+    pub header: String,
+    /// Raw values per customer row; `None` when missing.
+    pub values: Vec<Option<String>>,
+    /// Row number in the file of each value, for error messages.
+    pub rows: Vec<u64>,
+}
+
+/// A customer table held in memory.
+#[derive(Clone, Debug, Default)]
+pub struct CustomerTable {
+    /// Source files.
+    pub files: Vec<FileFingerprint>,
+    /// The id column's header.
+    pub id_column: String,
+    /// Customer ids, in file order.
+    pub ids: Vec<String>,
+    /// Feature columns, in file order.
+    pub columns: Vec<CustomerColumn>,
+    index: HashMap<String, usize>,
+}
+
+impl CustomerTable {
+    /// Row index of a customer id.
+    pub fn position(&self, id: &str) -> Option<usize> {
+        self.index.get(id).copied()
+    }
+
+    /// File that the table came from (the first one when several).
+    pub fn path(&self) -> PathBuf {
+        self.files
+            .first()
+            .map(|f| PathBuf::from(&f.path))
+            .unwrap_or_default()
+    }
+}
+
+const EXTRA_ID_NAMES: [&str; 2] = ["id", "customerkey"];
+
+/// Reads a customer table from one or more files with the same columns.
+pub fn read_customers(
+    inputs: &[PathBuf],
+    map: &ColumnMap,
+    progress: &Progress,
+) -> Result<CustomerTable, DataError> {
+    let mut files = Vec::new();
+    for input in inputs {
+        files.extend(super::source::expand(input)?);
+    }
+    let bar = progress.spinner("reading customers");
+    let mut out = CustomerTable::default();
+    let mut first_rows: HashMap<String, u64> = HashMap::new();
+    let mut first_path: Option<PathBuf> = None;
+    for path in &files {
+        let mut table = Table::open(path)?;
+        let id_col = match map.get(TxnField::CustomerId.name()) {
+            Some(col) => table.find_column(col).ok_or_else(|| DataError::MissingColumn {
+                path: path.clone(),
+                field: "customer_id".into(),
+                hint: format!("--map customer_id={col} names no column"),
+                available: table.columns.clone(),
+            })?,
+            None => TxnField::CustomerId
+                .default_names()
+                .iter()
+                .chain(EXTRA_ID_NAMES.iter())
+                .find_map(|n| table.columns.iter().position(|c| normalize_name(c) == *n))
+                .ok_or_else(|| DataError::MissingColumn {
+                    path: path.clone(),
+                    field: "customer_id".into(),
+                    hint: "use --map customer_id=COLUMN".into(),
+                    available: table.columns.clone(),
+                })?,
+        };
+        // Feature names: renamed by --map FEATURE=COLUMN, else derived from the header.
+        let mut names: Vec<String> = table.columns.iter().map(|c| feature_name(c)).collect();
+        for (feat, col) in &map.pairs {
+            if TxnField::from_name(feat).is_some() {
+                continue;
+            }
+            let i = table.find_column(col).ok_or_else(|| DataError::MissingColumn {
+                path: path.clone(),
+                field: feat.clone(),
+                hint: format!("--map {feat}={col} names no column"),
+                available: table.columns.clone(),
+            })?;
+            names[i] = feature_name(feat);
+        }
+        let feature_cols: Vec<usize> = (0..table.columns.len()).filter(|&i| i != id_col).collect();
+        match &first_path {
+            None => {
+                first_path = Some(path.clone());
+                out.id_column = table.columns[id_col].clone();
+                out.columns = feature_cols
+                    .iter()
+                    .map(|&i| CustomerColumn {
+                        name: names[i].clone(),
+                        header: table.columns[i].clone(),
+                        values: Vec::new(),
+                        rows: Vec::new(),
+                    })
+                    .collect();
+            }
+            Some(first) => {
+                let these: Vec<&str> = feature_cols.iter().map(|&i| names[i].as_str()).collect();
+                let before: Vec<&str> = out.columns.iter().map(|c| c.name.as_str()).collect();
+                if these != before {
+                    return Err(DataError::InconsistentColumns {
+                        path: path.clone(),
+                        first: first.clone(),
+                        reason: format!("[{}] vs [{}]", these.join(", "), before.join(", ")),
+                    });
+                }
+            }
+        }
+        let mut rec = ByteRecord::new();
+        while let Some(row) = table.next_row(&mut rec)? {
+            bar.tick();
+            let raw_id = decode(rec.get(id_col).unwrap_or(b""));
+            let Some(id) = normalize_id(&raw_id) else {
+                return Err(DataError::BadValue {
+                    path: path.clone(),
+                    row,
+                    column: table.columns[id_col].clone(),
+                    reason: "customer id is missing".into(),
+                });
+            };
+            if let Some(&first_row) = first_rows.get(&id) {
+                return Err(DataError::DuplicateCustomer {
+                    path: path.clone(),
+                    row,
+                    first_row,
+                });
+            }
+            first_rows.insert(id.clone(), row);
+            out.index.insert(id.clone(), out.ids.len());
+            out.ids.push(id);
+            for (col, &i) in out.columns.iter_mut().zip(&feature_cols) {
+                let v = decode(rec.get(i).unwrap_or(b""));
+                let v = v.trim();
+                col.values
+                    .push((!is_missing(v)).then(|| v.trim_matches('"').to_string()));
+                col.rows.push(row);
+            }
+        }
+        out.files.push(table.fingerprint());
+    }
+    bar.finish_and_clear();
+    if out.ids.is_empty() {
+        return Err(DataError::NoValidRows {
+            what: files
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            summary: "the customer table has a header but no rows".into(),
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,195 @@
+//! Ingestion: reading transaction logs and customer tables from CSV/TSV/semicolon/whitespace
+//! text (optionally gzipped) and Parquet, mapping their columns, and cleaning rows with every
+//! dropped row counted by reason. Inputs are only ever read.
+
+pub mod customers;
+pub mod dates;
+pub mod source;
+pub mod table;
+pub mod transactions;
+
+use std::path::PathBuf;
+
+pub use customers::{read_customers, CustomerTable};
+pub use source::FileFingerprint;
+pub use transactions::{read_transactions, Cleaning, ColumnMap, TransactionLog, TxnField};
+
+/// Errors from reading input data. Messages name the file, and the row and column when
+/// there is one.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DataError {
+    /// The file cannot be opened or read.
+    #[error("{}: cannot read: {reason}", path.display())]
+    Unreadable { path: PathBuf, reason: String },
+    /// The file holds no rows at all.
+    #[error("{}: file is empty", path.display())]
+    Empty { path: PathBuf },
+    /// The file's structure is broken (bad quoting, corrupt Parquet page, …).
+    #[error("{}{}: malformed: {reason}", path.display(), row.map(|r| format!(" row {r}")).unwrap_or_default())]
+    Malformed {
+        path: PathBuf,
+        row: Option<u64>,
+        reason: String,
+    },
+    /// A field the job needs has no column.
+    #[error("{}: no column for {field} ({hint}); columns are: {}", path.display(), available.join(", "))]
+    MissingColumn {
+        path: PathBuf,
+        field: String,
+        hint: String,
+        available: Vec<String>,
+    },
+    /// `--map` names a field custseg does not know.
+    #[error("--map {field}=…: unknown field '{field}'; transaction fields are {valid}")]
+    UnknownField { field: String, valid: String },
+    /// A `--map` argument is not `FIELD=COLUMN`.
+    #[error("--map '{arg}': expected FIELD=COLUMN")]
+    BadMapArg { arg: String },
+    /// A value that cannot be used and cannot be skipped.
+    #[error("{} row {row} column {column}: {reason}", path.display())]
+    BadValue {
+        path: PathBuf,
+        row: u64,
+        column: String,
+        reason: String,
+    },
+    /// The same customer appears twice in a customer table.
+    #[error("{} row {row}: customer id already appeared at row {first_row} (a customer table needs one row per customer)", path.display())]
+    DuplicateCustomer {
+        path: PathBuf,
+        row: u64,
+        first_row: u64,
+    },
+    /// After cleaning, nothing is left to train on.
+    #[error("{what}: no valid rows after cleaning ({summary})")]
+    NoValidRows { what: String, summary: String },
+    /// Files of one input disagree on their columns.
+    #[error("{}: columns differ from {}: {reason}", path.display(), first.display())]
+    InconsistentColumns {
+        path: PathBuf,
+        first: PathBuf,
+        reason: String,
+    },
+}
+
+impl DataError {
+    /// All data errors are the user's input, except I/O failures other than a missing file.
+    pub fn is_user_error(&self) -> bool {
+        true
+    }
+}
+
+/// Tokens read as a missing value (case-insensitive), besides the empty string.
+const MISSING: [&str; 8] = ["na", "n/a", "nan", "null", "none", "nil", "?", "-"];
+
+/// True when a raw field means "no value".
+pub fn is_missing(raw: &str) -> bool {
+    let s = raw.trim();
+    s.is_empty() || MISSING.iter().any(|m| s.eq_ignore_ascii_case(m))
+}
+
+/// Parses a finite number, tolerating a leading currency sign and `,` thousands separators.
+/// `NaN`, infinities and overflow (`1e309`) are rejected.
+///
+/// ```
+/// use custseg::data::parse_number;
+/// assert_eq!(parse_number("$1,234.50"), Some(1234.5));
+/// assert_eq!(parse_number("-3"), Some(-3.0));
+/// assert_eq!(parse_number("NaN"), None);
+/// assert_eq!(parse_number("1e309"), None);
+/// ```
+pub fn parse_number(raw: &str) -> Option<f64> {
+    parse_number_with(raw, false)
+}
+
+/// Like [`parse_number`]; with `decimal_comma`, `1.234,5` means 1234.5 (semicolon files).
+pub fn parse_number_with(raw: &str, decimal_comma: bool) -> Option<f64> {
+    let mut s = raw.trim().trim_matches('"').trim();
+    let negative = s.starts_with('-');
+    if negative {
+        s = &s[1..];
+    }
+    for sign in ['$', '€', '£', '¥'] {
+        if let Some(rest) = s.strip_prefix(sign) {
+            s = rest.trim_start();
+        }
+    }
+    if s.is_empty() || !s.starts_with(|c: char| c.is_ascii_digit() || c == '.' || c == '+') {
+        return None;
+    }
+    let cleaned: std::borrow::Cow<str> = if decimal_comma && s.contains(',') {
+        s.replace('.', "").replace(',', ".").into()
+    } else if s.contains(',') {
+        s.replace(',', "").into()
+    } else {
+        s.into()
+    };
+    let v: f64 = cleaned.parse().ok()?;
+    let v = if negative { -v } else { v };
+    v.is_finite().then_some(v)
+}
+
+/// Normalizes a customer id: trims it and turns float-formatted integers (`17850.0`, as
+/// spreadsheets and pandas write them) into their integer text. Leading zeros are kept:
+/// `0001` stays `0001`. Returns `None` for a missing id.
+///
+/// ```
+/// use custseg::data::normalize_id;
+/// assert_eq!(normalize_id("17850.0").as_deref(), Some("17850"));
+/// assert_eq!(normalize_id(" 0001 ").as_deref(), Some("0001"));
+/// assert_eq!(normalize_id("").as_deref(), None);
+/// ```
+pub fn normalize_id(raw: &str) -> Option<String> {
+    let s = raw.trim().trim_matches('"').trim();
+    if is_missing(s) {
+        return None;
+    }
+    if let Some((int, frac)) = s.split_once('.') {
+        let int_ok = !int.is_empty()
+            && int
+                .strip_prefix('-')
+                .unwrap_or(int)
+                .bytes()
+                .all(|b| b.is_ascii_digit());
+        if int_ok && !frac.is_empty() && frac.bytes().all(|b| b == b'0') {
+            return Some(int.to_string());
+        }
+    }
+    Some(s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_tokens_are_recognized() {
+        for s in ["", "  ", "NA", "nan", "NULL", "None", "?"] {
+            assert!(is_missing(s), "{s:?}");
+        }
+        assert!(!is_missing("0"));
+        assert!(!is_missing("Male"));
+    }
+
+    #[test]
+    fn numbers_reject_non_finite_and_text() {
+        for s in ["inf", "-inf", "Infinity", "NaN", "1e309", "abc", "", "1.2.3", "--1"] {
+            assert_eq!(parse_number(s), None, "{s}");
+        }
+        assert_eq!(parse_number("12,5"), Some(125.0));
+        assert_eq!(parse_number_with("1.234,5", true), Some(1234.5));
+        assert_eq!(parse_number("-€ 3.5"), Some(-3.5));
+        assert_eq!(parse_number("+2"), Some(2.0));
+        assert_eq!(parse_number(".5"), Some(0.5));
+    }
+
+    #[test]
+    fn ids_keep_leading_zeros_and_drop_float_suffix() {
+        assert_eq!(normalize_id("12346.00").as_deref(), Some("12346"));
+        assert_eq!(normalize_id("12346.5").as_deref(), Some("12346.5"));
+        assert_eq!(normalize_id("A-17").as_deref(), Some("A-17"));
+        assert_eq!(normalize_id("NaN"), None);
+        assert_eq!(normalize_id(".0").as_deref(), Some(".0"));
+    }
+}

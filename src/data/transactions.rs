@@ -1,0 +1,444 @@
+//! Transaction logs: one row per order line (or per order), mapped onto the fields
+//! `customer_id`, `date`, `amount` (or `quantity` × `unit_price`) and optionally `order_id`.
+//!
+//! Cleaning rules, each counted: rows without a customer id, rows whose date or amount cannot
+//! be parsed (including NaN and infinities), and exact duplicates of an earlier row (every
+//! column equal, across all files of the log). Negative amounts are kept: they are returns
+//! and reduce the customer's monetary value without counting as orders.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+
+use csv::ByteRecord;
+use serde::{Deserialize, Serialize};
+
+use super::dates::{self, DayOrder};
+use super::source::FileFingerprint;
+use super::table::{decode, normalize_name, Format, Table};
+use super::{normalize_id, parse_number_with, DataError};
+use crate::features::rfm::{order_key, Txn};
+use crate::progress::Progress;
+
+/// The fields a transaction log can map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TxnField {
+    CustomerId,
+    Date,
+    Amount,
+    OrderId,
+    Quantity,
+    UnitPrice,
+}
+
+impl TxnField {
+    /// All fields, in the order they are documented.
+    pub const ALL: [TxnField; 6] = [
+        TxnField::CustomerId,
+        TxnField::Date,
+        TxnField::Amount,
+        TxnField::OrderId,
+        TxnField::Quantity,
+        TxnField::UnitPrice,
+    ];
+
+    /// The name used in `--map`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TxnField::CustomerId => "customer_id",
+            TxnField::Date => "date",
+            TxnField::Amount => "amount",
+            TxnField::OrderId => "order_id",
+            TxnField::Quantity => "quantity",
+            TxnField::UnitPrice => "unit_price",
+        }
+    }
+
+    /// Parses a `--map` field name.
+    pub fn from_name(name: &str) -> Option<TxnField> {
+        Self::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// Column names recognized without `--map`, compared after [`normalize_name`].
+    pub fn default_names(self) -> &'static [&'static str] {
+        match self {
+            TxnField::CustomerId => &[
+                "customerid", "custid", "customer", "customerno", "customernumber",
+                "customeruniqueid", "clientid", "client", "userid", "memberid", "accountid",
+                "buyerid", "shopperid",
+            ],
+            TxnField::Date => &[
+                "invoicedate", "date", "orderdate", "transactiondate", "purchasedate",
+                "saledate", "txndate", "timestamp", "datetime", "orderpurchasetimestamp",
+                "ordertimestamp", "createdat", "transactiontime", "purchasetime",
+            ],
+            TxnField::Amount => &[
+                "amount", "totalamount", "total", "sales", "salesamount", "revenue", "value",
+                "ordervalue", "dollarvalue", "totalprice", "linetotal", "spend", "netamount",
+                "paymentvalue", "price_total", "purchaseamount",
+            ],
+            TxnField::OrderId => &[
+                "invoiceno", "invoice", "invoiceid", "invoicenumber", "orderid", "order",
+                "ordernumber", "orderno", "transactionid", "txnid", "receiptid", "receipt",
+                "basketid",
+            ],
+            TxnField::Quantity => &["quantity", "qty", "units", "numberofitems", "numberofcds"],
+            TxnField::UnitPrice => &["unitprice", "price", "itemprice", "priceeach"],
+        }
+    }
+}
+
+/// `--map FIELD=COLUMN` pairs. A column is a header name (case-insensitive) or a 1-based
+/// position. Fields that are not transaction fields rename customer-table columns.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ColumnMap {
+    /// `(field, column)` in the order given.
+    pub pairs: Vec<(String, String)>,
+}
+
+impl ColumnMap {
+    /// Parses `FIELD=COLUMN` arguments.
+    pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<ColumnMap, DataError> {
+        let mut pairs = Vec::new();
+        for arg in args {
+            let arg = arg.as_ref();
+            let (field, column) = arg
+                .split_once('=')
+                .filter(|(f, c)| !f.trim().is_empty() && !c.trim().is_empty())
+                .ok_or_else(|| DataError::BadMapArg { arg: arg.into() })?;
+            pairs.push((field.trim().to_string(), column.trim().to_string()));
+        }
+        Ok(ColumnMap { pairs })
+    }
+
+    /// The column mapped to a field, if any.
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .rev()
+            .find(|(f, _)| f == field)
+            .map(|(_, c)| c.as_str())
+    }
+
+    /// Fails on field names that are neither transaction fields nor allowed extra names.
+    pub fn check_transaction_fields(&self, customers_given: bool) -> Result<(), DataError> {
+        for (field, _) in &self.pairs {
+            if TxnField::from_name(field).is_none() && !customers_given {
+                return Err(DataError::UnknownField {
+                    field: field.clone(),
+                    valid: TxnField::ALL.map(TxnField::name).join(", "),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Counts of rows read, used and dropped, by reason.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Cleaning {
+    /// Data rows read from all files.
+    pub rows_read: u64,
+    /// Rows kept.
+    pub rows_kept: u64,
+    /// Dropped: no customer id.
+    pub missing_customer_id: u64,
+    /// Dropped: date missing or not a valid date.
+    pub bad_date: u64,
+    /// Dropped: amount (or quantity/unit price) missing, not a number, NaN or infinite.
+    pub bad_amount: u64,
+    /// Dropped: exact duplicate of an earlier row.
+    pub duplicate: u64,
+    /// Kept rows with a negative amount (returns).
+    pub returns: u64,
+    /// First place each drop reason happened (`file row N column C`), for finding them.
+    pub first_seen: BTreeMap<String, String>,
+}
+
+impl Cleaning {
+    /// Rows dropped for any reason.
+    pub fn dropped(&self) -> u64 {
+        self.missing_customer_id + self.bad_date + self.bad_amount + self.duplicate
+    }
+
+    fn note(&mut self, reason: &str, path: &Path, row: u64, column: &str) {
+        self.first_seen
+            .entry(reason.to_string())
+            .or_insert_with(|| format!("{} row {row} column {column}", path.display()));
+    }
+
+    /// One-line summary such as `rows 100, kept 90, dropped: bad_date 10`.
+    pub fn summary(&self) -> String {
+        let mut parts = vec![format!("rows read {}, kept {}", self.rows_read, self.rows_kept)];
+        for (name, n) in [
+            ("missing customer id", self.missing_customer_id),
+            ("bad date", self.bad_date),
+            ("bad amount", self.bad_amount),
+            ("duplicate", self.duplicate),
+        ] {
+            if n > 0 {
+                parts.push(format!("{name} {n}"));
+            }
+        }
+        parts.join(", ")
+    }
+}
+
+/// A cleaned transaction log grouped by customer.
+#[derive(Debug, Default)]
+pub struct TransactionLog {
+    /// Customer ids in order of first appearance.
+    pub customer_ids: Vec<String>,
+    /// Each customer's transactions, in file order.
+    pub txns: Vec<Vec<Txn>>,
+    /// True when at least one file mapped an order id column.
+    pub has_order_ids: bool,
+    /// Earliest and latest transaction day.
+    pub first_day: i32,
+    /// Latest transaction day.
+    pub last_day: i32,
+    /// Per-file fingerprints.
+    pub files: Vec<FileFingerprint>,
+    /// What cleaning did.
+    pub cleaning: Cleaning,
+}
+
+struct Columns {
+    customer: usize,
+    date: usize,
+    amount: Option<usize>,
+    order: Option<usize>,
+    quantity: Option<usize>,
+    unit_price: Option<usize>,
+}
+
+fn resolve(table: &Table, map: &ColumnMap) -> Result<Columns, DataError> {
+    let find = |field: TxnField| -> Result<Option<usize>, DataError> {
+        if let Some(col) = map.get(field.name()) {
+            return table.find_column(col).map(Some).ok_or_else(|| DataError::MissingColumn {
+                path: table.path.clone(),
+                field: field.name().into(),
+                hint: format!("--map {}={col} names no column", field.name()),
+                available: table.columns.clone(),
+            });
+        }
+        Ok(field
+            .default_names()
+            .iter()
+            .find_map(|name| table.columns.iter().position(|c| normalize_name(c) == *name)))
+    };
+    let missing = |field: TxnField, hint: &str| DataError::MissingColumn {
+        path: table.path.clone(),
+        field: field.name().into(),
+        hint: hint.into(),
+        available: table.columns.clone(),
+    };
+    let header_hint = if table.has_header {
+        ""
+    } else {
+        "; the file has no header, so columns are numbered from 1"
+    };
+    let customer = find(TxnField::CustomerId)?.ok_or_else(|| {
+        missing(
+            TxnField::CustomerId,
+            &format!("use --map customer_id=COLUMN{header_hint}"),
+        )
+    })?;
+    let date = find(TxnField::Date)?
+        .ok_or_else(|| missing(TxnField::Date, &format!("use --map date=COLUMN{header_hint}")))?;
+    let amount = find(TxnField::Amount)?;
+    let quantity = find(TxnField::Quantity)?;
+    let unit_price = find(TxnField::UnitPrice)?;
+    if amount.is_none() && (quantity.is_none() || unit_price.is_none()) {
+        return Err(missing(
+            TxnField::Amount,
+            &format!("use --map amount=COLUMN, or map quantity and unit_price{header_hint}"),
+        ));
+    }
+    Ok(Columns {
+        customer,
+        date,
+        amount,
+        order: find(TxnField::OrderId)?,
+        quantity,
+        unit_price,
+    })
+}
+
+fn record_hash(rec: &ByteRecord) -> u64 {
+    let mut h = DefaultHasher::new();
+    for field in rec.iter() {
+        field.hash(&mut h);
+    }
+    h.finish()
+}
+
+fn field<'r>(rec: &'r ByteRecord, i: usize) -> std::borrow::Cow<'r, str> {
+    decode(rec.get(i).unwrap_or(b""))
+}
+
+/// Reads and cleans every file of a transaction log.
+///
+/// `inputs` are the paths the user gave (files, directories or globs). Dropped rows are
+/// counted in the returned [`Cleaning`]; an error is returned only for unreadable files,
+/// unmappable columns, or when no valid row remains.
+pub fn read_transactions(
+    inputs: &[PathBuf],
+    map: &ColumnMap,
+    progress: &Progress,
+) -> Result<TransactionLog, DataError> {
+    let mut log = TransactionLog {
+        first_day: i32::MAX,
+        last_day: i32::MIN,
+        ..Default::default()
+    };
+    let mut index: HashMap<String, u32> = HashMap::new();
+    let mut seen: HashSet<u64> = HashSet::new();
+    let mut files = Vec::new();
+    for input in inputs {
+        files.extend(super::source::expand(input)?);
+    }
+    let bar = progress.bytes_bar(
+        "reading transactions",
+        files.iter().filter_map(|f| f.metadata().ok()).map(|m| m.len()).sum(),
+    );
+    for path in &files {
+        let mut table = Table::open(path)?;
+        let cols = resolve(&table, map)?;
+        log.has_order_ids |= cols.order.is_some();
+        let decimal_comma = table.format == Format::Delimited(b';');
+        // Buffer the first rows to decide the day order of slash dates.
+        let mut buffered: Vec<(ByteRecord, u64)> = Vec::new();
+        let mut rec = ByteRecord::new();
+        while buffered.len() < 2000 {
+            match table.next_row(&mut rec)? {
+                Some(row) => buffered.push((rec.clone(), row)),
+                None => break,
+            }
+        }
+        let order = dates::detect_day_order(
+            buffered
+                .iter()
+                .filter_map(|(r, _)| r.get(cols.date))
+                .map(|f| std::str::from_utf8(f).unwrap_or("")),
+        );
+        let columns = table.columns.clone();
+        let ctx = RowContext {
+            path,
+            cols: &cols,
+            columns: &columns,
+            order,
+            decimal_comma,
+        };
+        for (r, row) in &buffered {
+            ctx.take(r, *row, &mut log, &mut index, &mut seen);
+        }
+        let mut last_bytes = 0;
+        while let Some(row) = table.next_row(&mut rec)? {
+            ctx.take(&rec, row, &mut log, &mut index, &mut seen);
+            if row % 65_536 == 0 {
+                let b = rec.position().map(|p| p.byte()).unwrap_or(last_bytes);
+                bar.inc(b.saturating_sub(last_bytes));
+                last_bytes = b;
+            }
+        }
+        let fp = table.fingerprint();
+        bar.inc(fp.bytes.saturating_sub(last_bytes));
+        log.cleaning.rows_read += fp.rows;
+        log.files.push(fp);
+    }
+    bar.finish_and_clear();
+    if log.cleaning.rows_kept == 0 {
+        return Err(DataError::NoValidRows {
+            what: files
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            summary: log.cleaning.summary(),
+        });
+    }
+    Ok(log)
+}
+
+struct RowContext<'a> {
+    path: &'a Path,
+    cols: &'a Columns,
+    columns: &'a [String],
+    order: DayOrder,
+    decimal_comma: bool,
+}
+
+impl RowContext<'_> {
+    fn column_name(&self, i: usize) -> &str {
+        self.columns.get(i).map(String::as_str).unwrap_or("?")
+    }
+
+    fn take(
+        &self,
+        rec: &ByteRecord,
+        row: u64,
+        log: &mut TransactionLog,
+        index: &mut HashMap<String, u32>,
+        seen: &mut HashSet<u64>,
+    ) {
+        let cleaning = &mut log.cleaning;
+        let Some(id) = normalize_id(&field(rec, self.cols.customer)) else {
+            cleaning.missing_customer_id += 1;
+            cleaning.note("missing_customer_id", self.path, row, self.column_name(self.cols.customer));
+            return;
+        };
+        let Some(day) = dates::parse_date(&field(rec, self.cols.date), self.order) else {
+            cleaning.bad_date += 1;
+            cleaning.note("bad_date", self.path, row, self.column_name(self.cols.date));
+            return;
+        };
+        let number = |i: usize| parse_number_with(&field(rec, i), self.decimal_comma);
+        let amount = match (self.cols.amount, self.cols.quantity, self.cols.unit_price) {
+            (Some(ac), _, _) => number(ac).ok_or(ac),
+            (None, Some(qc), Some(pc)) => match (number(qc), number(pc)) {
+                (Some(q), Some(p)) => Some(q * p).filter(|v| v.is_finite()).ok_or(pc),
+                (None, _) => Err(qc),
+                (_, None) => Err(pc),
+            },
+            _ => Err(0),
+        };
+        let amount = match amount {
+            Ok(a) => a,
+            Err(col) => {
+                cleaning.bad_amount += 1;
+                cleaning.note("bad_amount", self.path, row, self.column_name(col));
+                return;
+            }
+        };
+        if !seen.insert(record_hash(rec)) {
+            cleaning.duplicate += 1;
+            cleaning.note("duplicate", self.path, row, "*");
+            return;
+        }
+        let order = self
+            .cols
+            .order
+            .map(|i| field(rec, i))
+            .filter(|s| !super::is_missing(s))
+            .map(|s| order_key(s.trim()));
+        cleaning.rows_kept += 1;
+        if amount < 0.0 {
+            cleaning.returns += 1;
+        }
+        let cust = match index.get(id.as_str()) {
+            Some(&c) => c,
+            None => {
+                let c = log.customer_ids.len() as u32;
+                index.insert(id.clone(), c);
+                log.customer_ids.push(id);
+                log.txns.push(Vec::new());
+                c
+            }
+        };
+        log.first_day = log.first_day.min(day);
+        log.last_day = log.last_day.max(day);
+        log.txns[cust as usize].push(Txn { day, amount, order });
+    }
+}

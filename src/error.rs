@@ -1,0 +1,56 @@
+//! The crate-wide error type. Each module has its own error enum; this one wraps them so the
+//! CLI can map every failure to an exit code (2 for bad input or usage, 1 otherwise).
+
+use std::path::PathBuf;
+
+/// Crate result alias.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Every way custseg can fail.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Input data that cannot be used (file, row and column are in the message).
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
+    /// Feature computation or specification problems.
+    #[error(transparent)]
+    Feature(#[from] crate::features::FeatureError),
+    /// Invalid training parameters or a fit that cannot proceed.
+    #[error(transparent)]
+    Train(#[from] crate::train::TrainError),
+    /// Model files that cannot be read, written or understood.
+    #[error(transparent)]
+    Model(#[from] crate::model::ModelError),
+    /// Operating-system I/O on a named path.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Wraps an I/O error with the path it happened on.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// True when the failure is the user's input or usage (exit code 2), false for
+    /// environment failures such as a full disk (exit code 1).
+    pub fn is_user_error(&self) -> bool {
+        match self {
+            Error::Data(e) => e.is_user_error(),
+            Error::Feature(_) | Error::Train(_) => true,
+            Error::Model(e) => e.is_user_error(),
+            Error::Io { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+            ),
+        }
+    }
+}

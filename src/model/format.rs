@@ -1,0 +1,137 @@
+//! The on-disk model format (`model.json`, `format_version` 1) and metrics (`metrics.json`).
+//! This is our own envelope of plain arrays, not linfa's serde layout, so a model can be
+//! scored without linfa and keeps loading across linfa upgrades.
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::{Cleaning, FileFingerprint};
+use crate::features::FeatureSpec;
+use crate::train::Segment;
+
+/// The format version this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Training parameters as recorded.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ParamsRecord {
+    /// `auto` or `fixed`.
+    pub k_mode: String,
+    pub k_min: usize,
+    pub k_max: usize,
+    pub n_init: usize,
+    pub max_iter: u64,
+    pub tol: f64,
+    pub window_days: Option<u32>,
+    pub k_sample: usize,
+    pub silhouette_sample: usize,
+    /// `--as-of` as given (None: the day after the last transaction).
+    pub as_of_requested: Option<String>,
+}
+
+/// What the model was trained on.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct InputRecord {
+    pub transactions: Vec<FileFingerprint>,
+    pub customers: Vec<FileFingerprint>,
+    /// `--map` pairs used.
+    pub column_map: Vec<(String, String)>,
+    /// Transaction rows read and kept after cleaning.
+    pub transaction_rows: u64,
+    pub transaction_rows_kept: u64,
+    /// Customer-table rows read.
+    pub customer_rows: u64,
+    /// Customers segmented.
+    pub customers_segmented: u64,
+}
+
+/// `model.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelFile {
+    pub format_version: u32,
+    pub name: String,
+    pub version: u32,
+    pub created_at: String,
+    pub custseg_version: String,
+    pub seed: u64,
+    /// Number of segments.
+    pub k: usize,
+    pub params: ParamsRecord,
+    pub input: InputRecord,
+    /// Features are as of this date (`YYYY-MM-DD`); None for customer tables only.
+    pub as_of: Option<String>,
+    /// Feature order, encodings and scaler statistics.
+    pub features: FeatureSpec,
+    /// Centroids in the scaled space, one row per segment.
+    pub centroids: Vec<Vec<f64>>,
+    pub segments: Vec<Segment>,
+    /// Sum of squared distances of the training customers to their centroid.
+    pub inertia: f64,
+}
+
+/// One point of the k search.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KPoint {
+    pub k: usize,
+    /// Inertia on the search sample.
+    pub inertia: f64,
+    pub silhouette: f64,
+    pub calinski_harabasz: f64,
+    pub davies_bouldin: f64,
+    pub iterations: u64,
+    /// Mean rank over the three indices (lower is better).
+    pub mean_rank: f64,
+    pub chosen: bool,
+}
+
+/// Cleaning and joining counts.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DataReport {
+    /// Transaction cleaning (rows read/kept/dropped by reason).
+    pub transactions: Option<Cleaning>,
+    /// Kept transactions not counted because they are on or after `as_of`.
+    pub transactions_after_as_of: u64,
+    /// Kept transactions not counted because they are before the window.
+    pub transactions_before_window: u64,
+    /// Customers left out: no purchase in the window (only returns, or all outside).
+    pub customers_without_purchases: u64,
+    /// Customers with transactions but no customer-table row (demographics imputed).
+    pub customers_without_profile: u64,
+    /// Customer-table rows with no transactions (left out).
+    pub customers_without_transactions: u64,
+    /// Features left out, with the reason.
+    pub features_dropped: Vec<(String, String)>,
+    /// Missing values imputed, per feature.
+    pub imputed: Vec<(String, u64)>,
+}
+
+/// Wall-clock seconds per step.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timings {
+    pub read_s: f64,
+    pub features_s: f64,
+    pub k_search_s: f64,
+    pub fit_s: f64,
+    pub total_s: f64,
+}
+
+/// `metrics.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    pub k: usize,
+    pub inertia: f64,
+    pub silhouette: f64,
+    /// Customers the silhouette was computed on.
+    pub silhouette_sample: usize,
+    pub calinski_harabasz: f64,
+    pub davies_bouldin: f64,
+    /// Lloyd steps of the final fit.
+    pub iterations: u64,
+    /// Inertia of every initialization of the final fit (on the data it ran on).
+    pub run_inertias: Vec<f64>,
+    /// The k search (empty for a fixed k).
+    pub k_search: Vec<KPoint>,
+    /// Customers the k search ran on.
+    pub k_search_sample: usize,
+    pub data: DataReport,
+    pub timings: Timings,
+}

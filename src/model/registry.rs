@@ -1,0 +1,373 @@
+//! The model store: `DIR/NAME/vN/` folders written to a temporary folder and renamed into
+//! place (never edited afterwards), and `DIR/NAME/CURRENT` naming the served version,
+//! replaced atomically. Saving holds an exclusive lock on `DIR/NAME/.lock` so two trainers
+//! cannot take the same version number.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::{Model, ModelError};
+use crate::features::spec::RawColumn;
+use crate::train::segments::FeatureProfile;
+use crate::train::TrainOutput;
+
+/// A model store rooted at a directory (default `models`).
+#[derive(Clone, Debug)]
+pub struct Registry {
+    root: PathBuf,
+}
+
+/// Summary of one model name.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ModelSummary {
+    pub name: String,
+    pub versions: Vec<u32>,
+    pub current: Option<u32>,
+}
+
+/// Checks a model name: 1–64 of `[A-Za-z0-9_-]`, so it is always a plain folder name.
+pub fn check_name(name: &str) -> Result<(), ModelError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ModelError::BadName { name: name.into() })
+    }
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), ModelError> {
+    let mut f = File::create(path).map_err(|e| ModelError::io(path, e))?;
+    f.write_all(bytes).map_err(|e| ModelError::io(path, e))?;
+    f.sync_all().map_err(|e| ModelError::io(path, e))
+}
+
+fn sync_dir(path: &Path) -> Result<(), ModelError> {
+    File::open(path)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| ModelError::io(path, e))
+}
+
+impl Registry {
+    /// A store at `root` (created on first save).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Registry { root: root.into() }
+    }
+
+    /// The store's folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Folder of a model name.
+    pub fn model_dir(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    /// Versions of a model, ascending.
+    pub fn versions(&self, name: &str) -> Result<Vec<u32>, ModelError> {
+        check_name(name)?;
+        let dir = self.model_dir(name);
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(ModelError::io(&dir, e)),
+        };
+        let mut out: Vec<u32> = entries
+            .flatten()
+            .filter(|e| e.path().join("model.json").is_file())
+            .filter_map(|e| e.file_name().to_str()?.strip_prefix('v')?.parse().ok())
+            .collect();
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    /// The version `CURRENT` names, if any.
+    pub fn current(&self, name: &str) -> Result<Option<u32>, ModelError> {
+        check_name(name)?;
+        let path = self.model_dir(name).join("CURRENT");
+        match fs::read_to_string(&path) {
+            Ok(s) => s
+                .trim()
+                .strip_prefix('v')
+                .and_then(|v| v.parse().ok())
+                .map(Some)
+                .ok_or_else(|| ModelError::Malformed {
+                    path: path.clone(),
+                    context: "CURRENT must hold a version such as v3".into(),
+                }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(ModelError::io(&path, e)),
+        }
+    }
+
+    /// Every model name in the store with its versions.
+    pub fn list(&self) -> Result<Vec<ModelSummary>, ModelError> {
+        let entries = match fs::read_dir(&self.root) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(ModelError::io(&self.root, e)),
+        };
+        let mut names: Vec<String> = entries
+            .flatten()
+            .filter(|e| e.path().is_dir())
+            .filter_map(|e| e.file_name().to_str().map(String::from))
+            .filter(|n| check_name(n).is_ok())
+            .collect();
+        names.sort();
+        let mut out = Vec::new();
+        for name in names {
+            let versions = self.versions(&name)?;
+            if versions.is_empty() {
+                continue;
+            }
+            out.push(ModelSummary {
+                current: self.current(&name)?,
+                name,
+                versions,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Resolves `NAME` (its CURRENT version, else the latest) or `NAME/vN` to a version
+    /// folder.
+    pub fn resolve(&self, spec: &str) -> Result<(String, u32, PathBuf), ModelError> {
+        let (name, version) = match spec.split_once('/') {
+            Some((n, v)) => {
+                let v = v
+                    .strip_prefix('v')
+                    .and_then(|v| v.parse::<u32>().ok())
+                    .ok_or_else(|| ModelError::NotFound {
+                        what: format!("'{spec}': expected NAME or NAME/vN"),
+                    })?;
+                (n, Some(v))
+            }
+            None => (spec, None),
+        };
+        check_name(name)?;
+        let versions = self.versions(name)?;
+        let v = match version {
+            Some(v) => v,
+            None => match self.current(name)? {
+                Some(v) => v,
+                None => *versions.last().ok_or_else(|| ModelError::NotFound {
+                    what: format!("no model '{name}' in {}", self.root.display()),
+                })?,
+            },
+        };
+        if !versions.contains(&v) {
+            return Err(ModelError::NotFound {
+                what: format!("no version v{v} of model '{name}' in {}", self.root.display()),
+            });
+        }
+        Ok((name.to_string(), v, self.model_dir(name).join(format!("v{v}"))))
+    }
+
+    /// Points `CURRENT` at an existing version (atomic replace).
+    pub fn set_current(&self, name: &str, version: u32) -> Result<(), ModelError> {
+        if !self.versions(name)?.contains(&version) {
+            return Err(ModelError::NotFound {
+                what: format!("no version v{version} of model '{name}'"),
+            });
+        }
+        let dir = self.model_dir(name);
+        let tmp = dir.join(format!(".CURRENT.tmp-{}", std::process::id()));
+        write_synced(&tmp, format!("v{version}\n").as_bytes())?;
+        let target = dir.join("CURRENT");
+        fs::rename(&tmp, &target).map_err(|e| ModelError::io(&target, e))?;
+        sync_dir(&dir)
+    }
+
+    /// Saves a trained model as the next version of `name`, filling in the model's name,
+    /// version and creation time. Promotes it to `CURRENT` when `promote` is true or when
+    /// there is no current version yet. Returns the version and its folder.
+    pub fn save(&self, name: &str, out: &mut TrainOutput, promote: bool) -> Result<(u32, PathBuf), ModelError> {
+        check_name(name)?;
+        let dir = self.model_dir(name);
+        fs::create_dir_all(&dir).map_err(|e| ModelError::io(&dir, e))?;
+        let lock_path = dir.join(".lock");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| ModelError::io(&lock_path, e))?;
+        lock.lock().map_err(|e| ModelError::io(&lock_path, e))?;
+
+        let version = self.versions(name)?.last().copied().unwrap_or(0) + 1;
+        out.model.name = name.to_string();
+        out.model.version = version;
+        out.model.created_at = crate::data::dates::now_rfc3339();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let tmp = dir.join(format!(".tmp-v{version}-{}-{nanos}", std::process::id()));
+        fs::create_dir(&tmp).map_err(|e| ModelError::io(&tmp, e))?;
+        let result = self.write_version(&tmp, out).and_then(|()| {
+            sync_dir(&tmp)?;
+            let target = dir.join(format!("v{version}"));
+            fs::rename(&tmp, &target).map_err(|e| ModelError::io(&target, e))?;
+            sync_dir(&dir)?;
+            // The written model must load before it can ever be served.
+            Model::load(&target)?;
+            Ok(target)
+        });
+        let target = match result {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = fs::remove_dir_all(&tmp);
+                return Err(e);
+            }
+        };
+        if promote || self.current(name)?.is_none() {
+            self.set_current(name, version)?;
+        }
+        drop(lock);
+        Ok((version, target))
+    }
+
+    fn write_version(&self, dir: &Path, out: &TrainOutput) -> Result<(), ModelError> {
+        let json = |v: &dyn erased::Json, file: &str| -> Result<(), ModelError> {
+            let path = dir.join(file);
+            let mut bytes = v.to_json().map_err(|e| ModelError::Malformed {
+                path: path.clone(),
+                context: e.to_string(),
+            })?;
+            bytes.push(b'\n');
+            write_synced(&path, &bytes)
+        };
+        json(&out.model, "model.json")?;
+        json(&out.metrics, "metrics.json")?;
+        write_synced(&dir.join("segments.csv"), &segments_csv(out))?;
+        write_synced(&dir.join("assignments.csv"), &assignments_csv(out))?;
+        Ok(())
+    }
+}
+
+mod erased {
+    /// Object-safe pretty JSON.
+    pub trait Json {
+        fn to_json(&self) -> serde_json::Result<Vec<u8>>;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn to_json(&self) -> serde_json::Result<Vec<u8>> {
+            serde_json::to_vec_pretty(self)
+        }
+    }
+}
+
+fn csv_bytes(rows: Vec<Vec<String>>) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in rows {
+        // Writing to a Vec cannot fail.
+        let _ = w.write_record(&r);
+    }
+    w.into_inner().unwrap_or_default()
+}
+
+fn num(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+/// `segments.csv`: one row per segment with its profile in original units.
+pub fn segments_csv(out: &TrainOutput) -> Vec<u8> {
+    let segs = &out.model.segments;
+    let mut header: Vec<String> = ["segment_id", "segment", "tier", "size", "share_customers", "share_revenue"]
+        .map(String::from)
+        .to_vec();
+    if let Some(first) = segs.first() {
+        for p in &first.profile {
+            match p {
+                FeatureProfile::Numeric { feature, .. } => {
+                    header.push(format!("mean_{feature}"));
+                    header.push(format!("median_{feature}"));
+                }
+                FeatureProfile::Categorical { feature, .. } => header.push(format!("top_{feature}")),
+            }
+        }
+    }
+    let mut rows = vec![header];
+    for s in segs {
+        let mut r = vec![
+            s.id.to_string(),
+            s.name.clone(),
+            s.tier.to_string(),
+            s.size.to_string(),
+            format!("{:.6}", s.share_customers),
+            s.share_revenue.map(|v| format!("{v:.6}")).unwrap_or_default(),
+        ];
+        for p in &s.profile {
+            match p {
+                FeatureProfile::Numeric { mean, median, .. } => {
+                    r.push(format!("{mean:.4}"));
+                    r.push(format!("{median:.4}"));
+                }
+                FeatureProfile::Categorical { shares, .. } => r.push(
+                    shares
+                        .first()
+                        .map(|l| format!("{} ({:.0}%)", l.level, 100.0 * l.share))
+                        .unwrap_or_default(),
+                ),
+            }
+        }
+        rows.push(r);
+    }
+    csv_bytes(rows)
+}
+
+/// `assignments.csv`: one row per training customer: id, features in original units
+/// (blank when missing), segment id, name and distance to its centroid.
+pub fn assignments_csv(out: &TrainOutput) -> Vec<u8> {
+    let a = &out.assignments;
+    let mut header = vec!["customer_id".to_string()];
+    header.extend(a.columns.iter().map(|c| c.name.clone()));
+    header.extend(["segment_id", "segment", "distance"].map(String::from));
+    let mut rows = Vec::with_capacity(a.ids.len() + 1);
+    rows.push(header);
+    for (i, id) in a.ids.iter().enumerate() {
+        let mut r = vec![id.clone()];
+        for c in &a.columns {
+            r.push(match &c.values {
+                RawColumn::Numbers(v) => v[i].map(num).unwrap_or_default(),
+                RawColumn::Labels(v) => v[i].clone().unwrap_or_default(),
+            });
+        }
+        let l = a.labels[i];
+        r.push(l.to_string());
+        r.push(out.model.segments[l].name.clone());
+        r.push(format!("{:.6}", a.distances[i]));
+        rows.push(r);
+    }
+    csv_bytes(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_plain_folder_names() {
+        for bad in ["", "../x", "a/b", ".hidden", "a b", &"x".repeat(65)] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+        assert!(check_name("default").is_ok());
+        assert!(check_name("cdnow_2026-11").is_ok());
+    }
+
+    #[test]
+    fn empty_store_lists_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Registry::new(dir.path().join("models"));
+        assert!(reg.list().unwrap().is_empty());
+        assert_eq!(reg.versions("x").unwrap(), Vec::<u32>::new());
+        assert!(matches!(reg.resolve("x"), Err(ModelError::NotFound { .. })));
+    }
+}

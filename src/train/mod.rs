@@ -1,0 +1,47 @@
+//! Training: features → scaling → k-means (linfa-clustering) → k choice → segment profiles
+//! and names. [`train`] returns everything a model version holds; the registry writes it.
+
+pub mod assign;
+pub mod kmeans;
+pub mod params;
+pub mod pipeline;
+pub mod quality;
+pub mod segments;
+
+pub use params::{KChoice, TrainParams, TrainValidParams};
+pub use pipeline::{train, Assignments, TrainInputs, TrainOutput};
+pub use segments::{Segment, Tier};
+
+/// Training errors: one variant per parameter rule, plus fits that cannot proceed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrainError {
+    #[error("k must be at least 2, got {k}")]
+    KTooSmall { k: usize },
+    #[error("--k-min ({min}) is larger than --k-max ({max})")]
+    KRangeInverted { min: usize, max: usize },
+    #[error("--n-init must be at least 1")]
+    NInitZero,
+    #[error("--max-iter must be at least 1")]
+    MaxIterZero,
+    #[error("--tol must be a positive finite number, got {tol}")]
+    BadTolerance { tol: f64 },
+    #[error("--window-days must be at least 1")]
+    WindowZero,
+    #[error("{what} must be at least {min}, got {n}")]
+    SampleTooSmall { what: &'static str, n: usize, min: usize },
+    #[error("k = {k} needs at least {k} customers (k auto needs k+1), but only {n} remain after cleaning")]
+    TooFewCustomers { k: usize, n: usize },
+    #[error("nothing to train on: give --transactions and/or --customers")]
+    NoInputs,
+    #[error("no customers to segment: {reason}")]
+    NoCustomers { reason: String },
+    #[error("segment name '{name}' is used twice (check the config's segment names)")]
+    DuplicateSegmentName { name: String },
+    #[error("{path}: {reason}")]
+    BadConfig { path: String, reason: String },
+    #[error("bad --as-of date '{value}': expected YYYY-MM-DD")]
+    BadAsOf { value: String },
+    #[error("k-means failed: {0}")]
+    Linfa(String),
+}

@@ -1,0 +1,539 @@
+//! The training pipeline: read and clean inputs, compute features as of a date, fit the
+//! feature spec, search k on a seeded sample (or use the given k), fit k-means on all
+//! customers, then profile and name the segments.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use ndarray::{Array2, Axis};
+
+use super::kmeans::{self, to_centroids, KmFit};
+use super::params::{KChoice, TrainValidParams};
+use super::quality::{calinski_harabasz, davies_bouldin, sample_rows, silhouette};
+use super::segments::{build_segments, SegmentInput};
+use super::TrainError;
+use crate::data::dates::format_day;
+use crate::data::{self, ColumnMap, CustomerTable, TransactionLog};
+use crate::error::Result;
+use crate::features::rfm::{compute_rfm, in_window, RFM_FEATURES};
+use crate::features::spec::{self, Candidate, RawColumn, Source};
+use crate::features::{FeatureConfig, FeatureError, Kind};
+use crate::model::format::{
+    DataReport, InputRecord, KPoint, Metrics, ModelFile, ParamsRecord, Timings, FORMAT_VERSION,
+};
+use crate::progress::Progress;
+
+/// What to train on.
+#[derive(Clone, Debug, Default)]
+pub struct TrainInputs {
+    /// Transaction log paths (files, directories, globs).
+    pub transactions: Vec<PathBuf>,
+    /// Customer table paths.
+    pub customers: Vec<PathBuf>,
+    /// `--map` pairs.
+    pub map: ColumnMap,
+    /// Feature declarations.
+    pub features: FeatureConfig,
+    /// Segment name overrides (default name or id → name).
+    pub segment_names: BTreeMap<String, String>,
+    /// Value feature for tiers when there is no `monetary`.
+    pub value_feature: Option<String>,
+}
+
+/// Per-customer training results.
+#[derive(Clone, Debug, Default)]
+pub struct Assignments {
+    /// Customer ids.
+    pub ids: Vec<String>,
+    /// Feature values in original units (the features the model uses).
+    pub columns: Vec<Candidate>,
+    /// Segment of each customer.
+    pub labels: Vec<usize>,
+    /// Euclidean distance to the segment's centroid (scaled space).
+    pub distances: Vec<f64>,
+}
+
+/// Everything a model version holds. `model.name`, `version` and `created_at` are filled
+/// in by the registry when it saves the version.
+#[derive(Clone, Debug)]
+pub struct TrainOutput {
+    pub model: ModelFile,
+    pub metrics: Metrics,
+    pub assignments: Assignments,
+    /// Scaled training matrix (rows in assignment order).
+    pub matrix: Array2<f64>,
+}
+
+struct Population {
+    ids: Vec<String>,
+    rfm: Vec<[f64; 5]>,
+    table_rows: Vec<Option<usize>>,
+}
+
+fn population(
+    log: Option<&TransactionLog>,
+    table: Option<&CustomerTable>,
+    as_of: Option<i32>,
+    window: Option<u32>,
+    report: &mut DataReport,
+) -> Population {
+    let mut pop = Population {
+        ids: Vec::new(),
+        rfm: Vec::new(),
+        table_rows: Vec::new(),
+    };
+    match (log, as_of) {
+        (Some(log), Some(as_of)) => {
+            for (c, txns) in log.txns.iter().enumerate() {
+                for t in txns {
+                    if t.day >= as_of {
+                        report.transactions_after_as_of += 1;
+                    } else if !in_window(t.day, as_of, window) {
+                        report.transactions_before_window += 1;
+                    }
+                }
+                match compute_rfm(txns, as_of, window) {
+                    Some(r) => {
+                        pop.ids.push(log.customer_ids[c].clone());
+                        pop.rfm.push(r.values());
+                    }
+                    None => report.customers_without_purchases += 1,
+                }
+            }
+            if let Some(table) = table {
+                pop.table_rows = pop.ids.iter().map(|id| table.position(id)).collect();
+                let matched = pop.table_rows.iter().flatten().count() as u64;
+                report.customers_without_profile = pop.ids.len() as u64 - matched;
+                report.customers_without_transactions = table.ids.len() as u64 - matched;
+            }
+        }
+        _ => {
+            if let Some(table) = table {
+                pop.ids = table.ids.clone();
+                pop.table_rows = (0..table.ids.len()).map(Some).collect();
+            }
+        }
+    }
+    pop
+}
+
+/// Types a customer-table column: numeric when every present value is a finite number,
+/// categorical otherwise (or as declared). Infinite numbers are an error naming the row.
+fn type_column(
+    table: &CustomerTable,
+    col: &data::customers::CustomerColumn,
+    declared: Option<Kind>,
+    rows: &[Option<usize>],
+) -> Result<RawColumn, FeatureError> {
+    let path = table.path().display().to_string();
+    let mut numbers: Vec<Option<f64>> = Vec::with_capacity(col.values.len());
+    let mut all_numeric = true;
+    for (v, &row) in col.values.iter().zip(&col.rows) {
+        let Some(s) = v else {
+            numbers.push(None);
+            continue;
+        };
+        match data::parse_number(s) {
+            Some(x) => numbers.push(Some(x)),
+            None => {
+                let non_finite = s.trim().parse::<f64>().is_ok_and(|x| !x.is_finite());
+                if non_finite && declared != Some(Kind::Categorical) {
+                    return Err(FeatureError::BadValue {
+                        path,
+                        row,
+                        column: col.header.clone(),
+                        reason: "infinite number".into(),
+                    });
+                }
+                if declared == Some(Kind::Numeric) {
+                    return Err(FeatureError::BadValue {
+                        path,
+                        row,
+                        column: col.header.clone(),
+                        reason: "not a number (the config declares this feature numeric)".into(),
+                    });
+                }
+                all_numeric = false;
+                numbers.push(None);
+            }
+        }
+    }
+    let numeric = match declared {
+        Some(Kind::Numeric) => true,
+        Some(Kind::Categorical) => false,
+        None => all_numeric && numbers.iter().any(Option::is_some),
+    };
+    Ok(if numeric {
+        RawColumn::Numbers(rows.iter().map(|r| r.and_then(|i| numbers[i])).collect())
+    } else {
+        RawColumn::Labels(rows.iter().map(|r| r.and_then(|i| col.values[i].clone())).collect())
+    })
+}
+
+fn candidates(
+    pop: &Population,
+    has_log: bool,
+    table: Option<&CustomerTable>,
+    config: &FeatureConfig,
+    report: &mut DataReport,
+) -> Result<Vec<Candidate>> {
+    let mut out = Vec::new();
+    let mut available: Vec<String> = Vec::new();
+    if has_log {
+        for (j, name) in RFM_FEATURES.iter().enumerate() {
+            available.push(name.to_string());
+            if config.enabled(name, name) {
+                out.push(Candidate {
+                    name: name.to_string(),
+                    source: Source::Transactions,
+                    column: None,
+                    values: RawColumn::Numbers(pop.rfm.iter().map(|r| Some(r[j])).collect()),
+                });
+            }
+        }
+    }
+    if let Some(table) = table {
+        for col in &table.columns {
+            available.push(col.name.clone());
+            if !config.enabled(&col.name, &col.header) {
+                continue;
+            }
+            if has_log && RFM_FEATURES.contains(&col.name.as_str()) {
+                report.features_dropped.push((
+                    col.name.clone(),
+                    "customer-table column shadowed by the feature computed from transactions".into(),
+                ));
+                continue;
+            }
+            if col.name.is_empty() {
+                continue;
+            }
+            let declared = config.features.get(&col.name).and_then(|d| d.kind);
+            out.push(Candidate {
+                name: col.name.clone(),
+                source: Source::Customers,
+                column: Some(col.header.clone()),
+                values: type_column(table, col, declared, &pop.table_rows)?,
+            });
+        }
+    }
+    for name in config.features.keys() {
+        if !available.contains(name) {
+            return Err(FeatureError::UnknownFeature {
+                name: name.clone(),
+                available: available.join(", "),
+            }
+            .into());
+        }
+    }
+    Ok(out)
+}
+
+/// Ranks (1 = best) of `values`, ties sharing the mean rank.
+fn ranks(values: &[f64], higher_is_better: bool) -> Vec<f64> {
+    values
+        .iter()
+        .map(|&v| {
+            let better = values
+                .iter()
+                .filter(|&&o| if higher_is_better { o > v } else { o < v })
+                .count();
+            let equal = values.iter().filter(|&&o| o == v).count();
+            better as f64 + (equal as f64 + 1.0) / 2.0
+        })
+        .collect()
+}
+
+/// Picks k by the mean rank over silhouette (higher better), Calinski–Harabasz (higher
+/// better) and Davies–Bouldin (lower better); ties go to the higher silhouette, then the
+/// smaller k.
+pub fn choose_k(points: &mut [KPoint]) -> usize {
+    let sil: Vec<f64> = points.iter().map(|p| p.silhouette).collect();
+    let ch: Vec<f64> = points.iter().map(|p| p.calinski_harabasz).collect();
+    let db: Vec<f64> = points.iter().map(|p| p.davies_bouldin).collect();
+    let (rs, rc, rd) = (ranks(&sil, true), ranks(&ch, true), ranks(&db, false));
+    for (i, p) in points.iter_mut().enumerate() {
+        p.mean_rank = (rs[i] + rc[i] + rd[i]) / 3.0;
+    }
+    let best = (0..points.len())
+        .min_by(|&a, &b| {
+            let (pa, pb) = (&points[a], &points[b]);
+            pa.mean_rank
+                .total_cmp(&pb.mean_rank)
+                .then(pb.silhouette.total_cmp(&pa.silhouette))
+                .then(pa.k.cmp(&pb.k))
+        })
+        .unwrap_or(0);
+    points[best].chosen = true;
+    points[best].k
+}
+
+fn labels_of(x: &Array2<f64>, centroids: &Array2<f64>) -> (Vec<usize>, Vec<f64>) {
+    let c = to_centroids(centroids);
+    let d = x.ncols();
+    let data = x.as_slice().expect("standard layout");
+    data.chunks_exact(d)
+        .map(|r| {
+            let (l, sq) = c.nearest(r);
+            (l, sq.sqrt())
+        })
+        .unzip()
+}
+
+fn parse_as_of(raw: &str) -> std::result::Result<i32, TrainError> {
+    data::dates::parse_date(raw, data::dates::DayOrder::MonthFirst)
+        .ok_or_else(|| TrainError::BadAsOf { value: raw.into() })
+}
+
+/// Parses a `--as-of` value.
+pub fn as_of_day(raw: &str) -> Result<i32> {
+    Ok(parse_as_of(raw)?)
+}
+
+/// Trains a model on `inputs` with `params`.
+pub fn train(inputs: &TrainInputs, params: &TrainValidParams, progress: &Progress) -> Result<TrainOutput> {
+    let start = Instant::now();
+    if inputs.transactions.is_empty() && inputs.customers.is_empty() {
+        return Err(TrainError::NoInputs.into());
+    }
+    inputs.map.check_transaction_fields(!inputs.customers.is_empty())?;
+    inputs.features.validate()?;
+    let log = if inputs.transactions.is_empty() {
+        None
+    } else {
+        Some(data::read_transactions(&inputs.transactions, &inputs.map, progress)?)
+    };
+    let table = if inputs.customers.is_empty() {
+        None
+    } else {
+        Some(data::read_customers(&inputs.customers, &inputs.map, progress)?)
+    };
+    let read_s = start.elapsed().as_secs_f64();
+
+    let t_feat = Instant::now();
+    let as_of = params.as_of.or(log.as_ref().map(|l| l.last_day + 1));
+    let mut report = DataReport {
+        transactions: log.as_ref().map(|l| l.cleaning.clone()),
+        ..Default::default()
+    };
+    let pop = population(log.as_ref(), table.as_ref(), as_of, params.window_days, &mut report);
+    if pop.ids.is_empty() {
+        return Err(TrainError::NoCustomers {
+            reason: format!(
+                "{} customers had no purchase before {}{}",
+                report.customers_without_purchases,
+                as_of.map(format_day).unwrap_or_default(),
+                params.window_days.map(|w| format!(" in a {w}-day window")).unwrap_or_default()
+            ),
+        }
+        .into());
+    }
+    let cands = candidates(&pop, log.is_some(), table.as_ref(), &inputs.features, &mut report)?;
+    let (spec, fit_report) = spec::fit(&cands, &inputs.features)?;
+    report.features_dropped.extend(fit_report.dropped);
+    report.imputed = fit_report.imputed;
+    let n = pop.ids.len();
+    let d = spec.n_columns();
+    let mut x = Array2::<f64>::zeros((n, d));
+    {
+        let data = x.as_slice_mut().expect("fresh array is contiguous");
+        let mut at = 0;
+        let mut warnings = Vec::new();
+        for f in &spec.features {
+            let w = f.width();
+            let cand = cands.iter().find(|c| c.name == f.name).expect("spec comes from candidates");
+            for i in 0..n {
+                f.encode(&cand.values.get(i), &mut data[i * d + at..i * d + at + w], &mut warnings)?;
+                warnings.clear();
+            }
+            at += w;
+        }
+    }
+    let features_s = t_feat.elapsed().as_secs_f64();
+
+    // k: fixed, or searched on a seeded sample.
+    let t_search = Instant::now();
+    let mut k_search = Vec::new();
+    let mut k_search_sample = 0;
+    let fitted: KmFit = match params.k {
+        KChoice::Fixed(k) => {
+            if k > n {
+                return Err(TrainError::TooFewCustomers { k, n }.into());
+            }
+            let bar = progress.spinner(&format!("fitting k = {k}"));
+            let f = kmeans::fit(x.view(), k, params.n_init, params.max_iter, params.tol, params.seed)?;
+            bar.finish_and_clear();
+            f
+        }
+        KChoice::Auto { min, max } => {
+            let max = max.min(n.saturating_sub(1));
+            if min > max {
+                return Err(TrainError::TooFewCustomers { k: min, n }.into());
+            }
+            let idx = sample_rows(n, params.k_sample, params.seed);
+            k_search_sample = idx.len();
+            let xs = if idx.len() == n { x.clone() } else { x.select(Axis(0), &idx) };
+            let bar = progress.bar("searching k", (max - min + 1) as u64);
+            let mut fits = Vec::new();
+            for k in min..=max {
+                let f = kmeans::fit(xs.view(), k, params.n_init, params.max_iter, params.tol, params.seed)?;
+                let (labels, _) = labels_of(&xs, &f.centroids);
+                k_search.push(KPoint {
+                    k,
+                    inertia: f.inertia,
+                    silhouette: silhouette(xs.view(), &labels, k, params.silhouette_sample, params.seed),
+                    calinski_harabasz: calinski_harabasz(xs.view(), &labels, k),
+                    davies_bouldin: davies_bouldin(xs.view(), &labels, k),
+                    iterations: f.iterations,
+                    mean_rank: 0.0,
+                    chosen: false,
+                });
+                fits.push(f);
+                bar.inc(1);
+            }
+            bar.finish_and_clear();
+            let k = choose_k(&mut k_search);
+            let best = fits.swap_remove(k - min);
+            if idx.len() == n {
+                best
+            } else {
+                let bar = progress.spinner(&format!("fitting k = {k} on all customers"));
+                let f = kmeans::refine(x.view(), &best.centroids, params.max_iter, params.tol)?;
+                bar.finish_and_clear();
+                f
+            }
+        }
+    };
+    let k_search_s = t_search.elapsed().as_secs_f64();
+
+    let t_fit = Instant::now();
+    let k = fitted.centroids.nrows();
+    let (labels, distances) = labels_of(&x, &fitted.centroids);
+    let inertia: f64 = distances.iter().map(|d| d * d).sum();
+    let sil = silhouette(x.view(), &labels, k, params.silhouette_sample, params.seed);
+    let ch = calinski_harabasz(x.view(), &labels, k);
+    let db = davies_bouldin(x.view(), &labels, k);
+    let used: Vec<String> = spec.features.iter().map(|f| f.name.clone()).collect();
+    let segments = build_segments(&SegmentInput {
+        candidates: &cands,
+        used: &used,
+        labels: &labels,
+        k,
+        value_feature: inputs.value_feature.as_deref(),
+        overrides: &inputs.segment_names,
+    })?;
+    let fit_s = t_fit.elapsed().as_secs_f64();
+
+    let (k_mode, k_min, k_max) = match params.k {
+        KChoice::Fixed(k) => ("fixed", k, k),
+        KChoice::Auto { min, max } => ("auto", min, max),
+    };
+    let model = ModelFile {
+        format_version: FORMAT_VERSION,
+        name: String::new(),
+        version: 0,
+        created_at: String::new(),
+        custseg_version: env!("CARGO_PKG_VERSION").to_string(),
+        seed: params.seed,
+        k,
+        params: ParamsRecord {
+            k_mode: k_mode.into(),
+            k_min,
+            k_max,
+            n_init: params.n_init,
+            max_iter: params.max_iter,
+            tol: params.tol,
+            window_days: params.window_days,
+            k_sample: params.k_sample,
+            silhouette_sample: params.silhouette_sample,
+            as_of_requested: params.as_of.map(format_day),
+        },
+        input: InputRecord {
+            transactions: log.as_ref().map(|l| l.files.clone()).unwrap_or_default(),
+            customers: table.as_ref().map(|t| t.files.clone()).unwrap_or_default(),
+            column_map: inputs.map.pairs.clone(),
+            transaction_rows: log.as_ref().map_or(0, |l| l.cleaning.rows_read),
+            transaction_rows_kept: log.as_ref().map_or(0, |l| l.cleaning.rows_kept),
+            customer_rows: table.as_ref().map_or(0, |t| t.ids.len() as u64),
+            customers_segmented: n as u64,
+        },
+        as_of: if log.is_some() { as_of.map(format_day) } else { None },
+        features: spec,
+        centroids: fitted.centroids.rows().into_iter().map(|r| r.to_vec()).collect(),
+        segments,
+        inertia,
+    };
+    let metrics = Metrics {
+        k,
+        inertia,
+        silhouette: sil,
+        silhouette_sample: params.silhouette_sample.min(n),
+        calinski_harabasz: ch,
+        davies_bouldin: db,
+        iterations: fitted.iterations,
+        run_inertias: fitted.run_inertias,
+        k_search,
+        k_search_sample,
+        data: report,
+        timings: Timings {
+            read_s,
+            features_s,
+            k_search_s,
+            fit_s,
+            total_s: start.elapsed().as_secs_f64(),
+        },
+    };
+    let columns = cands.into_iter().filter(|c| used.contains(&c.name)).collect();
+    Ok(TrainOutput {
+        model,
+        metrics,
+        assignments: Assignments {
+            ids: pop.ids,
+            columns,
+            labels,
+            distances,
+        },
+        matrix: x,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(k: usize, s: f64, ch: f64, db: f64) -> KPoint {
+        KPoint {
+            k,
+            inertia: 0.0,
+            silhouette: s,
+            calinski_harabasz: ch,
+            davies_bouldin: db,
+            iterations: 0,
+            mean_rank: 0.0,
+            chosen: false,
+        }
+    }
+
+    #[test]
+    fn k_choice_uses_mean_rank_of_three_indices() {
+        // k=3 wins two of three indices.
+        let mut pts = vec![point(2, 0.5, 100.0, 0.9), point(3, 0.45, 150.0, 0.7), point(4, 0.3, 120.0, 0.8)];
+        assert_eq!(choose_k(&mut pts), 3);
+        assert!(pts[1].chosen && !pts[0].chosen);
+    }
+
+    #[test]
+    fn k_choice_ties_go_to_higher_silhouette() {
+        // k=2 and k=3 tie on mean rank (5.5/3 each); k=3 has the higher silhouette.
+        let mut pts = vec![point(2, 0.4, 300.0, 0.8), point(3, 0.5, 200.0, 0.8), point(4, 0.3, 100.0, 0.5)];
+        assert_eq!(choose_k(&mut pts), 3);
+        assert!((pts[0].mean_rank - pts[1].mean_rank).abs() < 1e-12);
+    }
+
+    #[test]
+    fn as_of_must_be_a_date() {
+        assert!(matches!(parse_as_of("yesterday"), Err(TrainError::BadAsOf { .. })));
+        assert_eq!(parse_as_of("1970-01-02").unwrap(), 1);
+    }
+}

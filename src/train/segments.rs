@@ -1,0 +1,518 @@
+//! Segment profiles and names. Each cluster is described in original units (size, share of
+//! customers and revenue, mean and median of every numeric feature, level shares of every
+//! categorical one), given a value tier, and named:
+//!
+//! - with R, F and M available, by the RFM convention: the percentile standing of the
+//!   segment's median recency (inverted: recent is high), frequency, monetary value and
+//!   tenure is compared with a prototype for each of the eleven classic RFM segment names,
+//!   and names are assigned one-to-one by minimum total distance (Hungarian algorithm);
+//! - otherwise, from the two features that set the segment furthest apart from the
+//!   population ("High Spending Score (1-100), Low Annual Income (k$)").
+//!
+//! Tier: the percentile of the segment's median value (monetary, or the configured value
+//! feature) among all customers: ≥ 2/3 high, < 1/3 low, medium in between.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::assign::hungarian;
+use super::TrainError;
+use crate::features::spec::{median, Candidate, RawColumn};
+
+/// Value tier of a segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tier {
+    High,
+    Medium,
+    Low,
+}
+
+impl std::fmt::Display for Tier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Tier::High => "high",
+            Tier::Medium => "medium",
+            Tier::Low => "low",
+        })
+    }
+}
+
+/// Percentile standing (0..1) of a segment's medians among all customers.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Standing {
+    /// 1 = most recent.
+    pub recency: f64,
+    pub frequency: f64,
+    pub monetary: f64,
+    /// 1 = longest-standing customers; absent without tenure.
+    pub tenure: Option<f64>,
+}
+
+/// Share of one category level.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LevelShare {
+    pub level: String,
+    pub share: f64,
+}
+
+/// A feature's profile within a segment, in original units.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FeatureProfile {
+    Numeric {
+        feature: String,
+        mean: f64,
+        median: f64,
+    },
+    Categorical {
+        feature: String,
+        shares: Vec<LevelShare>,
+    },
+}
+
+/// One segment of a model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Segment {
+    /// Index of its centroid.
+    pub id: usize,
+    /// Business name, unique within the model.
+    pub name: String,
+    /// Value tier.
+    pub tier: Tier,
+    /// Training customers in the segment.
+    pub size: u64,
+    /// Share of training customers.
+    pub share_customers: f64,
+    /// Share of net revenue (monetary), when known.
+    pub share_revenue: Option<f64>,
+    /// RFM standing of the segment's medians, when R, F and M are known.
+    pub standing: Option<Standing>,
+    /// Per-feature profile.
+    pub profile: Vec<FeatureProfile>,
+}
+
+/// The eleven RFM names and their prototype standing (recency, frequency, monetary, tenure).
+pub const RFM_PROTOTYPES: [(&str, [f64; 4]); 11] = [
+    ("Champions", [0.85, 0.85, 0.85, 0.7]),
+    ("Loyal", [0.6, 0.75, 0.7, 0.75]),
+    ("Potential Loyalist", [0.8, 0.45, 0.5, 0.4]),
+    ("New", [0.9, 0.1, 0.3, 0.05]),
+    ("Promising", [0.75, 0.2, 0.25, 0.3]),
+    ("Need Attention", [0.5, 0.5, 0.5, 0.5]),
+    ("About to Sleep", [0.35, 0.25, 0.25, 0.5]),
+    ("At Risk", [0.2, 0.65, 0.65, 0.7]),
+    ("Can't Lose Them", [0.1, 0.9, 0.9, 0.85]),
+    ("Hibernating", [0.2, 0.2, 0.2, 0.6]),
+    ("Lost", [0.05, 0.05, 0.1, 0.6]),
+];
+
+/// Mid-rank percentile of `x` in a sorted population.
+pub fn percentile(sorted: &[f64], x: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.5;
+    }
+    let below = sorted.partition_point(|v| *v < x);
+    let through = sorted.partition_point(|v| *v <= x);
+    (below as f64 + 0.5 * (through - below) as f64) / sorted.len() as f64
+}
+
+fn numbers<'a>(candidates: &'a [Candidate], names: &[&str]) -> Option<(&'a Candidate, &'a [Option<f64>])> {
+    names.iter().find_map(|n| {
+        candidates.iter().find(|c| c.name == *n).and_then(|c| match &c.values {
+            RawColumn::Numbers(v) => Some((c, v.as_slice())),
+            RawColumn::Labels(_) => None,
+        })
+    })
+}
+
+fn sorted_present(v: &[Option<f64>]) -> Vec<f64> {
+    let mut s: Vec<f64> = v.iter().flatten().copied().collect();
+    s.sort_by(f64::total_cmp);
+    s
+}
+
+fn segment_median(v: &[Option<f64>], members: &[usize]) -> Option<f64> {
+    let vals: Vec<f64> = members.iter().filter_map(|&i| v[i]).collect();
+    (!vals.is_empty()).then(|| median(&vals))
+}
+
+/// What segment building needs.
+pub struct SegmentInput<'a> {
+    /// Training columns in original units (all candidates, used or not).
+    pub candidates: &'a [Candidate],
+    /// Names of the features the model uses (profiles cover these).
+    pub used: &'a [String],
+    /// Segment of each customer.
+    pub labels: &'a [usize],
+    /// Number of segments.
+    pub k: usize,
+    /// Value feature for tiers when there is no `monetary`.
+    pub value_feature: Option<&'a str>,
+    /// Name overrides: default name or segment id → name.
+    pub overrides: &'a BTreeMap<String, String>,
+}
+
+/// Profiles, tiers and names for every segment.
+pub fn build_segments(input: &SegmentInput) -> Result<Vec<Segment>, TrainError> {
+    let n = input.labels.len();
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); input.k];
+    for (i, &l) in input.labels.iter().enumerate() {
+        members[l].push(i);
+    }
+    let monetary = numbers(input.candidates, &["monetary", "monetary_value"]);
+    let revenue_total: Option<f64> = monetary.map(|(_, v)| v.iter().flatten().sum());
+
+    let mut segments: Vec<Segment> = (0..input.k)
+        .map(|j| {
+            let size = members[j].len();
+            let share_revenue = monetary.zip(revenue_total).map(|((_, v), total)| {
+                let s: f64 = members[j].iter().filter_map(|&i| v[i]).sum();
+                if total != 0.0 {
+                    s / total
+                } else {
+                    0.0
+                }
+            });
+            Segment {
+                id: j,
+                name: String::new(),
+                tier: Tier::Medium,
+                size: size as u64,
+                share_customers: size as f64 / n.max(1) as f64,
+                share_revenue,
+                standing: None,
+                profile: profile(input, &members[j]),
+            }
+        })
+        .collect();
+
+    // Tiers from the value feature.
+    let value = monetary.or_else(|| {
+        let configured: Vec<&str> = input.value_feature.into_iter().collect();
+        numbers(input.candidates, &configured).or_else(|| {
+            input.candidates.iter().find_map(|c| {
+                let name = c.name.as_str();
+                let valueish = ["spend", "revenue", "clv", "value"].iter().any(|w| name.contains(w));
+                match (&c.values, valueish) {
+                    (RawColumn::Numbers(v), true) => Some((c, v.as_slice())),
+                    _ => None,
+                }
+            })
+        })
+    });
+    if let Some((_, v)) = value {
+        let sorted = sorted_present(v);
+        for s in &mut segments {
+            if let Some(m) = segment_median(v, &members[s.id]) {
+                let p = percentile(&sorted, m);
+                s.tier = if p >= 2.0 / 3.0 {
+                    Tier::High
+                } else if p < 1.0 / 3.0 {
+                    Tier::Low
+                } else {
+                    Tier::Medium
+                };
+            }
+        }
+    }
+
+    let r = numbers(input.candidates, &["recency_days", "recency"]);
+    let f = numbers(input.candidates, &["frequency"]);
+    let t = numbers(input.candidates, &["tenure_days", "tenure"]);
+    if let (Some((_, r)), Some((_, f)), Some((_, m))) = (r, f, monetary) {
+        let (rs, fs, ms) = (sorted_present(r), sorted_present(f), sorted_present(m));
+        let ts = t.map(|(_, t)| sorted_present(t));
+        for s in &mut segments {
+            let mem = &members[s.id];
+            let stand = |v: &[Option<f64>], sorted: &[f64]| {
+                segment_median(v, mem).map_or(0.5, |x| percentile(sorted, x))
+            };
+            s.standing = Some(Standing {
+                recency: 1.0 - stand(r, &rs),
+                frequency: stand(f, &fs),
+                monetary: stand(m, &ms),
+                tenure: t.zip(ts.as_ref()).map(|((_, t), ts)| stand(t, ts)),
+            });
+        }
+        name_by_rfm(&mut segments);
+    } else {
+        name_by_profile(input, &mut segments, &members);
+    }
+    apply_overrides(&mut segments, input.overrides)?;
+    Ok(segments)
+}
+
+fn profile(input: &SegmentInput, members: &[usize]) -> Vec<FeatureProfile> {
+    let mut out = Vec::new();
+    for name in input.used {
+        let Some(c) = input.candidates.iter().find(|c| &c.name == name) else {
+            continue;
+        };
+        match &c.values {
+            RawColumn::Numbers(v) => {
+                let vals: Vec<f64> = members.iter().filter_map(|&i| v[i]).collect();
+                let (mean, med) = if vals.is_empty() {
+                    (f64::NAN, f64::NAN)
+                } else {
+                    (vals.iter().sum::<f64>() / vals.len() as f64, median(&vals))
+                };
+                out.push(FeatureProfile::Numeric {
+                    feature: name.clone(),
+                    mean: finite_or_zero(mean),
+                    median: finite_or_zero(med),
+                });
+            }
+            RawColumn::Labels(v) => {
+                let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+                let mut present = 0;
+                for &i in members {
+                    if let Some(l) = &v[i] {
+                        *counts.entry(l.as_str()).or_default() += 1;
+                        present += 1;
+                    }
+                }
+                let mut shares: Vec<LevelShare> = counts
+                    .into_iter()
+                    .map(|(level, c)| LevelShare {
+                        level: level.to_string(),
+                        share: c as f64 / present.max(1) as f64,
+                    })
+                    .collect();
+                shares.sort_by(|a, b| b.share.total_cmp(&a.share).then(a.level.cmp(&b.level)));
+                out.push(FeatureProfile::Categorical {
+                    feature: name.clone(),
+                    shares,
+                });
+            }
+        }
+    }
+    out
+}
+
+fn finite_or_zero(v: f64) -> f64 {
+    if v.is_finite() {
+        v
+    } else {
+        0.0
+    }
+}
+
+fn name_by_rfm(segments: &mut [Segment]) {
+    let k = segments.len();
+    let copies = k.div_ceil(RFM_PROTOTYPES.len());
+    let cost: Vec<Vec<f64>> = segments
+        .iter()
+        .map(|s| {
+            let st = s.standing.expect("standing set before naming");
+            let mut row = Vec::new();
+            for c in 0..copies {
+                for (_, p) in RFM_PROTOTYPES {
+                    let mut d = (st.recency - p[0]).powi(2)
+                        + (st.frequency - p[1]).powi(2)
+                        + (st.monetary - p[2]).powi(2);
+                    if let Some(t) = st.tenure {
+                        d += 0.5 * (t - p[3]).powi(2);
+                    }
+                    row.push(d + c as f64 * 0.01);
+                }
+            }
+            row
+        })
+        .collect();
+    for (s, col) in segments.iter_mut().zip(hungarian(&cost)) {
+        let base = RFM_PROTOTYPES[col % RFM_PROTOTYPES.len()].0;
+        let copy = col / RFM_PROTOTYPES.len();
+        s.name = if copy == 0 {
+            base.to_string()
+        } else {
+            format!("{base} {}", copy + 1)
+        };
+    }
+}
+
+fn name_by_profile(input: &SegmentInput, segments: &mut [Segment], members: &[Vec<usize>]) {
+    let mut taken: Vec<String> = Vec::new();
+    for s in segments.iter_mut() {
+        let mut descriptors: Vec<(f64, String)> = Vec::new();
+        for c in input.candidates.iter().filter(|c| input.used.contains(&c.name)) {
+            let label = c.column.clone().unwrap_or_else(|| c.name.replace('_', " "));
+            match &c.values {
+                RawColumn::Numbers(v) => {
+                    let sorted = sorted_present(v);
+                    if let Some(m) = segment_median(v, &members[s.id]) {
+                        let p = percentile(&sorted, m);
+                        let word = if p >= 2.0 / 3.0 {
+                            "High"
+                        } else if p < 1.0 / 3.0 {
+                            "Low"
+                        } else {
+                            "Mid"
+                        };
+                        descriptors.push(((p - 0.5).abs(), format!("{word} {label}")));
+                    }
+                }
+                RawColumn::Labels(v) => {
+                    let seg: Vec<&str> = members[s.id].iter().filter_map(|&i| v[i].as_deref()).collect();
+                    let all: Vec<&str> = v.iter().flatten().map(String::as_str).collect();
+                    if let Some(top) = mode(&seg) {
+                        let share_in = seg.iter().filter(|l| **l == top).count() as f64 / seg.len() as f64;
+                        let share_all = all.iter().filter(|l| **l == top).count() as f64 / all.len().max(1) as f64;
+                        if share_in >= 0.75 {
+                            descriptors.push(((share_in - share_all).min(0.5), format!("{label}: {top}")));
+                        }
+                    }
+                }
+            }
+        }
+        descriptors.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let mut name = descriptors
+            .iter()
+            .take(2)
+            .map(|(_, d)| d.clone())
+            .collect::<Vec<_>>()
+            .join(", ");
+        if name.is_empty() {
+            name = format!("Segment {}", s.id);
+        }
+        let base = name.clone();
+        let mut n = 2;
+        while taken.contains(&name) {
+            name = format!("{base} ({n})");
+            n += 1;
+        }
+        taken.push(name.clone());
+        s.name = name;
+    }
+}
+
+fn mode<'a>(values: &[&'a str]) -> Option<&'a str> {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for v in values {
+        *counts.entry(v).or_default() += 1;
+    }
+    counts.into_iter().max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0))).map(|(l, _)| l)
+}
+
+fn apply_overrides(segments: &mut [Segment], overrides: &BTreeMap<String, String>) -> Result<(), TrainError> {
+    for s in segments.iter_mut() {
+        if let Some(new) = overrides.get(&s.name).or_else(|| overrides.get(&s.id.to_string())) {
+            s.name = new.clone();
+        }
+    }
+    let mut names: Vec<&str> = segments.iter().map(|s| s.name.as_str()).collect();
+    names.sort_unstable();
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        return Err(TrainError::DuplicateSegmentName { name: w[0].to_string() });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::spec::Source;
+
+    fn num(name: &str, v: Vec<f64>) -> Candidate {
+        Candidate {
+            name: name.into(),
+            source: Source::Transactions,
+            column: None,
+            values: RawColumn::Numbers(v.into_iter().map(Some).collect()),
+        }
+    }
+
+    #[test]
+    fn percentile_uses_mid_ranks() {
+        let s = [1.0, 2.0, 2.0, 3.0];
+        assert_eq!(percentile(&s, 2.0), 0.5);
+        assert_eq!(percentile(&s, 0.0), 0.0);
+        assert_eq!(percentile(&s, 9.0), 1.0);
+    }
+
+    #[test]
+    fn rfm_names_follow_standing_and_are_unique() {
+        // Segment 0: two recent, frequent, big spenders; segment 1: eight lapsed one-timers.
+        let lapsed = |base: f64| (0..8).map(move |i| base + f64::from(i));
+        let cands = vec![
+            num("recency_days", [1.0, 2.0].into_iter().chain(lapsed(300.0)).collect()),
+            num("frequency", [30.0, 40.0].into_iter().chain(lapsed(1.0).map(|_| 1.0)).collect()),
+            num("monetary", [1000.0, 2000.0].into_iter().chain(lapsed(10.0)).collect()),
+        ];
+        let labels = [0, 0, 1, 1, 1, 1, 1, 1, 1, 1];
+        let used: Vec<String> = cands.iter().map(|c| c.name.clone()).collect();
+        let segs = build_segments(&SegmentInput {
+            candidates: &cands,
+            used: &used,
+            labels: &labels,
+            k: 2,
+            value_feature: None,
+            overrides: &BTreeMap::new(),
+        })
+        .unwrap();
+        assert_eq!(segs[0].name, "Champions");
+        assert_ne!(segs[1].name, "Champions");
+        let st = segs[0].standing.unwrap();
+        assert!((st.recency - 0.9).abs() < 1e-12 && (st.frequency - 0.9).abs() < 1e-12);
+        assert_eq!(segs[0].tier, Tier::High);
+        assert_ne!(segs[1].tier, Tier::High);
+        let rev = segs[0].share_revenue.unwrap();
+        assert!((rev - 3000.0 / 3108.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn overrides_rename_and_duplicates_are_rejected() {
+        let cands = vec![num("x", vec![1.0, 2.0, 10.0, 11.0])];
+        let used = vec!["x".to_string()];
+        let mut o = BTreeMap::new();
+        o.insert("0".to_string(), "Small".to_string());
+        let segs = build_segments(&SegmentInput {
+            candidates: &cands,
+            used: &used,
+            labels: &[0, 0, 1, 1],
+            k: 2,
+            value_feature: None,
+            overrides: &o,
+        })
+        .unwrap();
+        assert_eq!(segs[0].name, "Small");
+        assert_eq!(segs[1].name, "High x");
+        o.insert("1".to_string(), "Small".to_string());
+        let err = build_segments(&SegmentInput {
+            candidates: &cands,
+            used: &used,
+            labels: &[0, 0, 1, 1],
+            k: 2,
+            value_feature: None,
+            overrides: &o,
+        });
+        assert!(matches!(err, Err(TrainError::DuplicateSegmentName { .. })));
+    }
+
+    #[test]
+    fn more_segments_than_names_get_numbered() {
+        let n = 13;
+        let v: Vec<f64> = (0..n).map(f64::from).collect();
+        let cands = vec![
+            num("recency_days", v.clone()),
+            num("frequency", v.clone()),
+            num("monetary", v),
+        ];
+        let used: Vec<String> = cands.iter().map(|c| c.name.clone()).collect();
+        let labels: Vec<usize> = (0..n as usize).collect();
+        let segs = build_segments(&SegmentInput {
+            candidates: &cands,
+            used: &used,
+            labels: &labels,
+            k: n as usize,
+            value_feature: None,
+            overrides: &BTreeMap::new(),
+        })
+        .unwrap();
+        let mut names: Vec<&str> = segs.iter().map(|s| s.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), n as usize);
+    }
+}
