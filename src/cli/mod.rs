@@ -347,9 +347,11 @@ fn demo(a: DemoArgs) -> Result<()> {
             found
         }
         None => {
+            let config = sample.join("demo.toml");
             let args = TrainArgs {
                 transactions: vec![tx.clone()],
                 customers: vec![cu.clone()],
+                config: config.is_file().then_some(config),
                 models_dir: a.models_dir.clone(),
                 name: Some("default".into()),
                 ..Default::default()

@@ -1,0 +1,82 @@
+//! Helpers shared by the integration tests.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use custseg::data::ColumnMap;
+use custseg::progress::Progress;
+use custseg::train::{self, KChoice, TrainInputs, TrainOutput, TrainParams};
+use linfa::ParamGuard;
+
+/// A dataset from `../shared/data` (CI has `shared/` beside the checkout).
+pub fn shared(name: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data").join(name);
+    assert!(p.is_file(), "{} is missing: the tests need ../shared/data beside the checkout", p.display());
+    p
+}
+
+/// A file of this repository.
+pub fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// Runs the `custseg` binary.
+pub fn custseg(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_custseg"))
+        .args(args)
+        .current_dir(cwd)
+        .env("CI", "1")
+        .output()
+        .expect("custseg runs")
+}
+
+/// stdout + stderr as text.
+pub fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// Trains in-process with a fixed k and few restarts.
+pub fn train_fixed(tx: &[PathBuf], cu: &[PathBuf], map: &[&str], k: usize) -> TrainOutput {
+    let inputs = TrainInputs {
+        transactions: tx.to_vec(),
+        customers: cu.to_vec(),
+        map: ColumnMap::parse(map).unwrap(),
+        ..Default::default()
+    };
+    let params = TrainParams::new().k(KChoice::Fixed(k)).n_init(3).seed(1).check().unwrap();
+    train::train(&inputs, &params, &Progress::hidden()).unwrap()
+}
+
+/// Reads a CSV written by custseg into header + rows.
+pub fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let header = r.headers().unwrap().iter().map(String::from).collect();
+    let rows = r.records().map(|x| x.unwrap().iter().map(String::from).collect()).collect();
+    (header, rows)
+}
+
+/// Adjusted Rand index of two labelings.
+pub fn adjusted_rand_index(a: &[usize], b: &[usize]) -> f64 {
+    use std::collections::HashMap;
+    assert_eq!(a.len(), b.len());
+    let comb = |n: f64| n * (n - 1.0) / 2.0;
+    let mut table: HashMap<(usize, usize), f64> = HashMap::new();
+    let mut ra: HashMap<usize, f64> = HashMap::new();
+    let mut rb: HashMap<usize, f64> = HashMap::new();
+    for (&x, &y) in a.iter().zip(b) {
+        *table.entry((x, y)).or_default() += 1.0;
+        *ra.entry(x).or_default() += 1.0;
+        *rb.entry(y).or_default() += 1.0;
+    }
+    let index: f64 = table.values().map(|&n| comb(n)).sum();
+    let sa: f64 = ra.values().map(|&n| comb(n)).sum();
+    let sb: f64 = rb.values().map(|&n| comb(n)).sum();
+    let expected = sa * sb / comb(a.len() as f64);
+    let max = (sa + sb) / 2.0;
+    if max == expected {
+        return 1.0;
+    }
+    (index - expected) / (max - expected)
+}
