@@ -44,26 +44,107 @@ struct Archetype {
 
 const ARCHETYPES: [Archetype; 7] = [
     // champions
-    Archetype { share: 0.08, start: (0.0, 0.4), gap: (12.0, 25.0), churn: (0.0, 0.0), max_orders: 0, price: 38.0, age: 41.0, income: 82_000.0 },
+    Archetype {
+        share: 0.08,
+        start: (0.0, 0.4),
+        gap: (12.0, 25.0),
+        churn: (0.0, 0.0),
+        max_orders: 0,
+        price: 38.0,
+        age: 41.0,
+        income: 82_000.0,
+    },
     // loyal
-    Archetype { share: 0.17, start: (0.0, 0.6), gap: (25.0, 55.0), churn: (0.0, 0.0), max_orders: 0, price: 26.0, age: 45.0, income: 64_000.0 },
+    Archetype {
+        share: 0.17,
+        start: (0.0, 0.6),
+        gap: (25.0, 55.0),
+        churn: (0.0, 0.0),
+        max_orders: 0,
+        price: 26.0,
+        age: 45.0,
+        income: 64_000.0,
+    },
     // regular
-    Archetype { share: 0.20, start: (0.0, 0.8), gap: (50.0, 120.0), churn: (0.0, 0.0), max_orders: 0, price: 20.0, age: 38.0, income: 52_000.0 },
+    Archetype {
+        share: 0.20,
+        start: (0.0, 0.8),
+        gap: (50.0, 120.0),
+        churn: (0.0, 0.0),
+        max_orders: 0,
+        price: 20.0,
+        age: 38.0,
+        income: 52_000.0,
+    },
     // new
-    Archetype { share: 0.12, start: (0.92, 1.0), gap: (20.0, 40.0), churn: (0.0, 0.0), max_orders: 2, price: 22.0, age: 29.0, income: 45_000.0 },
+    Archetype {
+        share: 0.12,
+        start: (0.92, 1.0),
+        gap: (20.0, 40.0),
+        churn: (0.0, 0.0),
+        max_orders: 2,
+        price: 22.0,
+        age: 29.0,
+        income: 45_000.0,
+    },
     // at risk: used to buy often, stopped 3-8 months ago
-    Archetype { share: 0.13, start: (0.0, 0.4), gap: (18.0, 45.0), churn: (90.0, 240.0), max_orders: 0, price: 30.0, age: 43.0, income: 70_000.0 },
+    Archetype {
+        share: 0.13,
+        start: (0.0, 0.4),
+        gap: (18.0, 45.0),
+        churn: (90.0, 240.0),
+        max_orders: 0,
+        price: 30.0,
+        age: 43.0,
+        income: 70_000.0,
+    },
     // occasional
-    Archetype { share: 0.15, start: (0.0, 0.9), gap: (120.0, 300.0), churn: (0.0, 0.0), max_orders: 3, price: 15.0, age: 35.0, income: 40_000.0 },
+    Archetype {
+        share: 0.15,
+        start: (0.0, 0.9),
+        gap: (120.0, 300.0),
+        churn: (0.0, 0.0),
+        max_orders: 3,
+        price: 15.0,
+        age: 35.0,
+        income: 40_000.0,
+    },
     // lost: one or two orders in the first year
-    Archetype { share: 0.15, start: (0.0, 0.45), gap: (30.0, 90.0), churn: (360.0, 700.0), max_orders: 2, price: 16.0, age: 37.0, income: 42_000.0 },
+    Archetype {
+        share: 0.15,
+        start: (0.0, 0.45),
+        gap: (30.0, 90.0),
+        churn: (360.0, 700.0),
+        max_orders: 2,
+        price: 16.0,
+        age: 37.0,
+        income: 42_000.0,
+    },
 ];
 
 const OCCUPATIONS: [&str; 8] = [
-    "Professional", "Manager", "Clerical", "Sales", "Skilled Manual", "Student", "Retired", "Self-employed",
+    "Professional",
+    "Manager",
+    "Clerical",
+    "Sales",
+    "Skilled Manual",
+    "Student",
+    "Retired",
+    "Self-employed",
 ];
-const REGIONS: [(&str, f64); 5] = [("North", 0.22), ("South", 0.27), ("East", 0.18), ("West", 0.23), ("Central", 0.10)];
-const CHANNELS: [(&str, f64); 4] = [("web", 0.45), ("app", 0.3), ("store", 0.17), ("referral", 0.08)];
+const REGIONS: [(&str, f64); 5] = [
+    ("North", 0.22),
+    ("South", 0.27),
+    ("East", 0.18),
+    ("West", 0.23),
+    ("Central", 0.10),
+];
+const CHANNELS: [(&str, f64); 4] = [
+    ("web", 0.45),
+    ("app", 0.3),
+    ("store", 0.17),
+    ("referral", 0.08),
+];
 
 fn pick<'a>(rng: &mut impl Rng, items: &'a [(&'a str, f64)]) -> &'a str {
     let mut u: f64 = rng.gen();
@@ -107,7 +188,11 @@ pub fn generate(customers: u64, seed: u64, out: &Path) -> Result<Generated> {
     let cust_path = out.join("customers.csv");
     let mut cw = create(&cust_path)?;
     let io = |e| Error::io(&cust_path, e);
-    writeln!(cw, "customer_id,age,gender,annual_income,occupation,region,signup_channel").map_err(io)?;
+    writeln!(
+        cw,
+        "customer_id,age,gender,annual_income,occupation,region,signup_channel"
+    )
+    .map_err(io)?;
     let mut orders: Vec<Order> = Vec::new();
     let unit = LogNormal::new(0.0, 0.45).expect("valid");
     let tail = Pareto::new(1.0, 1.6).expect("valid");
@@ -142,8 +227,14 @@ pub fn generate(customers: u64, seed: u64, out: &Path) -> Result<Generated> {
             }
         }
         // Demographics, with a few missing values.
-        let age = Normal::new(arch.age, 11.0).expect("valid").sample(&mut rng).clamp(18.0, 85.0) as u32;
-        let income = (arch.income * LogNormal::new(0.0, 0.35).expect("valid").sample(&mut rng) / 100.0).round() * 100.0;
+        let age = Normal::new(arch.age, 11.0)
+            .expect("valid")
+            .sample(&mut rng)
+            .clamp(18.0, 85.0) as u32;
+        let income = (arch.income * LogNormal::new(0.0, 0.35).expect("valid").sample(&mut rng)
+            / 100.0)
+            .round()
+            * 100.0;
         let gender = if rng.gen_bool(0.02) {
             "Other"
         } else if rng.gen_bool(0.52) {
@@ -158,11 +249,28 @@ pub fn generate(customers: u64, seed: u64, out: &Path) -> Result<Generated> {
         } else {
             OCCUPATIONS[rng.gen_range(0..OCCUPATIONS.len())]
         };
-        let age_s = if rng.gen_bool(0.02) { String::new() } else { age.to_string() };
-        let income_s = if rng.gen_bool(0.01) { String::new() } else { format!("{income:.0}") };
-        let region = if rng.gen_bool(0.01) { "" } else { pick(&mut rng, &REGIONS) };
+        let age_s = if rng.gen_bool(0.02) {
+            String::new()
+        } else {
+            age.to_string()
+        };
+        let income_s = if rng.gen_bool(0.01) {
+            String::new()
+        } else {
+            format!("{income:.0}")
+        };
+        let region = if rng.gen_bool(0.01) {
+            ""
+        } else {
+            pick(&mut rng, &REGIONS)
+        };
         let channel = pick(&mut rng, &CHANNELS);
-        writeln!(cw, "C{:07},{age_s},{gender},{income_s},{occupation},{region},{channel}", c + 1).map_err(io)?;
+        writeln!(
+            cw,
+            "C{:07},{age_s},{gender},{income_s},{occupation},{region},{channel}",
+            c + 1
+        )
+        .map_err(io)?;
     }
     cw.flush().map_err(io)?;
     drop(cw);
@@ -176,17 +284,35 @@ pub fn generate(customers: u64, seed: u64, out: &Path) -> Result<Generated> {
     let mut returns: Vec<(i32, String)> = Vec::new();
     for (i, o) in orders.iter().enumerate() {
         let date = format_day(o.day);
-        let big = if rng.gen_bool(0.02) { f64::min(tail.sample(&mut rng), 40.0) } else { 1.0 };
+        let big = if rng.gen_bool(0.02) {
+            f64::min(tail.sample(&mut rng), 40.0)
+        } else {
+            1.0
+        };
         for l in 0..o.lines {
             let qty = 1 + (Exp::new(0.8).expect("valid").sample(&mut rng) as u32).min(20);
             let price = (f64::from(o.price) * unit.sample(&mut rng) * big).max(0.5);
             let price = (price * 100.0).round() / 100.0;
-            writeln!(tw, "O{:08},C{:07},{date},{qty},{price:.2}", i + 1, o.customer + 1).map_err(io)?;
+            writeln!(
+                tw,
+                "O{:08},C{:07},{date},{qty},{price:.2}",
+                i + 1,
+                o.customer + 1
+            )
+            .map_err(io)?;
             lines += 1;
             if o.returned && l == 0 {
                 let back = o.day + rng.gen_range(1..=14);
                 if back <= last {
-                    returns.push((back, format!("R{:08},C{:07},{},-{qty},{price:.2}", i + 1, o.customer + 1, format_day(back))));
+                    returns.push((
+                        back,
+                        format!(
+                            "R{:08},C{:07},{},-{qty},{price:.2}",
+                            i + 1,
+                            o.customer + 1,
+                            format_day(back)
+                        ),
+                    ));
                 }
             }
         }
@@ -216,7 +342,10 @@ mod tests {
         let ga = generate(200, 5, a.path()).unwrap();
         generate(200, 5, b.path()).unwrap();
         for f in ["transactions.csv", "customers.csv"] {
-            assert_eq!(std::fs::read(a.path().join(f)).unwrap(), std::fs::read(b.path().join(f)).unwrap());
+            assert_eq!(
+                std::fs::read(a.path().join(f)).unwrap(),
+                std::fs::read(b.path().join(f)).unwrap()
+            );
         }
         assert_eq!(ga.customers, 200);
         assert!(ga.orders >= 200, "every customer orders at least once");

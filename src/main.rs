@@ -15,7 +15,9 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         if cause.downcast_ref::<cli::UsageError>().is_some()
             || cause.downcast_ref::<custseg::train::TrainError>().is_some()
             || cause.downcast_ref::<custseg::data::DataError>().is_some()
-            || cause.downcast_ref::<custseg::features::FeatureError>().is_some()
+            || cause
+                .downcast_ref::<custseg::features::FeatureError>()
+                .is_some()
         {
             return 2;
         }

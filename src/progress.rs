@@ -54,7 +54,11 @@ impl Progress {
 
     /// A bar over counted steps.
     pub fn bar(&self, msg: &str, total: u64) -> ProgressBar {
-        self.make(Some(total), "{msg:24} [{bar:30}] {pos}/{len} ({elapsed})", msg)
+        self.make(
+            Some(total),
+            "{msg:24} [{bar:30}] {pos}/{len} ({elapsed})",
+            msg,
+        )
     }
 
     /// A spinner for steps of unknown length.

@@ -15,7 +15,10 @@ fn fails(dir: &Path, args: &[&str], expect: &[&str]) {
     for e in expect {
         assert!(msg.contains(e), "{args:?}: expected '{e}' in: {msg}");
     }
-    assert!(!dir.join("m").join("default").join("v1").exists(), "no model may be written");
+    assert!(
+        !dir.join("m").join("default").join("v1").exists(),
+        "no model may be written"
+    );
 }
 
 fn write(dir: &Path, name: &str, body: &str) -> String {
@@ -28,40 +31,104 @@ fn write(dir: &Path, name: &str, body: &str) -> String {
 fn empty_file() {
     let d = tempfile::tempdir().unwrap();
     let f = write(d.path(), "empty.csv", "");
-    fails(d.path(), &["--transactions", &f], &["empty.csv", "file is empty"]);
+    fails(
+        d.path(),
+        &["--transactions", &f],
+        &["empty.csv", "file is empty"],
+    );
 }
 
 #[test]
 fn header_only_file_has_no_valid_rows() {
     let d = tempfile::tempdir().unwrap();
     let f = write(d.path(), "h.csv", "customer_id,date,amount\n");
-    fails(d.path(), &["--transactions", &f], &["h.csv", "no valid rows"]);
+    fails(
+        d.path(),
+        &["--transactions", &f],
+        &["h.csv", "no valid rows"],
+    );
 }
 
 #[test]
 fn no_valid_rows_after_cleaning() {
     let d = tempfile::tempdir().unwrap();
     let f = write(d.path(), "bad.csv", "customer_id,date,amount\n1,soon,3\n2,2024-13-01,4\n,2024-01-01,5\n3,2024-01-01,NaN\n4,2024-01-02,inf\n");
-    fails(d.path(), &["--transactions", &f], &["bad.csv", "no valid rows", "bad date 2", "bad amount 2", "missing customer id 1"]);
+    fails(
+        d.path(),
+        &["--transactions", &f],
+        &[
+            "bad.csv",
+            "no valid rows",
+            "bad date 2",
+            "bad amount 2",
+            "missing customer id 1",
+        ],
+    );
 }
 
 #[test]
 fn k_larger_than_customers() {
     let d = tempfile::tempdir().unwrap();
-    let f = write(d.path(), "t.csv", "customer_id,date,amount\n1,2024-01-01,3\n2,2024-01-05,40\n3,2024-02-01,7\n");
-    fails(d.path(), &["--transactions", &f, "--k", "5"], &["k = 5", "only 3 remain"]);
-    fails(d.path(), &["--transactions", &f, "--k-min", "3"], &["k = 3", "only 3 remain"]);
+    let f = write(
+        d.path(),
+        "t.csv",
+        "customer_id,date,amount\n1,2024-01-01,3\n2,2024-01-05,40\n3,2024-02-01,7\n",
+    );
+    fails(
+        d.path(),
+        &["--transactions", &f, "--k", "5"],
+        &["k = 5", "only 3 remain"],
+    );
+    fails(
+        d.path(),
+        &["--transactions", &f, "--k-min", "3"],
+        &["k = 3", "only 3 remain"],
+    );
 }
 
 #[test]
 fn constant_columns_are_left_out_or_fail_when_nothing_is_left() {
     let d = tempfile::tempdir().unwrap();
-    let mixed = write(d.path(), "c.csv", "id,plan,score\n1,gold,1\n2,gold,5\n3,gold,9\n4,gold,2\n");
-    let out = custseg(&["train", "--customers", &mixed, "--k", "2", "--models-dir", "m"], d.path());
+    let mixed = write(
+        d.path(),
+        "c.csv",
+        "id,plan,score\n1,gold,1\n2,gold,5\n3,gold,9\n4,gold,2\n",
+    );
+    let out = custseg(
+        &[
+            "train",
+            "--customers",
+            &mixed,
+            "--k",
+            "2",
+            "--models-dir",
+            "m",
+        ],
+        d.path(),
+    );
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("left out plan: constant"), "{}", text(&out));
-    let all = write(d.path(), "all.csv", "id,plan,score\n1,gold,3\n2,gold,3\n3,gold,3\n");
-    let out = custseg(&["train", "--customers", &all, "--k", "2", "--models-dir", "n"], d.path());
+    assert!(
+        text(&out).contains("left out plan: constant"),
+        "{}",
+        text(&out)
+    );
+    let all = write(
+        d.path(),
+        "all.csv",
+        "id,plan,score\n1,gold,3\n2,gold,3\n3,gold,3\n",
+    );
+    let out = custseg(
+        &[
+            "train",
+            "--customers",
+            &all,
+            "--k",
+            "2",
+            "--models-dir",
+            "n",
+        ],
+        d.path(),
+    );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("no usable features"), "{}", text(&out));
 }
@@ -69,12 +136,39 @@ fn constant_columns_are_left_out_or_fail_when_nothing_is_left() {
 #[test]
 fn nan_in_a_customer_table_is_missing_but_infinity_is_an_error() {
     let d = tempfile::tempdir().unwrap();
-    let nan = write(d.path(), "nan.csv", "id,age,income\n1,30,NaN\n2,40,50\n3,50,70\n");
-    let out = custseg(&["train", "--customers", &nan, "--k", "2", "--models-dir", "ok"], d.path());
+    let nan = write(
+        d.path(),
+        "nan.csv",
+        "id,age,income\n1,30,NaN\n2,40,50\n3,50,70\n",
+    );
+    let out = custseg(
+        &[
+            "train",
+            "--customers",
+            &nan,
+            "--k",
+            "2",
+            "--models-dir",
+            "ok",
+        ],
+        d.path(),
+    );
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("imputed 1 missing values of income"), "{}", text(&out));
-    let inf = write(d.path(), "inf.csv", "id,age,income\n1,30,5\n2,40,inf\n3,50,70\n");
-    fails(d.path(), &["--customers", &inf, "--k", "2"], &["inf.csv row 3 column income", "infinite"]);
+    assert!(
+        text(&out).contains("imputed 1 missing values of income"),
+        "{}",
+        text(&out)
+    );
+    let inf = write(
+        d.path(),
+        "inf.csv",
+        "id,age,income\n1,30,5\n2,40,inf\n3,50,70\n",
+    );
+    fails(
+        d.path(),
+        &["--customers", &inf, "--k", "2"],
+        &["inf.csv row 3 column income", "infinite"],
+    );
 }
 
 #[test]
@@ -82,30 +176,84 @@ fn map_names_an_unknown_column_or_field() {
     let d = tempfile::tempdir().unwrap();
     let cdnow = shared("CDNOW_master.txt");
     let c = cdnow.to_str().unwrap();
-    fails(d.path(), &["--transactions", c, "--map", "amount=Totl"], &["CDNOW_master.txt", "--map amount=Totl names no column", "dollar_value"]);
-    fails(d.path(), &["--transactions", c, "--map", "ammount=dollar_value"], &["unknown field 'ammount'"]);
-    fails(d.path(), &["--transactions", c, "--map", "amount"], &["expected FIELD=COLUMN"]);
-    fails(d.path(), &["--transactions", c, "--map", "amount=9"], &["--map amount=9 names no column"]);
+    fails(
+        d.path(),
+        &["--transactions", c, "--map", "amount=Totl"],
+        &[
+            "CDNOW_master.txt",
+            "--map amount=Totl names no column",
+            "dollar_value",
+        ],
+    );
+    fails(
+        d.path(),
+        &["--transactions", c, "--map", "ammount=dollar_value"],
+        &["unknown field 'ammount'"],
+    );
+    fails(
+        d.path(),
+        &["--transactions", c, "--map", "amount"],
+        &["expected FIELD=COLUMN"],
+    );
+    fails(
+        d.path(),
+        &["--transactions", c, "--map", "amount=9"],
+        &["--map amount=9 names no column"],
+    );
 }
 
 #[test]
 fn unreadable_inputs() {
     let d = tempfile::tempdir().unwrap();
-    fails(d.path(), &["--transactions", "nope.csv"], &["nope.csv", "no such file"]);
-    fails(d.path(), &["--transactions", "nothing/*.csv"], &["matched no files"]);
+    fails(
+        d.path(),
+        &["--transactions", "nope.csv"],
+        &["nope.csv", "no such file"],
+    );
+    fails(
+        d.path(),
+        &["--transactions", "nothing/*.csv"],
+        &["matched no files"],
+    );
     let gz = write(d.path(), "broken.csv.gz", "this is not gzip");
     fails(d.path(), &["--transactions", &gz], &["broken.csv.gz"]);
     let pq = write(d.path(), "broken.parquet", "PAR1 not really");
-    fails(d.path(), &["--transactions", &pq], &["broken.parquet", "Parquet"]);
+    fails(
+        d.path(),
+        &["--transactions", &pq],
+        &["broken.parquet", "Parquet"],
+    );
 }
 
 #[test]
 fn headerless_file_needs_maps_by_position() {
     let d = tempfile::tempdir().unwrap();
-    let f = write(d.path(), "nohead.txt", "1 20240101 2 10.5\n2 20240103 1 3.0\n3 20240110 5 99.9\n1 20240111 1 4.0\n");
-    fails(d.path(), &["--transactions", &f, "--k", "2"], &["no column for customer_id", "no header"]);
+    let f = write(
+        d.path(),
+        "nohead.txt",
+        "1 20240101 2 10.5\n2 20240103 1 3.0\n3 20240110 5 99.9\n1 20240111 1 4.0\n",
+    );
+    fails(
+        d.path(),
+        &["--transactions", &f, "--k", "2"],
+        &["no column for customer_id", "no header"],
+    );
     let out = custseg(
-        &["train", "--transactions", &f, "--k", "2", "--map", "customer_id=1", "--map", "date=2", "--map", "amount=4", "--models-dir", "m"],
+        &[
+            "train",
+            "--transactions",
+            &f,
+            "--k",
+            "2",
+            "--map",
+            "customer_id=1",
+            "--map",
+            "date=2",
+            "--map",
+            "amount=4",
+            "--models-dir",
+            "m",
+        ],
         d.path(),
     );
     assert!(out.status.success(), "{}", text(&out));
@@ -116,17 +264,45 @@ fn bad_parameters_and_config() {
     let d = tempfile::tempdir().unwrap();
     let s = repo("data/sample/transactions.csv");
     let s = s.to_str().unwrap();
-    fails(d.path(), &["--transactions", s, "--k", "1"], &["k must be at least 2"]);
-    fails(d.path(), &["--transactions", s, "--k", "many"], &["expected a number or 'auto'"]);
+    fails(
+        d.path(),
+        &["--transactions", s, "--k", "1"],
+        &["k must be at least 2"],
+    );
+    fails(
+        d.path(),
+        &["--transactions", s, "--k", "many"],
+        &["expected a number or 'auto'"],
+    );
     fails(d.path(), &["--transactions", s, "--tol", "0"], &["--tol"]);
-    fails(d.path(), &["--transactions", s, "--as-of", "yesterday"], &["--as-of"]);
-    fails(d.path(), &["--transactions", s, "--name", "../x"], &["bad model name"]);
+    fails(
+        d.path(),
+        &["--transactions", s, "--as-of", "yesterday"],
+        &["--as-of"],
+    );
+    fails(
+        d.path(),
+        &["--transactions", s, "--name", "../x"],
+        &["bad model name"],
+    );
     fails(d.path(), &[], &["--transactions"]);
     let cfg = write(d.path(), "c.toml", "[features.agee]\nweight = 2\n");
-    fails(d.path(), &["--transactions", s, "--config", &cfg], &["agee", "available"]);
+    fails(
+        d.path(),
+        &["--transactions", s, "--config", &cfg],
+        &["agee", "available"],
+    );
     let cfg = write(d.path(), "d.toml", "[train]\nkk = 2\n");
-    fails(d.path(), &["--transactions", s, "--config", &cfg], &["d.toml", "kk"]);
-    fails(d.path(), &["--transactions", s, "--as-of", "2020-01-01"], &["no customers", "before 2020-01-01"]);
+    fails(
+        d.path(),
+        &["--transactions", s, "--config", &cfg],
+        &["d.toml", "kk"],
+    );
+    fails(
+        d.path(),
+        &["--transactions", s, "--as-of", "2020-01-01"],
+        &["no customers", "before 2020-01-01"],
+    );
 }
 
 #[test]
@@ -138,27 +314,67 @@ fn config_file_declares_features_and_renames_segments() {
         "mall.toml",
         "exclude = [\"Genre\"]\n[train]\nk = 3\nseed = 5\n[features.age]\nenabled = false\n[segments]\nvalue_feature = \"spending_score_1_100\"\n[segments.names]\n\"0\" = \"First\"\n",
     );
-    let out = custseg(&["train", "--customers", mall.to_str().unwrap(), "--config", &cfg, "--models-dir", "m"], d.path());
+    let out = custseg(
+        &[
+            "train",
+            "--customers",
+            mall.to_str().unwrap(),
+            "--config",
+            &cfg,
+            "--models-dir",
+            "m",
+        ],
+        d.path(),
+    );
     assert!(out.status.success(), "{}", text(&out));
-    let model: serde_json::Value = serde_json::from_slice(&std::fs::read(d.path().join("m/default/v1/model.json")).unwrap()).unwrap();
-    let feats: Vec<&str> = model["features"]["features"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    let model: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.path().join("m/default/v1/model.json")).unwrap())
+            .unwrap();
+    let feats: Vec<&str> = model["features"]["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
     assert_eq!(feats, ["annual_income_k", "spending_score_1_100"]);
     assert_eq!(model["k"], 3);
     assert_eq!(model["seed"], 5);
     assert_eq!(model["segments"][0]["name"], "First");
-    let tiers: Vec<&str> = model["segments"].as_array().unwrap().iter().map(|s| s["tier"].as_str().unwrap()).collect();
-    assert!(tiers.contains(&"high") && tiers.contains(&"low"), "{tiers:?}");
+    let tiers: Vec<&str> = model["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["tier"].as_str().unwrap())
+        .collect();
+    assert!(
+        tiers.contains(&"high") && tiers.contains(&"low"),
+        "{tiers:?}"
+    );
 }
 
 #[test]
 fn demo_trains_once_then_reuses() {
     let d = tempfile::tempdir().unwrap();
     let sample = repo("data/sample");
-    let args = ["demo", "--models-dir", "m", "--sample", sample.to_str().unwrap()];
+    let args = [
+        "demo",
+        "--models-dir",
+        "m",
+        "--sample",
+        sample.to_str().unwrap(),
+    ];
     let first = custseg(&args, d.path());
     assert!(first.status.success(), "{}", text(&first));
-    assert!(text(&first).contains("Trained model 'default' v1"), "{}", text(&first));
+    assert!(
+        text(&first).contains("Trained model 'default' v1"),
+        "{}",
+        text(&first)
+    );
     let second = custseg(&args, d.path());
-    assert!(text(&second).contains("already trained"), "{}", text(&second));
+    assert!(
+        text(&second).contains("already trained"),
+        "{}",
+        text(&second)
+    );
     assert!(!d.path().join("m/default/v2").exists());
 }

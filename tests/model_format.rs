@@ -18,7 +18,10 @@ fn golden_v1_model_loads_and_reproduces_its_assignments() {
     let model = Model::load(&golden()).expect("golden v1 model must keep loading");
     let m = &model.file;
     assert_eq!(m.format_version, 1);
-    assert_eq!((m.name.as_str(), m.version, m.k, m.seed), ("golden", 1, 4, 1));
+    assert_eq!(
+        (m.name.as_str(), m.version, m.k, m.seed),
+        ("golden", 1, 4, 1)
+    );
     assert_eq!(m.as_of.as_deref(), Some("2026-07-01"));
     assert_eq!(m.features.features.len(), 11);
     let (header, rows) = read_csv(&golden().join("assignments.csv"));
@@ -31,7 +34,10 @@ fn golden_v1_model_loads_and_reproduces_its_assignments() {
             .features
             .iter()
             .map(|f| {
-                let i = header.iter().position(|h| *h == f.name).expect("feature column");
+                let i = header
+                    .iter()
+                    .position(|h| *h == f.name)
+                    .expect("feature column");
                 let v = &row[i];
                 match (&f.encoding, v.is_empty()) {
                     (_, true) => RawValue::Missing,
@@ -41,7 +47,9 @@ fn golden_v1_model_loads_and_reproduces_its_assignments() {
             })
             .collect();
         let mut warnings = Vec::new();
-        m.features.encode_row(&raw, &mut scaled, &mut warnings).unwrap();
+        m.features
+            .encode_row(&raw, &mut scaled, &mut warnings)
+            .unwrap();
         let (seg, sq) = model.centroids.nearest(&scaled);
         let seg_col = header.iter().position(|h| h == "segment_id").unwrap();
         assert_eq!(seg.to_string(), row[seg_col], "customer {}", row[0]);
@@ -65,15 +73,25 @@ fn unknown_format_version_is_rejected_first() {
     // Even with the rest unreadable, the version is what gets reported.
     v["centroids"] = serde_json::json!("garbage");
     let err = load_str(&v.to_string()).unwrap_err();
-    assert!(matches!(err, ModelError::UnsupportedVersion { .. }), "{err}");
-    assert!(err.to_string().contains("format_version 2 is not supported"), "{err}");
+    assert!(
+        matches!(err, ModelError::UnsupportedVersion { .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("format_version 2 is not supported"),
+        "{err}"
+    );
 }
 
 #[test]
 fn missing_format_version_and_truncation_are_malformed() {
     let mut v = golden_json();
     v.as_object_mut().unwrap().remove("format_version");
-    assert!(matches!(load_str(&v.to_string()), Err(ModelError::Malformed { .. })));
+    assert!(matches!(
+        load_str(&v.to_string()),
+        Err(ModelError::Malformed { .. })
+    ));
     let text = std::fs::read_to_string(golden().join("model.json")).unwrap();
     let err = load_str(&text[..text.len() / 2]).unwrap_err();
     assert!(matches!(err, ModelError::Malformed { .. }), "{err}");
@@ -85,13 +103,22 @@ fn missing_format_version_and_truncation_are_malformed() {
 fn inconsistent_content_is_invalid() {
     let mut v = golden_json();
     v["centroids"][0].as_array_mut().unwrap().pop();
-    assert!(matches!(load_str(&v.to_string()), Err(ModelError::Invalid { .. })));
+    assert!(matches!(
+        load_str(&v.to_string()),
+        Err(ModelError::Invalid { .. })
+    ));
     let mut v = golden_json();
     v["k"] = serde_json::json!(5);
-    assert!(matches!(load_str(&v.to_string()), Err(ModelError::Invalid { .. })));
+    assert!(matches!(
+        load_str(&v.to_string()),
+        Err(ModelError::Invalid { .. })
+    ));
     let mut v = golden_json();
     v["features"]["features"][0]["encoding"]["std"] = serde_json::json!(0.0);
-    assert!(matches!(load_str(&v.to_string()), Err(ModelError::Invalid { .. })));
+    assert!(matches!(
+        load_str(&v.to_string()),
+        Err(ModelError::Invalid { .. })
+    ));
 }
 
 #[test]

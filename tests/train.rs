@@ -20,7 +20,10 @@ use crate::common::{self, adjusted_rand_index, custseg, read_csv, shared, text, 
 
 /// Per-customer (recency, frequency, monetary, tenure) computed straight from the CDNOW
 /// file: split on whitespace, skip the header, drop exact duplicate rows, then fold.
-fn cdnow_by_hand() -> (HashMap<String, (i32, usize, f64, i32)>, i32) {
+/// (recency, frequency, monetary, tenure) of one customer.
+type Rfmt = (i32, usize, f64, i32);
+
+fn cdnow_by_hand() -> (HashMap<String, Rfmt>, i32) {
     let text = std::fs::read_to_string(shared("CDNOW_master.txt")).unwrap();
     let mut seen = HashSet::new();
     let mut per: HashMap<String, (i32, i32, HashSet<i32>, f64)> = HashMap::new();
@@ -31,7 +34,11 @@ fn cdnow_by_hand() -> (HashMap<String, (i32, usize, f64, i32)>, i32) {
         if f.is_empty() || !seen.insert(f.join(" ")) {
             continue;
         }
-        let (y, m, d) = (f[1][0..4].parse().unwrap(), f[1][4..6].parse().unwrap(), f[1][6..8].parse().unwrap());
+        let (y, m, d) = (
+            f[1][0..4].parse().unwrap(),
+            f[1][4..6].parse().unwrap(),
+            f[1][6..8].parse().unwrap(),
+        );
         let day = days_from_civil(y, m, d);
         let amount: f64 = f[3].parse().unwrap();
         max_day = max_day.max(day);
@@ -47,7 +54,9 @@ fn cdnow_by_hand() -> (HashMap<String, (i32, usize, f64, i32)>, i32) {
     let as_of = max_day + 1;
     let out = per
         .into_iter()
-        .map(|(id, (first, last, days, money))| (id, (as_of - last, days.len(), money, as_of - first)))
+        .map(|(id, (first, last, days, money))| {
+            (id, (as_of - last, days.len(), money, as_of - first))
+        })
         .collect();
     (out, as_of)
 }
@@ -57,7 +66,17 @@ fn cdnow_auto_k_assignments_match_an_independent_fold() {
     let dir = tempfile::tempdir().unwrap();
     let data = shared("CDNOW_master.txt");
     let out = custseg(
-        &["train", "--transactions", data.to_str().unwrap(), "--k", "auto", "--n-init", "2", "--models-dir", "m"],
+        &[
+            "train",
+            "--transactions",
+            data.to_str().unwrap(),
+            "--k",
+            "auto",
+            "--n-init",
+            "2",
+            "--models-dir",
+            "m",
+        ],
         dir.path(),
     );
     assert!(out.status.success(), "{}", text(&out));
@@ -67,24 +86,47 @@ fn cdnow_auto_k_assignments_match_an_independent_fold() {
     let (expected, as_of) = cdnow_by_hand();
     assert_eq!(as_of, days_from_civil(1998, 7, 1));
     let (header, rows) = read_csv(&dir.path().join("m/default/v1/assignments.csv"));
-    assert_eq!(&header[..6], ["customer_id", "recency_days", "frequency", "monetary", "avg_order_value", "tenure_days"]);
+    assert_eq!(
+        &header[..6],
+        [
+            "customer_id",
+            "recency_days",
+            "frequency",
+            "monetary",
+            "avg_order_value",
+            "tenure_days"
+        ]
+    );
     assert_eq!(rows.len(), 23_570);
     assert_eq!(rows.len(), expected.len());
     for r in &rows {
         let (recency, frequency, monetary, tenure) = expected[&r[0]];
         assert_eq!(r[1].parse::<i32>().unwrap(), recency, "recency of {}", r[0]);
-        assert_eq!(r[2].parse::<usize>().unwrap(), frequency, "frequency of {}", r[0]);
-        assert_eq!(r[3].parse::<f64>().unwrap(), monetary, "monetary of {}", r[0]);
+        assert_eq!(
+            r[2].parse::<usize>().unwrap(),
+            frequency,
+            "frequency of {}",
+            r[0]
+        );
+        assert_eq!(
+            r[3].parse::<f64>().unwrap(),
+            monetary,
+            "monetary of {}",
+            r[0]
+        );
         assert_eq!(r[5].parse::<i32>().unwrap(), tenure, "tenure of {}", r[0]);
     }
     // Ids keep their leading zeros.
     assert_eq!(rows[0][0], "00001");
 
     let model: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("m/default/v1/model.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(dir.path().join("m/default/v1/model.json")).unwrap())
+            .unwrap();
     assert_eq!(model["as_of"], "1998-07-01");
-    let metrics: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("m/default/v1/metrics.json")).unwrap()).unwrap();
+    let metrics: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("m/default/v1/metrics.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(metrics["k_search"].as_array().unwrap().len(), 9);
     assert_eq!(metrics["data"]["transactions"]["duplicate"], 255);
     assert_eq!(metrics["data"]["transactions"]["rows_read"], 69_659);
@@ -138,12 +180,26 @@ fn same_inputs_and_seed_give_byte_identical_models_except_timestamps() {
             dir.path(),
         );
         assert!(out.status.success(), "{}", text(&out));
-        let s = std::fs::read_to_string(dir.path().join(store).join("default/v1/model.json")).unwrap();
-        s.lines().filter(|l| !l.contains("\"created_at\"")).collect::<Vec<_>>().join("\n")
+        let s =
+            std::fs::read_to_string(dir.path().join(store).join("default/v1/model.json")).unwrap();
+        s.lines()
+            .filter(|l| !l.contains("\"created_at\""))
+            .collect::<Vec<_>>()
+            .join("\n")
     };
     assert_eq!(run("a"), run("b"));
     let other_seed = custseg(
-        &["train", "--transactions", sample.join("transactions.csv").to_str().unwrap(), "--k", "4", "--seed", "4", "--models-dir", "c"],
+        &[
+            "train",
+            "--transactions",
+            sample.join("transactions.csv").to_str().unwrap(),
+            "--k",
+            "4",
+            "--seed",
+            "4",
+            "--models-dir",
+            "c",
+        ],
         dir.path(),
     );
     assert!(other_seed.status.success());
@@ -184,8 +240,20 @@ fn online_retail_shaped_log_is_cleaned_and_counted() {
     assert_eq!(c.duplicate, 1);
     assert_eq!(c.returns, 2);
     assert_eq!(c.rows_kept, 10);
-    assert_eq!(c.first_seen["bad_date"], format!("{} row 13 column InvoiceDate", dir.path().join("retail.csv").display()));
-    assert_eq!(c.first_seen["bad_amount"], format!("{} row 14 column UnitPrice", dir.path().join("retail.csv").display()));
+    assert_eq!(
+        c.first_seen["bad_date"],
+        format!(
+            "{} row 13 column InvoiceDate",
+            dir.path().join("retail.csv").display()
+        )
+    );
+    assert_eq!(
+        c.first_seen["bad_amount"],
+        format!(
+            "{} row 14 column UnitPrice",
+            dir.path().join("retail.csv").display()
+        )
+    );
 
     let as_of = parse_date("2010-12-10", DayOrder::MonthFirst).unwrap();
     assert_eq!(out.model.as_of.as_deref(), Some("2010-12-10"));
@@ -201,7 +269,11 @@ fn online_retail_shaped_log_is_cleaned_and_counted() {
     // 17850: invoices 536365, 536366 (Dec 1) and 536600 (Dec 3); cancellation C536601 is a return.
     assert_eq!(col("recency_days")[0], f64::from(as_of - dec3));
     assert_eq!(col("frequency")[0], 3.0);
-    assert_abs_diff_eq!(col("monetary")[0], 6.0 * 2.55 + 6.0 * 3.39 + 6.0 * 1.85 + 12.0 * 2.55 - 2.0 * 2.55, epsilon = 1e-9);
+    assert_abs_diff_eq!(
+        col("monetary")[0],
+        6.0 * 2.55 + 6.0 * 3.39 + 6.0 * 1.85 + 12.0 * 2.55 - 2.0 * 2.55,
+        epsilon = 1e-9
+    );
     assert_eq!(col("tenure_days")[0], f64::from(as_of - dec1));
     // 13047: one invoice on Dec 1 (its duplicate line dropped) and one on Dec 9.
     assert_eq!(col("frequency")[1], 2.0);
@@ -218,15 +290,26 @@ fn mall_customers_demographics_only() {
     assert_eq!(out.assignments.ids.len(), 200);
     assert_eq!(out.assignments.ids[0], "0001");
     assert_eq!(out.assignments.ids[199], "0200");
-    let names: Vec<&str> = out.model.features.features.iter().map(|f| f.name.as_str()).collect();
-    assert_eq!(names, ["genre", "age", "annual_income_k", "spending_score_1_100"]);
+    let names: Vec<&str> = out
+        .model
+        .features
+        .features
+        .iter()
+        .map(|f| f.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["genre", "age", "annual_income_k", "spending_score_1_100"]
+    );
     let Encoding::Categorical { levels, .. } = &out.model.features.features[0].encoding else {
         panic!("genre must be categorical")
     };
     assert_eq!(levels, &["Female", "Male"]);
     assert_eq!(out.model.as_of, None);
     // The last row has no final newline and must still be read.
-    let RawColumn::Numbers(age) = &out.assignments.columns[1].values else { panic!() };
+    let RawColumn::Numbers(age) = &out.assignments.columns[1].values else {
+        panic!()
+    };
     assert_eq!(age[199], Some(30.0));
     assert!(out.model.segments.iter().all(|s| !s.name.is_empty()));
 }
@@ -243,18 +326,29 @@ fn write_parquet(path: &std::path::Path, ids: &[&str], days: &[i32], amounts: &[
         )
         .unwrap(),
     );
-    let props = Arc::new(WriterProperties::builder().set_compression(Compression::SNAPPY).build());
-    let mut w = SerializedFileWriter::new(std::fs::File::create(path).unwrap(), schema, props).unwrap();
+    let props = Arc::new(
+        WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .build(),
+    );
+    let mut w =
+        SerializedFileWriter::new(std::fs::File::create(path).unwrap(), schema, props).unwrap();
     let mut rg = w.next_row_group().unwrap();
     let ids: Vec<ByteArray> = ids.iter().map(|s| ByteArray::from(*s)).collect();
     let mut c = rg.next_column().unwrap().unwrap();
-    c.typed::<ByteArrayType>().write_batch(&ids, None, None).unwrap();
+    c.typed::<ByteArrayType>()
+        .write_batch(&ids, None, None)
+        .unwrap();
     c.close().unwrap();
     let mut c = rg.next_column().unwrap().unwrap();
-    c.typed::<Int32Type>().write_batch(days, None, None).unwrap();
+    c.typed::<Int32Type>()
+        .write_batch(days, None, None)
+        .unwrap();
     c.close().unwrap();
     let mut c = rg.next_column().unwrap().unwrap();
-    c.typed::<DoubleType>().write_batch(amounts, None, None).unwrap();
+    c.typed::<DoubleType>()
+        .write_batch(amounts, None, None)
+        .unwrap();
     c.close().unwrap();
     rg.close().unwrap();
     w.close().unwrap();
@@ -264,11 +358,19 @@ fn write_parquet(path: &std::path::Path, ids: &[&str], days: &[i32], amounts: &[
 fn parquet_folder_glob_and_gzip_give_the_same_features_as_csv() {
     let dir = tempfile::tempdir().unwrap();
     let ids = ["a", "b", "c", "a", "b", "d", "e", "e"];
-    let days: Vec<i32> = [1, 2, 3, 10, 20, 21, 5, 30].iter().map(|d| days_from_civil(2024, 1, 1) + d).collect();
+    let days: Vec<i32> = [1, 2, 3, 10, 20, 21, 5, 30]
+        .iter()
+        .map(|d| days_from_civil(2024, 1, 1) + d)
+        .collect();
     let amounts = [10.0, 20.5, 3.0, 7.25, -2.0, 100.0, 1.0, 2.0];
     let mut csv = String::from("CustomerID;order_date;amount\n");
     for i in 0..ids.len() {
-        csv.push_str(&format!("{};{};{}\n", ids[i], custseg::data::dates::format_day(days[i]), amounts[i]));
+        csv.push_str(&format!(
+            "{};{};{}\n",
+            ids[i],
+            custseg::data::dates::format_day(days[i]),
+            amounts[i]
+        ));
     }
     let csv_path = dir.path().join("one.csv");
     std::fs::write(&csv_path, &csv).unwrap();
@@ -289,11 +391,23 @@ fn parquet_folder_glob_and_gzip_give_the_same_features_as_csv() {
     let reference = train_fixed(&[csv_path], &[], &[], 2);
     let glob = PathBuf::from(format!("{}/part*.csv.gz", parts.display()));
     for input in [pq, parts.clone(), glob] {
-        let other = train_fixed(&[input.clone()], &[], &[], 2);
-        assert_eq!(other.assignments.ids, reference.assignments.ids, "{}", input.display());
-        for (a, b) in other.assignments.columns.iter().zip(&reference.assignments.columns) {
+        let other = train_fixed(std::slice::from_ref(&input), &[], &[], 2);
+        assert_eq!(
+            other.assignments.ids,
+            reference.assignments.ids,
+            "{}",
+            input.display()
+        );
+        for (a, b) in other
+            .assignments
+            .columns
+            .iter()
+            .zip(&reference.assignments.columns)
+        {
             match (&a.values, &b.values) {
-                (RawColumn::Numbers(x), RawColumn::Numbers(y)) => assert_eq!(x, y, "{} from {}", a.name, input.display()),
+                (RawColumn::Numbers(x), RawColumn::Numbers(y)) => {
+                    assert_eq!(x, y, "{} from {}", a.name, input.display())
+                }
                 _ => panic!("numeric features expected"),
             }
         }
@@ -304,11 +418,34 @@ fn parquet_folder_glob_and_gzip_give_the_same_features_as_csv() {
 #[test]
 fn transactions_and_customer_table_join_with_imputation() {
     let sample = common::repo("data/sample");
-    let out = train_fixed(&[sample.join("transactions.csv")], &[sample.join("customers.csv")], &[], 4);
-    let names: Vec<&str> = out.model.features.features.iter().map(|f| f.name.as_str()).collect();
+    let out = train_fixed(
+        &[sample.join("transactions.csv")],
+        &[sample.join("customers.csv")],
+        &[],
+        4,
+    );
+    let names: Vec<&str> = out
+        .model
+        .features
+        .features
+        .iter()
+        .map(|f| f.name.as_str())
+        .collect();
     assert_eq!(
         names,
-        ["recency_days", "frequency", "monetary", "avg_order_value", "tenure_days", "age", "gender", "annual_income", "occupation", "region", "signup_channel"]
+        [
+            "recency_days",
+            "frequency",
+            "monetary",
+            "avg_order_value",
+            "tenure_days",
+            "age",
+            "gender",
+            "annual_income",
+            "occupation",
+            "region",
+            "signup_channel"
+        ]
     );
     let imputed: BTreeMap<String, u64> = out.metrics.data.imputed.iter().cloned().collect();
     assert!(imputed["age"] > 0 && imputed["region"] > 0, "{imputed:?}");
@@ -322,21 +459,40 @@ fn registry_versions_current_promote_and_rollback() {
     let store = dir.path().join("models");
     let reg = Registry::new(&store);
     let mall = shared("Mall_Customers.csv");
-    let mut out = train_fixed(&[], &[mall.clone()], &[], 3);
+    let mut out = train_fixed(&[], std::slice::from_ref(&mall), &[], 3);
     assert_eq!(reg.save("mall", &mut out, false).unwrap().0, 1);
-    assert_eq!(reg.current("mall").unwrap(), Some(1), "the first version becomes CURRENT");
+    assert_eq!(
+        reg.current("mall").unwrap(),
+        Some(1),
+        "the first version becomes CURRENT"
+    );
     let mut out = train_fixed(&[], &[mall], &[], 4);
     assert_eq!(reg.save("mall", &mut out, false).unwrap().0, 2);
-    assert_eq!(reg.current("mall").unwrap(), Some(1), "no-promote keeps CURRENT");
+    assert_eq!(
+        reg.current("mall").unwrap(),
+        Some(1),
+        "no-promote keeps CURRENT"
+    );
     let s = store.to_str().unwrap();
     let run = |args: &[&str]| custseg(args, dir.path());
-    assert!(run(&["models", "promote", "mall", "v2", "--models-dir", s]).status.success());
+    assert!(run(&["models", "promote", "mall", "v2", "--models-dir", s])
+        .status
+        .success());
     assert_eq!(reg.current("mall").unwrap(), Some(2));
     let listed = text(&run(&["models", "list", "--models-dir", s]));
-    assert!(listed.contains("mall") && listed.contains("v2*"), "{listed}");
+    assert!(
+        listed.contains("mall") && listed.contains("v2*"),
+        "{listed}"
+    );
     let shown = run(&["models", "show", "mall/v1", "--models-dir", s]);
-    assert!(shown.status.success() && text(&shown).contains("k = 3"), "{}", text(&shown));
-    assert!(run(&["models", "rollback", "mall", "--models-dir", s]).status.success());
+    assert!(
+        shown.status.success() && text(&shown).contains("k = 3"),
+        "{}",
+        text(&shown)
+    );
+    assert!(run(&["models", "rollback", "mall", "--models-dir", s])
+        .status
+        .success());
     assert_eq!(reg.current("mall").unwrap(), Some(1));
     let again = run(&["models", "rollback", "mall", "--models-dir", s]);
     assert_eq!(again.status.code(), Some(2), "nothing before v1");

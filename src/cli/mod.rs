@@ -23,7 +23,11 @@ pub use config::ConfigFile;
 pub struct UsageError(pub String);
 
 #[derive(Parser, Debug)]
-#[command(name = "custseg", version, about = "Customer segmentation: RFM + demographics, k-means, versioned models")]
+#[command(
+    name = "custseg",
+    version,
+    about = "Customer segmentation: RFM + demographics, k-means, versioned models"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -219,7 +223,10 @@ pub fn prepare_train(a: &TrainArgs) -> Result<Prepared> {
         },
     };
     let as_of_raw = a.as_of.clone().or_else(|| t.as_of.clone());
-    let as_of = as_of_raw.as_deref().map(train::pipeline::as_of_day).transpose()?;
+    let as_of = as_of_raw
+        .as_deref()
+        .map(train::pipeline::as_of_day)
+        .transpose()?;
     let defaults = TrainParams::new().check()?;
     let params = TrainParams::new()
         .k(k)
@@ -230,12 +237,20 @@ pub fn prepare_train(a: &TrainArgs) -> Result<Prepared> {
         .as_of(as_of)
         .window_days(a.window_days.or(t.window_days))
         .k_sample(a.k_sample.or(t.k_sample).unwrap_or(defaults.k_sample))
-        .silhouette_sample(a.silhouette_sample.or(t.silhouette_sample).unwrap_or(defaults.silhouette_sample))
+        .silhouette_sample(
+            a.silhouette_sample
+                .or(t.silhouette_sample)
+                .unwrap_or(defaults.silhouette_sample),
+        )
         .check()?;
     let mut pairs: Vec<String> = cfg.map.iter().map(|(f, c)| format!("{f}={c}")).collect();
     pairs.extend(a.map.iter().cloned());
     let map = ColumnMap::parse(&pairs)?;
-    let name = a.name.clone().or_else(|| t.name.clone()).unwrap_or_else(|| "default".into());
+    let name = a
+        .name
+        .clone()
+        .or_else(|| t.name.clone())
+        .unwrap_or_else(|| "default".into());
     custseg::model::registry::check_name(&name)?;
     let inputs = TrainInputs {
         transactions: a.transactions.clone(),
@@ -248,7 +263,13 @@ pub fn prepare_train(a: &TrainArgs) -> Result<Prepared> {
     if inputs.transactions.is_empty() && inputs.customers.is_empty() {
         return Err(UsageError("give --transactions PATH and/or --customers PATH".into()).into());
     }
-    Ok((name, Registry::new(&a.models_dir), inputs, params, !a.no_promote))
+    Ok((
+        name,
+        Registry::new(&a.models_dir),
+        inputs,
+        params,
+        !a.no_promote,
+    ))
 }
 
 fn models(cmd: ModelsCommand) -> Result<()> {
@@ -263,7 +284,13 @@ fn models(cmd: ModelsCommand) -> Result<()> {
                 let versions: Vec<String> = m
                     .versions
                     .iter()
-                    .map(|v| if Some(*v) == m.current { format!("v{v}*") } else { format!("v{v}") })
+                    .map(|v| {
+                        if Some(*v) == m.current {
+                            format!("v{v}*")
+                        } else {
+                            format!("v{v}")
+                        }
+                    })
                     .collect();
                 println!("{:<24} {}", m.name, versions.join(" "));
             }
@@ -286,7 +313,11 @@ fn models(cmd: ModelsCommand) -> Result<()> {
             output::print_model(&m, metrics.as_ref(), &dir);
             Ok(())
         }
-        ModelsCommand::Promote { name, version, store } => {
+        ModelsCommand::Promote {
+            name,
+            version,
+            store,
+        } => {
             let reg = Registry::new(&store.models_dir);
             let v = version
                 .trim_start_matches('v')
@@ -304,8 +335,7 @@ fn models(cmd: ModelsCommand) -> Result<()> {
             let previous = reg
                 .versions(&name)?
                 .into_iter()
-                .filter(|v| *v < current)
-                .next_back()
+                .rfind(|v| *v < current)
                 .ok_or_else(|| UsageError(format!("{name}: no version before v{current}")))?;
             reg.set_current(&name, previous)?;
             println!("{name}: CURRENT rolled back from v{current} to v{previous}");
@@ -359,7 +389,11 @@ fn demo(a: DemoArgs) -> Result<()> {
             let (name, registry, inputs, params, promote) = prepare_train(&args)?;
             let mut out = train::train(&inputs, &params, &Progress::auto())?;
             let (version, dir) = registry.save(&name, &mut out, promote)?;
-            println!("Trained model 'default' v{version} on {} in {:.1} s.", sample.display(), out.metrics.timings.total_s);
+            println!(
+                "Trained model 'default' v{version} on {} in {:.1} s.",
+                sample.display(),
+                out.metrics.timings.total_s
+            );
             (version, dir)
         }
     };

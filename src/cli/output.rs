@@ -9,7 +9,9 @@ use custseg::train::TrainOutput;
 
 fn median_of(profile: &[FeatureProfile], name: &str) -> Option<f64> {
     profile.iter().find_map(|p| match p {
-        FeatureProfile::Numeric { feature, median, .. } if feature == name => Some(*median),
+        FeatureProfile::Numeric {
+            feature, median, ..
+        } if feature == name => Some(*median),
         _ => None,
     })
 }
@@ -38,8 +40,17 @@ pub fn print_segment_table(m: &ModelFile) {
             .map(|f| f.name.clone())
             .collect()
     };
-    let name_w = m.segments.iter().map(|s| s.name.chars().count()).max().unwrap_or(7).max(7);
-    let mut header = format!("{:>3}  {:<name_w$}  {:<6}  {:>9}  {:>6}  {:>7}", "id", "segment", "tier", "customers", "share", "revenue");
+    let name_w = m
+        .segments
+        .iter()
+        .map(|s| s.name.chars().count())
+        .max()
+        .unwrap_or(7)
+        .max(7);
+    let mut header = format!(
+        "{:>3}  {:<name_w$}  {:<6}  {:>9}  {:>6}  {:>7}",
+        "id", "segment", "tier", "customers", "share", "revenue"
+    );
     for c in &cols {
         header.push_str(&format!("  {:>14}", format!("med {}", short(c))));
     }
@@ -59,7 +70,9 @@ pub fn print_segment_table(m: &ModelFile) {
             s.tier.to_string(),
             s.size,
             100.0 * s.share_customers,
-            s.share_revenue.map(|r| format!("{:.1}%", 100.0 * r)).unwrap_or_else(|| "-".into())
+            s.share_revenue
+                .map(|r| format!("{:.1}%", 100.0 * r))
+                .unwrap_or_else(|| "-".into())
         );
         for c in &cols {
             line.push_str(&format!("  {:>14}", fmt_num(median_of(&s.profile, c))));
@@ -81,7 +94,10 @@ fn feature_list(m: &ModelFile) -> String {
         .features
         .iter()
         .map(|f| match &f.encoding {
-            Encoding::Numeric { transform: Transform::Log1p, .. } => format!("{} [log1p]", f.name),
+            Encoding::Numeric {
+                transform: Transform::Log1p,
+                ..
+            } => format!("{} [log1p]", f.name),
             Encoding::Numeric { .. } => f.name.clone(),
             Encoding::Categorical { levels, .. } => format!("{} [{} levels]", f.name, levels.len()),
         })
@@ -93,15 +109,27 @@ fn feature_list(m: &ModelFile) -> String {
 pub fn print_trained(out: &TrainOutput, version: u32, dir: &Path, current: Option<u32>) {
     let m = &out.model;
     let x = &out.metrics;
-    let promoted = if current == Some(version) { " (CURRENT)" } else { "" };
-    println!("Trained model '{}' v{version}{promoted} in {:.1} s -> {}", m.name, x.timings.total_s, dir.display());
+    let promoted = if current == Some(version) {
+        " (CURRENT)"
+    } else {
+        ""
+    };
+    println!(
+        "Trained model '{}' v{version}{promoted} in {:.1} s -> {}",
+        m.name,
+        x.timings.total_s,
+        dir.display()
+    );
     if let Some(c) = &x.data.transactions {
         println!("  transactions: {}; returns {}", c.summary(), c.returns);
     }
     if let Some(as_of) = &m.as_of {
         println!(
             "  as of {as_of}{}: {} customers ({} without a purchase in the window left out)",
-            m.params.window_days.map(|w| format!(", window {w} days")).unwrap_or_default(),
+            m.params
+                .window_days
+                .map(|w| format!(", window {w} days"))
+                .unwrap_or_default(),
             m.input.customers_segmented,
             x.data.customers_without_purchases
         );
@@ -124,10 +152,18 @@ pub fn print_trained(out: &TrainOutput, version: u32, dir: &Path, current: Optio
     if x.k_search.is_empty() {
         println!("  k = {} (fixed), silhouette {:.3}", m.k, x.silhouette);
     } else {
-        let curve: Vec<String> = x.k_search.iter().map(|p| format!("{}:{:.3}", p.k, p.silhouette)).collect();
+        let curve: Vec<String> = x
+            .k_search
+            .iter()
+            .map(|p| format!("{}:{:.3}", p.k, p.silhouette))
+            .collect();
         println!(
             "  k = {} chosen from {}..={} on {} customers (silhouette by k: {})",
-            m.k, m.params.k_min, m.params.k_max, x.k_search_sample, curve.join(" ")
+            m.k,
+            m.params.k_min,
+            m.params.k_max,
+            x.k_search_sample,
+            curve.join(" ")
         );
     }
     println!(
@@ -142,11 +178,22 @@ pub fn print_trained(out: &TrainOutput, version: u32, dir: &Path, current: Optio
 pub fn print_model(model: &Model, metrics: Option<&Metrics>, dir: &Path) {
     let m = &model.file;
     println!("model {} v{} ({})", m.name, m.version, dir.display());
-    println!("  created {} by custseg {}, seed {}", m.created_at, m.custseg_version, m.seed);
-    println!("  as of {}", m.as_of.as_deref().unwrap_or("- (customer table only)"));
+    println!(
+        "  created {} by custseg {}, seed {}",
+        m.created_at, m.custseg_version, m.seed
+    );
+    println!(
+        "  as of {}",
+        m.as_of.as_deref().unwrap_or("- (customer table only)")
+    );
     println!("  customers {}, k = {}", m.input.customers_segmented, m.k);
     for f in m.input.transactions.iter().chain(&m.input.customers) {
-        println!("  input {} ({} rows, sha256 {}…)", f.path, f.rows, &f.sha256[..f.sha256.len().min(12)]);
+        println!(
+            "  input {} ({} rows, sha256 {}…)",
+            f.path,
+            f.rows,
+            &f.sha256[..f.sha256.len().min(12)]
+        );
     }
     println!("  features: {}", feature_list(m));
     if let Some(x) = metrics {

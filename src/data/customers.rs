@@ -76,12 +76,14 @@ pub fn read_customers(
     for path in &files {
         let mut table = Table::open(path)?;
         let id_col = match map.get(TxnField::CustomerId.name()) {
-            Some(col) => table.find_column(col).ok_or_else(|| DataError::MissingColumn {
-                path: path.clone(),
-                field: "customer_id".into(),
-                hint: format!("--map customer_id={col} names no column"),
-                available: table.columns.clone(),
-            })?,
+            Some(col) => table
+                .find_column(col)
+                .ok_or_else(|| DataError::MissingColumn {
+                    path: path.clone(),
+                    field: "customer_id".into(),
+                    hint: format!("--map customer_id={col} names no column"),
+                    available: table.columns.clone(),
+                })?,
             None => TxnField::CustomerId
                 .default_names()
                 .iter()
@@ -100,12 +102,14 @@ pub fn read_customers(
             if TxnField::from_name(feat).is_some() {
                 continue;
             }
-            let i = table.find_column(col).ok_or_else(|| DataError::MissingColumn {
-                path: path.clone(),
-                field: feat.clone(),
-                hint: format!("--map {feat}={col} names no column"),
-                available: table.columns.clone(),
-            })?;
+            let i = table
+                .find_column(col)
+                .ok_or_else(|| DataError::MissingColumn {
+                    path: path.clone(),
+                    field: feat.clone(),
+                    hint: format!("--map {feat}={col} names no column"),
+                    available: table.columns.clone(),
+                })?;
             names[i] = feature_name(feat);
         }
         let feature_cols: Vec<usize> = (0..table.columns.len()).filter(|&i| i != id_col).collect();

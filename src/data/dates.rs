@@ -189,18 +189,36 @@ mod tests {
     #[test]
     fn rejects_invalid_dates() {
         for s in [
-            "", "abc", "2010-13-01", "2010-02-30", "20101301", "1/2/10", "99999999", "1800-01-01",
-            "2010-1", "2010-12-01-02", "+2010-12-01",
+            "",
+            "abc",
+            "2010-13-01",
+            "2010-02-30",
+            "20101301",
+            "1/2/10",
+            "99999999",
+            "1800-01-01",
+            "2010-1",
+            "2010-12-01-02",
+            "+2010-12-01",
         ] {
             assert_eq!(parse_date(s, DayOrder::MonthFirst), None, "{s}");
         }
-        assert_eq!(parse_date("2012-02-29", DayOrder::MonthFirst).map(format_day), Some("2012-02-29".into()));
+        assert_eq!(
+            parse_date("2012-02-29", DayOrder::MonthFirst).map(format_day),
+            Some("2012-02-29".into())
+        );
         assert_eq!(parse_date("2011-02-29", DayOrder::MonthFirst), None);
     }
 
     #[test]
     fn day_order_is_detected_from_samples() {
-        assert_eq!(detect_day_order(["12/1/2010", "1/2/2011"]), DayOrder::MonthFirst);
-        assert_eq!(detect_day_order(["12/1/2010", "13/2/2011"]), DayOrder::DayFirst);
+        assert_eq!(
+            detect_day_order(["12/1/2010", "1/2/2011"]),
+            DayOrder::MonthFirst
+        );
+        assert_eq!(
+            detect_day_order(["12/1/2010", "13/2/2011"]),
+            DayOrder::DayFirst
+        );
     }
 }

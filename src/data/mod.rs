@@ -174,7 +174,9 @@ mod tests {
 
     #[test]
     fn numbers_reject_non_finite_and_text() {
-        for s in ["inf", "-inf", "Infinity", "NaN", "1e309", "abc", "", "1.2.3", "--1"] {
+        for s in [
+            "inf", "-inf", "Infinity", "NaN", "1e309", "abc", "", "1.2.3", "--1",
+        ] {
             assert_eq!(parse_number(s), None, "{s}");
         }
         assert_eq!(parse_number("12,5"), Some(125.0));

@@ -119,9 +119,10 @@ pub fn is_gzip(path: &Path) -> bool {
 
 /// True when the file is Parquet (by extension, or by the `PAR1` magic bytes).
 pub fn is_parquet(path: &Path) -> bool {
-    if path.extension().is_some_and(|e| {
-        e.eq_ignore_ascii_case("parquet") || e.eq_ignore_ascii_case("pq")
-    }) {
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet") || e.eq_ignore_ascii_case("pq"))
+    {
         return true;
     }
     let mut magic = [0u8; 4];

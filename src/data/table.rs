@@ -77,7 +77,12 @@ impl Table {
             .read_to_end(&mut head)
             .map_err(|e| unreadable(path, e))?;
         let full = head.len() == SNIFF_BYTES;
-        if head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head).iter().all(u8::is_ascii_whitespace) {
+        if head
+            .strip_prefix(b"\xEF\xBB\xBF")
+            .unwrap_or(&head)
+            .iter()
+            .all(u8::is_ascii_whitespace)
+        {
             return Err(DataError::Empty {
                 path: path.to_path_buf(),
             });
@@ -358,10 +363,12 @@ fn sniff_format(head: &[u8], truncated: bool) -> Format {
     lines.truncate(50);
     let mut best: Option<(usize, u8)> = None;
     for delim in [b',', b'\t', b';', b'|'] {
-        let counts: Vec<usize> = lines.iter().map(|l| count_outside_quotes(l, delim)).collect();
+        let counts: Vec<usize> = lines
+            .iter()
+            .map(|l| count_outside_quotes(l, delim))
+            .collect();
         let first = counts.first().copied().unwrap_or(0);
-        if first > 0 && counts.iter().all(|&c| c == first) && best.is_none_or(|(n, _)| first > n)
-        {
+        if first > 0 && counts.iter().all(|&c| c == first) && best.is_none_or(|(n, _)| first > n) {
             best = Some((first, delim));
         }
     }
@@ -370,7 +377,11 @@ fn sniff_format(head: &[u8], truncated: bool) -> Format {
     }
     let ws: Vec<usize> = lines
         .iter()
-        .map(|l| l.split(|b| b.is_ascii_whitespace()).filter(|f| !f.is_empty()).count())
+        .map(|l| {
+            l.split(|b| b.is_ascii_whitespace())
+                .filter(|f| !f.is_empty())
+                .count()
+        })
         .collect();
     if ws.first().is_some_and(|&n| n > 1) && ws.iter().all(|&n| n == ws[0]) {
         return Format::Whitespace;
@@ -378,7 +389,10 @@ fn sniff_format(head: &[u8], truncated: bool) -> Format {
     // Ragged files: fall back to the delimiter that appears on most lines.
     let mut fallback = (0, b',');
     for delim in [b',', b'\t', b';', b'|'] {
-        let hits = lines.iter().filter(|l| count_outside_quotes(l, delim) > 0).count();
+        let hits = lines
+            .iter()
+            .filter(|l| count_outside_quotes(l, delim) > 0)
+            .count();
         if hits > fallback.0 {
             fallback = (hits, delim);
         }
@@ -448,7 +462,10 @@ mod tests {
 
     #[test]
     fn crlf_bom_and_missing_final_newline() {
-        let (_d, mut t) = table_of("x.csv", b"\xEF\xBB\xBFCustomerID,Genre\r\n0001,Male\r\n0002,Female");
+        let (_d, mut t) = table_of(
+            "x.csv",
+            b"\xEF\xBB\xBFCustomerID,Genre\r\n0001,Male\r\n0002,Female",
+        );
         assert_eq!(t.columns, ["CustomerID", "Genre"]);
         assert_eq!(all_rows(&mut t), [["0001", "Male"], ["0002", "Female"]]);
         assert_eq!(t.find_column("customer_id"), Some(0));

@@ -64,23 +64,67 @@ impl TxnField {
     pub fn default_names(self) -> &'static [&'static str] {
         match self {
             TxnField::CustomerId => &[
-                "customerid", "custid", "customer", "customerno", "customernumber",
-                "customeruniqueid", "clientid", "client", "userid", "memberid", "accountid",
-                "buyerid", "shopperid",
+                "customerid",
+                "custid",
+                "customer",
+                "customerno",
+                "customernumber",
+                "customeruniqueid",
+                "clientid",
+                "client",
+                "userid",
+                "memberid",
+                "accountid",
+                "buyerid",
+                "shopperid",
             ],
             TxnField::Date => &[
-                "invoicedate", "date", "orderdate", "transactiondate", "purchasedate",
-                "saledate", "txndate", "timestamp", "datetime", "orderpurchasetimestamp",
-                "ordertimestamp", "createdat", "transactiontime", "purchasetime",
+                "invoicedate",
+                "date",
+                "orderdate",
+                "transactiondate",
+                "purchasedate",
+                "saledate",
+                "txndate",
+                "timestamp",
+                "datetime",
+                "orderpurchasetimestamp",
+                "ordertimestamp",
+                "createdat",
+                "transactiontime",
+                "purchasetime",
             ],
             TxnField::Amount => &[
-                "amount", "totalamount", "total", "sales", "salesamount", "revenue", "value",
-                "ordervalue", "dollarvalue", "totalprice", "linetotal", "spend", "netamount",
-                "paymentvalue", "price_total", "purchaseamount",
+                "amount",
+                "totalamount",
+                "total",
+                "sales",
+                "salesamount",
+                "revenue",
+                "value",
+                "ordervalue",
+                "dollarvalue",
+                "totalprice",
+                "linetotal",
+                "spend",
+                "netamount",
+                "paymentvalue",
+                "price_total",
+                "purchaseamount",
             ],
             TxnField::OrderId => &[
-                "invoiceno", "invoice", "invoiceid", "invoicenumber", "orderid", "order",
-                "ordernumber", "orderno", "transactionid", "txnid", "receiptid", "receipt",
+                "invoiceno",
+                "invoice",
+                "invoiceid",
+                "invoicenumber",
+                "orderid",
+                "order",
+                "ordernumber",
+                "orderno",
+                "transactionid",
+                "txnid",
+                "receiptid",
+                "receipt",
                 "basketid",
             ],
             TxnField::Quantity => &["quantity", "qty", "units", "numberofitems", "numberofcds"],
@@ -170,7 +214,10 @@ impl Cleaning {
 
     /// One-line summary such as `rows 100, kept 90, dropped: bad_date 10`.
     pub fn summary(&self) -> String {
-        let mut parts = vec![format!("rows read {}, kept {}", self.rows_read, self.rows_kept)];
+        let mut parts = vec![format!(
+            "rows read {}, kept {}",
+            self.rows_read, self.rows_kept
+        )];
         for (name, n) in [
             ("missing customer id", self.missing_customer_id),
             ("bad date", self.bad_date),
@@ -216,17 +263,22 @@ struct Columns {
 fn resolve(table: &Table, map: &ColumnMap) -> Result<Columns, DataError> {
     let find = |field: TxnField| -> Result<Option<usize>, DataError> {
         if let Some(col) = map.get(field.name()) {
-            return table.find_column(col).map(Some).ok_or_else(|| DataError::MissingColumn {
-                path: table.path.clone(),
-                field: field.name().into(),
-                hint: format!("--map {}={col} names no column", field.name()),
-                available: table.columns.clone(),
-            });
+            return table
+                .find_column(col)
+                .map(Some)
+                .ok_or_else(|| DataError::MissingColumn {
+                    path: table.path.clone(),
+                    field: field.name().into(),
+                    hint: format!("--map {}={col} names no column", field.name()),
+                    available: table.columns.clone(),
+                });
         }
-        Ok(field
-            .default_names()
-            .iter()
-            .find_map(|name| table.columns.iter().position(|c| normalize_name(c) == *name)))
+        Ok(field.default_names().iter().find_map(|name| {
+            table
+                .columns
+                .iter()
+                .position(|c| normalize_name(c) == *name)
+        }))
     };
     let missing = |field: TxnField, hint: &str| DataError::MissingColumn {
         path: table.path.clone(),
@@ -245,8 +297,12 @@ fn resolve(table: &Table, map: &ColumnMap) -> Result<Columns, DataError> {
             &format!("use --map customer_id=COLUMN{header_hint}"),
         )
     })?;
-    let date = find(TxnField::Date)?
-        .ok_or_else(|| missing(TxnField::Date, &format!("use --map date=COLUMN{header_hint}")))?;
+    let date = find(TxnField::Date)?.ok_or_else(|| {
+        missing(
+            TxnField::Date,
+            &format!("use --map date=COLUMN{header_hint}"),
+        )
+    })?;
     let amount = find(TxnField::Amount)?;
     let quantity = find(TxnField::Quantity)?;
     let unit_price = find(TxnField::UnitPrice)?;
@@ -301,7 +357,11 @@ pub fn read_transactions(
     }
     let bar = progress.bytes_bar(
         "reading transactions",
-        files.iter().filter_map(|f| f.metadata().ok()).map(|m| m.len()).sum(),
+        files
+            .iter()
+            .filter_map(|f| f.metadata().ok())
+            .map(|m| m.len())
+            .sum(),
     );
     for path in &files {
         let mut table = Table::open(path)?;
@@ -386,7 +446,12 @@ impl RowContext<'_> {
         let cleaning = &mut log.cleaning;
         let Some(id) = normalize_id(&field(rec, self.cols.customer)) else {
             cleaning.missing_customer_id += 1;
-            cleaning.note("missing_customer_id", self.path, row, self.column_name(self.cols.customer));
+            cleaning.note(
+                "missing_customer_id",
+                self.path,
+                row,
+                self.column_name(self.cols.customer),
+            );
             return;
         };
         let Some(day) = dates::parse_date(&field(rec, self.cols.date), self.order) else {

@@ -139,12 +139,12 @@ impl Feature {
                         });
                         *impute
                     }
-                    RawValue::Text(s) => crate::data::parse_number(s).ok_or_else(|| {
-                        FeatureError::WrongType {
+                    RawValue::Text(s) => {
+                        crate::data::parse_number(s).ok_or_else(|| FeatureError::WrongType {
                             feature: self.name.clone(),
                             reason: "expected a number".into(),
-                        }
-                    })?,
+                        })?
+                    }
                 };
                 if x < *min || x > *max {
                     warnings.push(FeatureWarning::OutOfRange {
@@ -228,7 +228,9 @@ impl FeatureSpec {
 
     /// True when the model uses features computed from transactions.
     pub fn uses_transactions(&self) -> bool {
-        self.features.iter().any(|f| f.source == Source::Transactions)
+        self.features
+            .iter()
+            .any(|f| f.source == Source::Transactions)
     }
 
     /// Encodes one customer's raw values (in feature order) into `out`.
@@ -338,14 +340,21 @@ pub fn skewness(values: &[f64]) -> f64 {
     if std == 0.0 {
         return 0.0;
     }
-    values.iter().map(|v| ((v - mean) / std).powi(3)).sum::<f64>() / values.len() as f64
+    values
+        .iter()
+        .map(|v| ((v - mean) / std).powi(3))
+        .sum::<f64>()
+        / values.len() as f64
 }
 
 const DEFAULT_MAX_LEVELS: usize = 50;
 
 /// Fits the spec on training candidates. Constant, empty and (undeclared) high-cardinality
 /// columns are dropped and reported; it is an error when nothing usable remains.
-pub fn fit(candidates: &[Candidate], config: &FeatureConfig) -> Result<(FeatureSpec, FitReport), FeatureError> {
+pub fn fit(
+    candidates: &[Candidate],
+    config: &FeatureConfig,
+) -> Result<(FeatureSpec, FitReport), FeatureError> {
     let mut spec = FeatureSpec::default();
     let mut report = FitReport::default();
     let default_decl = FeatureDecl::default();
@@ -407,12 +416,15 @@ fn fit_numeric(values: &[Option<f64>], decl: &FeatureDecl) -> Result<Encoding, S
     };
     let filled = values.iter().map(|v| transform.apply(v.unwrap_or(impute)));
     let (mean, std) = mean_std(filled);
-    if !(std > 1e-12 * mean.abs().max(1.0)) {
+    let informative = std > 1e-12 * mean.abs().max(1.0);
+    if !informative {
         return Err("constant (every customer has the same value)".into());
     }
     let (min, max) = present
         .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
     Ok(Encoding::Numeric {
         transform,
         mean,
@@ -423,7 +435,11 @@ fn fit_numeric(values: &[Option<f64>], decl: &FeatureDecl) -> Result<Encoding, S
     })
 }
 
-fn fit_categorical(values: &[Option<String>], declared: bool, max_levels: usize) -> Result<Encoding, String> {
+fn fit_categorical(
+    values: &[Option<String>],
+    declared: bool,
+    max_levels: usize,
+) -> Result<Encoding, String> {
     let mut counts: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     for v in values.iter().flatten() {
         *counts.entry(v.as_str()).or_default() += 1;
@@ -485,7 +501,10 @@ mod tests {
         let col = RawColumn::Numbers(vec![Some(1.0), Some(2.0), Some(3.0), None]);
         let (spec, report) = fit(&[cand("x", col)], &FeatureConfig::default()).unwrap();
         assert_eq!(report.imputed, [("x".to_string(), 1)]);
-        let Encoding::Numeric { mean, std, impute, .. } = spec.features[0].encoding else {
+        let Encoding::Numeric {
+            mean, std, impute, ..
+        } = spec.features[0].encoding
+        else {
             panic!("numeric expected")
         };
         assert_abs_diff_eq!(impute, 2.0);
@@ -493,19 +512,32 @@ mod tests {
         assert_abs_diff_eq!(std, (0.5f64).sqrt(), epsilon = 1e-12);
         let mut out = [0.0];
         let mut w = Vec::new();
-        spec.encode_row(&[RawValue::Missing], &mut out, &mut w).unwrap();
+        spec.encode_row(&[RawValue::Missing], &mut out, &mut w)
+            .unwrap();
         assert_abs_diff_eq!(out[0], 0.0);
-        assert_eq!(w, [FeatureWarning::Imputed { feature: "x".into() }]);
+        assert_eq!(
+            w,
+            [FeatureWarning::Imputed {
+                feature: "x".into()
+            }]
+        );
     }
 
     #[test]
     fn skewed_numeric_gets_log1p() {
         let mut v: Vec<Option<f64>> = (0..100).map(|_| Some(1.0)).collect();
         v.extend((0..5).map(|i| Some(1000.0 * f64::from(i + 1))));
-        let (spec, _) = fit(&[cand("m", RawColumn::Numbers(v))], &FeatureConfig::default()).unwrap();
+        let (spec, _) = fit(
+            &[cand("m", RawColumn::Numbers(v))],
+            &FeatureConfig::default(),
+        )
+        .unwrap();
         assert!(matches!(
             spec.features[0].encoding,
-            Encoding::Numeric { transform: Transform::Log1p, .. }
+            Encoding::Numeric {
+                transform: Transform::Log1p,
+                ..
+            }
         ));
         assert_abs_diff_eq!(Transform::Log1p.apply(-1.0), -(2f64.ln()));
     }
@@ -513,7 +545,10 @@ mod tests {
     #[test]
     fn constant_column_is_dropped() {
         let a = cand("a", RawColumn::Numbers(vec![Some(5.0); 4]));
-        let b = cand("b", RawColumn::Numbers(vec![Some(1.0), Some(2.0), Some(3.0), Some(4.0)]));
+        let b = cand(
+            "b",
+            RawColumn::Numbers(vec![Some(1.0), Some(2.0), Some(3.0), Some(4.0)]),
+        );
         let (spec, report) = fit(&[a, b], &FeatureConfig::default()).unwrap();
         assert_eq!(spec.features.len(), 1);
         assert_eq!(report.dropped[0].0, "a");
@@ -529,7 +564,10 @@ mod tests {
     #[test]
     fn all_missing_column_is_dropped() {
         let a = cand("a", RawColumn::Numbers(vec![None; 3]));
-        let b = cand("b", RawColumn::Numbers(vec![Some(1.0), Some(2.0), Some(3.0)]));
+        let b = cand(
+            "b",
+            RawColumn::Numbers(vec![Some(1.0), Some(2.0), Some(3.0)]),
+        );
         let (_, report) = fit(&[a, b], &FeatureConfig::default()).unwrap();
         assert_eq!(report.dropped[0].1, "every value is missing");
     }
@@ -537,38 +575,67 @@ mod tests {
     #[test]
     fn categorical_block_has_unit_variance_and_unknown_level() {
         let labels = ["F", "F", "M", "X"].map(|s| Some(s.to_string())).to_vec();
-        let (spec, _) = fit(&[cand("g", RawColumn::Labels(labels.clone()))], &FeatureConfig::default()).unwrap();
+        let (spec, _) = fit(
+            &[cand("g", RawColumn::Labels(labels.clone()))],
+            &FeatureConfig::default(),
+        )
+        .unwrap();
         assert_eq!(spec.column_names(), ["g=F", "g=M", "g=X"]);
         // Total variance of the encoded block over the training rows is 1.
         let mut total = 0.0;
         for l in &labels {
             let mut out = [0.0; 3];
-            spec.encode_row(&[RawValue::Text(l.clone().unwrap())], &mut out, &mut Vec::new()).unwrap();
+            spec.encode_row(
+                &[RawValue::Text(l.clone().unwrap())],
+                &mut out,
+                &mut Vec::new(),
+            )
+            .unwrap();
             total += out.iter().map(|v| v * v).sum::<f64>();
         }
         assert_abs_diff_eq!(total / 4.0, 1.0, epsilon = 1e-12);
         let mut w = Vec::new();
         let mut out = [0.0; 3];
-        spec.encode_row(&[RawValue::Text("Q".into())], &mut out, &mut w).unwrap();
-        assert_eq!(w, [FeatureWarning::UnknownCategory { feature: "g".into() }]);
+        spec.encode_row(&[RawValue::Text("Q".into())], &mut out, &mut w)
+            .unwrap();
+        assert_eq!(
+            w,
+            [FeatureWarning::UnknownCategory {
+                feature: "g".into()
+            }]
+        );
     }
 
     #[test]
     fn high_cardinality_undeclared_is_dropped() {
         let labels: Vec<Option<String>> = (0..100).map(|i| Some(format!("n{i}"))).collect();
-        let ok = cand("ok", RawColumn::Numbers((0..100).map(|i| Some(f64::from(i))).collect()));
-        let (_, report) = fit(&[cand("name", RawColumn::Labels(labels)), ok], &FeatureConfig::default()).unwrap();
+        let ok = cand(
+            "ok",
+            RawColumn::Numbers((0..100).map(|i| Some(f64::from(i))).collect()),
+        );
+        let (_, report) = fit(
+            &[cand("name", RawColumn::Labels(labels)), ok],
+            &FeatureConfig::default(),
+        )
+        .unwrap();
         assert_eq!(report.dropped[0].0, "name");
     }
 
     #[test]
     fn weight_scales_by_square_root() {
         let mut cfg = FeatureConfig::default();
-        cfg.features.insert("x".into(), FeatureDecl { weight: Some(4.0), ..Default::default() });
+        cfg.features.insert(
+            "x".into(),
+            FeatureDecl {
+                weight: Some(4.0),
+                ..Default::default()
+            },
+        );
         let col = RawColumn::Numbers(vec![Some(0.0), Some(2.0)]);
         let (spec, _) = fit(&[cand("x", col)], &cfg).unwrap();
         let mut out = [0.0];
-        spec.encode_row(&[RawValue::Num(2.0)], &mut out, &mut Vec::new()).unwrap();
+        spec.encode_row(&[RawValue::Num(2.0)], &mut out, &mut Vec::new())
+            .unwrap();
         assert_abs_diff_eq!(out[0], 2.0);
     }
 

@@ -85,7 +85,10 @@ impl Model {
             _ => ModelError::io(&file_path, e),
         })?;
         let mut model = Self::from_slice(&bytes, &file_path)?;
-        model.dir = file_path.parent().map(Path::to_path_buf).unwrap_or_default();
+        model.dir = file_path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
         Ok(model)
     }
 
@@ -107,7 +110,8 @@ impl Model {
                 supported: FORMAT_VERSION,
             });
         }
-        let file: ModelFile = serde_json::from_value(value).map_err(|e| malformed(e.to_string()))?;
+        let file: ModelFile =
+            serde_json::from_value(value).map_err(|e| malformed(e.to_string()))?;
         let invalid = |reason: String| ModelError::Invalid {
             path: path.to_path_buf(),
             reason,
@@ -132,7 +136,10 @@ fn validate(m: &ModelFile) -> Result<(), String> {
         return Err(format!("k = {} but {} centroids", m.k, m.centroids.len()));
     }
     if let Some((j, row)) = m.centroids.iter().enumerate().find(|(_, r)| r.len() != d) {
-        return Err(format!("centroid {j} has {} values, features need {d}", row.len()));
+        return Err(format!(
+            "centroid {j} has {} values, features need {d}",
+            row.len()
+        ));
     }
     if m.centroids.iter().flatten().any(|v| !v.is_finite()) {
         return Err("centroids contain non-finite numbers".into());
@@ -145,13 +152,23 @@ fn validate(m: &ModelFile) -> Result<(), String> {
             return Err(format!("feature {}: weight must be positive", f.name));
         }
         match &f.encoding {
-            Encoding::Numeric { mean, std, impute, .. } => {
+            Encoding::Numeric {
+                mean, std, impute, ..
+            } => {
                 if !(std.is_finite() && *std > 0.0 && mean.is_finite() && impute.is_finite()) {
                     return Err(format!("feature {}: bad scaler statistics", f.name));
                 }
             }
-            Encoding::Categorical { levels, shares, scale, .. } => {
-                if levels.is_empty() || levels.len() != shares.len() || !(scale.is_finite() && *scale > 0.0) {
+            Encoding::Categorical {
+                levels,
+                shares,
+                scale,
+                ..
+            } => {
+                if levels.is_empty()
+                    || levels.len() != shares.len()
+                    || !(scale.is_finite() && *scale > 0.0)
+                {
                     return Err(format!("feature {}: bad category vocabulary", f.name));
                 }
             }

@@ -30,7 +30,9 @@ pub struct ModelSummary {
 pub fn check_name(name: &str) -> Result<(), ModelError> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if ok {
         Ok(())
     } else {
@@ -160,10 +162,17 @@ impl Registry {
         };
         if !versions.contains(&v) {
             return Err(ModelError::NotFound {
-                what: format!("no version v{v} of model '{name}' in {}", self.root.display()),
+                what: format!(
+                    "no version v{v} of model '{name}' in {}",
+                    self.root.display()
+                ),
             });
         }
-        Ok((name.to_string(), v, self.model_dir(name).join(format!("v{v}"))))
+        Ok((
+            name.to_string(),
+            v,
+            self.model_dir(name).join(format!("v{v}")),
+        ))
     }
 
     /// Points `CURRENT` at an existing version (atomic replace).
@@ -184,7 +193,12 @@ impl Registry {
     /// Saves a trained model as the next version of `name`, filling in the model's name,
     /// version and creation time. Promotes it to `CURRENT` when `promote` is true or when
     /// there is no current version yet. Returns the version and its folder.
-    pub fn save(&self, name: &str, out: &mut TrainOutput, promote: bool) -> Result<(u32, PathBuf), ModelError> {
+    pub fn save(
+        &self,
+        name: &str,
+        out: &mut TrainOutput,
+        promote: bool,
+    ) -> Result<(u32, PathBuf), ModelError> {
         check_name(name)?;
         let dir = self.model_dir(name);
         fs::create_dir_all(&dir).map_err(|e| ModelError::io(&dir, e))?;
@@ -280,9 +294,16 @@ fn num(v: f64) -> String {
 /// `segments.csv`: one row per segment with its profile in original units.
 pub fn segments_csv(out: &TrainOutput) -> Vec<u8> {
     let segs = &out.model.segments;
-    let mut header: Vec<String> = ["segment_id", "segment", "tier", "size", "share_customers", "share_revenue"]
-        .map(String::from)
-        .to_vec();
+    let mut header: Vec<String> = [
+        "segment_id",
+        "segment",
+        "tier",
+        "size",
+        "share_customers",
+        "share_revenue",
+    ]
+    .map(String::from)
+    .to_vec();
     if let Some(first) = segs.first() {
         for p in &first.profile {
             match p {
@@ -290,7 +311,9 @@ pub fn segments_csv(out: &TrainOutput) -> Vec<u8> {
                     header.push(format!("mean_{feature}"));
                     header.push(format!("median_{feature}"));
                 }
-                FeatureProfile::Categorical { feature, .. } => header.push(format!("top_{feature}")),
+                FeatureProfile::Categorical { feature, .. } => {
+                    header.push(format!("top_{feature}"))
+                }
             }
         }
     }
@@ -302,7 +325,9 @@ pub fn segments_csv(out: &TrainOutput) -> Vec<u8> {
             s.tier.to_string(),
             s.size.to_string(),
             format!("{:.6}", s.share_customers),
-            s.share_revenue.map(|v| format!("{v:.6}")).unwrap_or_default(),
+            s.share_revenue
+                .map(|v| format!("{v:.6}"))
+                .unwrap_or_default(),
         ];
         for p in &s.profile {
             match p {
@@ -324,16 +349,20 @@ pub fn segments_csv(out: &TrainOutput) -> Vec<u8> {
 }
 
 /// `assignments.csv`: one row per training customer: id, features in original units
-/// (blank when missing), segment id, name and distance to its centroid.
+/// (blank when missing), segment id, name and distance to its centroid. Rows are written as
+/// they are formatted, so a million customers never sit in memory as strings.
 pub fn assignments_csv(out: &TrainOutput) -> Vec<u8> {
     let a = &out.assignments;
+    let mut w = csv::Writer::from_writer(Vec::with_capacity(64 * (a.ids.len() + 1)));
     let mut header = vec!["customer_id".to_string()];
     header.extend(a.columns.iter().map(|c| c.name.clone()));
     header.extend(["segment_id", "segment", "distance"].map(String::from));
-    let mut rows = Vec::with_capacity(a.ids.len() + 1);
-    rows.push(header);
+    // Writing to a Vec cannot fail.
+    let _ = w.write_record(&header);
+    let mut r: Vec<String> = Vec::with_capacity(header.len());
     for (i, id) in a.ids.iter().enumerate() {
-        let mut r = vec![id.clone()];
+        r.clear();
+        r.push(id.clone());
         for c in &a.columns {
             r.push(match &c.values {
                 RawColumn::Numbers(v) => v[i].map(num).unwrap_or_default(),
@@ -344,9 +373,9 @@ pub fn assignments_csv(out: &TrainOutput) -> Vec<u8> {
         r.push(l.to_string());
         r.push(out.model.segments[l].name.clone());
         r.push(format!("{:.6}", a.distances[i]));
-        rows.push(r);
+        let _ = w.write_record(&r);
     }
-    csv_bytes(rows)
+    w.into_inner().unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -157,7 +157,9 @@ mod tests {
     fn blobs(seed: u64) -> Array2<f64> {
         let mut rng = Xoshiro256Plus::seed_from_u64(seed);
         let centers = [[0.0, 0.0], [5.0, 5.0], [0.0, 6.0]];
-        Array2::from_shape_fn((300, 2), |(i, j)| centers[i % 3][j] + rng.gen_range(-1.0..1.0))
+        Array2::from_shape_fn((300, 2), |(i, j)| {
+            centers[i % 3][j] + rng.gen_range(-1.0..1.0)
+        })
     }
 
     #[test]

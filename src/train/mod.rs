@@ -29,7 +29,11 @@ pub enum TrainError {
     #[error("--window-days must be at least 1")]
     WindowZero,
     #[error("{what} must be at least {min}, got {n}")]
-    SampleTooSmall { what: &'static str, n: usize, min: usize },
+    SampleTooSmall {
+        what: &'static str,
+        n: usize,
+        min: usize,
+    },
     #[error("k = {k} needs at least {k} customers (k auto needs k+1), but only {n} remain after cleaning")]
     TooFewCustomers { k: usize, n: usize },
     #[error("nothing to train on: give --transactions and/or --customers")]

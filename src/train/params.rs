@@ -192,18 +192,27 @@ mod tests {
 
     #[test]
     fn n_init_cannot_be_zero() {
-        assert!(matches!(TrainParams::new().n_init(0).check(), Err(TrainError::NInitZero)));
+        assert!(matches!(
+            TrainParams::new().n_init(0).check(),
+            Err(TrainError::NInitZero)
+        ));
     }
 
     #[test]
     fn max_iter_cannot_be_zero() {
-        assert!(matches!(TrainParams::new().max_iter(0).check(), Err(TrainError::MaxIterZero)));
+        assert!(matches!(
+            TrainParams::new().max_iter(0).check(),
+            Err(TrainError::MaxIterZero)
+        ));
     }
 
     #[test]
     fn tolerance_must_be_positive_and_finite() {
         for tol in [0.0, -1.0, f64::NAN, f64::INFINITY] {
-            assert!(matches!(TrainParams::new().tol(tol).check(), Err(TrainError::BadTolerance { .. })));
+            assert!(matches!(
+                TrainParams::new().tol(tol).check(),
+                Err(TrainError::BadTolerance { .. })
+            ));
         }
     }
 

@@ -167,7 +167,11 @@ fn type_column(
     Ok(if numeric {
         RawColumn::Numbers(rows.iter().map(|r| r.and_then(|i| numbers[i])).collect())
     } else {
-        RawColumn::Labels(rows.iter().map(|r| r.and_then(|i| col.values[i].clone())).collect())
+        RawColumn::Labels(
+            rows.iter()
+                .map(|r| r.and_then(|i| col.values[i].clone()))
+                .collect(),
+        )
     })
 }
 
@@ -202,7 +206,8 @@ fn candidates(
             if has_log && RFM_FEATURES.contains(&col.name.as_str()) {
                 report.features_dropped.push((
                     col.name.clone(),
-                    "customer-table column shadowed by the feature computed from transactions".into(),
+                    "customer-table column shadowed by the feature computed from transactions"
+                        .into(),
                 ));
                 continue;
             }
@@ -292,22 +297,36 @@ pub fn as_of_day(raw: &str) -> Result<i32> {
 }
 
 /// Trains a model on `inputs` with `params`.
-pub fn train(inputs: &TrainInputs, params: &TrainValidParams, progress: &Progress) -> Result<TrainOutput> {
+pub fn train(
+    inputs: &TrainInputs,
+    params: &TrainValidParams,
+    progress: &Progress,
+) -> Result<TrainOutput> {
     let start = Instant::now();
     if inputs.transactions.is_empty() && inputs.customers.is_empty() {
         return Err(TrainError::NoInputs.into());
     }
-    inputs.map.check_transaction_fields(!inputs.customers.is_empty())?;
+    inputs
+        .map
+        .check_transaction_fields(!inputs.customers.is_empty())?;
     inputs.features.validate()?;
     let log = if inputs.transactions.is_empty() {
         None
     } else {
-        Some(data::read_transactions(&inputs.transactions, &inputs.map, progress)?)
+        Some(data::read_transactions(
+            &inputs.transactions,
+            &inputs.map,
+            progress,
+        )?)
     };
     let table = if inputs.customers.is_empty() {
         None
     } else {
-        Some(data::read_customers(&inputs.customers, &inputs.map, progress)?)
+        Some(data::read_customers(
+            &inputs.customers,
+            &inputs.map,
+            progress,
+        )?)
     };
     let read_s = start.elapsed().as_secs_f64();
 
@@ -317,19 +336,34 @@ pub fn train(inputs: &TrainInputs, params: &TrainValidParams, progress: &Progres
         transactions: log.as_ref().map(|l| l.cleaning.clone()),
         ..Default::default()
     };
-    let pop = population(log.as_ref(), table.as_ref(), as_of, params.window_days, &mut report);
+    let pop = population(
+        log.as_ref(),
+        table.as_ref(),
+        as_of,
+        params.window_days,
+        &mut report,
+    );
     if pop.ids.is_empty() {
         return Err(TrainError::NoCustomers {
             reason: format!(
                 "{} customers had no purchase before {}{}",
                 report.customers_without_purchases,
                 as_of.map(format_day).unwrap_or_default(),
-                params.window_days.map(|w| format!(" in a {w}-day window")).unwrap_or_default()
+                params
+                    .window_days
+                    .map(|w| format!(" in a {w}-day window"))
+                    .unwrap_or_default()
             ),
         }
         .into());
     }
-    let cands = candidates(&pop, log.is_some(), table.as_ref(), &inputs.features, &mut report)?;
+    let cands = candidates(
+        &pop,
+        log.is_some(),
+        table.as_ref(),
+        &inputs.features,
+        &mut report,
+    )?;
     let (spec, fit_report) = spec::fit(&cands, &inputs.features)?;
     report.features_dropped.extend(fit_report.dropped);
     report.imputed = fit_report.imputed;
@@ -342,9 +376,16 @@ pub fn train(inputs: &TrainInputs, params: &TrainValidParams, progress: &Progres
         let mut warnings = Vec::new();
         for f in &spec.features {
             let w = f.width();
-            let cand = cands.iter().find(|c| c.name == f.name).expect("spec comes from candidates");
+            let cand = cands
+                .iter()
+                .find(|c| c.name == f.name)
+                .expect("spec comes from candidates");
             for i in 0..n {
-                f.encode(&cand.values.get(i), &mut data[i * d + at..i * d + at + w], &mut warnings)?;
+                f.encode(
+                    &cand.values.get(i),
+                    &mut data[i * d + at..i * d + at + w],
+                    &mut warnings,
+                )?;
                 warnings.clear();
             }
             at += w;
@@ -362,7 +403,14 @@ pub fn train(inputs: &TrainInputs, params: &TrainValidParams, progress: &Progres
                 return Err(TrainError::TooFewCustomers { k, n }.into());
             }
             let bar = progress.spinner(&format!("fitting k = {k}"));
-            let f = kmeans::fit(x.view(), k, params.n_init, params.max_iter, params.tol, params.seed)?;
+            let f = kmeans::fit(
+                x.view(),
+                k,
+                params.n_init,
+                params.max_iter,
+                params.tol,
+                params.seed,
+            )?;
             bar.finish_and_clear();
             f
         }
@@ -373,16 +421,33 @@ pub fn train(inputs: &TrainInputs, params: &TrainValidParams, progress: &Progres
             }
             let idx = sample_rows(n, params.k_sample, params.seed);
             k_search_sample = idx.len();
-            let xs = if idx.len() == n { x.clone() } else { x.select(Axis(0), &idx) };
+            let xs = if idx.len() == n {
+                x.clone()
+            } else {
+                x.select(Axis(0), &idx)
+            };
             let bar = progress.bar("searching k", (max - min + 1) as u64);
             let mut fits = Vec::new();
             for k in min..=max {
-                let f = kmeans::fit(xs.view(), k, params.n_init, params.max_iter, params.tol, params.seed)?;
+                let f = kmeans::fit(
+                    xs.view(),
+                    k,
+                    params.n_init,
+                    params.max_iter,
+                    params.tol,
+                    params.seed,
+                )?;
                 let (labels, _) = labels_of(&xs, &f.centroids);
                 k_search.push(KPoint {
                     k,
                     inertia: f.inertia,
-                    silhouette: silhouette(xs.view(), &labels, k, params.silhouette_sample, params.seed),
+                    silhouette: silhouette(
+                        xs.view(),
+                        &labels,
+                        k,
+                        params.silhouette_sample,
+                        params.seed,
+                    ),
                     calinski_harabasz: calinski_harabasz(xs.view(), &labels, k),
                     davies_bouldin: davies_bouldin(xs.view(), &labels, k),
                     iterations: f.iterations,
@@ -458,9 +523,18 @@ pub fn train(inputs: &TrainInputs, params: &TrainValidParams, progress: &Progres
             customer_rows: table.as_ref().map_or(0, |t| t.ids.len() as u64),
             customers_segmented: n as u64,
         },
-        as_of: if log.is_some() { as_of.map(format_day) } else { None },
+        as_of: if log.is_some() {
+            as_of.map(format_day)
+        } else {
+            None
+        },
         features: spec,
-        centroids: fitted.centroids.rows().into_iter().map(|r| r.to_vec()).collect(),
+        centroids: fitted
+            .centroids
+            .rows()
+            .into_iter()
+            .map(|r| r.to_vec())
+            .collect(),
         segments,
         inertia,
     };
@@ -484,7 +558,10 @@ pub fn train(inputs: &TrainInputs, params: &TrainValidParams, progress: &Progres
             total_s: start.elapsed().as_secs_f64(),
         },
     };
-    let columns = cands.into_iter().filter(|c| used.contains(&c.name)).collect();
+    let columns = cands
+        .into_iter()
+        .filter(|c| used.contains(&c.name))
+        .collect();
     Ok(TrainOutput {
         model,
         metrics,
@@ -518,7 +595,11 @@ mod tests {
     #[test]
     fn k_choice_uses_mean_rank_of_three_indices() {
         // k=3 wins two of three indices.
-        let mut pts = vec![point(2, 0.5, 100.0, 0.9), point(3, 0.45, 150.0, 0.7), point(4, 0.3, 120.0, 0.8)];
+        let mut pts = vec![
+            point(2, 0.5, 100.0, 0.9),
+            point(3, 0.45, 150.0, 0.7),
+            point(4, 0.3, 120.0, 0.8),
+        ];
         assert_eq!(choose_k(&mut pts), 3);
         assert!(pts[1].chosen && !pts[0].chosen);
     }
@@ -526,14 +607,21 @@ mod tests {
     #[test]
     fn k_choice_ties_go_to_higher_silhouette() {
         // k=2 and k=3 tie on mean rank (5.5/3 each); k=3 has the higher silhouette.
-        let mut pts = vec![point(2, 0.4, 300.0, 0.8), point(3, 0.5, 200.0, 0.8), point(4, 0.3, 100.0, 0.5)];
+        let mut pts = vec![
+            point(2, 0.4, 300.0, 0.8),
+            point(3, 0.5, 200.0, 0.8),
+            point(4, 0.3, 100.0, 0.5),
+        ];
         assert_eq!(choose_k(&mut pts), 3);
         assert!((pts[0].mean_rank - pts[1].mean_rank).abs() < 1e-12);
     }
 
     #[test]
     fn as_of_must_be_a_date() {
-        assert!(matches!(parse_as_of("yesterday"), Err(TrainError::BadAsOf { .. })));
+        assert!(matches!(
+            parse_as_of("yesterday"),
+            Err(TrainError::BadAsOf { .. })
+        ));
         assert_eq!(parse_as_of("1970-01-02").unwrap(), 1);
     }
 }

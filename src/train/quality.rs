@@ -25,7 +25,13 @@ pub fn sample_rows(n: usize, m: usize, seed: u64) -> Vec<usize> {
 
 /// Mean silhouette over a seeded sample of at most `max_sample` rows. A point alone in its
 /// cluster (within the sample) scores 0, as in scikit-learn.
-pub fn silhouette(x: ArrayView2<f64>, labels: &[usize], k: usize, max_sample: usize, seed: u64) -> f64 {
+pub fn silhouette(
+    x: ArrayView2<f64>,
+    labels: &[usize],
+    k: usize,
+    max_sample: usize,
+    seed: u64,
+) -> f64 {
     let idx = sample_rows(x.nrows(), max_sample, seed);
     let pts: Vec<Vec<f64>> = idx.iter().map(|&i| row(&x, i)).collect();
     let lab: Vec<usize> = idx.iter().map(|&i| labels[i]).collect();
@@ -60,7 +66,11 @@ pub fn silhouette(x: ArrayView2<f64>, labels: &[usize], k: usize, max_sample: us
 }
 
 /// Per-cluster sizes and true means.
-pub fn cluster_means(x: ArrayView2<f64>, labels: &[usize], k: usize) -> (Vec<usize>, Vec<Vec<f64>>) {
+pub fn cluster_means(
+    x: ArrayView2<f64>,
+    labels: &[usize],
+    k: usize,
+) -> (Vec<usize>, Vec<Vec<f64>>) {
     let d = x.ncols();
     let mut counts = vec![0usize; k];
     let mut means = vec![vec![0.0; d]; k];
@@ -93,12 +103,19 @@ pub fn calinski_harabasz(x: ArrayView2<f64>, labels: &[usize], k: usize) -> f64 
             *o += v / n as f64;
         }
     }
-    let between: f64 = (0..k).map(|j| counts[j] as f64 * sq_dist(&means[j], &overall)).sum();
+    let between: f64 = (0..k)
+        .map(|j| counts[j] as f64 * sq_dist(&means[j], &overall))
+        .sum();
     let within: f64 = x
         .rows()
         .into_iter()
         .zip(labels)
-        .map(|(r, &l)| r.iter().zip(&means[l]).map(|(a, b)| (a - b) * (a - b)).sum::<f64>())
+        .map(|(r, &l)| {
+            r.iter()
+                .zip(&means[l])
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum::<f64>()
+        })
         .sum();
     if within == 0.0 {
         return f64::MAX;
@@ -111,7 +128,12 @@ pub fn davies_bouldin(x: ArrayView2<f64>, labels: &[usize], k: usize) -> f64 {
     let (counts, means) = cluster_means(x, labels, k);
     let mut scatter = vec![0.0; k];
     for (r, &l) in x.rows().into_iter().zip(labels) {
-        scatter[l] += r.iter().zip(&means[l]).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt();
+        scatter[l] += r
+            .iter()
+            .zip(&means[l])
+            .map(|(a, b)| (a - b) * (a - b))
+            .sum::<f64>()
+            .sqrt();
     }
     let used: Vec<usize> = (0..k).filter(|&j| counts[j] > 0).collect();
     if used.len() < 2 {
@@ -155,7 +177,11 @@ mod tests {
         let (x, l) = line();
         // Point 0: a = 1, b = (10 + 11)/2 = 10.5, s = 9.5/10.5; point 1: a = 1, b = 9.5, s = 8.5/9.5.
         let expected = 2.0 * (9.5 / 10.5 + 8.5 / 9.5) / 4.0;
-        assert_abs_diff_eq!(silhouette(x.view(), &l, 2, 100, 0), expected, epsilon = 1e-12);
+        assert_abs_diff_eq!(
+            silhouette(x.view(), &l, 2, 100, 0),
+            expected,
+            epsilon = 1e-12
+        );
     }
 
     #[test]

@@ -118,12 +118,18 @@ pub fn percentile(sorted: &[f64], x: f64) -> f64 {
     (below as f64 + 0.5 * (through - below) as f64) / sorted.len() as f64
 }
 
-fn numbers<'a>(candidates: &'a [Candidate], names: &[&str]) -> Option<(&'a Candidate, &'a [Option<f64>])> {
+fn numbers<'a>(
+    candidates: &'a [Candidate],
+    names: &[&str],
+) -> Option<(&'a Candidate, &'a [Option<f64>])> {
     names.iter().find_map(|n| {
-        candidates.iter().find(|c| c.name == *n).and_then(|c| match &c.values {
-            RawColumn::Numbers(v) => Some((c, v.as_slice())),
-            RawColumn::Labels(_) => None,
-        })
+        candidates
+            .iter()
+            .find(|c| c.name == *n)
+            .and_then(|c| match &c.values {
+                RawColumn::Numbers(v) => Some((c, v.as_slice())),
+                RawColumn::Labels(_) => None,
+            })
     })
 }
 
@@ -194,7 +200,9 @@ pub fn build_segments(input: &SegmentInput) -> Result<Vec<Segment>, TrainError> 
         numbers(input.candidates, &configured).or_else(|| {
             input.candidates.iter().find_map(|c| {
                 let name = c.name.as_str();
-                let valueish = ["spend", "revenue", "clv", "value"].iter().any(|w| name.contains(w));
+                let valueish = ["spend", "revenue", "clv", "value"]
+                    .iter()
+                    .any(|w| name.contains(w));
                 match (&c.values, valueish) {
                     (RawColumn::Numbers(v), true) => Some((c, v.as_slice())),
                     _ => None,
@@ -336,7 +344,11 @@ fn name_by_profile(input: &SegmentInput, segments: &mut [Segment], members: &[Ve
     let mut taken: Vec<String> = Vec::new();
     for s in segments.iter_mut() {
         let mut descriptors: Vec<(f64, String)> = Vec::new();
-        for c in input.candidates.iter().filter(|c| input.used.contains(&c.name)) {
+        for c in input
+            .candidates
+            .iter()
+            .filter(|c| input.used.contains(&c.name))
+        {
             let label = c.column.clone().unwrap_or_else(|| c.name.replace('_', " "));
             match &c.values {
                 RawColumn::Numbers(v) => {
@@ -354,13 +366,19 @@ fn name_by_profile(input: &SegmentInput, segments: &mut [Segment], members: &[Ve
                     }
                 }
                 RawColumn::Labels(v) => {
-                    let seg: Vec<&str> = members[s.id].iter().filter_map(|&i| v[i].as_deref()).collect();
+                    let seg: Vec<&str> = members[s.id]
+                        .iter()
+                        .filter_map(|&i| v[i].as_deref())
+                        .collect();
                     let all: Vec<&str> = v.iter().flatten().map(String::as_str).collect();
                     if let Some(top) = mode(&seg) {
-                        let share_in = seg.iter().filter(|l| **l == top).count() as f64 / seg.len() as f64;
-                        let share_all = all.iter().filter(|l| **l == top).count() as f64 / all.len().max(1) as f64;
+                        let share_in =
+                            seg.iter().filter(|l| **l == top).count() as f64 / seg.len() as f64;
+                        let share_all = all.iter().filter(|l| **l == top).count() as f64
+                            / all.len().max(1) as f64;
                         if share_in >= 0.75 {
-                            descriptors.push(((share_in - share_all).min(0.5), format!("{label}: {top}")));
+                            descriptors
+                                .push(((share_in - share_all).min(0.5), format!("{label}: {top}")));
                         }
                     }
                 }
@@ -392,19 +410,30 @@ fn mode<'a>(values: &[&'a str]) -> Option<&'a str> {
     for v in values {
         *counts.entry(v).or_default() += 1;
     }
-    counts.into_iter().max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0))).map(|(l, _)| l)
+    counts
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
+        .map(|(l, _)| l)
 }
 
-fn apply_overrides(segments: &mut [Segment], overrides: &BTreeMap<String, String>) -> Result<(), TrainError> {
+fn apply_overrides(
+    segments: &mut [Segment],
+    overrides: &BTreeMap<String, String>,
+) -> Result<(), TrainError> {
     for s in segments.iter_mut() {
-        if let Some(new) = overrides.get(&s.name).or_else(|| overrides.get(&s.id.to_string())) {
+        if let Some(new) = overrides
+            .get(&s.name)
+            .or_else(|| overrides.get(&s.id.to_string()))
+        {
             s.name = new.clone();
         }
     }
     let mut names: Vec<&str> = segments.iter().map(|s| s.name.as_str()).collect();
     names.sort_unstable();
     if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
-        return Err(TrainError::DuplicateSegmentName { name: w[0].to_string() });
+        return Err(TrainError::DuplicateSegmentName {
+            name: w[0].to_string(),
+        });
     }
     Ok(())
 }
@@ -436,9 +465,21 @@ mod tests {
         // Segment 0: two recent, frequent, big spenders; segment 1: eight lapsed one-timers.
         let lapsed = |base: f64| (0..8).map(move |i| base + f64::from(i));
         let cands = vec![
-            num("recency_days", [1.0, 2.0].into_iter().chain(lapsed(300.0)).collect()),
-            num("frequency", [30.0, 40.0].into_iter().chain(lapsed(1.0).map(|_| 1.0)).collect()),
-            num("monetary", [1000.0, 2000.0].into_iter().chain(lapsed(10.0)).collect()),
+            num(
+                "recency_days",
+                [1.0, 2.0].into_iter().chain(lapsed(300.0)).collect(),
+            ),
+            num(
+                "frequency",
+                [30.0, 40.0]
+                    .into_iter()
+                    .chain(lapsed(1.0).map(|_| 1.0))
+                    .collect(),
+            ),
+            num(
+                "monetary",
+                [1000.0, 2000.0].into_iter().chain(lapsed(10.0)).collect(),
+            ),
         ];
         let labels = [0, 0, 1, 1, 1, 1, 1, 1, 1, 1];
         let used: Vec<String> = cands.iter().map(|c| c.name.clone()).collect();

@@ -12,8 +12,14 @@ use linfa::ParamGuard;
 
 /// A dataset from `../shared/data` (CI has `shared/` beside the checkout).
 pub fn shared(name: &str) -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data").join(name);
-    assert!(p.is_file(), "{} is missing: the tests need ../shared/data beside the checkout", p.display());
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data")
+        .join(name);
+    assert!(
+        p.is_file(),
+        "{} is missing: the tests need ../shared/data beside the checkout",
+        p.display()
+    );
     p
 }
 
@@ -34,7 +40,11 @@ pub fn custseg(args: &[&str], cwd: &Path) -> Output {
 
 /// stdout + stderr as text.
 pub fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 /// Trains in-process with a fixed k and few restarts.
@@ -45,7 +55,12 @@ pub fn train_fixed(tx: &[PathBuf], cu: &[PathBuf], map: &[&str], k: usize) -> Tr
         map: ColumnMap::parse(map).unwrap(),
         ..Default::default()
     };
-    let params = TrainParams::new().k(KChoice::Fixed(k)).n_init(3).seed(1).check().unwrap();
+    let params = TrainParams::new()
+        .k(KChoice::Fixed(k))
+        .n_init(3)
+        .seed(1)
+        .check()
+        .unwrap();
     train::train(&inputs, &params, &Progress::hidden()).unwrap()
 }
 
@@ -53,7 +68,10 @@ pub fn train_fixed(tx: &[PathBuf], cu: &[PathBuf], map: &[&str], k: usize) -> Tr
 pub fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
     let mut r = csv::Reader::from_path(path).unwrap();
     let header = r.headers().unwrap().iter().map(String::from).collect();
-    let rows = r.records().map(|x| x.unwrap().iter().map(String::from).collect()).collect();
+    let rows = r
+        .records()
+        .map(|x| x.unwrap().iter().map(String::from).collect())
+        .collect();
     (header, rows)
 }
 
