@@ -12,6 +12,7 @@ pub mod generate;
 pub mod model;
 pub mod progress;
 pub mod score;
+pub mod server;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -21,6 +21,12 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         {
             return 2;
         }
+        if cause
+            .downcast_ref::<custseg::server::config::ConfigError>()
+            .is_some()
+        {
+            return 2;
+        }
         if let Some(e) = cause.downcast_ref::<custseg::model::ModelError>() {
             return if e.is_user_error() { 2 } else { 1 };
         }

@@ -358,6 +358,7 @@ fn demo_trains_once_then_reuses() {
     let sample = repo("data/sample");
     let args = [
         "demo",
+        "--no-serve",
         "--models-dir",
         "m",
         "--sample",

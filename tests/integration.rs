@@ -1,7 +1,9 @@
 //! Integration tests, one binary: the trainer on real data (CDNOW, Mall customers, an
-//! Online-Retail-shaped log), model files and the golden format, and the CLI's failure cases.
+//! Online-Retail-shaped log), model files and the golden format, the CLI's failure cases, and
+//! the HTTP scorer over real sockets.
 
 mod cli;
 mod common;
 mod model_format;
+mod server;
 mod train;

@@ -42,8 +42,141 @@ pub enum Command {
     /// List, inspect, promote and roll back model versions.
     #[command(subcommand)]
     Models(ModelsCommand),
-    /// Train on the bundled sample (if needed) and print the segments.
+    /// Score a file of customers or transactions with a model version.
+    Score(ScoreArgs),
+    /// Serve models over HTTP.
+    Serve(Box<ServeArgs>),
+    /// Train on the bundled sample (if needed), print the segments, and serve the model.
     Demo(DemoArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ScoreArgs {
+    /// Model folder: models/NAME (its CURRENT version) or models/NAME/vN.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// A transaction log (for models with transaction features) or a customer table.
+    #[arg(long)]
+    pub input: Vec<PathBuf>,
+    /// Customer table with demographics, alongside a transaction log.
+    #[arg(long)]
+    pub customers: Vec<PathBuf>,
+    /// Output CSV (written atomically).
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Column mapping FIELD=COLUMN (the model's own mapping applies first).
+    #[arg(long = "map", value_name = "FIELD=COLUMN")]
+    pub map: Vec<String>,
+    /// Features as of this date (default: day after the last transaction in the input).
+    #[arg(long)]
+    pub as_of: Option<String>,
+}
+
+#[derive(Args, Debug, Default)]
+pub struct ServeArgs {
+    /// TOML file with server settings (flags and environment win).
+    #[arg(long, env = "CUSTSEG_SERVER_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Model store.
+    #[arg(long, env = "CUSTSEG_MODELS_DIR")]
+    pub models_dir: Option<PathBuf>,
+    /// Listen address (default 127.0.0.1:8080).
+    #[arg(long, env = "CUSTSEG_BIND")]
+    pub bind: Option<String>,
+    /// Model behind POST /v1/score (default `default`).
+    #[arg(long, env = "CUSTSEG_DEFAULT_MODEL")]
+    pub default_model: Option<String>,
+    /// Comma-separated keys that may score.
+    #[arg(
+        long,
+        env = "CUSTSEG_API_KEYS",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    pub api_keys: Vec<String>,
+    /// Comma-separated keys that may also reload.
+    #[arg(
+        long,
+        env = "CUSTSEG_ADMIN_KEYS",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    pub admin_keys: Vec<String>,
+    /// File of `score:KEY` / `admin:KEY` lines.
+    #[arg(long, env = "CUSTSEG_KEY_FILE")]
+    pub key_file: Option<PathBuf>,
+    /// Allow a non-loopback bind without keys.
+    #[arg(long)]
+    pub allow_unauthenticated: bool,
+    #[arg(long, env = "CUSTSEG_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    #[arg(long, env = "CUSTSEG_MAX_CUSTOMERS")]
+    pub max_customers: Option<usize>,
+    #[arg(long, env = "CUSTSEG_MAX_TRANSACTIONS")]
+    pub max_transactions: Option<usize>,
+    #[arg(long, env = "CUSTSEG_MAX_JSON_DEPTH")]
+    pub max_json_depth: Option<usize>,
+    /// Worker threads (default: one per core).
+    #[arg(long, env = "CUSTSEG_WORKERS")]
+    pub workers: Option<usize>,
+    /// Seconds in-flight requests get on SIGTERM (default 30).
+    #[arg(long, env = "CUSTSEG_SHUTDOWN_TIMEOUT")]
+    pub shutdown_timeout: Option<u64>,
+    /// How often CURRENT files are checked, in ms (default 2000; 0 = only SIGHUP/reload).
+    #[arg(long, env = "CUSTSEG_WATCH_INTERVAL_MS")]
+    pub watch_interval_ms: Option<u64>,
+}
+
+impl ServeArgs {
+    /// Defaults, then the file, then environment and flags.
+    pub fn into_config(self) -> Result<custseg::server::ServerConfig> {
+        let mut c = match &self.config {
+            Some(p) => custseg::server::ServerConfig::from_file(p)?,
+            None => custseg::server::ServerConfig::default(),
+        };
+        if let Some(v) = self.models_dir {
+            c.models_dir = v;
+        }
+        if let Some(v) = self.bind {
+            c.bind = v;
+        }
+        if let Some(v) = self.default_model {
+            c.default_model = v;
+        }
+        if !self.api_keys.is_empty() {
+            c.api_keys = self.api_keys;
+        }
+        if !self.admin_keys.is_empty() {
+            c.admin_keys = self.admin_keys;
+        }
+        if let Some(v) = self.key_file {
+            c.key_file = Some(v);
+        }
+        c.allow_unauthenticated |= self.allow_unauthenticated;
+        if let Some(v) = self.max_body_bytes {
+            c.max_body_bytes = v;
+        }
+        if let Some(v) = self.max_customers {
+            c.max_customers = v;
+        }
+        if let Some(v) = self.max_transactions {
+            c.max_transactions = v;
+        }
+        if let Some(v) = self.max_json_depth {
+            c.max_json_depth = v;
+        }
+        if let Some(v) = self.workers {
+            c.workers = v;
+        }
+        if let Some(v) = self.shutdown_timeout {
+            c.shutdown_timeout_s = v;
+        }
+        if let Some(v) = self.watch_interval_ms {
+            c.watch_interval_ms = v;
+        }
+        c.validate()?;
+        Ok(c)
+    }
 }
 
 #[derive(Args, Debug)]
@@ -163,6 +296,12 @@ pub struct DemoArgs {
     /// Train a new version even if the current one was trained on this sample.
     #[arg(long)]
     pub retrain: bool,
+    /// Address the demo server listens on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// Train and print, but do not start the server.
+    #[arg(long)]
+    pub no_serve: bool,
 }
 
 /// Runs a parsed command.
@@ -188,6 +327,8 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Models(m) => models(m),
+        Command::Score(a) => score(a),
+        Command::Serve(a) => custseg::server::run(a.into_config()?),
         Command::Demo(a) => demo(a),
     }
 }
@@ -403,6 +544,100 @@ fn demo(a: DemoArgs) -> Result<()> {
     println!();
     println!("Model files: {}", dir.display());
     println!("Inspect:     cargo run --release -- models show default/v{version}");
+    if a.no_serve {
+        return Ok(());
+    }
+    custseg::server::run_with(
+        custseg::server::ServerConfig {
+            bind: a.bind,
+            models_dir: a.models_dir,
+            ..Default::default()
+        },
+        |addrs| {
+            if let Some(addr) = addrs.first() {
+                println!();
+                println!("Scoring server is up; try (Ctrl-C stops it):");
+                println!();
+                println!(
+                    "curl -s http://{addr}/v1/score -H 'Content-Type: application/json' -d '{}'",
+                    demo_body()
+                );
+                println!();
+            }
+        },
+    )
+}
+
+/// A request body for the demo model: one customer by features, one by raw transactions.
+fn demo_body() -> String {
+    serde_json::json!({
+        "as_of": "2026-07-01",
+        "customers": [
+            {"customer_id": "c1", "recency_days": 12, "frequency": 9, "monetary": 1420.5,
+             "avg_order_value": 157.8, "tenure_days": 610, "age": 41, "gender": "F",
+             "annual_income": 72000, "occupation": "Manager", "region": "North", "signup_channel": "app"},
+            {"customer_id": "c2", "age": 29, "gender": "M", "region": "West",
+             "transactions": [
+                {"date": "2025-03-02", "amount": 35.0, "order_id": "o1"},
+                {"date": "2025-05-17", "amount": 20.0, "order_id": "o2"}]}
+        ]
+    })
+    .to_string()
+}
+
+fn resolve_model_path(path: &Path) -> Result<PathBuf> {
+    if path.join("model.json").is_file() {
+        return Ok(path.to_path_buf());
+    }
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| UsageError(format!("--model {}: not a model folder", path.display())))?;
+    let root = path.parent().unwrap_or(Path::new("."));
+    let (_, _, dir) = Registry::new(root).resolve(name)?;
+    Ok(dir)
+}
+
+fn score(a: ScoreArgs) -> Result<()> {
+    if a.input.is_empty() {
+        anyhow::bail!(UsageError("give --input PATH".into()));
+    }
+    let dir = resolve_model_path(&a.model)?;
+    let model = custseg::Model::load(&dir)?;
+    let input = custseg::score::batch::BatchInput {
+        input: a.input,
+        customers: a.customers,
+        map: ColumnMap::parse(&a.map)?,
+        as_of: a
+            .as_of
+            .as_deref()
+            .map(train::pipeline::as_of_day)
+            .transpose()?,
+    };
+    let s = custseg::score::batch::score_files(&model, &input, &a.output, &Progress::auto())?;
+    println!(
+        "scored {} customers with {} v{} -> {}",
+        s.scored,
+        model.file.name,
+        model.file.version,
+        a.output.display()
+    );
+    if let Some(as_of) = &s.as_of {
+        println!(
+            "  as of {as_of}; {} customers without a purchase before it left out",
+            s.no_purchase
+        );
+    }
+    if let Some(c) = &s.cleaning {
+        println!("  transactions: {}", c.summary());
+    }
+    println!(
+        "  {} customers with warnings (see the warnings column)",
+        s.with_warnings
+    );
+    for (seg, n) in model.file.segments.iter().zip(&s.per_segment) {
+        println!("  {:>3}  {:<24} {n}", seg.id, seg.name);
+    }
     Ok(())
 }
 

@@ -92,6 +92,15 @@ pub enum FeatureWarning {
     UnknownCategory { feature: String },
     /// A numeric value outside the training range.
     OutOfRange { feature: String },
+    /// Farther from its segment's centroid than 99% of that segment's training customers.
+    FarFromCentroid { segment: String },
+    /// A field the model does not use (a typo, or a feature left out in training).
+    UnknownField { field: String },
+    /// Transactions on or after `as_of` were ignored.
+    TransactionsAfterAsOf { count: usize },
+    /// Exact duplicates of an earlier transaction (every field equal) were dropped, as the
+    /// trainer drops duplicate rows.
+    DuplicateTransactions { count: usize },
 }
 
 impl Feature {

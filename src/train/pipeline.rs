@@ -480,7 +480,7 @@ pub fn train(
     let ch = calinski_harabasz(x.view(), &labels, k);
     let db = davies_bouldin(x.view(), &labels, k);
     let used: Vec<String> = spec.features.iter().map(|f| f.name.clone()).collect();
-    let segments = build_segments(&SegmentInput {
+    let mut segments = build_segments(&SegmentInput {
         candidates: &cands,
         used: &used,
         labels: &labels,
@@ -488,6 +488,18 @@ pub fn train(
         value_feature: inputs.value_feature.as_deref(),
         overrides: &inputs.segment_names,
     })?;
+    for s in &mut segments {
+        let mut d: Vec<f64> = labels
+            .iter()
+            .zip(&distances)
+            .filter(|(l, _)| **l == s.id)
+            .map(|(_, d)| *d)
+            .collect();
+        if !d.is_empty() {
+            d.sort_by(f64::total_cmp);
+            s.distance_p99 = Some(d[((d.len() - 1) as f64 * 0.99).round() as usize]);
+        }
+    }
     let fit_s = t_fit.elapsed().as_secs_f64();
 
     let (k_mode, k_min, k_max) = match params.k {

@@ -91,6 +91,10 @@ pub struct Segment {
     pub standing: Option<Standing>,
     /// Per-feature profile.
     pub profile: Vec<FeatureProfile>,
+    /// 99th percentile of the training customers' distance to this centroid; scoring warns
+    /// beyond it. Absent in models written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distance_p99: Option<f64>,
 }
 
 /// The eleven RFM names and their prototype standing (recency, frequency, monetary, tenure).
@@ -190,6 +194,7 @@ pub fn build_segments(input: &SegmentInput) -> Result<Vec<Segment>, TrainError> 
                 share_revenue,
                 standing: None,
                 profile: profile(input, &members[j]),
+                distance_p99: None,
             }
         })
         .collect();

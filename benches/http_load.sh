@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Load test of the HTTP scorer on loopback with wrk (Debian package `wrk`).
+#
+#   benches/http_load.sh [DURATION_S] [CONNECTIONS]
+#
+# Builds the release binary, trains the bundled sample into a temporary model store, starts
+# `custseg serve` on a free port, then runs wrk against /healthz (the web stack's floor),
+# POST /v1/score with 1 customer per request (features), 1 customer with raw transactions, and
+# 100 customers per request. Prints wrk's latency distribution and requests/s for each.
+# Bounded in time: each run lasts DURATION_S seconds (default 15).
+set -euo pipefail
+
+duration="${1:-15}"
+connections="${2:-32}"
+threads="${WRK_THREADS:-1}"
+here="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$here"
+
+command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 2; }
+cargo build --release --quiet
+bin="${CARGO_TARGET_DIR:-$here/target}/release/custseg"
+
+work="$(mktemp -d)"
+server_pid=""
+cleanup() {
+    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$bin" demo --models-dir "$work/models" --no-serve >/dev/null
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+"$bin" serve --models-dir "$work/models" --bind "127.0.0.1:$port" --watch-interval-ms 0 \
+    ${SERVER_WORKERS:+--workers "$SERVER_WORKERS"} >"$work/serve.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 100); do
+    curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+curl -sf "http://127.0.0.1:$port/readyz" >/dev/null
+
+# wrk scripts: one fixed body per scenario.
+cat >"$work/one.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"customers":[{"customer_id":"c1","recency_days":12,"frequency":9,"monetary":1420.5,"avg_order_value":157.8,"tenure_days":610,"age":41,"gender":"F","annual_income":72000,"occupation":"Manager","region":"North","signup_channel":"app"}]}'
+LUA
+cat >"$work/raw.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local t = {}
+for i = 1, 12 do
+  t[#t + 1] = string.format('{"date":"2025-%02d-15","amount":%d.5,"order_id":"o%d"}', i, 20 + 7 * i, i)
+end
+wrk.body = '{"as_of":"2026-01-01","customers":[{"customer_id":"c1","age":41,"gender":"F","annual_income":72000,"occupation":"Manager","region":"North","signup_channel":"app","transactions":[' .. table.concat(t, ",") .. ']}]}'
+LUA
+cat >"$work/hundred.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local c = {}
+local genders = {"F", "M"}
+local regions = {"North", "South", "East", "West"}
+for i = 1, 100 do
+  c[#c + 1] = string.format('{"customer_id":"c%d","recency_days":%d,"frequency":%d,"monetary":%d.25,"avg_order_value":%d.5,"tenure_days":%d,"age":%d,"gender":"%s","annual_income":%d,"occupation":"Manager","region":"%s","signup_channel":"web"}',
+    i, (i * 37) % 700, 1 + i % 30, 50 + i * 41, 20 + i % 90, 100 + (i * 13) % 600, 18 + i % 60, genders[1 + i % 2], 30000 + i * 700, regions[1 + i % 4])
+end
+wrk.body = '{"customers":[' .. table.concat(c, ",") .. ']}'
+LUA
+
+run() {
+    local name="$1"; shift
+    echo "== $name: wrk -t$threads -c$connections -d${duration}s --latency $*"
+    wrk -t"$threads" -c"$connections" -d"${duration}s" --latency "$@" | sed 's/^/   /'
+}
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "server: custseg serve (workers: ${SERVER_WORKERS:-one per core}), model: bundled sample, k = $(curl -s "http://127.0.0.1:$port/v1/models" | python3 -c 'import json,sys; print(json.load(sys.stdin)["models"][0]["k"])')"
+run "GET /healthz" "http://127.0.0.1:$port/healthz"
+run "POST /v1/score, 1 customer (features)" -s "$work/one.lua" "http://127.0.0.1:$port/v1/score"
+run "POST /v1/score, 1 customer (12 raw transactions)" -s "$work/raw.lua" "http://127.0.0.1:$port/v1/score"
+run "POST /v1/score, 100 customers (features)" -s "$work/hundred.lua" "http://127.0.0.1:$port/v1/score"
+errors="$(curl -s "http://127.0.0.1:$port/metrics" | grep -E '^custseg_requests_total' | grep -vE 'status="200"' || true)"
+echo "non-200 responses counted by the server: ${errors:-none}"
+echo "server RSS after the runs: $(ps -o rss= -p "$server_pid" | awk '{printf "%.1f MB", $1/1024}')"

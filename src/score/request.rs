@@ -1,0 +1,478 @@
+//! One customer from a JSON request → raw feature values in model order.
+//!
+//! A customer is an object with an optional `customer_id` (string or integer, echoed back),
+//! feature values by name, and/or `transactions: [{date, amount | quantity + unit_price,
+//! order_id?}]`. With transactions, the RFM features are computed exactly as in training
+//! ([`compute_rfm`] as of the request's `as_of`, with the model's window); giving both
+//! transactions and a transaction feature is an error. Absent or `null` features are imputed
+//! (with a warning); fields the model does not use are reported as warnings.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::data::dates::{parse_date, DayOrder};
+use crate::features::rfm::{compute_rfm, order_key, Txn, RFM_FEATURES};
+use crate::features::spec::format_number_label;
+use crate::features::{FeatureSpec, FeatureWarning, RawValue, Source};
+
+/// A problem with one customer's input. `field` is relative to the customer
+/// (`age`, `transactions[2].amount`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct InputError {
+    pub field: String,
+    pub code: &'static str,
+    pub message: String,
+}
+
+fn err(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> InputError {
+    InputError {
+        field: field.into(),
+        code,
+        message: message.into(),
+    }
+}
+
+/// A validated customer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prepared {
+    /// The id as given (string or integer), or `null`.
+    pub customer_id: Value,
+    /// Raw values in model feature order.
+    pub raw: Vec<RawValue>,
+    /// Warnings found while reading the input (encoding adds its own).
+    pub warnings: Vec<FeatureWarning>,
+}
+
+/// Features that cannot be negative.
+const NON_NEGATIVE: [&str; 3] = ["recency_days", "frequency", "tenure_days"];
+
+fn number(v: &Value, field: &str) -> Result<f64, InputError> {
+    match v {
+        Value::Number(n) => n
+            .as_f64()
+            .filter(|x| x.is_finite())
+            .ok_or_else(|| err(field, "not_finite", "must be a finite number")),
+        _ => Err(err(
+            field,
+            "invalid_type",
+            format!("expected a number, got {}", kind(v)),
+        )),
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Parses a customer's transactions; exact duplicates (every field equal) are dropped and
+/// counted, as the trainer drops duplicate rows.
+fn parse_transactions(v: &Value, max: usize) -> Result<(Vec<Txn>, usize), InputError> {
+    let Value::Array(items) = v else {
+        return Err(err(
+            "transactions",
+            "invalid_type",
+            format!("expected an array, got {}", kind(v)),
+        ));
+    };
+    if items.len() > max {
+        return Err(err(
+            "transactions",
+            "too_many_transactions",
+            format!("{} transactions, the limit is {max}", items.len()),
+        ));
+    }
+    let mut out = Vec::with_capacity(items.len());
+    let mut seen = std::collections::HashSet::with_capacity(items.len());
+    let mut duplicates = 0;
+    for (i, t) in items.iter().enumerate() {
+        let at = |f: &str| format!("transactions[{i}].{f}");
+        let Value::Object(o) = t else {
+            return Err(err(
+                format!("transactions[{i}]"),
+                "invalid_type",
+                format!("expected an object, got {}", kind(t)),
+            ));
+        };
+        if let Some(k) = o.keys().find(|k| {
+            !matches!(
+                k.as_str(),
+                "date" | "amount" | "order_id" | "quantity" | "unit_price"
+            )
+        }) {
+            return Err(err(
+                at(k),
+                "unknown_field",
+                "transactions take date, amount (or quantity and unit_price) and order_id",
+            ));
+        }
+        let day = match o.get("date") {
+            Some(Value::String(s)) => parse_date(s, DayOrder::MonthFirst).ok_or_else(|| {
+                err(
+                    at("date"),
+                    "invalid_date",
+                    "not a valid date (use YYYY-MM-DD)",
+                )
+            })?,
+            Some(other) => {
+                return Err(err(
+                    at("date"),
+                    "invalid_type",
+                    format!("expected a date string, got {}", kind(other)),
+                ))
+            }
+            None => {
+                return Err(err(
+                    at("date"),
+                    "missing_field",
+                    "every transaction needs a date",
+                ))
+            }
+        };
+        let amount = match (o.get("amount"), o.get("quantity"), o.get("unit_price")) {
+            (Some(a), _, _) => number(a, &at("amount"))?,
+            (None, Some(q), Some(p)) => {
+                let a = number(q, &at("quantity"))? * number(p, &at("unit_price"))?;
+                if !a.is_finite() {
+                    return Err(err(
+                        at("amount"),
+                        "not_finite",
+                        "quantity × unit_price overflows",
+                    ));
+                }
+                a
+            }
+            _ => {
+                return Err(err(
+                    at("amount"),
+                    "missing_field",
+                    "every transaction needs an amount (or quantity and unit_price)",
+                ))
+            }
+        };
+        let order = match o.get("order_id") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(order_key(s.trim())),
+            Some(Value::Number(n)) => Some(order_key(&n.to_string())),
+            Some(other) => {
+                return Err(err(
+                    at("order_id"),
+                    "invalid_type",
+                    format!("expected a string or number, got {}", kind(other)),
+                ))
+            }
+        };
+        // Objects serialize with sorted keys, so equal transactions give equal text.
+        if !seen.insert(t.to_string()) {
+            duplicates += 1;
+            continue;
+        }
+        out.push(Txn { day, amount, order });
+    }
+    Ok((out, duplicates))
+}
+
+/// Validates one customer and computes its raw values for `spec`, with features from
+/// transactions as of day `as_of` over `window_days`.
+pub fn prepare(
+    spec: &FeatureSpec,
+    customer: &Value,
+    as_of: i32,
+    window_days: Option<u32>,
+    max_transactions: usize,
+) -> Result<Prepared, InputError> {
+    let Value::Object(obj) = customer else {
+        return Err(err(
+            "",
+            "invalid_type",
+            format!("a customer must be an object, got {}", kind(customer)),
+        ));
+    };
+    let customer_id = match obj.get("customer_id") {
+        None | Some(Value::Null) => Value::Null,
+        Some(v @ Value::String(_)) => v.clone(),
+        Some(v @ Value::Number(n)) if n.is_i64() || n.is_u64() => v.clone(),
+        Some(v) => {
+            return Err(err(
+                "customer_id",
+                "invalid_type",
+                format!("expected a string or integer, got {}", kind(v)),
+            ))
+        }
+    };
+    let mut warnings = Vec::new();
+    let rfm = match obj.get("transactions") {
+        Some(t) if spec.uses_transactions() => {
+            if let Some(f) = spec.features.iter().find(|f| {
+                f.source == Source::Transactions && obj.get(&f.name).is_some_and(|v| !v.is_null())
+            }) {
+                return Err(err(
+                    f.name.clone(),
+                    "conflicting_inputs",
+                    "give either transactions or transaction features such as this one, not both",
+                ));
+            }
+            let (txns, duplicates) = parse_transactions(t, max_transactions)?;
+            if duplicates > 0 {
+                warnings.push(FeatureWarning::DuplicateTransactions { count: duplicates });
+            }
+            let late = txns.iter().filter(|t| t.day >= as_of).count();
+            if late > 0 {
+                warnings.push(FeatureWarning::TransactionsAfterAsOf { count: late });
+            }
+            Some(compute_rfm(&txns, as_of, window_days).ok_or_else(|| {
+                err(
+                    "transactions",
+                    "no_purchases",
+                    "no purchase (amount ≥ 0) before as_of in the model's window",
+                )
+            })?)
+        }
+        Some(_) => {
+            warnings.push(FeatureWarning::UnknownField {
+                field: "transactions".into(),
+            });
+            None
+        }
+        None => None,
+    };
+    let mut raw = Vec::with_capacity(spec.features.len());
+    for f in &spec.features {
+        if let (Some(r), Source::Transactions) = (&rfm, f.source) {
+            let j = RFM_FEATURES.iter().position(|n| *n == f.name).unwrap_or(0);
+            raw.push(RawValue::Num(r.values()[j]));
+            continue;
+        }
+        let v = match obj.get(&f.name) {
+            None | Some(Value::Null) => {
+                raw.push(RawValue::Missing);
+                continue;
+            }
+            Some(v) => v,
+        };
+        if f.is_numeric() {
+            let x = number(v, &f.name)?;
+            if x < 0.0 && NON_NEGATIVE.contains(&f.name.as_str()) {
+                return Err(err(f.name.clone(), "out_of_range", "cannot be negative"));
+            }
+            raw.push(RawValue::Num(x));
+        } else {
+            raw.push(match v {
+                Value::String(s) => RawValue::Text(s.clone()),
+                Value::Number(n) => RawValue::Text(
+                    n.as_f64()
+                        .map(format_number_label)
+                        .unwrap_or_else(|| n.to_string()),
+                ),
+                other => {
+                    return Err(err(
+                        f.name.clone(),
+                        "invalid_type",
+                        format!("expected a string, got {}", kind(other)),
+                    ))
+                }
+            });
+        }
+    }
+    for key in obj.keys() {
+        let known = key == "customer_id" || key == "transactions" || spec.position(key).is_some();
+        if !known {
+            warnings.push(FeatureWarning::UnknownField { field: key.clone() });
+        }
+    }
+    Ok(Prepared {
+        customer_id,
+        raw,
+        warnings,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::spec::{fit, Candidate, RawColumn};
+    use crate::features::FeatureConfig;
+    use serde_json::json;
+
+    fn spec() -> FeatureSpec {
+        let n = |name: &str, v: Vec<f64>, source| Candidate {
+            name: name.into(),
+            source,
+            column: None,
+            values: RawColumn::Numbers(v.into_iter().map(Some).collect()),
+        };
+        let cands = vec![
+            n("recency_days", vec![1.0, 5.0, 9.0], Source::Transactions),
+            n("frequency", vec![1.0, 2.0, 4.0], Source::Transactions),
+            n("monetary", vec![10.0, 20.0, 45.0], Source::Transactions),
+            Candidate {
+                name: "gender".into(),
+                source: Source::Customers,
+                column: Some("Gender".into()),
+                values: RawColumn::Labels(vec![
+                    Some("F".into()),
+                    Some("M".into()),
+                    Some("F".into()),
+                ]),
+            },
+        ];
+        fit(&cands, &FeatureConfig::default()).unwrap().0
+    }
+
+    fn code(v: Value) -> &'static str {
+        prepare(&spec(), &v, 100, None, 10).unwrap_err().code
+    }
+
+    #[test]
+    fn features_by_name_with_imputation_and_unknown_fields() {
+        let p = prepare(&spec(), &json!({"customer_id": 7, "recency_days": 3, "frequency": 2, "gender": "F", "colour": "red"}), 100, None, 10).unwrap();
+        assert_eq!(p.customer_id, json!(7));
+        assert_eq!(p.raw[0], RawValue::Num(3.0));
+        assert_eq!(p.raw[2], RawValue::Missing);
+        assert_eq!(p.raw[3], RawValue::Text("F".into()));
+        assert_eq!(
+            p.warnings,
+            [FeatureWarning::UnknownField {
+                field: "colour".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn transactions_give_the_same_values_as_compute_rfm() {
+        let c = json!({"transactions": [
+            {"date": "1970-02-01", "amount": 10.0, "order_id": "a"},
+            {"date": "1970-02-01", "amount": 5.0, "order_id": "a"},
+            {"date": "1970-03-01", "quantity": 2, "unit_price": 2.5},
+            {"date": "1970-03-05", "amount": -1.0},
+            {"date": "1970-12-01", "amount": 99.0}
+        ]});
+        let p = prepare(&spec(), &c, 100, None, 10).unwrap();
+        // as_of = day 100 = 1970-04-11; last purchase 1970-03-01 = day 59; first = day 31.
+        assert_eq!(p.raw[0], RawValue::Num(41.0));
+        assert_eq!(p.raw[1], RawValue::Num(2.0));
+        assert_eq!(p.raw[2], RawValue::Num(19.0));
+        assert_eq!(
+            p.warnings,
+            [FeatureWarning::TransactionsAfterAsOf { count: 1 }]
+        );
+    }
+
+    #[test]
+    fn exact_duplicate_transactions_are_dropped_like_in_training() {
+        let c = json!({"transactions": [
+            {"date": "1970-02-01", "amount": 10.0, "order_id": "a"},
+            {"order_id": "a", "amount": 10.0, "date": "1970-02-01"},
+            {"date": "1970-02-01", "amount": 10.0, "order_id": "b"}
+        ]});
+        let p = prepare(&spec(), &c, 100, None, 10).unwrap();
+        assert_eq!(p.raw[1], RawValue::Num(2.0));
+        assert_eq!(p.raw[2], RawValue::Num(20.0));
+        assert_eq!(
+            p.warnings,
+            [FeatureWarning::DuplicateTransactions { count: 1 }]
+        );
+    }
+
+    #[test]
+    fn a_customer_must_be_an_object() {
+        assert_eq!(code(json!([1, 2])), "invalid_type");
+    }
+
+    #[test]
+    fn customer_id_must_be_string_or_integer() {
+        assert_eq!(code(json!({"customer_id": 1.5})), "invalid_type");
+        assert_eq!(code(json!({"customer_id": {"a": 1}})), "invalid_type");
+    }
+
+    #[test]
+    fn numeric_features_must_be_numbers() {
+        let e = prepare(&spec(), &json!({"recency_days": "3"}), 100, None, 10).unwrap_err();
+        assert_eq!((e.code, e.field.as_str()), ("invalid_type", "recency_days"));
+    }
+
+    #[test]
+    fn rfm_features_cannot_be_negative() {
+        assert_eq!(code(json!({"frequency": -1})), "out_of_range");
+    }
+
+    #[test]
+    fn categories_must_be_strings_or_numbers() {
+        assert_eq!(code(json!({"gender": true})), "invalid_type");
+        assert!(prepare(&spec(), &json!({"gender": 3}), 100, None, 10).is_ok());
+    }
+
+    #[test]
+    fn transactions_and_rfm_features_conflict() {
+        assert_eq!(
+            code(json!({"recency_days": 1, "transactions": [{"date": "1970-01-02", "amount": 1}]})),
+            "conflicting_inputs"
+        );
+    }
+
+    #[test]
+    fn transactions_must_be_an_array_of_objects() {
+        assert_eq!(code(json!({"transactions": {}})), "invalid_type");
+        assert_eq!(code(json!({"transactions": [3]})), "invalid_type");
+    }
+
+    #[test]
+    fn transaction_count_is_limited() {
+        let many: Vec<Value> = (0..11)
+            .map(|_| json!({"date": "1970-01-02", "amount": 1}))
+            .collect();
+        assert_eq!(code(json!({"transactions": many})), "too_many_transactions");
+    }
+
+    #[test]
+    fn transaction_fields_are_checked() {
+        assert_eq!(
+            code(json!({"transactions": [{"date": "1970-01-02", "ammount": 1}]})),
+            "unknown_field"
+        );
+        assert_eq!(
+            code(json!({"transactions": [{"amount": 1}]})),
+            "missing_field"
+        );
+        assert_eq!(
+            code(json!({"transactions": [{"date": "1970-01-02"}]})),
+            "missing_field"
+        );
+        assert_eq!(
+            code(json!({"transactions": [{"date": "yesterday", "amount": 1}]})),
+            "invalid_date"
+        );
+        assert_eq!(
+            code(json!({"transactions": [{"date": 19700102, "amount": 1}]})),
+            "invalid_type"
+        );
+        assert_eq!(
+            code(json!({"transactions": [{"date": "1970-01-02", "amount": "1"}]})),
+            "invalid_type"
+        );
+        assert_eq!(
+            code(json!({"transactions": [{"date": "1970-01-02", "amount": 1, "order_id": [1]}]})),
+            "invalid_type"
+        );
+        let e = prepare(&spec(), &json!({"transactions": [{"date": "1970-01-02", "amount": 1}, {"date": "x", "amount": 1}]}), 100, None, 10).unwrap_err();
+        assert_eq!(e.field, "transactions[1].date");
+    }
+
+    #[test]
+    fn only_returns_or_only_future_is_no_purchase() {
+        assert_eq!(
+            code(json!({"transactions": [{"date": "1970-01-02", "amount": -5}]})),
+            "no_purchases"
+        );
+        assert_eq!(
+            code(json!({"transactions": [{"date": "1999-01-02", "amount": 5}]})),
+            "no_purchases"
+        );
+    }
+}

@@ -1,0 +1,298 @@
+//! Server configuration: in-code defaults, then an optional TOML file, then environment
+//! variables and flags (the CLI maps both into [`ServerConfig`]). Everything is validated
+//! before the server binds.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Everything the server needs, in one value.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub bind: String,
+    /// Model store.
+    pub models_dir: PathBuf,
+    /// Model served by `POST /v1/score`.
+    pub default_model: String,
+    /// Keys that may score and read models.
+    pub api_keys: Vec<String>,
+    /// Keys that may also reload models.
+    pub admin_keys: Vec<String>,
+    /// File with one key per line as `score:KEY` or `admin:KEY` (`#` comments).
+    pub key_file: Option<PathBuf>,
+    /// Allow a non-loopback bind without any API key.
+    pub allow_unauthenticated: bool,
+    /// Request body limit in bytes (413 above).
+    pub max_body_bytes: usize,
+    /// Customers per request (413 above).
+    pub max_customers: usize,
+    /// Transactions per customer (413 above).
+    pub max_transactions: usize,
+    /// Nesting depth of request JSON (422 above).
+    pub max_json_depth: usize,
+    /// Worker threads (0 = one per core).
+    pub workers: usize,
+    /// Seconds in-flight requests get to finish on SIGTERM.
+    pub shutdown_timeout_s: u64,
+    /// How often CURRENT files are checked for changes, in milliseconds (0 = never; SIGHUP
+    /// and the reload route still work).
+    pub watch_interval_ms: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: "127.0.0.1:8080".into(),
+            models_dir: PathBuf::from("models"),
+            default_model: "default".into(),
+            api_keys: Vec::new(),
+            admin_keys: Vec::new(),
+            key_file: None,
+            allow_unauthenticated: false,
+            max_body_bytes: 1 << 20,
+            max_customers: 1000,
+            max_transactions: 10_000,
+            max_json_depth: 32,
+            workers: 0,
+            shutdown_timeout_s: 30,
+            watch_interval_ms: 2000,
+        }
+    }
+}
+
+/// Invalid server settings.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("{}: {reason}", path.display())]
+    File { path: PathBuf, reason: String },
+    #[error("bind address '{bind}': {reason}")]
+    Bind { bind: String, reason: String },
+    #[error("{field} must be at least {min}")]
+    TooSmall { field: &'static str, min: usize },
+    #[error("no API keys are configured and {bind} is not a loopback address: set CUSTSEG_API_KEYS/CUSTSEG_ADMIN_KEYS or a key file, or pass --allow-unauthenticated")]
+    Unauthenticated { bind: String },
+    #[error("key file {}: line {line}: expected score:KEY or admin:KEY", path.display())]
+    KeyFile { path: PathBuf, line: usize },
+    #[error("API keys must be at least 16 characters (a key of {len} was given)")]
+    ShortKey { len: usize },
+    #[error("bad model name '{name}'")]
+    BadName { name: String },
+}
+
+/// Keys by scope after merging the lists and the key file.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Keys {
+    pub score: Vec<String>,
+    pub admin: Vec<String>,
+}
+
+impl Keys {
+    /// True when any key is configured.
+    pub fn any(&self) -> bool {
+        !self.score.is_empty() || !self.admin.is_empty()
+    }
+}
+
+impl ServerConfig {
+    /// Reads a TOML config file (unknown keys are errors).
+    pub fn from_file(path: &Path) -> Result<ServerConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+            path: path.into(),
+            reason: e.to_string(),
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::File {
+            path: path.into(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Checks every setting; returns the parsed bind address and the keys.
+    pub fn validate(&self) -> Result<(SocketAddr, Keys), ConfigError> {
+        let addr: SocketAddr =
+            self.bind
+                .parse()
+                .map_err(|e: std::net::AddrParseError| ConfigError::Bind {
+                    bind: self.bind.clone(),
+                    reason: e.to_string(),
+                })?;
+        for (field, v, min) in [
+            ("max_body_bytes", self.max_body_bytes, 64),
+            ("max_customers", self.max_customers, 1),
+            ("max_transactions", self.max_transactions, 1),
+            ("max_json_depth", self.max_json_depth, 3),
+        ] {
+            if v < min {
+                return Err(ConfigError::TooSmall { field, min });
+            }
+        }
+        if crate::model::registry::check_name(&self.default_model).is_err() {
+            return Err(ConfigError::BadName {
+                name: self.default_model.clone(),
+            });
+        }
+        let mut keys = Keys {
+            score: self
+                .api_keys
+                .iter()
+                .map(|k| k.trim().to_string())
+                .filter(|k| !k.is_empty())
+                .collect(),
+            admin: self
+                .admin_keys
+                .iter()
+                .map(|k| k.trim().to_string())
+                .filter(|k| !k.is_empty())
+                .collect(),
+        };
+        if let Some(path) = &self.key_file {
+            let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+            for (i, line) in text.lines().enumerate() {
+                let line = line.trim();
+                if line.is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                match line.split_once(':') {
+                    Some(("score", k)) => keys.score.push(k.trim().to_string()),
+                    Some(("admin", k)) => keys.admin.push(k.trim().to_string()),
+                    _ => {
+                        return Err(ConfigError::KeyFile {
+                            path: path.clone(),
+                            line: i + 1,
+                        })
+                    }
+                }
+            }
+        }
+        if let Some(k) = keys.score.iter().chain(&keys.admin).find(|k| k.len() < 16) {
+            return Err(ConfigError::ShortKey { len: k.len() });
+        }
+        if !keys.any() && !addr.ip().is_loopback() && !self.allow_unauthenticated {
+            return Err(ConfigError::Unauthenticated {
+                bind: self.bind.clone(),
+            });
+        }
+        Ok((addr, keys))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_loopback() {
+        let (addr, keys) = ServerConfig::default().validate().unwrap();
+        assert!(addr.ip().is_loopback());
+        assert!(!keys.any());
+    }
+
+    #[test]
+    fn bind_must_parse() {
+        let c = ServerConfig {
+            bind: "localhost".into(),
+            ..Default::default()
+        };
+        assert!(matches!(c.validate(), Err(ConfigError::Bind { .. })));
+    }
+
+    #[test]
+    fn limits_have_minimums() {
+        let c = ServerConfig {
+            max_customers: 0,
+            ..Default::default()
+        };
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::TooSmall {
+                field: "max_customers",
+                ..
+            })
+        ));
+        let c = ServerConfig {
+            max_json_depth: 1,
+            ..Default::default()
+        };
+        assert!(matches!(c.validate(), Err(ConfigError::TooSmall { .. })));
+    }
+
+    #[test]
+    fn public_bind_needs_keys_or_explicit_opt_out() {
+        let c = ServerConfig {
+            bind: "0.0.0.0:8080".into(),
+            ..Default::default()
+        };
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::Unauthenticated { .. })
+        ));
+        let c = ServerConfig {
+            bind: "0.0.0.0:8080".into(),
+            allow_unauthenticated: true,
+            ..Default::default()
+        };
+        assert!(c.validate().is_ok());
+        let c = ServerConfig {
+            bind: "0.0.0.0:8080".into(),
+            api_keys: vec!["k".repeat(16)],
+            ..Default::default()
+        };
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn keys_must_be_long_enough() {
+        let c = ServerConfig {
+            api_keys: vec!["short".into()],
+            ..Default::default()
+        };
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::ShortKey { len: 5 })
+        ));
+    }
+
+    #[test]
+    fn key_file_lines_need_a_scope() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("keys");
+        std::fs::write(
+            &p,
+            "# keys\nscore:0123456789abcdef\nadmin:fedcba9876543210\n",
+        )
+        .unwrap();
+        let c = ServerConfig {
+            key_file: Some(p.clone()),
+            ..Default::default()
+        };
+        let (_, keys) = c.validate().unwrap();
+        assert_eq!((keys.score.len(), keys.admin.len()), (1, 1));
+        std::fs::write(&p, "0123456789abcdef\n").unwrap();
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::KeyFile { line: 1, .. })
+        ));
+    }
+
+    #[test]
+    fn default_model_name_is_checked() {
+        let c = ServerConfig {
+            default_model: "../x".into(),
+            ..Default::default()
+        };
+        assert!(matches!(c.validate(), Err(ConfigError::BadName { .. })));
+    }
+
+    #[test]
+    fn unknown_file_keys_are_rejected() {
+        assert!(toml::from_str::<ServerConfig>("bindd = \"x\"").is_err());
+        let c: ServerConfig = toml::from_str("max_customers = 5").unwrap();
+        assert_eq!(c.max_customers, 5);
+    }
+}

@@ -1,0 +1,180 @@
+//! Model routes: list, show, reload.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::features::Encoding;
+use crate::server::auth::Scope;
+use crate::server::error::{ApiError, ApiErrorKind};
+use crate::server::state::{AppState, ReloadOutcome};
+
+/// A served model in the list.
+#[derive(Serialize, ToSchema)]
+pub struct ModelSummary {
+    pub name: String,
+    /// Version being served.
+    pub version: u32,
+    /// Versions on disk.
+    pub versions: Vec<u32>,
+    /// Version CURRENT names on disk.
+    pub current: Option<u32>,
+    pub k: usize,
+    pub created_at: String,
+    pub as_of: Option<String>,
+}
+
+/// `GET /v1/models` body.
+#[derive(Serialize, ToSchema)]
+pub struct ModelList {
+    pub default_model: String,
+    pub models: Vec<ModelSummary>,
+}
+
+/// One input field of the model.
+#[derive(Serialize, ToSchema)]
+pub struct FeatureSchema {
+    pub name: String,
+    /// `numeric` or `categorical`.
+    pub kind: String,
+    /// `transactions` (computed from transactions) or `customers`.
+    pub source: String,
+    /// Known levels of a categorical feature.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub levels: Option<Vec<String>>,
+    /// Training range of a numeric feature (original units).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub range: Option<[f64; 2]>,
+    pub weight: f64,
+}
+
+/// `GET /v1/models/{name}` body.
+#[derive(Serialize, ToSchema)]
+pub struct ModelDetail {
+    #[serde(flatten)]
+    pub summary: ModelSummary,
+    pub custseg_version: String,
+    pub seed: u64,
+    pub features: Vec<FeatureSchema>,
+    #[schema(value_type = Vec<Object>)]
+    pub segments: Vec<crate::train::Segment>,
+    #[schema(value_type = Object)]
+    pub metrics: Option<Value>,
+}
+
+fn summary(state: &AppState, m: &crate::server::state::LoadedModel) -> ModelSummary {
+    ModelSummary {
+        name: m.name.clone(),
+        version: m.version,
+        versions: state.registry.versions(&m.name).unwrap_or_default(),
+        current: state.registry.current(&m.name).ok().flatten(),
+        k: m.model.file.k,
+        created_at: m.model.file.created_at.clone(),
+        as_of: m.model.file.as_of.clone(),
+    }
+}
+
+/// Lists served models.
+#[utoipa::path(get, path = "/v1/models", responses((status = 200, body = ModelList), (status = 401, body = crate::server::error::ErrorBody)))]
+pub async fn list(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    state.auth.check(&req, Scope::Score)?;
+    let models = state
+        .loaded()
+        .iter()
+        .filter_map(|(n, _)| state.get(n))
+        .map(|m| summary(&state, &m))
+        .collect();
+    Ok(HttpResponse::Ok().json(ModelList {
+        default_model: state.config.default_model.clone(),
+        models,
+    }))
+}
+
+/// Shows a served model: versions, input schema, segments, metrics.
+#[utoipa::path(get, path = "/v1/models/{name}", params(("name" = String, Path, description = "model name")),
+    responses((status = 200, body = ModelDetail), (status = 401, body = crate::server::error::ErrorBody), (status = 404, body = crate::server::error::ErrorBody)))]
+pub async fn show(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    state.auth.check(&req, Scope::Score)?;
+    let name = path.into_inner();
+    let m = state.get(&name).ok_or_else(|| {
+        ApiError::new(
+            ApiErrorKind::NotFound,
+            "model_not_found",
+            format!("no model '{name}' is loaded"),
+        )
+    })?;
+    let f = &m.model.file;
+    let features = f
+        .features
+        .features
+        .iter()
+        .map(|x| {
+            let (kind, levels, range) = match &x.encoding {
+                Encoding::Numeric { min, max, .. } => ("numeric", None, Some([*min, *max])),
+                Encoding::Categorical { levels, .. } => ("categorical", Some(levels.clone()), None),
+            };
+            FeatureSchema {
+                name: x.name.clone(),
+                kind: kind.into(),
+                source: match x.source {
+                    crate::features::Source::Transactions => "transactions".into(),
+                    crate::features::Source::Customers => "customers".into(),
+                },
+                levels,
+                range,
+                weight: x.weight,
+            }
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(ModelDetail {
+        summary: summary(&state, &m),
+        custseg_version: f.custseg_version.clone(),
+        seed: f.seed,
+        features,
+        segments: f.segments.clone(),
+        metrics: m.metrics.clone(),
+    }))
+}
+
+/// Loads the version CURRENT names; the old version keeps serving if the new one is bad.
+#[utoipa::path(post, path = "/v1/models/{name}/reload", params(("name" = String, Path, description = "model name")),
+    responses((status = 200, body = ReloadOutcome), (status = 401, body = crate::server::error::ErrorBody),
+              (status = 403, body = crate::server::error::ErrorBody), (status = 404, body = crate::server::error::ErrorBody),
+              (status = 409, body = crate::server::error::ErrorBody)))]
+pub async fn reload(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    state.auth.check(&req, Scope::Admin)?;
+    let name = path.into_inner();
+    if crate::model::registry::check_name(&name).is_err()
+        || state
+            .registry
+            .versions(&name)
+            .map_or(true, |v| v.is_empty())
+    {
+        return Err(ApiError::new(
+            ApiErrorKind::NotFound,
+            "model_not_found",
+            format!("no model '{name}' in the store"),
+        ));
+    }
+    let st = state.clone();
+    let outcome = web::block(move || st.reload(&name))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                ApiErrorKind::ReloadFailed,
+                "reload_failed",
+                "the reload was interrupted",
+            )
+        })?
+        .map_err(|msg| ApiError::new(ApiErrorKind::ReloadFailed, "reload_failed", msg))?;
+    Ok(HttpResponse::Ok().json(outcome))
+}

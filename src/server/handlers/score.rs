@@ -1,0 +1,346 @@
+//! `POST /v1/score` and `POST /v1/models/{name}/score`.
+//!
+//! The whole request is validated before anything is scored: a bad customer fails the request
+//! with 422 (or 413 for a limit) and `error.field` naming it, e.g. `customers[3].age`; results
+//! are never partial. Results come back in input order.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::data::dates::{format_day, parse_date, today, DayOrder};
+use crate::features::FeatureWarning;
+use crate::score::request::prepare;
+use crate::server::auth::Scope;
+use crate::server::error::{ApiError, ApiErrorKind};
+use crate::server::state::AppState;
+
+/// A scoring request.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScoreRequest {
+    /// Customers: `customer_id` (optional, echoed back), feature values by name
+    /// (`recency_days`, `frequency`, `monetary`, `age`, `gender`, …) and/or `transactions`:
+    /// `[{"date": "2026-01-03", "amount": 19.9, "order_id": "o1"}]`.
+    #[schema(value_type = Vec<Object>)]
+    pub customers: Vec<Value>,
+    /// Date transactions are evaluated at (`YYYY-MM-DD`); default today (UTC).
+    pub as_of: Option<String>,
+}
+
+/// One customer's segment.
+#[derive(Serialize, ToSchema)]
+pub struct ScoreResult {
+    #[schema(value_type = Object)]
+    pub customer_id: Value,
+    pub segment_id: usize,
+    pub segment: String,
+    /// `high`, `medium` or `low`.
+    pub tier: String,
+    /// Distance to the segment's centroid (scaled space).
+    pub distance: f64,
+    /// Distances to every segment, by segment id.
+    pub distances: Vec<f64>,
+    /// Runner-up distance minus `distance`: small means borderline.
+    pub margin: f64,
+    /// `imputed`, `unknown_category`, `out_of_range`, `far_from_centroid`, `unknown_field`,
+    /// `transactions_after_as_of`, each with the feature or field.
+    #[schema(value_type = Vec<Object>)]
+    pub warnings: Vec<FeatureWarning>,
+}
+
+/// A scoring response.
+#[derive(Serialize, ToSchema)]
+pub struct ScoreResponse {
+    pub model: String,
+    pub version: u32,
+    pub as_of: String,
+    pub results: Vec<ScoreResult>,
+}
+
+/// Reads a JSON body within the byte limit.
+pub async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<web::BytesMut, ApiError> {
+    let ct = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let essence = ct.split(';').next().unwrap_or("").trim();
+    if essence != "application/json" && !essence.ends_with("+json") {
+        return Err(ApiError::new(
+            ApiErrorKind::UnsupportedMediaType,
+            "unsupported_media_type",
+            "send Content-Type: application/json",
+        ));
+    }
+    let too_large = || {
+        ApiError::new(
+            ApiErrorKind::TooLarge,
+            "body_too_large",
+            format!("the body limit is {limit} bytes"),
+        )
+    };
+    let declared = req
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::new(
+                ApiErrorKind::MalformedJson,
+                "bad_body",
+                format!("could not read the body: {e}"),
+            )
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Nesting depth of JSON text, ignoring brackets inside strings.
+pub fn json_depth(bytes: &[u8]) -> usize {
+    let (mut depth, mut max, mut in_str, mut escaped) = (0usize, 0usize, false, false);
+    for &b in bytes {
+        if in_str {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_str = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
+/// Parses a JSON body into `T`: 400 for broken JSON, 422 for the wrong shape or depth.
+pub fn parse_json<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    max_depth: usize,
+) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::new(
+            ApiErrorKind::MalformedJson,
+            "malformed_json",
+            "the body is empty",
+        ));
+    }
+    if json_depth(body) > max_depth {
+        return Err(ApiError::new(
+            ApiErrorKind::Invalid,
+            "json_too_deep",
+            format!("JSON nesting deeper than {max_depth} levels"),
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => {
+            ApiError::new(ApiErrorKind::Invalid, "invalid_request", e.to_string())
+        }
+        _ => ApiError::new(ApiErrorKind::MalformedJson, "malformed_json", e.to_string()),
+    })
+}
+
+async fn score_with(
+    state: &AppState,
+    req: &HttpRequest,
+    payload: web::Payload,
+    name: &str,
+) -> Result<HttpResponse, ApiError> {
+    state.auth.check(req, Scope::Score)?;
+    let loaded = state.get(name).ok_or_else(|| {
+        ApiError::new(
+            ApiErrorKind::NotFound,
+            "model_not_found",
+            format!("no model '{name}' is loaded"),
+        )
+    })?;
+    let cfg = &state.config;
+    let body = read_body(req, payload, cfg.max_body_bytes).await?;
+    let request: ScoreRequest = parse_json(&body, cfg.max_json_depth)?;
+    if request.customers.len() > cfg.max_customers {
+        return Err(ApiError::new(
+            ApiErrorKind::TooLarge,
+            "too_many_customers",
+            format!(
+                "{} customers, the limit is {}",
+                request.customers.len(),
+                cfg.max_customers
+            ),
+        )
+        .with_field("customers"));
+    }
+    let as_of = match &request.as_of {
+        Some(s) => parse_date(s, DayOrder::MonthFirst).ok_or_else(|| {
+            ApiError::new(
+                ApiErrorKind::Invalid,
+                "invalid_date",
+                "as_of must be a date such as 2026-01-31",
+            )
+            .with_field("as_of")
+        })?,
+        None => today(),
+    };
+    let model = &loaded.model;
+    let window = model.file.params.window_days;
+    let mut results = Vec::with_capacity(request.customers.len());
+    let mut scratch = Vec::new();
+    let mut per_segment = vec![0u64; model.file.k];
+    for (i, c) in request.customers.iter().enumerate() {
+        let p =
+            prepare(&model.file.features, c, as_of, window, cfg.max_transactions).map_err(|e| {
+                let kind = if e.code == "too_many_transactions" {
+                    ApiErrorKind::TooLarge
+                } else {
+                    ApiErrorKind::Invalid
+                };
+                let field = if e.field.is_empty() {
+                    format!("customers[{i}]")
+                } else {
+                    format!("customers[{i}].{}", e.field)
+                };
+                ApiError::new(kind, e.code, e.message).with_field(field)
+            })?;
+        let mut s = model.score(&p.raw, &mut scratch).map_err(|e| {
+            ApiError::new(ApiErrorKind::Invalid, "invalid_value", e.to_string())
+                .with_field(format!("customers[{i}]"))
+        })?;
+        let mut warnings = p.warnings;
+        warnings.append(&mut s.warnings);
+        let seg = &model.file.segments[s.segment_id];
+        per_segment[s.segment_id] += 1;
+        results.push(ScoreResult {
+            customer_id: p.customer_id,
+            segment_id: s.segment_id,
+            segment: seg.name.clone(),
+            tier: seg.tier.to_string(),
+            distance: s.distance,
+            distances: s.distances,
+            margin: s.margin,
+            warnings,
+        });
+    }
+    for (seg, n) in model.file.segments.iter().zip(per_segment) {
+        if n > 0 {
+            state.metrics.scored(&loaded.name, &seg.name, n);
+        }
+    }
+    Ok(HttpResponse::Ok().json(ScoreResponse {
+        model: loaded.name.clone(),
+        version: loaded.version,
+        as_of: format_day(as_of),
+        results,
+    }))
+}
+
+/// Scores customers with the default model.
+#[utoipa::path(post, path = "/v1/score", request_body = ScoreRequest,
+    responses((status = 200, body = ScoreResponse), (status = 400, body = crate::server::error::ErrorBody),
+              (status = 401, body = crate::server::error::ErrorBody), (status = 404, body = crate::server::error::ErrorBody),
+              (status = 413, body = crate::server::error::ErrorBody), (status = 415, body = crate::server::error::ErrorBody),
+              (status = 422, body = crate::server::error::ErrorBody), (status = 503, body = crate::server::error::ErrorBody)))]
+pub async fn score_default(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let name = state.config.default_model.clone();
+    state.auth.check(&req, Scope::Score)?;
+    if state.get(&name).is_none() {
+        // The route exists; the server is just not ready to answer it (yet).
+        return Err(ApiError::new(
+            ApiErrorKind::NotReady,
+            "not_ready",
+            format!("the default model '{name}' is not loaded"),
+        ));
+    }
+    score_with(&state, &req, payload, &name).await
+}
+
+/// Scores customers with a named model.
+#[utoipa::path(post, path = "/v1/models/{name}/score", request_body = ScoreRequest,
+    params(("name" = String, Path, description = "model name")),
+    responses((status = 200, body = ScoreResponse), (status = 400, body = crate::server::error::ErrorBody),
+              (status = 401, body = crate::server::error::ErrorBody), (status = 404, body = crate::server::error::ErrorBody),
+              (status = 413, body = crate::server::error::ErrorBody), (status = 415, body = crate::server::error::ErrorBody),
+              (status = 422, body = crate::server::error::ErrorBody)))]
+pub async fn score_named(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    score_with(&state, &req, payload, &path.into_inner()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn depth_ignores_brackets_in_strings() {
+        assert_eq!(json_depth(br#"{"a": [1, {"b": "[[[{"}]}"#), 3);
+        assert_eq!(json_depth(br#"{"a": "\"[["}"#), 1);
+        assert_eq!(json_depth(b"[[[[]]]]"), 4);
+    }
+
+    #[test]
+    fn empty_and_broken_json_are_400_shape_errors_422() {
+        assert_eq!(
+            parse_json::<ScoreRequest>(b"  ", 8).err().unwrap().kind,
+            ApiErrorKind::MalformedJson
+        );
+        assert_eq!(
+            parse_json::<ScoreRequest>(b"{\"customers\": [", 8)
+                .err()
+                .unwrap()
+                .kind,
+            ApiErrorKind::MalformedJson
+        );
+        assert_eq!(
+            parse_json::<ScoreRequest>(b"{\"customers\": 3}", 8)
+                .err()
+                .unwrap()
+                .kind,
+            ApiErrorKind::Invalid
+        );
+        assert_eq!(
+            parse_json::<ScoreRequest>(b"{\"customers\": [], \"x\": 1}", 8)
+                .err()
+                .unwrap()
+                .code,
+            "invalid_request"
+        );
+        assert_eq!(
+            parse_json::<ScoreRequest>(b"[[[[[[[[[[]]]]]]]]]]", 8)
+                .err()
+                .unwrap()
+                .code,
+            "json_too_deep"
+        );
+    }
+}

@@ -1,0 +1,141 @@
+//! Prometheus text metrics. Labels are route patterns, status codes, model names and
+//! segment names only: never customer ids, feature values or raw paths.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+#[derive(Default)]
+struct Inner {
+    requests: BTreeMap<(String, String, u16), u64>,
+    durations: BTreeMap<String, Histogram>,
+    scored: BTreeMap<(String, String), u64>,
+    reloads: BTreeMap<(String, &'static str), u64>,
+}
+
+/// Process-wide counters.
+#[derive(Default)]
+pub struct Metrics {
+    inner: Mutex<Inner>,
+}
+
+impl Metrics {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// One finished request.
+    pub fn request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        let mut m = self.lock();
+        *m.requests
+            .entry((method.to_string(), route.to_string(), status))
+            .or_default() += 1;
+        let h = m.durations.entry(route.to_string()).or_default();
+        for (i, b) in BUCKETS.iter().enumerate() {
+            if seconds <= *b {
+                h.counts[i] += 1;
+            }
+        }
+        h.count += 1;
+        h.sum += seconds;
+    }
+
+    /// Customers scored into a segment.
+    pub fn scored(&self, model: &str, segment: &str, n: u64) {
+        *self
+            .lock()
+            .scored
+            .entry((model.to_string(), segment.to_string()))
+            .or_default() += n;
+    }
+
+    /// A reload attempt.
+    pub fn reload(&self, model: &str, ok: bool) {
+        *self
+            .lock()
+            .reloads
+            .entry((model.to_string(), if ok { "ok" } else { "failed" }))
+            .or_default() += 1;
+    }
+
+    /// Renders the text exposition format; `models` gives the served version of each model.
+    pub fn render(&self, models: &[(String, u32)]) -> String {
+        let m = self.lock();
+        let mut s = String::new();
+        let esc = |v: &str| {
+            v.replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('\n', "\\n")
+        };
+        s.push_str("# HELP custseg_requests_total HTTP requests by method, route pattern and status.\n# TYPE custseg_requests_total counter\n");
+        for ((method, route, status), n) in &m.requests {
+            let _ = writeln!(
+                s,
+                "custseg_requests_total{{method=\"{}\",route=\"{}\",status=\"{status}\"}} {n}",
+                esc(method),
+                esc(route)
+            );
+        }
+        s.push_str("# HELP custseg_request_duration_seconds Request latency by route pattern.\n# TYPE custseg_request_duration_seconds histogram\n");
+        for (route, h) in &m.durations {
+            for (b, c) in BUCKETS.iter().zip(h.counts) {
+                let _ = writeln!(
+                    s,
+                    "custseg_request_duration_seconds_bucket{{route=\"{}\",le=\"{b}\"}} {c}",
+                    esc(route)
+                );
+            }
+            let _ = writeln!(
+                s,
+                "custseg_request_duration_seconds_bucket{{route=\"{}\",le=\"+Inf\"}} {}",
+                esc(route),
+                h.count
+            );
+            let _ = writeln!(
+                s,
+                "custseg_request_duration_seconds_sum{{route=\"{}\"}} {}",
+                esc(route),
+                h.sum
+            );
+            let _ = writeln!(
+                s,
+                "custseg_request_duration_seconds_count{{route=\"{}\"}} {}",
+                esc(route),
+                h.count
+            );
+        }
+        s.push_str("# HELP custseg_customers_scored_total Customers scored, by model and segment.\n# TYPE custseg_customers_scored_total counter\n");
+        for ((model, seg), n) in &m.scored {
+            let _ = writeln!(
+                s,
+                "custseg_customers_scored_total{{model=\"{}\",segment=\"{}\"}} {n}",
+                esc(model),
+                esc(seg)
+            );
+        }
+        s.push_str("# HELP custseg_reloads_total Model reload attempts by result.\n# TYPE custseg_reloads_total counter\n");
+        for ((model, result), n) in &m.reloads {
+            let _ = writeln!(
+                s,
+                "custseg_reloads_total{{model=\"{}\",result=\"{result}\"}} {n}",
+                esc(model)
+            );
+        }
+        s.push_str("# HELP custseg_model_version Version currently served, by model.\n# TYPE custseg_model_version gauge\n");
+        for (name, v) in models {
+            let _ = writeln!(s, "custseg_model_version{{model=\"{}\"}} {v}", esc(name));
+        }
+        s
+    }
+}

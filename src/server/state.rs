@@ -1,0 +1,180 @@
+//! Shared server state: the loaded models behind an `ArcSwap`, so a reload replaces a model
+//! atomically while requests already running keep the `Arc` of the model they started with.
+//! Loading and validation happen off the request path; a model that fails to load never
+//! replaces a good one.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use arc_swap::ArcSwap;
+use serde::Serialize;
+
+use super::auth::Auth;
+use super::config::{Keys, ServerConfig};
+use super::metrics::Metrics;
+use crate::model::{Model, Registry};
+
+/// A model being served.
+#[derive(Debug)]
+pub struct LoadedModel {
+    pub name: String,
+    pub version: u32,
+    pub model: Model,
+    /// `metrics.json` of the version, when readable.
+    pub metrics: Option<serde_json::Value>,
+}
+
+/// Result of a reload.
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ReloadOutcome {
+    pub model: String,
+    pub version: u32,
+    pub previous_version: Option<u32>,
+    pub changed: bool,
+}
+
+/// Everything handlers share. Built once, outside the worker factory.
+pub struct AppState {
+    pub config: ServerConfig,
+    pub registry: Registry,
+    pub auth: Auth,
+    pub metrics: Metrics,
+    models: ArcSwap<BTreeMap<String, Arc<LoadedModel>>>,
+    reload_lock: Mutex<()>,
+    /// Versions that failed to load, with their file's modification time, so the watcher
+    /// does not retry (and re-log) the same broken file every tick.
+    failed: Mutex<HashMap<String, (u32, Option<SystemTime>)>>,
+}
+
+impl AppState {
+    pub fn new(config: ServerConfig, keys: &Keys) -> Self {
+        AppState {
+            registry: Registry::new(&config.models_dir),
+            auth: Auth::new(keys),
+            metrics: Metrics::default(),
+            models: ArcSwap::from_pointee(BTreeMap::new()),
+            reload_lock: Mutex::new(()),
+            failed: Mutex::new(HashMap::new()),
+            config,
+        }
+    }
+
+    /// The served version of a model.
+    pub fn get(&self, name: &str) -> Option<Arc<LoadedModel>> {
+        self.models.load().get(name).cloned()
+    }
+
+    /// `(name, version)` of every served model.
+    pub fn loaded(&self) -> Vec<(String, u32)> {
+        self.models
+            .load()
+            .values()
+            .map(|m| (m.name.clone(), m.version))
+            .collect()
+    }
+
+    /// Loads the version `CURRENT` names (else the latest) and swaps it in if it differs
+    /// from the served one. Blocking: call it off the request path.
+    pub fn reload(&self, name: &str) -> Result<ReloadOutcome, String> {
+        let _guard = self.reload_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let previous = self.get(name).map(|m| m.version);
+        let result = self.load(name);
+        match result {
+            Ok((version, _)) if Some(version) == previous => Ok(ReloadOutcome {
+                model: name.into(),
+                version,
+                previous_version: previous,
+                changed: false,
+            }),
+            Ok((version, dir)) => match Model::load(&dir) {
+                Ok(model) => {
+                    let metrics = std::fs::read(dir.join("metrics.json"))
+                        .ok()
+                        .and_then(|b| serde_json::from_slice(&b).ok());
+                    let loaded = Arc::new(LoadedModel {
+                        name: name.into(),
+                        version,
+                        model,
+                        metrics,
+                    });
+                    self.models.rcu(|old| {
+                        let mut next = BTreeMap::clone(old);
+                        next.insert(name.to_string(), loaded.clone());
+                        next
+                    });
+                    self.failed
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(name);
+                    self.metrics.reload(name, true);
+                    tracing::info!(model = name, version, "model loaded");
+                    Ok(ReloadOutcome {
+                        model: name.into(),
+                        version,
+                        previous_version: previous,
+                        changed: true,
+                    })
+                }
+                Err(e) => {
+                    self.metrics.reload(name, false);
+                    let mtime = std::fs::metadata(dir.join("model.json"))
+                        .and_then(|m| m.modified())
+                        .ok();
+                    self.failed
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(name.into(), (version, mtime));
+                    tracing::warn!(model = name, version, error = %e, "reload failed; still serving the previous version");
+                    Err(format!(
+                        "v{version} cannot be served ({e}); still serving {}",
+                        previous
+                            .map(|v| format!("v{v}"))
+                            .unwrap_or_else(|| "nothing".into())
+                    ))
+                }
+            },
+            Err(e) => {
+                self.metrics.reload(name, false);
+                Err(e)
+            }
+        }
+    }
+
+    fn load(&self, name: &str) -> Result<(u32, PathBuf), String> {
+        let (_, version, dir) = self.registry.resolve(name).map_err(|e| e.to_string())?;
+        Ok((version, dir))
+    }
+
+    /// Reloads every model in the store whose CURRENT changed (the watcher and SIGHUP).
+    pub fn reload_changed(&self) {
+        let Ok(list) = self.registry.list() else {
+            return;
+        };
+        for m in list {
+            let Some(target) = m.current.or(m.versions.last().copied()) else {
+                continue;
+            };
+            if self.get(&m.name).map(|l| l.version) == Some(target) {
+                continue;
+            }
+            let mtime = std::fs::metadata(
+                self.registry
+                    .model_dir(&m.name)
+                    .join(format!("v{target}/model.json")),
+            )
+            .and_then(|x| x.modified())
+            .ok();
+            let known_bad = self
+                .failed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&m.name)
+                == Some(&(target, mtime));
+            if !known_bad {
+                let _ = self.reload(&m.name);
+            }
+        }
+    }
+}
