@@ -5,8 +5,8 @@
 #
 # Builds the release binary, trains the bundled sample into a temporary model store, starts
 # `custseg serve` on a free port, then runs wrk against /healthz (the web stack's floor),
-# POST /v1/score with 1 customer per request (features), 1 customer with raw transactions, and
-# 100 customers per request. Prints wrk's latency distribution and requests/s for each.
+# POST /v1/score with 1 customer per request (features; once over a single connection for
+# unloaded latency), 1 customer with raw transactions, and 100 customers per request. Prints wrk's latency distribution and requests/s for each.
 # Bounded in time: each run lasts DURATION_S seconds (default 15).
 set -euo pipefail
 
@@ -68,16 +68,18 @@ wrk.body = '{"customers":[' .. table.concat(c, ",") .. ']}'
 LUA
 
 run() {
-    local name="$1"; shift
-    echo "== $name: wrk -t$threads -c$connections -d${duration}s --latency $*"
-    wrk -t"$threads" -c"$connections" -d"${duration}s" --latency "$@" | sed 's/^/   /'
+    local name="$1" conns="$2"; shift 2
+    echo "== $name: wrk -t$threads -c$conns -d${duration}s --latency $*"
+    wrk -t"$threads" -c"$conns" -d"${duration}s" --latency "$@" | sed 's/^/   /'
 }
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "server: custseg serve (workers: ${SERVER_WORKERS:-one per core}), model: bundled sample, k = $(curl -s "http://127.0.0.1:$port/v1/models" | python3 -c 'import json,sys; print(json.load(sys.stdin)["models"][0]["k"])')"
-run "GET /healthz" "http://127.0.0.1:$port/healthz"
-run "POST /v1/score, 1 customer (features)" -s "$work/one.lua" "http://127.0.0.1:$port/v1/score"
-run "POST /v1/score, 1 customer (12 raw transactions)" -s "$work/raw.lua" "http://127.0.0.1:$port/v1/score"
-run "POST /v1/score, 100 customers (features)" -s "$work/hundred.lua" "http://127.0.0.1:$port/v1/score"
+score="http://127.0.0.1:$port/v1/score"
+run "GET /healthz" "$connections" "http://127.0.0.1:$port/healthz"
+run "POST /v1/score, 1 customer (features), one connection: latency" 1 -s "$work/one.lua" "$score"
+run "POST /v1/score, 1 customer (features)" "$connections" -s "$work/one.lua" "$score"
+run "POST /v1/score, 1 customer (12 raw transactions)" "$connections" -s "$work/raw.lua" "$score"
+run "POST /v1/score, 100 customers (features)" "$connections" -s "$work/hundred.lua" "$score"
 errors="$(curl -s "http://127.0.0.1:$port/metrics" | grep -E '^custseg_requests_total' | grep -vE 'status="200"' || true)"
 echo "non-200 responses counted by the server: ${errors:-none}"
 echo "server RSS after the runs: $(ps -o rss= -p "$server_pid" | awk '{printf "%.1f MB", $1/1024}')"
