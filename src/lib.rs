@@ -10,6 +10,7 @@ pub mod error;
 pub mod features;
 pub mod generate;
 pub mod model;
+pub mod npy;
 pub mod progress;
 pub mod score;
 pub mod server;

@@ -48,6 +48,27 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Train on the bundled sample (if needed), print the segments, and serve the model.
     Demo(DemoArgs),
+    /// Developer tool for benches/compare_sklearn.py: fit k-means on a float64 .npy matrix
+    /// exactly as the trainer does and print timings and inertia as JSON.
+    #[command(hide = true)]
+    BenchKmeans(BenchKmeansArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BenchKmeansArgs {
+    /// `(n, d)` little-endian float64 C-order .npy file.
+    #[arg(long)]
+    pub npy: PathBuf,
+    #[arg(long)]
+    pub k: usize,
+    #[arg(long, default_value_t = 10)]
+    pub n_init: usize,
+    #[arg(long, default_value_t = 300)]
+    pub max_iter: u64,
+    #[arg(long, default_value_t = 1e-4)]
+    pub tol: f64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
 }
 
 #[derive(Args, Debug)]
@@ -330,7 +351,33 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Score(a) => score(a),
         Command::Serve(a) => custseg::server::run(a.into_config()?),
         Command::Demo(a) => demo(a),
+        Command::BenchKmeans(a) => bench_kmeans(a),
     }
+}
+
+fn bench_kmeans(a: BenchKmeansArgs) -> Result<()> {
+    let t0 = std::time::Instant::now();
+    let (values, d) = custseg::npy::read_f64_matrix(&a.npy)?;
+    let n = values.len() / d;
+    let x = ndarray::Array2::from_shape_vec((n, d), values)?;
+    let load_s = t0.elapsed().as_secs_f64();
+    if a.k < 1 || a.k > n || a.n_init == 0 {
+        return Err(UsageError(format!("need 1 ≤ k ≤ {n} and n_init ≥ 1")).into());
+    }
+    let t1 = std::time::Instant::now();
+    let f = custseg::train::kmeans::fit(x.view(), a.k, a.n_init, a.max_iter, a.tol, a.seed)?;
+    let fit_s = t1.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        serde_json::json!({
+            "n": n, "d": d, "k": a.k, "n_init": a.n_init, "seed": a.seed,
+            "threads": rayon::current_num_threads(),
+            "load_s": load_s, "fit_s": fit_s, "inertia": f.inertia,
+            "iterations": f.iterations, "run_inertias": f.run_inertias,
+            "total_iterations": f.run_iterations.iter().sum::<u64>(),
+        })
+    );
+    Ok(())
 }
 
 fn parse_k(raw: &str) -> Result<Option<usize>, UsageError> {

@@ -1,17 +1,18 @@
-//! k-means fitting with linfa-clustering. We drive linfa one Lloyd step at a time
-//! (`max_n_iterations(1)` with the previous centroids as a precomputed init) so that we own
-//! the restart loop: every initialization gets its own seeded k-means++ stream (recorded via
-//! the model's seed), and the iteration count and per-run inertia are reported, which
-//! linfa's `fit` does not expose. The convergence rule is linfa's: stop when the centroids
-//! move less than `tol` (Frobenius norm) or after `max_iter` steps.
+//! k-means fitting: seeded greedy k-means++ restarts and Lloyd iterations with custseg's own
+//! data-parallel kernel ([`super::lloyd`]), keeping the initialization with the lowest
+//! inertia. Every initialization gets its own stream of the model's seed (a xoshiro jump per
+//! run), so results depend only on the data, k, the parameters and the seed — not on the
+//! number of threads. Convergence follows scikit-learn: stop when labels stop changing or the
+//! total squared centroid shift is at most `tol` × the mean per-column variance.
+//! linfa-clustering is the reference: the tests check that linfa, started from the same
+//! centroids, reaches the same labels and centroids. (linfa's update is m_k-means — the old
+//! centroid counts as one more point — which has the same fixed point as Lloyd's.)
 
-use linfa::traits::Fit;
-use linfa::DatasetBase;
-use linfa_clustering::{KMeans, KMeansInit};
 use ndarray::{Array2, ArrayView2};
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256Plus;
 
+use super::lloyd::{self, Points};
 use super::TrainError;
 use crate::score::Centroids;
 
@@ -26,61 +27,45 @@ pub struct KmFit {
     pub iterations: u64,
     /// Inertia of every initialization, in run order.
     pub run_inertias: Vec<f64>,
+    /// Lloyd steps of every initialization, in run order.
+    pub run_iterations: Vec<u64>,
 }
 
-fn step(
-    x: ArrayView2<f64>,
-    init: KMeansInit<f64>,
-    k: usize,
-    rng: Xoshiro256Plus,
-    tol: f64,
-) -> Result<Array2<f64>, TrainError> {
-    let ds = DatasetBase::new(x, ());
-    let model = KMeans::params_with_rng(k, rng)
-        .n_runs(1)
-        .max_n_iterations(1)
-        .tolerance(tol)
-        .init_method(init)
-        .fit(&ds)
-        .map_err(|e| TrainError::Linfa(e.to_string()))?;
-    Ok(model.centroids().clone())
+/// The matrix as a row-major slice (copied only if it is not in standard layout).
+fn with_points<T>(x: ArrayView2<f64>, f: impl FnOnce(&Points) -> T) -> T {
+    let std = x.as_standard_layout();
+    let data = std.as_slice().expect("standard layout");
+    let p = Points {
+        data,
+        n: x.nrows(),
+        d: x.ncols().max(1),
+    };
+    f(&p)
 }
 
-/// Runs Lloyd steps from `start` (already one step past its initialization) to convergence.
-fn iterate(
-    x: ArrayView2<f64>,
-    mut centroids: Array2<f64>,
-    max_iter: u64,
-    tol: f64,
-    first_iter: u64,
-) -> Result<(Array2<f64>, u64), TrainError> {
-    let k = centroids.nrows();
-    let mut n = first_iter;
-    while n < max_iter {
-        let next = step(
-            x,
-            KMeansInit::Precomputed(centroids.clone()),
-            k,
-            Xoshiro256Plus::seed_from_u64(0),
-            tol,
-        )?;
-        let shift = (&next - &centroids).mapv(|v| v * v).sum().sqrt();
-        centroids = next;
-        n += 1;
-        if shift < tol {
-            break;
-        }
-    }
-    Ok((centroids, n))
+fn to_array(c: Vec<f64>, k: usize) -> Array2<f64> {
+    let d = c.len() / k.max(1);
+    Array2::from_shape_vec((k, d), c).expect("k × d centroids")
 }
 
 /// Sum of squared distances of every row to its nearest centroid.
 pub fn inertia(x: ArrayView2<f64>, centroids: &Array2<f64>) -> f64 {
-    let c = to_centroids(centroids);
-    x.rows()
-        .into_iter()
-        .map(|r| c.nearest(r.as_slice().unwrap_or(&r.to_vec())).1)
-        .sum()
+    let c = centroids.as_standard_layout();
+    with_points(x, |p| {
+        lloyd::inertia(p, c.as_slice().expect("standard"), centroids.nrows())
+    })
+}
+
+/// Nearest centroid and distance (not squared) of every row, in parallel.
+pub fn labels_and_distances(x: ArrayView2<f64>, centroids: &Array2<f64>) -> (Vec<usize>, Vec<f64>) {
+    let c = centroids.as_standard_layout();
+    let (l, sq) = with_points(x, |p| {
+        lloyd::assign(p, c.as_slice().expect("standard"), centroids.nrows())
+    });
+    (
+        l.into_iter().map(|v| v as usize).collect(),
+        sq.into_iter().map(f64::sqrt).collect(),
+    )
 }
 
 /// Converts an ndarray of centroids into the scorer's layout.
@@ -90,6 +75,15 @@ pub fn to_centroids(centroids: &Array2<f64>) -> Centroids {
         // Only reachable with zero columns, which fitting rejects earlier.
         Centroids::from_rows(&[vec![0.0]]).expect("non-empty")
     })
+}
+
+/// The random stream of initialization `run` under `seed`.
+pub fn run_rng(seed: u64, run: usize) -> Xoshiro256Plus {
+    let mut rng = Xoshiro256Plus::seed_from_u64(seed);
+    for _ in 0..run {
+        rng.jump();
+    }
+    rng
 }
 
 /// Fits k-means with `n_init` seeded k-means++ initializations and keeps the lowest inertia.
@@ -104,30 +98,33 @@ pub fn fit(
     if k > x.nrows() {
         return Err(TrainError::TooFewCustomers { k, n: x.nrows() });
     }
-    let base = Xoshiro256Plus::seed_from_u64(seed);
-    let mut best: Option<KmFit> = None;
-    let mut run_inertias = Vec::with_capacity(n_init);
-    for run in 0..n_init {
-        let mut rng = base.clone();
-        for _ in 0..run {
-            rng.jump();
-        }
-        let first = step(x, KMeansInit::KMeansPlusPlus, k, rng, tol)?;
-        let (centroids, iterations) = iterate(x, first, max_iter, tol, 1)?;
-        let inertia = inertia(x, &centroids);
-        run_inertias.push(inertia);
-        if best.as_ref().is_none_or(|b| inertia < b.inertia) {
-            best = Some(KmFit {
-                centroids,
-                inertia,
-                iterations,
-                run_inertias: Vec::new(),
-            });
-        }
+    if n_init == 0 {
+        return Err(TrainError::NInitZero);
     }
-    let mut best = best.ok_or(TrainError::NInitZero)?;
-    best.run_inertias = run_inertias;
-    Ok(best)
+    with_points(x, |p| {
+        let tol_abs = tol * lloyd::mean_variance(p);
+        let norms = lloyd::row_norms(p);
+        let mut best: Option<lloyd::Lloyd> = None;
+        let mut run_inertias = Vec::with_capacity(n_init);
+        let mut run_iterations = Vec::with_capacity(n_init);
+        for run in 0..n_init {
+            let init = lloyd::kmeans_plus_plus(p, &norms, k, &mut run_rng(seed, run));
+            let r = lloyd::lloyd(p, &norms, init, k, max_iter, tol_abs);
+            run_inertias.push(r.inertia);
+            run_iterations.push(r.iterations);
+            if best.as_ref().is_none_or(|b| r.inertia < b.inertia) {
+                best = Some(r);
+            }
+        }
+        let best = best.ok_or(TrainError::NInitZero)?;
+        Ok(KmFit {
+            centroids: to_array(best.centroids, k),
+            inertia: best.inertia,
+            iterations: best.iterations,
+            run_inertias,
+            run_iterations,
+        })
+    })
 }
 
 /// Refines given centroids on (more) data: a warm start with one run.
@@ -137,20 +134,31 @@ pub fn refine(
     max_iter: u64,
     tol: f64,
 ) -> Result<KmFit, TrainError> {
-    let (centroids, iterations) = iterate(x, start.clone(), max_iter, tol, 0)?;
-    let inertia = inertia(x, &centroids);
-    Ok(KmFit {
-        centroids,
-        inertia,
-        iterations,
-        run_inertias: vec![inertia],
+    let k = start.nrows();
+    let init = start
+        .as_standard_layout()
+        .as_slice()
+        .expect("standard")
+        .to_vec();
+    with_points(x, |p| {
+        let tol_abs = tol * lloyd::mean_variance(p);
+        let r = lloyd::lloyd(p, &lloyd::row_norms(p), init, k, max_iter, tol_abs);
+        Ok(KmFit {
+            centroids: to_array(r.centroids, k),
+            inertia: r.inertia,
+            iterations: r.iterations,
+            run_inertias: vec![r.inertia],
+            run_iterations: vec![r.iterations],
+        })
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use linfa::traits::Predict;
+    use linfa::traits::{Fit, Predict};
+    use linfa::DatasetBase;
+    use linfa_clustering::{KMeans, KMeansInit};
     use ndarray::Array1;
     use rand::Rng;
 
@@ -173,24 +181,56 @@ mod tests {
         assert!(a.inertia / 300.0 < 0.8, "{}", a.inertia);
     }
 
-    #[test]
-    fn our_assignment_matches_linfa_predict() {
-        let x = blobs(2);
-        let fitted = fit(x.view(), 3, 2, 100, 1e-6, 3).unwrap();
+    /// linfa run to convergence from the given centroids.
+    fn linfa_from(x: &Array2<f64>, init: Array2<f64>) -> (Array2<f64>, Array1<usize>) {
         let ds = DatasetBase::new(x.view(), ());
-        let model = KMeans::params_with_rng(3, Xoshiro256Plus::seed_from_u64(0))
+        let model = KMeans::params_with_rng(init.nrows(), Xoshiro256Plus::seed_from_u64(0))
             .n_runs(1)
-            .max_n_iterations(1)
-            .init_method(KMeansInit::Precomputed(fitted.centroids.clone()))
+            .max_n_iterations(1000)
+            .tolerance(1e-12)
+            .init_method(KMeansInit::Precomputed(init))
             .fit(&ds)
             .unwrap();
-        // linfa's model moved one step; predict with our centroids through a zero-step
-        // comparison instead: both must agree on the model linfa returns.
-        let linfa_labels: Array1<usize> = model.predict(&x);
-        let ours = to_centroids(model.centroids());
-        for (row, &l) in x.rows().into_iter().zip(linfa_labels.iter()) {
-            assert_eq!(ours.nearest(row.as_slice().unwrap()).0, l);
+        let labels = model.predict(x);
+        (model.centroids().clone(), labels)
+    }
+
+    #[test]
+    fn same_init_gives_linfas_labels_and_centroids() {
+        let x = blobs(2);
+        for seed in 0..5 {
+            let init = with_points(x.view(), |p| {
+                lloyd::kmeans_plus_plus(p, &lloyd::row_norms(p), 3, &mut run_rng(seed, 0))
+            });
+            let ours = refine(x.view(), &to_array(init.clone(), 3), 1000, 0.0).unwrap();
+            let (theirs, linfa_labels) = linfa_from(&x, to_array(init, 3));
+            let (labels, _) = labels_and_distances(x.view(), &ours.centroids);
+            assert_eq!(labels, linfa_labels.to_vec(), "seed {seed}");
+            for (a, b) in ours.centroids.iter().zip(theirs.iter()) {
+                assert!((a - b).abs() < 1e-9, "seed {seed}: {a} vs {b}");
+            }
         }
+    }
+
+    #[test]
+    fn one_step_moves_each_centroid_to_the_mean_of_its_points() {
+        // (linfa's step is an m_k-means update, (sum + old) / (count + 1), with the same fixed
+        // point as Lloyd's; so one step is checked against the plain means here.)
+        let x = blobs(5);
+        let init = x.select(ndarray::Axis(0), &[0, 1, 2, 3]);
+        let ours = refine(x.view(), &init, 1, 0.0).unwrap();
+        let (labels, _) = labels_and_distances(x.view(), &init);
+        for j in 0..4 {
+            let members: Vec<usize> = (0..x.nrows()).filter(|&i| labels[i] == j).collect();
+            let mean = x
+                .select(ndarray::Axis(0), &members)
+                .mean_axis(ndarray::Axis(0))
+                .unwrap();
+            for (a, b) in ours.centroids.row(j).iter().zip(mean.iter()) {
+                assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+            }
+        }
+        assert_eq!(ours.iterations, 1);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use ndarray::{Array2, Axis};
 
-use super::kmeans::{self, to_centroids, KmFit};
+use super::kmeans::{self, KmFit};
 use super::params::{KChoice, TrainValidParams};
 use super::quality::{calinski_harabasz, davies_bouldin, sample_rows, silhouette};
 use super::segments::{build_segments, SegmentInput};
@@ -275,15 +275,7 @@ pub fn choose_k(points: &mut [KPoint]) -> usize {
 }
 
 fn labels_of(x: &Array2<f64>, centroids: &Array2<f64>) -> (Vec<usize>, Vec<f64>) {
-    let c = to_centroids(centroids);
-    let d = x.ncols();
-    let data = x.as_slice().expect("standard layout");
-    data.chunks_exact(d)
-        .map(|r| {
-            let (l, sq) = c.nearest(r);
-            (l, sq.sqrt())
-        })
-        .unzip()
+    kmeans::labels_and_distances(x.view(), centroids)
 }
 
 fn parse_as_of(raw: &str) -> std::result::Result<i32, TrainError> {

@@ -5,6 +5,7 @@ use ndarray::ArrayView2;
 use rand::seq::index::sample;
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256Plus;
+use rayon::prelude::*;
 
 use crate::score::sq_dist;
 
@@ -40,28 +41,37 @@ pub fn silhouette(
     for &l in &lab {
         counts[l] += 1;
     }
-    let mut total = 0.0;
-    let mut sums = vec![0.0; k];
-    for i in 0..m {
-        sums.iter_mut().for_each(|s| *s = 0.0);
-        for j in 0..m {
-            if i != j {
-                sums[lab[j]] += sq_dist(&pts[i], &pts[j]).sqrt();
-            }
-        }
-        let own = lab[i];
-        if counts[own] <= 1 {
-            continue;
-        }
-        let a = sums[own] / (counts[own] - 1) as f64;
-        let b = (0..k)
-            .filter(|&c| c != own && counts[c] > 0)
-            .map(|c| sums[c] / counts[c] as f64)
-            .fold(f64::INFINITY, f64::min);
-        if b.is_finite() && a.max(b) > 0.0 {
-            total += (b - a) / a.max(b);
-        }
-    }
+    // Rows in parallel; contributions are summed in row order, so the result does not depend
+    // on the number of threads.
+    let contributions: Vec<f64> = (0..m)
+        .into_par_iter()
+        .map_init(
+            || vec![0.0; k],
+            |sums, i| {
+                sums.iter_mut().for_each(|s| *s = 0.0);
+                for j in 0..m {
+                    if i != j {
+                        sums[lab[j]] += sq_dist(&pts[i], &pts[j]).sqrt();
+                    }
+                }
+                let own = lab[i];
+                if counts[own] <= 1 {
+                    return 0.0;
+                }
+                let a = sums[own] / (counts[own] - 1) as f64;
+                let b = (0..k)
+                    .filter(|&c| c != own && counts[c] > 0)
+                    .map(|c| sums[c] / counts[c] as f64)
+                    .fold(f64::INFINITY, f64::min);
+                if b.is_finite() && a.max(b) > 0.0 {
+                    (b - a) / a.max(b)
+                } else {
+                    0.0
+                }
+            },
+        )
+        .collect();
+    let total: f64 = contributions.iter().sum();
     total / m as f64
 }
 
