@@ -4,6 +4,7 @@
 
 pub mod customers;
 pub mod dates;
+pub mod fasthash;
 pub mod source;
 pub mod table;
 pub mod transactions;

@@ -6,9 +6,8 @@
 //! column equal, across all files of the log). Negative amounts are kept: they are returns
 //! and reduce the customer's monetary value without counting as orders.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::hash::{Hash, Hasher};
+use std::hash::Hash;
 use std::path::{Path, PathBuf};
 
 use csv::ByteRecord;
@@ -322,13 +321,7 @@ fn resolve(table: &Table, map: &ColumnMap) -> Result<Columns, DataError> {
     })
 }
 
-fn record_hash(rec: &ByteRecord) -> u64 {
-    let mut h = DefaultHasher::new();
-    for field in rec.iter() {
-        field.hash(&mut h);
-    }
-    h.finish()
-}
+use super::fasthash::{record_hash, FxBuild};
 
 fn field<'r>(rec: &'r ByteRecord, i: usize) -> std::borrow::Cow<'r, str> {
     decode(rec.get(i).unwrap_or(b""))
@@ -349,8 +342,8 @@ pub fn read_transactions(
         last_day: i32::MIN,
         ..Default::default()
     };
-    let mut index: HashMap<String, u32> = HashMap::new();
-    let mut seen: HashSet<u64> = HashSet::new();
+    let mut index: HashMap<String, u32, FxBuild> = HashMap::default();
+    let mut seen: HashSet<u64, FxBuild> = HashSet::default();
     let mut files = Vec::new();
     for input in inputs {
         files.extend(super::source::expand(input)?);
@@ -440,8 +433,8 @@ impl RowContext<'_> {
         rec: &ByteRecord,
         row: u64,
         log: &mut TransactionLog,
-        index: &mut HashMap<String, u32>,
-        seen: &mut HashSet<u64>,
+        index: &mut HashMap<String, u32, FxBuild>,
+        seen: &mut HashSet<u64, FxBuild>,
     ) {
         let cleaning = &mut log.cleaning;
         let Some(id) = normalize_id(&field(rec, self.cols.customer)) else {

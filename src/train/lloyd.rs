@@ -798,7 +798,12 @@ mod tests {
                 .build()
                 .unwrap()
                 .install(|| {
-                    let init = kmeans_plus_plus(&p, &row_norms(&p), 4, &mut Xoshiro256Plus::seed_from_u64(9));
+                    let init = kmeans_plus_plus(
+                        &p,
+                        &row_norms(&p),
+                        4,
+                        &mut Xoshiro256Plus::seed_from_u64(9),
+                    );
                     lloyd(&p, &row_norms(&p), init, 4, 50, 1e-8)
                 })
         };

@@ -1,0 +1,107 @@
+//! Fast non-cryptographic hashing for the reader's hot maps (customer ids, duplicate
+//! detection). Input files are trusted batch data, so hash-flooding resistance (SipHash,
+//! std's default) is not worth its cost here; the server never uses these maps.
+
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// The multiply-rotate hash of rustc's FxHasher family, 8 bytes at a time.
+#[derive(Clone, Copy, Default)]
+pub struct FxHasher {
+    hash: u64,
+}
+
+const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(SEED);
+    }
+}
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut buf = [0u8; 8];
+            buf[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(buf));
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        // Final avalanche so the low bits (bucket index) depend on every input bit.
+        let mut h = self.hash;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h
+    }
+}
+
+/// `HashMap`/`HashSet` builder using [`FxHasher`].
+pub type FxBuild = BuildHasherDefault<FxHasher>;
+
+/// A 64-bit hash of a whole CSV record: XXH3 of the field bytes, mixed with every field's end
+/// offset so that `("ab", "c")` and `("a", "bc")` differ.
+pub fn record_hash(rec: &csv::ByteRecord) -> u64 {
+    let mut h = twox_hash::XxHash3_64::oneshot(rec.as_slice());
+    let mut ends = FxHasher::default();
+    for i in 0..rec.len() {
+        if let Some(r) = rec.range(i) {
+            ends.add(r.end as u64);
+        }
+    }
+    ends.add(rec.len() as u64);
+    h ^= ends.finish();
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+    use std::hash::BuildHasher;
+
+    #[test]
+    fn equal_records_hash_equal_and_splits_differ() {
+        let a = csv::ByteRecord::from(vec!["ab", "c"]);
+        let b = csv::ByteRecord::from(vec!["a", "bc"]);
+        let c = csv::ByteRecord::from(vec!["ab", "c"]);
+        let d = csv::ByteRecord::from(vec!["ab", "c", ""]);
+        assert_eq!(record_hash(&a), record_hash(&c));
+        assert_ne!(record_hash(&a), record_hash(&b));
+        assert_ne!(record_hash(&a), record_hash(&d));
+    }
+
+    #[test]
+    fn ids_spread_over_the_low_bits() {
+        let build = FxBuild::default();
+        let buckets: HashSet<u64> = (0..4096)
+            .map(|i| build.hash_one(format!("C{i:07}")) & 4095)
+            .collect();
+        // A uniform hash fills ~63% of 4096 buckets with 4096 keys.
+        assert!(buckets.len() > 2400, "{}", buckets.len());
+    }
+}
