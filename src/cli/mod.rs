@@ -52,6 +52,18 @@ pub enum Command {
     /// exactly as the trainer does and print timings and inertia as JSON.
     #[command(hide = true)]
     BenchKmeans(BenchKmeansArgs),
+    /// Developer tool for benches/compare_sklearn.py: read a transaction log and compute
+    /// every customer's RFM features exactly as the trainer does; print timings as JSON.
+    #[command(hide = true)]
+    BenchRfm(BenchRfmArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BenchRfmArgs {
+    #[arg(long)]
+    pub transactions: Vec<PathBuf>,
+    #[arg(long = "map", value_name = "FIELD=COLUMN")]
+    pub map: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -352,7 +364,34 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Serve(a) => custseg::server::run(a.into_config()?),
         Command::Demo(a) => demo(a),
         Command::BenchKmeans(a) => bench_kmeans(a),
+        Command::BenchRfm(a) => bench_rfm(a),
     }
+}
+
+fn bench_rfm(a: BenchRfmArgs) -> Result<()> {
+    let t0 = std::time::Instant::now();
+    let map = ColumnMap::parse(&a.map).map_err(|e| UsageError(e.to_string()))?;
+    let log = custseg::data::read_transactions(&a.transactions, &map, &Progress::hidden())?;
+    let read_s = t0.elapsed().as_secs_f64();
+    let t1 = std::time::Instant::now();
+    let as_of = log.last_day + 1;
+    let rfm: Vec<[f64; 5]> = log
+        .txns
+        .iter()
+        .filter_map(|t| custseg::features::rfm::compute_rfm(t, as_of, None).map(|r| r.values()))
+        .collect();
+    let rfm_s = t1.elapsed().as_secs_f64();
+    let monetary: f64 = rfm.iter().map(|r| r[2]).sum();
+    let frequency: f64 = rfm.iter().map(|r| r[1]).sum();
+    println!(
+        "{}",
+        serde_json::json!({
+            "rows_kept": log.cleaning.rows_kept, "customers": rfm.len(),
+            "read_s": read_s, "rfm_s": rfm_s, "total_s": t0.elapsed().as_secs_f64(),
+            "sum_monetary": monetary, "sum_frequency": frequency,
+        })
+    );
+    Ok(())
 }
 
 fn bench_kmeans(a: BenchKmeansArgs) -> Result<()> {

@@ -5,6 +5,8 @@
 //! encoding happen in `features`.
 
 use std::collections::HashMap;
+
+use super::fasthash::FxBuild;
 use std::path::PathBuf;
 
 use csv::ByteRecord;
@@ -39,7 +41,7 @@ pub struct CustomerTable {
     pub ids: Vec<String>,
     /// Feature columns, in file order.
     pub columns: Vec<CustomerColumn>,
-    index: HashMap<String, usize>,
+    index: HashMap<String, usize, FxBuild>,
 }
 
 impl CustomerTable {
@@ -59,6 +61,49 @@ impl CustomerTable {
 
 const EXTRA_ID_NAMES: [&str; 2] = ["id", "customerkey"];
 
+/// The id column of a customer table and every column's feature name: renamed by
+/// `--map FEATURE=COLUMN`, else derived from the header.
+pub fn resolve_columns(table: &Table, map: &ColumnMap) -> Result<(usize, Vec<String>), DataError> {
+    let path = &table.path;
+    let id_col = match map.get(TxnField::CustomerId.name()) {
+        Some(col) => table
+            .find_column(col)
+            .ok_or_else(|| DataError::MissingColumn {
+                path: path.clone(),
+                field: "customer_id".into(),
+                hint: format!("--map customer_id={col} names no column"),
+                available: table.columns.clone(),
+            })?,
+        None => TxnField::CustomerId
+            .default_names()
+            .iter()
+            .chain(EXTRA_ID_NAMES.iter())
+            .find_map(|n| table.columns.iter().position(|c| normalize_name(c) == *n))
+            .ok_or_else(|| DataError::MissingColumn {
+                path: path.clone(),
+                field: "customer_id".into(),
+                hint: "use --map customer_id=COLUMN".into(),
+                available: table.columns.clone(),
+            })?,
+    };
+    let mut names: Vec<String> = table.columns.iter().map(|c| feature_name(c)).collect();
+    for (feat, col) in &map.pairs {
+        if TxnField::from_name(feat).is_some() {
+            continue;
+        }
+        let i = table
+            .find_column(col)
+            .ok_or_else(|| DataError::MissingColumn {
+                path: path.clone(),
+                field: feat.clone(),
+                hint: format!("--map {feat}={col} names no column"),
+                available: table.columns.clone(),
+            })?;
+        names[i] = feature_name(feat);
+    }
+    Ok((id_col, names))
+}
+
 /// Reads a customer table from one or more files with the same columns.
 pub fn read_customers(
     inputs: &[PathBuf],
@@ -71,47 +116,11 @@ pub fn read_customers(
     }
     let bar = progress.spinner("reading customers");
     let mut out = CustomerTable::default();
-    let mut first_rows: HashMap<String, u64> = HashMap::new();
+    let mut first_rows: HashMap<String, u64, FxBuild> = HashMap::default();
     let mut first_path: Option<PathBuf> = None;
     for path in &files {
         let mut table = Table::open(path)?;
-        let id_col = match map.get(TxnField::CustomerId.name()) {
-            Some(col) => table
-                .find_column(col)
-                .ok_or_else(|| DataError::MissingColumn {
-                    path: path.clone(),
-                    field: "customer_id".into(),
-                    hint: format!("--map customer_id={col} names no column"),
-                    available: table.columns.clone(),
-                })?,
-            None => TxnField::CustomerId
-                .default_names()
-                .iter()
-                .chain(EXTRA_ID_NAMES.iter())
-                .find_map(|n| table.columns.iter().position(|c| normalize_name(c) == *n))
-                .ok_or_else(|| DataError::MissingColumn {
-                    path: path.clone(),
-                    field: "customer_id".into(),
-                    hint: "use --map customer_id=COLUMN".into(),
-                    available: table.columns.clone(),
-                })?,
-        };
-        // Feature names: renamed by --map FEATURE=COLUMN, else derived from the header.
-        let mut names: Vec<String> = table.columns.iter().map(|c| feature_name(c)).collect();
-        for (feat, col) in &map.pairs {
-            if TxnField::from_name(feat).is_some() {
-                continue;
-            }
-            let i = table
-                .find_column(col)
-                .ok_or_else(|| DataError::MissingColumn {
-                    path: path.clone(),
-                    field: feat.clone(),
-                    hint: format!("--map {feat}={col} names no column"),
-                    available: table.columns.clone(),
-                })?;
-            names[i] = feature_name(feat);
-        }
+        let (id_col, names) = resolve_columns(&table, map)?;
         let feature_cols: Vec<usize> = (0..table.columns.len()).filter(|&i| i != id_col).collect();
         match &first_path {
             None => {

@@ -7,6 +7,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::data::fasthash::FxBuild;
+use crate::data::table::{decode, Table};
 use crate::data::{self, ColumnMap, CustomerTable, DataError};
 use crate::error::{Error, Result};
 use crate::features::rfm::{compute_rfm, RFM_FEATURES};
@@ -111,14 +113,14 @@ fn has_transaction_features(input: &[PathBuf], model: &Model) -> Result<bool> {
 
 /// Scores every customer of `input` with `model` and writes `output`. The input is a
 /// transaction log when the model uses transaction features, unless it already carries them
-/// as columns (a customer table of features, e.g. a model's own `assignments.csv`).
+/// as columns (a customer table of features, e.g. a model's own `assignments.csv`), which is
+/// streamed row by row.
 pub fn score_files(
     model: &Model,
     input: &BatchInput,
     output: &Path,
     progress: &Progress,
 ) -> Result<BatchSummary> {
-    let spec = &model.file.features;
     let mut map = ColumnMap {
         pairs: model.file.input.column_map.clone(),
     };
@@ -127,40 +129,8 @@ pub fn score_files(
         per_segment: vec![0; model.file.k],
         ..Default::default()
     };
-    // Customers as (id, transaction features, table row).
-    let mut ids: Vec<String> = Vec::new();
-    let mut rfm: Vec<Option<[f64; 5]>> = Vec::new();
-    let mut rows: Vec<Option<usize>> = Vec::new();
-    let table;
-    if spec.uses_transactions() && !has_transaction_features(&input.input, model)? {
-        let log = data::read_transactions(&input.input, &map, progress)?;
-        let as_of = input.as_of.unwrap_or(log.last_day + 1);
-        summary.as_of = Some(data::dates::format_day(as_of));
-        table = if input.customers.is_empty() {
-            None
-        } else {
-            Some(data::read_customers(&input.customers, &map, progress)?)
-        };
-        for (c, txns) in log.txns.iter().enumerate() {
-            match compute_rfm(txns, as_of, model.file.params.window_days) {
-                Some(r) => {
-                    let id = &log.customer_ids[c];
-                    rows.push(table.as_ref().and_then(|t| t.position(id)));
-                    ids.push(id.clone());
-                    rfm.push(Some(r.values()));
-                }
-                None => summary.no_purchase += 1,
-            }
-        }
-        summary.cleaning = Some(log.cleaning);
-    } else {
-        let t = data::read_customers(&input.input, &map, progress)?;
-        ids = t.ids.clone();
-        rows = (0..t.ids.len()).map(Some).collect();
-        rfm = vec![None; ids.len()];
-        table = Some(t);
-    }
-
+    let as_log = model.file.features.uses_transactions()
+        && !has_transaction_features(&input.input, model)?;
     let tmp = output.with_file_name(format!(
         ".{}.tmp-{}",
         output
@@ -171,60 +141,20 @@ pub fn score_files(
     ));
     let result = (|| -> Result<()> {
         let file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        let mut w = csv::Writer::from_writer(std::io::BufWriter::with_capacity(1 << 20, file));
-        let csv_err = |e: csv::Error| Error::io(&tmp, std::io::Error::other(e));
-        w.write_record([
-            "customer_id",
-            "segment_id",
-            "segment",
-            "tier",
-            "distance",
-            "margin",
-            "warnings",
-        ])
-        .map_err(csv_err)?;
-        let bar = progress.bar("scoring", ids.len() as u64);
-        let mut scratch = Vec::new();
-        let mut raw = Vec::with_capacity(spec.features.len());
-        for (i, id) in ids.iter().enumerate() {
-            raw.clear();
-            for f in &spec.features {
-                let v = match (f.source, &rfm[i]) {
-                    (Source::Transactions, Some(r)) => {
-                        let j = RFM_FEATURES.iter().position(|n| *n == f.name).unwrap_or(0);
-                        RawValue::Num(r[j])
-                    }
-                    _ => match &table {
-                        Some(t) => table_value(t, rows[i], &f.name, f.is_numeric())?,
-                        None => RawValue::Missing,
-                    },
-                };
-                raw.push(v);
-            }
-            let s = model.score(&raw, &mut scratch)?;
-            summary.scored += 1;
-            summary.per_segment[s.segment_id] += 1;
-            if !s.warnings.is_empty() {
-                summary.with_warnings += 1;
-            }
-            let seg = &model.file.segments[s.segment_id];
-            let warnings: Vec<String> = s.warnings.iter().map(warning_text).collect();
-            w.write_record([
-                id.as_str(),
-                &s.segment_id.to_string(),
-                &seg.name,
-                &seg.tier.to_string(),
-                &format!("{:.6}", s.distance),
-                &format!("{:.6}", s.margin),
-                &warnings.join(";"),
-            ])
-            .map_err(csv_err)?;
-            if i % 4096 == 0 {
-                bar.set_position(i as u64);
-            }
+        let mut out = ScoreWriter {
+            w: csv::Writer::from_writer(std::io::BufWriter::with_capacity(1 << 20, file)),
+            path: tmp.clone(),
+            distance: String::new(),
+            margin: String::new(),
+        };
+        out.header()?;
+        if as_log {
+            score_log(model, input, &map, &mut out, &mut summary, progress)?;
+        } else {
+            score_table(model, input, &map, &mut out, &mut summary, progress)?;
         }
-        bar.finish_and_clear();
-        let mut inner = w
+        let mut inner = out
+            .w
             .into_inner()
             .map_err(|e| Error::io(&tmp, std::io::Error::other(e.to_string())))?;
         inner.flush().map_err(|e| Error::io(&tmp, e))?;
@@ -236,4 +166,222 @@ pub fn score_files(
     }
     result?;
     Ok(summary)
+}
+
+/// The output CSV, with reusable number buffers.
+struct ScoreWriter {
+    w: csv::Writer<std::io::BufWriter<std::fs::File>>,
+    path: PathBuf,
+    distance: String,
+    margin: String,
+}
+
+impl ScoreWriter {
+    fn err(&self, e: csv::Error) -> Error {
+        Error::io(&self.path, std::io::Error::other(e))
+    }
+
+    fn header(&mut self) -> Result<()> {
+        self.w
+            .write_record([
+                "customer_id",
+                "segment_id",
+                "segment",
+                "tier",
+                "distance",
+                "margin",
+                "warnings",
+            ])
+            .map_err(|e| self.err(e))
+    }
+
+    fn row(
+        &mut self,
+        model: &Model,
+        id: &str,
+        s: &super::Scored,
+        summary: &mut BatchSummary,
+    ) -> Result<()> {
+        use std::fmt::Write as _;
+        summary.scored += 1;
+        summary.per_segment[s.segment_id] += 1;
+        if !s.warnings.is_empty() {
+            summary.with_warnings += 1;
+        }
+        let seg = &model.file.segments[s.segment_id];
+        self.distance.clear();
+        self.margin.clear();
+        let _ = write!(self.distance, "{:.6}", s.distance);
+        let _ = write!(self.margin, "{:.6}", s.margin);
+        let warnings = if s.warnings.is_empty() {
+            String::new()
+        } else {
+            let w: Vec<String> = s.warnings.iter().map(warning_text).collect();
+            w.join(";")
+        };
+        let segment_id = s.segment_id.to_string();
+        let tier = seg.tier.to_string();
+        let r = self.w.write_record([
+            id,
+            segment_id.as_str(),
+            seg.name.as_str(),
+            tier.as_str(),
+            self.distance.as_str(),
+            self.margin.as_str(),
+            warnings.as_str(),
+        ]);
+        r.map_err(|e| self.err(e))
+    }
+}
+
+/// A transaction log (plus an optional customer table for demographics).
+fn score_log(
+    model: &Model,
+    input: &BatchInput,
+    map: &ColumnMap,
+    out: &mut ScoreWriter,
+    summary: &mut BatchSummary,
+    progress: &Progress,
+) -> Result<()> {
+    let spec = &model.file.features;
+    let log = data::read_transactions(&input.input, map, progress)?;
+    let as_of = input.as_of.unwrap_or(log.last_day + 1);
+    summary.as_of = Some(data::dates::format_day(as_of));
+    let table = if input.customers.is_empty() {
+        None
+    } else {
+        Some(data::read_customers(&input.customers, map, progress)?)
+    };
+    let bar = progress.bar("scoring", log.txns.len() as u64);
+    let mut scratch = Vec::new();
+    let mut raw = Vec::with_capacity(spec.features.len());
+    for (c, txns) in log.txns.iter().enumerate() {
+        let Some(r) = compute_rfm(txns, as_of, model.file.params.window_days) else {
+            summary.no_purchase += 1;
+            continue;
+        };
+        let id = &log.customer_ids[c];
+        let row = table.as_ref().and_then(|t| t.position(id));
+        let values = r.values();
+        raw.clear();
+        for f in &spec.features {
+            let v = match f.source {
+                Source::Transactions => {
+                    let j = RFM_FEATURES.iter().position(|n| *n == f.name).unwrap_or(0);
+                    RawValue::Num(values[j])
+                }
+                Source::Customers => match &table {
+                    Some(t) => table_value(t, row, &f.name, f.is_numeric())?,
+                    None => RawValue::Missing,
+                },
+            };
+            raw.push(v);
+        }
+        let s = model.score(&raw, &mut scratch)?;
+        out.row(model, id, &s, summary)?;
+        if c % 4096 == 0 {
+            bar.set_position(c as u64);
+        }
+    }
+    bar.finish_and_clear();
+    summary.cleaning = Some(log.cleaning);
+    Ok(())
+}
+
+/// A customer table of features, streamed: each row is parsed, scored and written before the
+/// next is read, so memory does not grow with the file.
+fn score_table(
+    model: &Model,
+    input: &BatchInput,
+    map: &ColumnMap,
+    out: &mut ScoreWriter,
+    summary: &mut BatchSummary,
+    progress: &Progress,
+) -> Result<()> {
+    use std::collections::HashMap;
+    let spec = &model.file.features;
+    let mut files = Vec::new();
+    for i in &input.input {
+        files.extend(data::source::expand(i)?);
+    }
+    let bar = progress.spinner("scoring");
+    let mut first_rows: HashMap<String, u64, FxBuild> = HashMap::default();
+    let mut scratch = Vec::new();
+    let mut raw: Vec<RawValue> = vec![RawValue::Missing; spec.features.len()];
+    let mut rec = csv::ByteRecord::new();
+    let mut rows = 0u64;
+    for path in &files {
+        let mut table = Table::open(path)?;
+        let (id_col, names) = data::customers::resolve_columns(&table, map)?;
+        // Column of each model feature in this file, if any.
+        let cols: Vec<Option<usize>> = spec
+            .features
+            .iter()
+            .map(|f| names.iter().enumerate().position(|(i, n)| i != id_col && *n == f.name))
+            .collect();
+        while let Some(row) = table.next_row(&mut rec)? {
+            rows += 1;
+            let raw_id = decode(rec.get(id_col).unwrap_or(b""));
+            let Some(id) = data::normalize_id(&raw_id) else {
+                return Err(DataError::BadValue {
+                    path: path.clone(),
+                    row,
+                    column: table.columns[id_col].clone(),
+                    reason: "customer id is missing".into(),
+                }
+                .into());
+            };
+            if let Some(&first_row) = first_rows.get(&id) {
+                return Err(DataError::DuplicateCustomer {
+                    path: path.clone(),
+                    row,
+                    first_row,
+                }
+                .into());
+            }
+            for ((f, col), slot) in spec.features.iter().zip(&cols).zip(raw.iter_mut()) {
+                let cell = col.map(|i| decode(rec.get(i).unwrap_or(b"")));
+                let v = cell.as_deref().map(str::trim).unwrap_or("");
+                if data::is_missing(v) {
+                    *slot = RawValue::Missing;
+                } else if f.is_numeric() {
+                    let x = data::parse_number(v).ok_or_else(|| DataError::BadValue {
+                        path: path.clone(),
+                        row,
+                        column: col.map(|i| table.columns[i].clone()).unwrap_or_default(),
+                        reason: "not a finite number (the model's feature is numeric)".into(),
+                    })?;
+                    *slot = RawValue::Num(x);
+                } else {
+                    let label = v.trim_matches('"');
+                    // Reuse the previous row's string buffer.
+                    if let RawValue::Text(t) = slot {
+                        t.clear();
+                        t.push_str(label);
+                    } else {
+                        *slot = RawValue::Text(label.to_string());
+                    }
+                }
+            }
+            let s = model.score(&raw, &mut scratch)?;
+            out.row(model, &id, &s, summary)?;
+            first_rows.insert(id, row);
+            if rows % 65536 == 0 {
+                bar.tick();
+            }
+        }
+    }
+    bar.finish_and_clear();
+    if rows == 0 {
+        return Err(DataError::NoValidRows {
+            what: files
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            summary: "the customer table has a header but no rows".into(),
+        }
+        .into());
+    }
+    Ok(())
 }
