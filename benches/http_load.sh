@@ -7,7 +7,9 @@
 # `custseg serve` on a free port, then runs wrk against /healthz (the web stack's floor),
 # POST /v1/score with 1 customer per request (features; once over a single connection for
 # unloaded latency), 1 customer with raw transactions, and 100 customers per request. Prints wrk's latency distribution and requests/s for each.
-# Bounded in time: each run lasts DURATION_S seconds (default 15).
+# Bounded in time: each run lasts DURATION_S seconds (default 15). With FASTAPI=1 it also runs
+# the same scoring job served by FastAPI + scikit-learn (benches/fastapi_app.py, venv from
+# benches/compare_sklearn.sh) under the same load, for comparison.
 set -euo pipefail
 
 duration="${1:-15}"
@@ -80,6 +82,25 @@ run "POST /v1/score, 1 customer (features), one connection: latency" 1 -s "$work
 run "POST /v1/score, 1 customer (features)" "$connections" -s "$work/one.lua" "$score"
 run "POST /v1/score, 1 customer (12 raw transactions)" "$connections" -s "$work/raw.lua" "$score"
 run "POST /v1/score, 100 customers (features)" "$connections" -s "$work/hundred.lua" "$score"
+if [ "${FASTAPI:-0}" = 1 ]; then
+    # The same job in FastAPI + scikit-learn (venv from benches/compare_sklearn.sh).
+    venv="${CUSTSEG_BENCH_CACHE:-$HOME/.cache/custseg}/bench-venv"
+    "$venv/bin/python" -c "import fastapi, uvloop, httptools" 2>/dev/null \
+        || "$venv/bin/pip" install --quiet fastapi "uvicorn[standard]"
+    fport="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+    model_json="$(ls -d "$work"/models/default/v*/model.json | tail -1)"
+    (cd "$here/benches" && CUSTSEG_MODEL="$model_json" exec "$venv/bin/uvicorn" fastapi_app:app \
+        --host 127.0.0.1 --port "$fport" --workers "${FASTAPI_WORKERS:-2}" --log-level warning) &
+    fastapi_pid=$!
+    for _ in $(seq 100); do
+        curl -sf "http://127.0.0.1:$fport/healthz" >/dev/null 2>&1 && break
+        sleep 0.2
+    done
+    run "FastAPI + scikit-learn (uvicorn, ${FASTAPI_WORKERS:-2} workers): GET /healthz" "$connections" "http://127.0.0.1:$fport/healthz"
+    run "FastAPI + scikit-learn: POST /v1/score, 1 customer (features)" "$connections" -s "$work/one.lua" "http://127.0.0.1:$fport/v1/score"
+    run "FastAPI + scikit-learn: POST /v1/score, 100 customers (features)" "$connections" -s "$work/hundred.lua" "http://127.0.0.1:$fport/v1/score"
+    kill "$fastapi_pid" 2>/dev/null; wait "$fastapi_pid" 2>/dev/null || true
+fi
 errors="$(curl -s "http://127.0.0.1:$port/metrics" | grep -E '^custseg_requests_total' | grep -vE 'status="200"' || true)"
 echo "non-200 responses counted by the server: ${errors:-none}"
 echo "server RSS after the runs: $(ps -o rss= -p "$server_pid" | awk '{printf "%.1f MB", $1/1024}')"

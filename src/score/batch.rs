@@ -129,8 +129,8 @@ pub fn score_files(
         per_segment: vec![0; model.file.k],
         ..Default::default()
     };
-    let as_log = model.file.features.uses_transactions()
-        && !has_transaction_features(&input.input, model)?;
+    let as_log =
+        model.file.features.uses_transactions() && !has_transaction_features(&input.input, model)?;
     let tmp = output.with_file_name(format!(
         ".{}.tmp-{}",
         output
@@ -317,7 +317,12 @@ fn score_table(
         let cols: Vec<Option<usize>> = spec
             .features
             .iter()
-            .map(|f| names.iter().enumerate().position(|(i, n)| i != id_col && *n == f.name))
+            .map(|f| {
+                names
+                    .iter()
+                    .enumerate()
+                    .position(|(i, n)| i != id_col && *n == f.name)
+            })
             .collect();
         while let Some(row) = table.next_row(&mut rec)? {
             rows += 1;
@@ -366,7 +371,7 @@ fn score_table(
             let s = model.score(&raw, &mut scratch)?;
             out.row(model, &id, &s, summary)?;
             first_rows.insert(id, row);
-            if rows % 65536 == 0 {
+            if rows.is_multiple_of(65536) {
                 bar.tick();
             }
         }

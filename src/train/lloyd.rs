@@ -740,6 +740,48 @@ mod tests {
     }
 
     #[test]
+    fn one_step_gives_the_means_of_the_nearest_rows_for_every_block_width() {
+        // k = 3, 5, 13 and 21 exercise the 4-, 8- and 16-wide kernels and the generic one.
+        let data = blobs(20_000, 6);
+        let p = Points::new(&data, 3).unwrap();
+        let norms = row_norms(&p);
+        for k in [3usize, 5, 13, 21] {
+            let init: Vec<f64> = (0..k).flat_map(|j| p.row(j * 7).to_vec()).collect();
+            let r = lloyd(&p, &norms, init.clone(), k, 1, 0.0);
+            let mut sums = vec![0.0; k * 3];
+            let mut counts = vec![0usize; k];
+            for i in 0..p.n {
+                let x = p.row(i);
+                let mut best = (0, f64::INFINITY);
+                for j in 0..k {
+                    let s: f64 = (0..3).map(|t| (x[t] - init[j * 3 + t]).powi(2)).sum();
+                    if s < best.1 {
+                        best = (j, s);
+                    }
+                }
+                counts[best.0] += 1;
+                for t in 0..3 {
+                    sums[best.0 * 3 + t] += x[t];
+                }
+            }
+            for j in 0..k {
+                for t in 0..3 {
+                    let want = if counts[j] == 0 {
+                        init[j * 3 + t]
+                    } else {
+                        sums[j * 3 + t] / counts[j] as f64
+                    };
+                    let got = r.centroids[j * 3 + t];
+                    assert!(
+                        (got - want).abs() < 1e-9,
+                        "k {k}, centroid {j}: {got} vs {want}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn fixed_argmin_takes_the_first_minimum() {
         let d = [3.0, 1.0, 2.0, 1.0, 5.0, 0.5, 9.0, 0.5];
         assert_eq!(argmin_fixed::<8>(&d), (5, 0.5));
