@@ -1164,6 +1164,32 @@ fn batch_score_matches_assignments_for_a_log_and_for_a_feature_table() {
         3,
         "no temp files left"
     );
+    // A duplicate customer id is an error naming both rows.
+    let dup = work.path().join("dup.csv");
+    std::fs::write(
+        &dup,
+        "customer_id,recency_days,frequency,monetary\nc1,3,2,10\nc2,3,2,10\nc1,4,2,10\n",
+    )
+    .unwrap();
+    let o = custseg(
+        &[
+            "score",
+            "--model",
+            model_dir.to_str().unwrap(),
+            "--input",
+            dup.to_str().unwrap(),
+            "--output",
+            out3.to_str().unwrap(),
+        ],
+        work.path(),
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("dup.csv") && t.contains("row 4") && t.contains("row 2"),
+        "{t}"
+    );
+    assert!(!out3.exists());
     // A model folder that is not a model.
     let o = custseg(
         &[

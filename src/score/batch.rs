@@ -142,10 +142,10 @@ pub fn score_files(
     let result = (|| -> Result<()> {
         let file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
         let mut out = ScoreWriter {
-            w: csv::Writer::from_writer(std::io::BufWriter::with_capacity(1 << 20, file)),
+            w: std::io::BufWriter::with_capacity(1 << 20, file),
             path: tmp.clone(),
-            distance: String::new(),
-            margin: String::new(),
+            fmt: RowFormatter::default(),
+            buf: Vec::new(),
         };
         out.header()?;
         if as_log {
@@ -153,12 +153,11 @@ pub fn score_files(
         } else {
             score_table(model, input, &map, &mut out, &mut summary, progress)?;
         }
-        let mut inner = out
+        let file = out
             .w
             .into_inner()
-            .map_err(|e| Error::io(&tmp, std::io::Error::other(e.to_string())))?;
-        inner.flush().map_err(|e| Error::io(&tmp, e))?;
-        inner.get_ref().sync_all().map_err(|e| Error::io(&tmp, e))?;
+            .map_err(|e| Error::io(&tmp, e.into_error()))?;
+        file.sync_all().map_err(|e| Error::io(&tmp, e))?;
         std::fs::rename(&tmp, output).map_err(|e| Error::io(output, e))
     })();
     if result.is_err() {
@@ -168,31 +167,24 @@ pub fn score_files(
     Ok(summary)
 }
 
-/// The output CSV, with reusable number buffers.
+/// The output CSV.
 struct ScoreWriter {
-    w: csv::Writer<std::io::BufWriter<std::fs::File>>,
+    w: std::io::BufWriter<std::fs::File>,
     path: PathBuf,
-    distance: String,
-    margin: String,
+    fmt: RowFormatter,
+    buf: Vec<u8>,
 }
 
 impl ScoreWriter {
-    fn err(&self, e: csv::Error) -> Error {
-        Error::io(&self.path, std::io::Error::other(e))
+    /// Appends pre-formatted CSV bytes.
+    fn raw(&mut self, bytes: &[u8]) -> Result<()> {
+        self.w
+            .write_all(bytes)
+            .map_err(|e| Error::io(&self.path, e))
     }
 
     fn header(&mut self) -> Result<()> {
-        self.w
-            .write_record([
-                "customer_id",
-                "segment_id",
-                "segment",
-                "tier",
-                "distance",
-                "margin",
-                "warnings",
-            ])
-            .map_err(|e| self.err(e))
+        self.raw(b"customer_id,segment_id,segment,tier,distance,margin,warnings\n")
     }
 
     fn row(
@@ -202,35 +194,16 @@ impl ScoreWriter {
         s: &super::Scored,
         summary: &mut BatchSummary,
     ) -> Result<()> {
-        use std::fmt::Write as _;
         summary.scored += 1;
         summary.per_segment[s.segment_id] += 1;
         if !s.warnings.is_empty() {
             summary.with_warnings += 1;
         }
-        let seg = &model.file.segments[s.segment_id];
-        self.distance.clear();
-        self.margin.clear();
-        let _ = write!(self.distance, "{:.6}", s.distance);
-        let _ = write!(self.margin, "{:.6}", s.margin);
-        let warnings = if s.warnings.is_empty() {
-            String::new()
-        } else {
-            let w: Vec<String> = s.warnings.iter().map(warning_text).collect();
-            w.join(";")
-        };
-        let segment_id = s.segment_id.to_string();
-        let tier = seg.tier.to_string();
-        let r = self.w.write_record([
-            id,
-            segment_id.as_str(),
-            seg.name.as_str(),
-            tier.as_str(),
-            self.distance.as_str(),
-            self.margin.as_str(),
-            warnings.as_str(),
-        ]);
-        r.map_err(|e| self.err(e))
+        self.buf.clear();
+        self.fmt.write(&mut self.buf, model, id, s);
+        self.w
+            .write_all(&self.buf)
+            .map_err(|e| Error::io(&self.path, e))
     }
 }
 
@@ -288,8 +261,188 @@ fn score_log(
     Ok(())
 }
 
-/// A customer table of features, streamed: each row is parsed, scored and written before the
-/// next is read, so memory does not grow with the file.
+/// Rows read per batch; each batch is scored in parallel while its order is kept.
+const BATCH_ROWS: usize = 16_384;
+/// Rows per parallel work item within a batch.
+const WORK_ROWS: usize = 1024;
+
+/// What one work item of a batch produced: its output CSV bytes, the ids and rows it scored
+/// (for the duplicate check, in order), its share of the summary, and the first error.
+struct Scoredchunk {
+    bytes: Vec<u8>,
+    ids: Vec<(String, u64)>,
+    per_segment: Vec<u64>,
+    with_warnings: u64,
+    error: Option<Error>,
+}
+
+/// Reads up to [`BATCH_ROWS`] rows into `batch` (reusing its records); returns how many.
+fn fill_batch(table: &mut Table, batch: &mut Vec<(csv::ByteRecord, u64)>) -> Result<usize> {
+    let mut len = 0;
+    while len < BATCH_ROWS {
+        if batch.len() == len {
+            batch.push((csv::ByteRecord::new(), 0));
+        }
+        match table.next_row(&mut batch[len].0)? {
+            Some(row) => {
+                batch[len].1 = row;
+                len += 1;
+            }
+            None => break,
+        }
+    }
+    Ok(len)
+}
+
+/// Parses, validates and scores rows; stops at the first bad one.
+fn score_rows(
+    model: &Model,
+    rows: &[(csv::ByteRecord, u64)],
+    cols: &[Option<usize>],
+    id_col: usize,
+    table_columns: &[String],
+    path: &Path,
+) -> Scoredchunk {
+    let spec = &model.file.features;
+    let mut out = Scoredchunk {
+        bytes: Vec::with_capacity(rows.len() * 64),
+        ids: Vec::with_capacity(rows.len()),
+        per_segment: vec![0; model.file.k],
+        with_warnings: 0,
+        error: None,
+    };
+    let mut raw: Vec<RawValue> = vec![RawValue::Missing; spec.features.len()];
+    let mut scratch = Vec::new();
+    let mut line = RowFormatter::default();
+    for (rec, row) in rows {
+        let row = *row;
+        let raw_id = decode(rec.get(id_col).unwrap_or(b""));
+        let Some(id) = data::normalize_id(&raw_id) else {
+            out.error = Some(
+                DataError::BadValue {
+                    path: path.to_path_buf(),
+                    row,
+                    column: table_columns[id_col].clone(),
+                    reason: "customer id is missing".into(),
+                }
+                .into(),
+            );
+            return out;
+        };
+        for ((f, col), slot) in spec.features.iter().zip(cols).zip(raw.iter_mut()) {
+            let cell = col.map(|i| decode(rec.get(i).unwrap_or(b"")));
+            let v = cell.as_deref().map(str::trim).unwrap_or("");
+            if data::is_missing(v) {
+                *slot = RawValue::Missing;
+            } else if f.is_numeric() {
+                match data::parse_number(v) {
+                    Some(x) => *slot = RawValue::Num(x),
+                    None => {
+                        out.error = Some(
+                            DataError::BadValue {
+                                path: path.to_path_buf(),
+                                row,
+                                column: col.map(|i| table_columns[i].clone()).unwrap_or_default(),
+                                reason: "not a finite number (the model's feature is numeric)"
+                                    .into(),
+                            }
+                            .into(),
+                        );
+                        return out;
+                    }
+                }
+            } else {
+                let label = v.trim_matches('"');
+                // Reuse the previous row's string buffer.
+                if let RawValue::Text(t) = slot {
+                    t.clear();
+                    t.push_str(label);
+                } else {
+                    *slot = RawValue::Text(label.to_string());
+                }
+            }
+        }
+        let s = match model.score(&raw, &mut scratch) {
+            Ok(s) => s,
+            Err(e) => {
+                out.error = Some(e.into());
+                return out;
+            }
+        };
+        out.per_segment[s.segment_id] += 1;
+        if !s.warnings.is_empty() {
+            out.with_warnings += 1;
+        }
+        line.write(&mut out.bytes, model, &id, &s);
+        out.ids.push((id, row));
+    }
+    out
+}
+
+/// Formats output rows as CSV with reusable buffers.
+#[derive(Default)]
+struct RowFormatter {
+    distance: String,
+    margin: String,
+}
+
+impl RowFormatter {
+    fn write(&mut self, out: &mut Vec<u8>, model: &Model, id: &str, s: &super::Scored) {
+        use std::fmt::Write as _;
+        let seg = &model.file.segments[s.segment_id];
+        self.distance.clear();
+        self.margin.clear();
+        let _ = write!(self.distance, "{:.6}", s.distance);
+        let _ = write!(self.margin, "{:.6}", s.margin);
+        let warnings = if s.warnings.is_empty() {
+            String::new()
+        } else {
+            let w: Vec<String> = s.warnings.iter().map(warning_text).collect();
+            w.join(";")
+        };
+        let segment_id = s.segment_id.to_string();
+        let tier = seg.tier.to_string();
+        let fields = [
+            id,
+            segment_id.as_str(),
+            seg.name.as_str(),
+            tier.as_str(),
+            self.distance.as_str(),
+            self.margin.as_str(),
+            warnings.as_str(),
+        ];
+        for (i, f) in fields.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            csv_field(out, f);
+        }
+        out.push(b'\n');
+    }
+}
+
+/// Writes one CSV field, quoted when it has to be.
+fn csv_field(out: &mut Vec<u8>, f: &str) {
+    if f.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
+        || f.starts_with(' ')
+        || f.ends_with(' ')
+    {
+        out.push(b'"');
+        for b in f.bytes() {
+            if b == b'"' {
+                out.push(b'"');
+            }
+            out.push(b);
+        }
+        out.push(b'"');
+    } else {
+        out.extend_from_slice(f.as_bytes());
+    }
+}
+
+/// A customer table of features, streamed in batches: each batch of rows is parsed,
+/// validated and scored in parallel, then written in input order before the next is read, so
+/// memory does not grow with the file. The first bad row (in file order) stops the run.
 fn score_table(
     model: &Model,
     input: &BatchInput,
@@ -298,6 +451,7 @@ fn score_table(
     summary: &mut BatchSummary,
     progress: &Progress,
 ) -> Result<()> {
+    use rayon::prelude::*;
     use std::collections::HashMap;
     let spec = &model.file.features;
     let mut files = Vec::new();
@@ -306,9 +460,7 @@ fn score_table(
     }
     let bar = progress.spinner("scoring");
     let mut first_rows: HashMap<String, u64, FxBuild> = HashMap::default();
-    let mut scratch = Vec::new();
-    let mut raw: Vec<RawValue> = vec![RawValue::Missing; spec.features.len()];
-    let mut rec = csv::ByteRecord::new();
+    let mut batch: Vec<(csv::ByteRecord, u64)> = Vec::new();
     let mut rows = 0u64;
     for path in &files {
         let mut table = Table::open(path)?;
@@ -324,56 +476,51 @@ fn score_table(
                     .position(|(i, n)| i != id_col && *n == f.name)
             })
             .collect();
-        while let Some(row) = table.next_row(&mut rec)? {
-            rows += 1;
-            let raw_id = decode(rec.get(id_col).unwrap_or(b""));
-            let Some(id) = data::normalize_id(&raw_id) else {
-                return Err(DataError::BadValue {
-                    path: path.clone(),
-                    row,
-                    column: table.columns[id_col].clone(),
-                    reason: "customer id is missing".into(),
-                }
-                .into());
-            };
-            if let Some(&first_row) = first_rows.get(&id) {
-                return Err(DataError::DuplicateCustomer {
-                    path: path.clone(),
-                    row,
-                    first_row,
-                }
-                .into());
-            }
-            for ((f, col), slot) in spec.features.iter().zip(&cols).zip(raw.iter_mut()) {
-                let cell = col.map(|i| decode(rec.get(i).unwrap_or(b"")));
-                let v = cell.as_deref().map(str::trim).unwrap_or("");
-                if data::is_missing(v) {
-                    *slot = RawValue::Missing;
-                } else if f.is_numeric() {
-                    let x = data::parse_number(v).ok_or_else(|| DataError::BadValue {
-                        path: path.clone(),
-                        row,
-                        column: col.map(|i| table.columns[i].clone()).unwrap_or_default(),
-                        reason: "not a finite number (the model's feature is numeric)".into(),
-                    })?;
-                    *slot = RawValue::Num(x);
-                } else {
-                    let label = v.trim_matches('"');
-                    // Reuse the previous row's string buffer.
-                    if let RawValue::Text(t) = slot {
-                        t.clear();
-                        t.push_str(label);
-                    } else {
-                        *slot = RawValue::Text(label.to_string());
+        let columns = table.columns.clone();
+        // Double buffering: while one batch is scored in parallel, the next one is read.
+        let mut next: Vec<(csv::ByteRecord, u64)> = Vec::new();
+        let mut len = fill_batch(&mut table, &mut batch)?;
+        while len > 0 {
+            let (chunks, next_len) = std::thread::scope(|sc| {
+                let scoring = sc.spawn(|| {
+                    batch[..len]
+                        .par_chunks(WORK_ROWS)
+                        .map(|c| score_rows(model, c, &cols, id_col, &columns, path))
+                        .collect::<Vec<Scoredchunk>>()
+                });
+                let next_len = fill_batch(&mut table, &mut next);
+                let chunks = scoring
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (chunks, next_len)
+            });
+            rows += len as u64;
+            // Rows of this batch come before anything the read of the next one found.
+            for c in chunks {
+                for (id, row) in c.ids {
+                    if let Some(&first_row) = first_rows.get(&id) {
+                        return Err(DataError::DuplicateCustomer {
+                            path: path.clone(),
+                            row,
+                            first_row,
+                        }
+                        .into());
                     }
+                    first_rows.insert(id, row);
+                    summary.scored += 1;
                 }
+                for (t, n) in summary.per_segment.iter_mut().zip(&c.per_segment) {
+                    *t += n;
+                }
+                summary.with_warnings += c.with_warnings;
+                if let Some(e) = c.error {
+                    return Err(e);
+                }
+                out.raw(&c.bytes)?;
             }
-            let s = model.score(&raw, &mut scratch)?;
-            out.row(model, &id, &s, summary)?;
-            first_rows.insert(id, row);
-            if rows.is_multiple_of(65536) {
-                bar.tick();
-            }
+            bar.tick();
+            len = next_len?;
+            std::mem::swap(&mut batch, &mut next);
         }
     }
     bar.finish_and_clear();
@@ -389,4 +536,22 @@ fn score_table(
         .into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_only_when_needed() {
+        let mut out = Vec::new();
+        for f in ["plain", "a,b", "say \"hi\"", "two\nlines", " padded", ""] {
+            csv_field(&mut out, f);
+            out.push(b'|');
+        }
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "plain|\"a,b\"|\"say \"\"hi\"\"\"|\"two\nlines\"|\" padded\"||"
+        );
+    }
 }
