@@ -4,6 +4,7 @@
 
 mod cli;
 mod common;
+mod hostile;
 mod model_format;
 mod server;
 mod train;

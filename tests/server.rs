@@ -20,8 +20,8 @@ use crate::common::{custseg, read_csv, repo, shared, text, train_fixed};
 // ---------------------------------------------------------------------------------------------
 // A server in a background thread, and a minimal HTTP/1.1 client.
 
-struct Srv {
-    addr: SocketAddr,
+pub(crate) struct Srv {
+    pub(crate) addr: SocketAddr,
     handle: actix_web::dev::ServerHandle,
     trigger: mpsc::Sender<()>,
     state: Arc<AppState>,
@@ -35,7 +35,7 @@ type Started = (
     Arc<AppState>,
 );
 
-fn try_start(config: ServerConfig) -> Result<Srv, String> {
+pub(crate) fn try_start(config: ServerConfig) -> Result<Srv, String> {
     let (tx, rx) = mpsc::channel::<Result<Started, String>>();
     let thread = std::thread::spawn(move || {
         actix_rt::System::new().block_on(async move {
@@ -68,7 +68,7 @@ fn try_start(config: ServerConfig) -> Result<Srv, String> {
     })
 }
 
-fn start(config: ServerConfig) -> Srv {
+pub(crate) fn start(config: ServerConfig) -> Srv {
     try_start(config).expect("server starts")
 }
 
@@ -81,7 +81,7 @@ impl Drop for Srv {
     }
 }
 
-fn config(models: &Path) -> ServerConfig {
+pub(crate) fn config(models: &Path) -> ServerConfig {
     ServerConfig {
         bind: "127.0.0.1:0".into(),
         models_dir: models.to_path_buf(),
@@ -91,14 +91,14 @@ fn config(models: &Path) -> ServerConfig {
     }
 }
 
-struct Resp {
-    status: u16,
+pub(crate) struct Resp {
+    pub(crate) status: u16,
     headers: String,
     body: Vec<u8>,
 }
 
 impl Resp {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| {
             panic!(
                 "status {}: body is not JSON ({e}): {}",
@@ -108,7 +108,7 @@ impl Resp {
         })
     }
 
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
@@ -142,7 +142,7 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
 }
 
 /// One request on a fresh connection. `body: None` sends no body; headers are raw lines.
-fn request(
+pub(crate) fn request(
     addr: SocketAddr,
     method: &str,
     path: &str,
@@ -205,17 +205,17 @@ fn request(
     }
 }
 
-fn get(addr: SocketAddr, path: &str, headers: &[&str]) -> Resp {
+pub(crate) fn get(addr: SocketAddr, path: &str, headers: &[&str]) -> Resp {
     request(addr, "GET", path, headers, None)
 }
 
-fn post(addr: SocketAddr, path: &str, headers: &[&str], body: &Value) -> Resp {
+pub(crate) fn post(addr: SocketAddr, path: &str, headers: &[&str], body: &Value) -> Resp {
     let mut h = vec!["Content-Type: application/json"];
     h.extend_from_slice(headers);
     request(addr, "POST", path, &h, Some(body.to_string().as_bytes()))
 }
 
-fn post_raw(addr: SocketAddr, path: &str, content_type: &str, body: &[u8]) -> Resp {
+pub(crate) fn post_raw(addr: SocketAddr, path: &str, content_type: &str, body: &[u8]) -> Resp {
     let h = format!("Content-Type: {content_type}");
     request(addr, "POST", path, &[&h], Some(body))
 }
@@ -236,7 +236,7 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// A store whose `default` model is the golden v1 model (trained on data/sample, k = 4).
-fn golden_store() -> tempfile::TempDir {
+pub(crate) fn golden_store() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&golden_dir(), &dir.path().join("default/v1"));
     std::fs::write(dir.path().join("default/CURRENT"), "v1\n").unwrap();
@@ -1164,6 +1164,32 @@ fn batch_score_matches_assignments_for_a_log_and_for_a_feature_table() {
         3,
         "no temp files left"
     );
+    // A value too far out to score names its file, row and column.
+    let far = work.path().join("far.csv");
+    std::fs::write(
+        &far,
+        "customer_id,recency_days,frequency,monetary,tenure_days\nc1,3,2,10,40\nc2,3,2,10,1e300\n",
+    )
+    .unwrap();
+    let o = custseg(
+        &[
+            "score",
+            "--model",
+            model_dir.to_str().unwrap(),
+            "--input",
+            far.to_str().unwrap(),
+            "--output",
+            out3.to_str().unwrap(),
+        ],
+        work.path(),
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("far.csv") && t.contains("row 3") && t.contains("tenure_days"),
+        "{t}"
+    );
+    assert!(!out3.exists());
     // A duplicate customer id is an error naming both rows.
     let dup = work.path().join("dup.csv");
     std::fs::write(

@@ -51,6 +51,10 @@ pub enum FeatureError {
     /// A value given at scoring time has the wrong type.
     #[error("feature '{feature}': {reason}")]
     WrongType { feature: String, reason: String },
+    /// A value so far outside the training data that its scaled value cannot be scored with
+    /// finite arithmetic.
+    #[error("feature '{feature}': {value:e} is too far outside the training range to score")]
+    Unscorable { feature: String, value: f64 },
 }
 
 /// Declared kind of a feature.

@@ -25,6 +25,10 @@ pub enum Transform {
     Log1p,
 }
 
+/// Largest scaled value the scorer accepts: squared distances over any realistic number of
+/// columns stay finite.
+pub const MAX_SCALED: f64 = 1e100;
+
 impl Transform {
     /// Applies the transform.
     pub fn apply(self, x: f64) -> f64 {
@@ -160,7 +164,15 @@ impl Feature {
                         feature: self.name.clone(),
                     });
                 }
-                out[0] = (transform.apply(x) - mean) / std * w;
+                let v = (transform.apply(x) - mean) / std * w;
+                // Beyond 1e100 standard deviations the squared distances would overflow.
+                if !v.is_finite() || v.abs() > MAX_SCALED {
+                    return Err(FeatureError::Unscorable {
+                        feature: self.name.clone(),
+                        value: x,
+                    });
+                }
+                out[0] = v;
             }
             Encoding::Categorical {
                 levels,
@@ -530,6 +542,21 @@ mod tests {
                 feature: "x".into()
             }]
         );
+    }
+
+    #[test]
+    fn values_too_far_out_to_score_are_an_error_not_infinity() {
+        let col = RawColumn::Numbers(vec![Some(1.0), Some(2.0), Some(3.0)]);
+        let (spec, _) = fit(&[cand("x", col)], &FeatureConfig::default()).unwrap();
+        let f = &spec.features[0];
+        let mut out = [0.0];
+        let mut w = Vec::new();
+        assert!(f.encode(&RawValue::Num(1e9), &mut out, &mut w).is_ok());
+        assert!(out[0].is_finite());
+        let e = f
+            .encode(&RawValue::Num(1e300), &mut out, &mut w)
+            .unwrap_err();
+        assert!(matches!(e, FeatureError::Unscorable { .. }), "{e}");
     }
 
     #[test]

@@ -365,7 +365,27 @@ fn score_rows(
         let s = match model.score(&raw, &mut scratch) {
             Ok(s) => s,
             Err(e) => {
-                out.error = Some(e.into());
+                // Name the file, row and column when the problem is one value.
+                let column = match &e {
+                    crate::features::FeatureError::Unscorable { feature, .. }
+                    | crate::features::FeatureError::WrongType { feature, .. } => spec
+                        .features
+                        .iter()
+                        .position(|f| f.name == *feature)
+                        .and_then(|j| cols[j])
+                        .map(|i| table_columns[i].clone()),
+                    _ => None,
+                };
+                out.error = Some(match column {
+                    Some(column) => DataError::BadValue {
+                        path: path.to_path_buf(),
+                        row,
+                        column,
+                        reason: e.to_string(),
+                    }
+                    .into(),
+                    None => e.into(),
+                });
                 return out;
             }
         };

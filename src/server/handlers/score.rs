@@ -226,8 +226,16 @@ async fn score_with(
                 ApiError::new(kind, e.code, e.message).with_field(field)
             })?;
         let mut s = model.score(&p.raw, &mut scratch).map_err(|e| {
-            ApiError::new(ApiErrorKind::Invalid, "invalid_value", e.to_string())
-                .with_field(format!("customers[{i}]"))
+            let (code, field) = match &e {
+                crate::features::FeatureError::Unscorable { feature, .. } => {
+                    ("out_of_range", format!("customers[{i}].{feature}"))
+                }
+                crate::features::FeatureError::WrongType { feature, .. } if feature != "*" => {
+                    ("invalid_value", format!("customers[{i}].{feature}"))
+                }
+                _ => ("invalid_value", format!("customers[{i}]")),
+            };
+            ApiError::new(ApiErrorKind::Invalid, code, e.to_string()).with_field(field)
         })?;
         let mut warnings = p.warnings;
         warnings.append(&mut s.warnings);
