@@ -6,5 +6,6 @@ mod cli;
 mod common;
 mod hostile;
 mod model_format;
+mod properties;
 mod server;
 mod train;
