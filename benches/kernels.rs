@@ -43,7 +43,7 @@ fn kmeans(c: &mut Criterion) {
     let mut g = c.benchmark_group("kmeans_100k_x10_k8");
     g.sample_size(20);
     g.bench_function("custseg_lloyd_step_and_exact_inertia", |b| {
-        b.iter(|| lloyd::lloyd(&p, &norms, black_box(init.clone()), k, 1, 0.0))
+        b.iter(|| lloyd::lloyd(&p, black_box(init.clone()), k, 1, 0.0))
     });
     g.bench_function("custseg_kmeans_plus_plus", |b| {
         b.iter(|| lloyd::kmeans_plus_plus(&p, &norms, k, &mut Xoshiro256Plus::seed_from_u64(3)))

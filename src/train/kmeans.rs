@@ -109,7 +109,7 @@ pub fn fit(
         let mut run_iterations = Vec::with_capacity(n_init);
         for run in 0..n_init {
             let init = lloyd::kmeans_plus_plus(p, &norms, k, &mut run_rng(seed, run));
-            let r = lloyd::lloyd(p, &norms, init, k, max_iter, tol_abs);
+            let r = lloyd::lloyd(p, init, k, max_iter, tol_abs);
             run_inertias.push(r.inertia);
             run_iterations.push(r.iterations);
             if best.as_ref().is_none_or(|b| r.inertia < b.inertia) {
@@ -142,7 +142,7 @@ pub fn refine(
         .to_vec();
     with_points(x, |p| {
         let tol_abs = tol * lloyd::mean_variance(p);
-        let r = lloyd::lloyd(p, &lloyd::row_norms(p), init, k, max_iter, tol_abs);
+        let r = lloyd::lloyd(p, init, k, max_iter, tol_abs);
         Ok(KmFit {
             centroids: to_array(r.centroids, k),
             inertia: r.inertia,

@@ -111,7 +111,6 @@ fn argmin(dist: &[f64], k: usize) -> (usize, f64) {
 struct Partial {
     sums: Vec<f64>,
     counts: Vec<u64>,
-    inertia: f64,
     changed: usize,
 }
 
@@ -169,56 +168,24 @@ fn argmin_fixed<const KP: usize>(dist: &[f64; KP]) -> (usize, f64) {
 #[inline(always)]
 fn assign_chunk_fixed<const KP: usize>(
     rows: &[f64],
-    norms: &[f64],
     d: usize,
     b: &Block,
     labels: &mut [u32],
     p: &mut Partial,
-    accumulate: bool,
 ) {
     // Phase 1: labels only — every row independent, so rows overlap in the pipeline.
     let mut changed = 0usize;
-    let mut inertia = 0.0;
-    for ((x, label), &xx) in rows.chunks_exact(d).zip(labels.iter_mut()).zip(norms) {
+    for (x, label) in rows.chunks_exact(d).zip(labels.iter_mut()) {
         let scores = scores_fixed::<KP>(x, b);
-        let (j, m) = argmin_fixed::<KP>(&scores);
-        inertia += (xx + m).max(0.0);
+        let (j, _) = argmin_fixed::<KP>(&scores);
         changed += usize::from(*label != j as u32);
         *label = j as u32;
     }
     p.changed += changed;
-    p.inertia += inertia;
     // Phase 2: counts and per-cluster sums.
-    for &j in labels.iter() {
-        p.counts[j as usize] += 1;
-    }
-    if accumulate {
-        for (x, &j) in rows.chunks_exact(d).zip(labels.iter()) {
-            let j = j as usize;
-            for (s, &v) in p.sums[j * d..(j + 1) * d].iter_mut().zip(x) {
-                *s += v;
-            }
-        }
-    }
-}
-
-#[inline(always)]
-fn record(
-    p: &mut Partial,
-    x: &[f64],
-    label: &mut u32,
-    j: usize,
-    sq: f64,
-    d: usize,
-    accumulate: bool,
-) {
-    if *label != j as u32 {
-        p.changed += 1;
-        *label = j as u32;
-    }
-    p.inertia += sq;
-    p.counts[j] += 1;
-    if accumulate {
+    for (x, &j) in rows.chunks_exact(d).zip(labels.iter()) {
+        let j = j as usize;
+        p.counts[j] += 1;
         for (s, &v) in p.sums[j * d..(j + 1) * d].iter_mut().zip(x) {
             *s += v;
         }
@@ -226,36 +193,30 @@ fn record(
 }
 
 #[inline(always)]
-fn assign_chunk_body(
-    rows: &[f64],
-    norms: &[f64],
-    d: usize,
-    b: &Block,
-    labels: &mut [u32],
-    accumulate: bool,
-) -> Partial {
+fn assign_chunk_body(rows: &[f64], d: usize, b: &Block, labels: &mut [u32]) -> Partial {
     let k = b.k;
     let mut p = Partial {
-        sums: if accumulate {
-            vec![0.0; k * d]
-        } else {
-            Vec::new()
-        },
+        sums: vec![0.0; k * d],
         counts: vec![0; k],
-        inertia: 0.0,
         changed: 0,
     };
     match b.kp {
-        4 => assign_chunk_fixed::<4>(rows, norms, d, b, labels, &mut p, accumulate),
-        8 => assign_chunk_fixed::<8>(rows, norms, d, b, labels, &mut p, accumulate),
-        12 => assign_chunk_fixed::<12>(rows, norms, d, b, labels, &mut p, accumulate),
-        16 => assign_chunk_fixed::<16>(rows, norms, d, b, labels, &mut p, accumulate),
+        4 => assign_chunk_fixed::<4>(rows, d, b, labels, &mut p),
+        8 => assign_chunk_fixed::<8>(rows, d, b, labels, &mut p),
+        12 => assign_chunk_fixed::<12>(rows, d, b, labels, &mut p),
+        16 => assign_chunk_fixed::<16>(rows, d, b, labels, &mut p),
         _ => {
+            // Wider k: exact distances, one row at a time.
             let mut dist = vec![0.0; b.kp];
             for (x, label) in rows.chunks_exact(d).zip(labels.iter_mut()) {
                 distances_into(x, b, &mut dist);
-                let (j, sq) = argmin(&dist, k);
-                record(&mut p, x, label, j, sq, d, accumulate);
+                let (j, _) = argmin(&dist, k);
+                p.changed += usize::from(*label != j as u32);
+                *label = j as u32;
+                p.counts[j] += 1;
+                for (s, &v) in p.sums[j * d..(j + 1) * d].iter_mut().zip(x) {
+                    *s += v;
+                }
             }
         }
     }
@@ -264,60 +225,37 @@ fn assign_chunk_body(
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn assign_chunk_avx2(
-    rows: &[f64],
-    norms: &[f64],
-    d: usize,
-    b: &Block,
-    labels: &mut [u32],
-    accumulate: bool,
-) -> Partial {
-    assign_chunk_body(rows, norms, d, b, labels, accumulate)
+unsafe fn assign_chunk_avx2(rows: &[f64], d: usize, b: &Block, labels: &mut [u32]) -> Partial {
+    assign_chunk_body(rows, d, b, labels)
 }
 
-fn assign_chunk(
-    rows: &[f64],
-    norms: &[f64],
-    d: usize,
-    b: &Block,
-    labels: &mut [u32],
-    accumulate: bool,
-) -> Partial {
+fn assign_chunk(rows: &[f64], d: usize, b: &Block, labels: &mut [u32]) -> Partial {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
             // SAFETY: the CPU supports AVX2 and FMA (checked just above); the function is the
             // same safe code compiled with them enabled.
-            return unsafe { assign_chunk_avx2(rows, norms, d, b, labels, accumulate) };
+            return unsafe { assign_chunk_avx2(rows, d, b, labels) };
         }
     }
-    assign_chunk_body(rows, norms, d, b, labels, accumulate)
+    assign_chunk_body(rows, d, b, labels)
 }
 
-/// One pass: assigns every row (updating `labels`), and returns per-cluster sums (when
-/// `accumulate`), counts, inertia and the number of changed labels, reduced in chunk order.
-fn assign_all(
-    p: &Points,
-    norms: &[f64],
-    centroids: &[f64],
-    k: usize,
-    labels: &mut [u32],
-    accumulate: bool,
-) -> Partial {
+/// One Lloyd assignment pass: updates `labels` and returns per-cluster sums and counts and the
+/// number of changed labels, reduced in chunk order.
+fn assign_all(p: &Points, centroids: &[f64], k: usize, labels: &mut [u32]) -> Partial {
     let b = Block::new(centroids, k, p.d);
     let d = p.d;
     let parts: Vec<Partial> = p
         .data
         .par_chunks(CHUNK * d)
-        .zip(norms.par_chunks(CHUNK))
         .zip(labels.par_chunks_mut(CHUNK))
-        .map(|((rows, nrm), lab)| assign_chunk(rows, nrm, d, &b, lab, accumulate))
+        .map(|(rows, lab)| assign_chunk(rows, d, &b, lab))
         .collect();
     let mut total = Partial {
-        sums: vec![0.0; if accumulate { k * d } else { 0 }],
+        sums: vec![0.0; k * d],
         counts: vec![0; k],
-        inertia: 0.0,
         changed: 0,
     };
     for part in parts {
@@ -327,7 +265,6 @@ fn assign_all(
         for (t, c) in total.counts.iter_mut().zip(&part.counts) {
             *t += c;
         }
-        total.inertia += part.inertia;
         total.changed += part.changed;
     }
     total
@@ -648,20 +585,13 @@ pub struct Lloyd {
 
 /// Runs Lloyd steps from `init` (`k × d`) until the labels stop changing, the total squared
 /// centroid shift is at most `tol_abs`, or `max_iter` steps.
-pub fn lloyd(
-    p: &Points,
-    norms: &[f64],
-    init: Vec<f64>,
-    k: usize,
-    max_iter: u64,
-    tol_abs: f64,
-) -> Lloyd {
+pub fn lloyd(p: &Points, init: Vec<f64>, k: usize, max_iter: u64, tol_abs: f64) -> Lloyd {
     let d = p.d;
     let mut centroids = init;
     let mut labels = vec![u32::MAX; p.n];
     let mut iterations = 0;
     while iterations < max_iter {
-        let part = assign_all(p, norms, &centroids, k, &mut labels, true);
+        let part = assign_all(p, &centroids, k, &mut labels);
         iterations += 1;
         if part.changed == 0 {
             // The assignment equals the previous step's: the centroids are already its means.
@@ -744,10 +674,9 @@ mod tests {
         // k = 3, 5, 13 and 21 exercise the 4-, 8- and 16-wide kernels and the generic one.
         let data = blobs(20_000, 6);
         let p = Points::new(&data, 3).unwrap();
-        let norms = row_norms(&p);
         for k in [3usize, 5, 13, 21] {
             let init: Vec<f64> = (0..k).flat_map(|j| p.row(j * 7).to_vec()).collect();
-            let r = lloyd(&p, &norms, init.clone(), k, 1, 0.0);
+            let r = lloyd(&p, init.clone(), k, 1, 0.0);
             let mut sums = vec![0.0; k * 3];
             let mut counts = vec![0usize; k];
             for i in 0..p.n {
@@ -823,7 +752,7 @@ mod tests {
         let data = blobs(3000, 3);
         let p = Points::new(&data, 3).unwrap();
         let init = kmeans_plus_plus(&p, &row_norms(&p), 3, &mut Xoshiro256Plus::seed_from_u64(1));
-        let r = lloyd(&p, &row_norms(&p), init, 3, 100, 0.0);
+        let r = lloyd(&p, init, 3, 100, 0.0);
         assert!(r.iterations < 100);
         // Mean squared radius of a ±1 uniform cube in 3-D is 1 per point.
         assert!((r.inertia / 3000.0 - 1.0).abs() < 0.05, "{}", r.inertia);
@@ -846,7 +775,7 @@ mod tests {
                         4,
                         &mut Xoshiro256Plus::seed_from_u64(9),
                     );
-                    lloyd(&p, &row_norms(&p), init, 4, 50, 1e-8)
+                    lloyd(&p, init, 4, 50, 1e-8)
                 })
         };
         let (a, b) = (run(1), run(3));
@@ -860,7 +789,7 @@ mod tests {
         let data = vec![0.0, 0.0, 0.1, 0.0, 0.0, 0.1];
         let p = Points::new(&data, 2).unwrap();
         let init = vec![0.0, 0.0, 100.0, 100.0];
-        let r = lloyd(&p, &row_norms(&p), init, 2, 10, 0.0);
+        let r = lloyd(&p, init, 2, 10, 0.0);
         assert_eq!(&r.centroids[2..], &[100.0, 100.0]);
     }
 }
