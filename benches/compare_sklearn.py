@@ -108,34 +108,21 @@ def make_data(path, n, d=10, k=8, seed=0):
     os.replace(tmp, path)
 
 
-def run(cmd):
-    """Runs a child under /usr/bin/time; returns its JSON output, wall seconds and peak RSS in
-    MB. (wait4's ru_maxrss would count pages the forked child shared with this process.)"""
+def run(cmd, json_out=True):
+    """Runs a child under /usr/bin/time; returns its JSON output (None when `json_out` is
+    false), wall seconds from start to exit, and peak RSS in MB. (wait4's ru_maxrss would
+    count pages the forked child shared with this process.)"""
     t = time.perf_counter()
     rss_file = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"custseg-bench-rss-{os.getpid()}")
-    p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss_file] + cmd, stdout=subprocess.PIPE)
+    p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss_file] + cmd,
+                       stdout=subprocess.PIPE if json_out else subprocess.DEVNULL)
     wall = time.perf_counter() - t
     if p.returncode != 0:
         sys.exit(f"{cmd[0]} failed with status {p.returncode}")
     with open(rss_file) as f:
         rss_kb = float(f.read().split()[-1])
     os.remove(rss_file)
-    return json.loads(p.stdout), wall, rss_kb / 1024.0
-
-
-def run_plain(cmd):
-    """Like run(), for a child whose stdout is not JSON; returns wall seconds (process start
-    to exit) and peak RSS in MB."""
-    t = time.perf_counter()
-    rss_file = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"custseg-bench-rss-{os.getpid()}")
-    p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss_file] + cmd, stdout=subprocess.DEVNULL)
-    wall = time.perf_counter() - t
-    if p.returncode != 0:
-        sys.exit(f"{cmd[0]} failed with status {p.returncode}")
-    with open(rss_file) as f:
-        rss_kb = float(f.read().split()[-1])
-    os.remove(rss_file)
-    return None, wall, rss_kb / 1024.0
+    return (json.loads(p.stdout) if json_out else None), wall, rss_kb / 1024.0
 
 
 def main():
@@ -244,7 +231,7 @@ def main():
             for name, cmd in jobs:
                 t = time.perf_counter()
                 if name == "custseg":
-                    _, wall, rss = run_plain(cmd)
+                    _, wall, rss = run(cmd, json_out=False)
                     cs_runs.append((wall, rss))
                 else:
                     out, wall, rss = run(cmd)
