@@ -268,7 +268,7 @@ const WORK_ROWS: usize = 1024;
 
 /// What one work item of a batch produced: its output CSV bytes, the ids and rows it scored
 /// (for the duplicate check, in order), its share of the summary, and the first error.
-struct Scoredchunk {
+struct ScoredChunk {
     bytes: Vec<u8>,
     ids: Vec<(String, u64)>,
     per_segment: Vec<u64>,
@@ -302,9 +302,9 @@ fn score_rows(
     id_col: usize,
     table_columns: &[String],
     path: &Path,
-) -> Scoredchunk {
+) -> ScoredChunk {
     let spec = &model.file.features;
-    let mut out = Scoredchunk {
+    let mut out = ScoredChunk {
         bytes: Vec::with_capacity(rows.len() * 64),
         ids: Vec::with_capacity(rows.len()),
         per_segment: vec![0; model.file.k],
@@ -506,7 +506,7 @@ fn score_table(
                     batch[..len]
                         .par_chunks(WORK_ROWS)
                         .map(|c| score_rows(model, c, &cols, id_col, &columns, path))
-                        .collect::<Vec<Scoredchunk>>()
+                        .collect::<Vec<ScoredChunk>>()
                 });
                 let next_len = fill_batch(&mut table, &mut next);
                 let chunks = scoring
