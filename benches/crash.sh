@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Crash safety: kill -9 the trainer at random points while it writes model versions, and the
+# server under load, and check that nothing half-written is ever visible.
+#
+#   benches/crash.sh [TRAINER_KILLS] [SERVER_KILLS]      (default 40 and 5)
+#
+# After every trainer kill: each models/default/vN loads (`custseg models show`), CURRENT names
+# a complete version. After every server kill -9: a restarted server answers /v1/score with the
+# version CURRENT names. Exit 1 on any violation.
+set -euo pipefail
+trainer_kills="${1:-40}"
+server_kills="${2:-5}"
+here="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$here"
+cargo build --release --quiet
+bin="${CARGO_TARGET_DIR:-$here/target}/release/custseg"
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+    for p in "${pids[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+models="$work/models"
+"$bin" demo --models-dir "$models" --no-serve >/dev/null
+fail=0
+
+check_registry() {
+    local cur
+    cur="$(tr -dc 0-9 <"$models/default/CURRENT")"
+    [ -d "$models/default/v$cur" ] || { echo "FAIL: CURRENT names missing v$cur"; fail=1; }
+    for d in "$models"/default/v*; do
+        local v="${d##*/v}"
+        if ! "$bin" models show "default/v$v" --models-dir "$models" >/dev/null 2>&1; then
+            echo "FAIL: v$v is visible but does not load"
+            fail=1
+        fi
+    done
+}
+
+killed=0 finished=0
+for i in $(seq "$trainer_kills"); do
+    "$bin" train --transactions data/sample/transactions.csv --customers data/sample/customers.csv \
+        --config data/sample/demo.toml --seed "$i" --n-init 1 --models-dir "$models" >/dev/null 2>&1 &
+    pid=$!
+    # Somewhere between start-up and the end of writing (training the sample takes ~0.1-0.3 s).
+    sleep "0.$(printf '%03d' $((RANDOM % 400)))"
+    if kill -9 "$pid" 2>/dev/null; then killed=$((killed + 1)); else finished=$((finished + 1)); fi
+    wait "$pid" 2>/dev/null || true
+    check_registry
+done
+versions="$(ls -d "$models"/default/v* | wc -l)"
+leftovers="$(ls -A "$models/default" | grep -c '^\.tmp-' || true)"
+echo "trainer: $trainer_kills runs, $killed killed mid-run, $finished finished first; $versions complete versions; $leftovers hidden temp folders left by kills (never listed as versions)"
+
+# The server: kill -9 under load, restart, it must serve the CURRENT version.
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+body='{"customers":[{"customer_id":"c1","recency_days":12,"frequency":9,"monetary":1420.5}]}'
+for i in $(seq "$server_kills"); do
+    "$bin" serve --models-dir "$models" --bind "127.0.0.1:$port" >/dev/null 2>&1 &
+    spid=$!
+    pids+=("$spid")
+    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
+    want="$(tr -dc 0-9 <"$models/default/CURRENT")"
+    got="$(curl -s "http://127.0.0.1:$port/v1/score" -H 'Content-Type: application/json' -d "$body" \
+        | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')"
+    [ "$got" = "$want" ] || { echo "FAIL: restart $i serves v$got, CURRENT is v$want"; fail=1; }
+    if command -v wrk >/dev/null; then
+        timeout 3 wrk -t1 -c8 -d10s "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 &
+        sleep 1
+    fi
+    kill -9 "$spid"
+    wait "$spid" 2>/dev/null || true
+    wait 2>/dev/null || true
+done
+echo "server: killed -9 under load and restarted $server_kills times; each restart served CURRENT"
+[ "$fail" = 0 ] && echo "OK: registry consistent after every kill"
+exit "$fail"
