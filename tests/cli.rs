@@ -379,3 +379,101 @@ fn demo_trains_once_then_reuses() {
     );
     assert!(!d.path().join("m/default/v2").exists());
 }
+
+#[test]
+fn malformed_training_files_fail_with_their_row_or_count_their_bad_rows() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let raw = |name: &str, body: &[u8]| {
+        let path = p.join(name);
+        std::fs::write(&path, body).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    // Errors, naming the file and row; nothing is written.
+    let ragged = raw(
+        "ragged.csv",
+        b"customer_id,date,amount\nc1,2024-01-01,10\nc2,2024-01-02,5,7,8\nc3,2024-02-01,3\n",
+    );
+    fails(
+        p,
+        &["--transactions", &ragged],
+        &["ragged.csv", "row 3", "5 fields"],
+    );
+    let mixed = raw(
+        "mixed.csv",
+        b"customer_id,date,amount\nc1;2024-01-01;10\nc2;2024-01-02;5\nc3;2024-02-01;3\n",
+    );
+    fails(
+        p,
+        &["--transactions", &mixed],
+        &["mixed.csv", "'customer_id,date,amount'"],
+    );
+    let quote = raw(
+        "quote.csv",
+        b"customer_id,date,amount\n\"c1,2024-01-01,10\nc2,2024-01-02,5\n",
+    );
+    fails(p, &["--transactions", &quote], &["quote.csv"]);
+
+    // Readable files with bad cells: the rows are dropped and counted by reason.
+    let mut huge = b"customer_id,date,amount\nc1,2024-01-01,10\nc2,2024-01-02,".to_vec();
+    huge.extend(std::iter::repeat_n(b'9', 5_000_000));
+    huge.extend_from_slice(b"\nc3,2024-02-01,3\nc4,2024-02-05,4\n");
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "bom.csv",
+            b"\xef\xbb\xbfcustomer_id,date,amount\nc1,2024-01-01,10\nc2,2024-01-02,5\nc3,2024-02-01,3\n"
+                .to_vec(),
+            "kept 3",
+        ),
+        (
+            "latin1.csv",
+            b"customer_id,date,amount\ncaf\xe9,2024-01-01,10\nc2,2024-01-02,5\nc3,2024-02-01,3\n"
+                .to_vec(),
+            "kept 3",
+        ),
+        (
+            "trailing.csv",
+            b"customer_id,date,amount\nc1,2024-01-01,10,,\nc2,2024-01-02,5,\nc3,2024-02-01,3\n"
+                .to_vec(),
+            "kept 3",
+        ),
+        ("huge.csv", huge, "bad amount 1"),
+        (
+            "dates.csv",
+            b"customer_id,date,amount\nc1,9999-99-99,10\nc2,0000-01-01,5\nc3,20261399,3\nc4,2024-02-01,3\nc5,2024-03-01,4\nc6,2024-03-05,1\n"
+                .to_vec(),
+            "bad date 3",
+        ),
+        (
+            "nul.csv",
+            b"customer_id,date,amount\nc1,2024-01-01,1\x000\nc2,2024-01-02,5\nc3,2024-02-01,3\nc4,2024-02-03,3\n"
+                .to_vec(),
+            "bad amount 1",
+        ),
+    ];
+    for (name, body, expect) in cases {
+        let path = raw(name, &body);
+        let model = name.trim_end_matches(".csv");
+        let out = custseg(
+            &[
+                "train",
+                "--transactions",
+                &path,
+                "--k",
+                "2",
+                "--models-dir",
+                "ok",
+                "--name",
+                model,
+            ],
+            p,
+        );
+        let msg = text(&out);
+        assert!(out.status.success(), "{name}: {msg}");
+        assert!(
+            msg.contains(expect),
+            "{name}: expected '{expect}' in: {msg}"
+        );
+        assert!(p.join("ok").join(model).join("v1/model.json").is_file());
+    }
+}

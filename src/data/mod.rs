@@ -34,7 +34,7 @@ pub enum DataError {
         reason: String,
     },
     /// A field the job needs has no column.
-    #[error("{}: no column for {field} ({hint}); columns are: {}", path.display(), available.join(", "))]
+    #[error("{}: no column for {field} ({hint}); columns are: {}", path.display(), quoted(available))]
     MissingColumn {
         path: PathBuf,
         field: String,
@@ -72,6 +72,15 @@ pub enum DataError {
         first: PathBuf,
         reason: String,
     },
+}
+
+/// Column names as `'a', 'b'`, so a header read with the wrong delimiter shows as one name.
+fn quoted(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| format!("'{n}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl DataError {

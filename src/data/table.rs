@@ -164,15 +164,31 @@ impl Table {
 
     /// Reads the next data row into `rec`; returns its row number in the file (1-based, as
     /// an editor counts lines; Parquet rows count from 1), or `None` at the end.
+    ///
+    /// A row with more non-empty fields than the header is an error naming it (a shifted or
+    /// mis-delimited row would otherwise be read into the wrong columns); empty extra fields,
+    /// as trailing delimiters leave, are allowed. Short rows read their missing fields as empty.
     pub fn next_row(&mut self, rec: &mut ByteRecord) -> Result<Option<u64>, DataError> {
-        if let Some((pending, line)) = self.pending.take() {
+        let got = if let Some((pending, line)) = self.pending.take() {
             *rec = pending;
+            Some(line)
+        } else {
+            self.read_raw(rec)?
+        };
+        if let Some(line) = got {
             self.rows_read += 1;
-            return Ok(Some(line));
-        }
-        let got = self.read_raw(rec)?;
-        if got.is_some() {
-            self.rows_read += 1;
+            let n = self.columns.len();
+            if rec.len() > n && rec.iter().skip(n).any(|f| !f.trim_ascii().is_empty()) {
+                return Err(DataError::Malformed {
+                    path: self.path.clone(),
+                    row: Some(line),
+                    reason: format!(
+                        "{} fields, but the header has {n} columns ({})",
+                        rec.len(),
+                        self.columns.join(", ")
+                    ),
+                });
+            }
         }
         Ok(got)
     }
@@ -492,6 +508,26 @@ mod tests {
         let path = dir.path().join("empty.csv");
         std::fs::write(&path, b"\n  \n").unwrap();
         assert!(matches!(Table::open(&path), Err(DataError::Empty { .. })));
+    }
+
+    #[test]
+    fn rows_longer_than_the_header_are_malformed_unless_the_extras_are_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, b"a,b\n1,2,,\n3,4,5\n").unwrap();
+        let mut t = Table::open(&path).unwrap();
+        let mut rec = ByteRecord::new();
+        assert_eq!(t.next_row(&mut rec).unwrap(), Some(2));
+        match t.next_row(&mut rec) {
+            Err(DataError::Malformed {
+                row: Some(3),
+                reason,
+                ..
+            }) => {
+                assert!(reason.contains("3 fields"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
