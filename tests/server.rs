@@ -512,7 +512,20 @@ fn every_error_code_has_the_spec_shape() {
     post(a, "/v1/models/..%2F..%2Fetc/reload", &[], &json!({})).error(404, "model_not_found");
     // 405: known route, wrong method.
     get(a, "/v1/score", &[]).error(405, "method_not_allowed");
-    request(a, "DELETE", "/v1/models/default", &[], None).error(405, "method_not_allowed");
+    let r = request(a, "DELETE", "/v1/models/default", &[], None);
+    r.error(405, "method_not_allowed");
+    assert!(
+        r.headers.to_ascii_lowercase().contains("allow: get"),
+        "{}",
+        r.headers
+    );
+    let r = request(a, "TRACE", "/v1/score", &[], None);
+    r.error(405, "method_not_allowed");
+    assert!(
+        r.headers.to_ascii_lowercase().contains("allow: post"),
+        "{}",
+        r.headers
+    );
     // 415: not JSON.
     post_raw(a, "/v1/score", "text/plain", b"{\"customers\": []}")
         .error(415, "unsupported_media_type");

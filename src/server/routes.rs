@@ -5,12 +5,20 @@ use actix_web::web;
 use super::error::{ApiError, ApiErrorKind};
 use super::handlers::{health, models, score};
 
-async fn method_not_allowed() -> Result<actix_web::HttpResponse, ApiError> {
-    Err(ApiError::new(
+/// 405 with the `Allow` header RFC 9110 requires.
+fn method_not_allowed(allow: &'static str) -> actix_web::HttpResponse {
+    use actix_web::ResponseError;
+    let mut res = ApiError::new(
         ApiErrorKind::MethodNotAllowed,
         "method_not_allowed",
-        "this route does not take that method",
-    ))
+        format!("this route takes {allow}"),
+    )
+    .error_response();
+    res.headers_mut().insert(
+        actix_web::http::header::ALLOW,
+        actix_web::http::header::HeaderValue::from_static(allow),
+    );
+    res
 }
 
 /// Unknown routes answer a JSON 404.
@@ -24,15 +32,19 @@ pub async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
 
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    let resource =
-        |path: &str| web::resource(path.to_string()).default_service(web::to(method_not_allowed));
-    cfg.service(resource("/v1/score").route(web::post().to(score::score_default)))
-        .service(resource("/v1/models").route(web::get().to(models::list)))
-        .service(resource("/v1/models/{name}").route(web::get().to(models::show)))
-        .service(resource("/v1/models/{name}/score").route(web::post().to(score::score_named)))
-        .service(resource("/v1/models/{name}/reload").route(web::post().to(models::reload)))
-        .service(resource("/healthz").route(web::get().to(health::healthz)))
-        .service(resource("/readyz").route(web::get().to(health::readyz)))
-        .service(resource("/metrics").route(web::get().to(health::metrics)))
-        .service(resource("/openapi.json").route(web::get().to(health::openapi)));
+    let resource = |path: &str, allow: &'static str| {
+        web::resource(path.to_string())
+            .default_service(web::to(move || async move { method_not_allowed(allow) }))
+    };
+    cfg.service(resource("/v1/score", "POST").route(web::post().to(score::score_default)))
+        .service(resource("/v1/models", "GET").route(web::get().to(models::list)))
+        .service(resource("/v1/models/{name}", "GET").route(web::get().to(models::show)))
+        .service(
+            resource("/v1/models/{name}/score", "POST").route(web::post().to(score::score_named)),
+        )
+        .service(resource("/v1/models/{name}/reload", "POST").route(web::post().to(models::reload)))
+        .service(resource("/healthz", "GET").route(web::get().to(health::healthz)))
+        .service(resource("/readyz", "GET").route(web::get().to(health::readyz)))
+        .service(resource("/metrics", "GET").route(web::get().to(health::metrics)))
+        .service(resource("/openapi.json", "GET").route(web::get().to(health::openapi)));
 }

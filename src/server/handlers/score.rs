@@ -26,14 +26,18 @@ pub struct ScoreRequest {
     /// `[{"date": "2026-01-03", "amount": 19.9, "order_id": "o1"}]`.
     #[schema(value_type = Vec<Object>)]
     pub customers: Vec<Value>,
-    /// Date transactions are evaluated at (`YYYY-MM-DD`); default today (UTC).
+    /// Date transactions are evaluated at (`YYYY-MM-DD`, years 1900–2200); default today
+    /// (UTC).
+    #[schema(value_type = Option<String>, format = Date, example = "2026-01-31",
+             pattern = r"^(19[0-9]{2}|20[0-9]{2}|21[0-9]{2}|2200)-[0-9]{2}-[0-9]{2}$")]
     pub as_of: Option<String>,
 }
 
 /// One customer's segment.
 #[derive(Serialize, ToSchema)]
 pub struct ScoreResult {
-    #[schema(value_type = Object)]
+    /// The customer's id as sent (string or integer), or null.
+    #[schema(value_type = Value)]
     pub customer_id: Value,
     pub segment_id: usize,
     pub segment: String,
