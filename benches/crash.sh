@@ -10,19 +10,14 @@
 set -euo pipefail
 trainer_kills="${1:-40}"
 server_kills="${2:-5}"
-here="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$here"
-cargo build --release --quiet
-bin="${CARGO_TARGET_DIR:-$here/target}/release/custseg"
-work="$(mktemp -d)"
+source "$(dirname "$0")/common.sh"
+bench_setup
 pids=()
-cleanup() {
+crash_cleanup() {
     for p in "${pids[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; done
-    rm -rf "$work"
+    bench_cleanup
 }
-trap cleanup EXIT
-models="$work/models"
-"$bin" demo --models-dir "$models" --no-serve >/dev/null
+trap crash_cleanup EXIT
 fail=0
 
 check_registry() {
@@ -54,13 +49,13 @@ leftovers="$(ls -A "$models/default" | grep -c '^\.tmp-' || true)"
 echo "trainer: $trainer_kills runs, $killed killed mid-run, $finished finished first; $versions complete versions; $leftovers hidden temp folders left by kills (never listed as versions)"
 
 # The server: kill -9 under load, restart, it must serve the CURRENT version.
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+port="$(free_port)"
 body='{"customers":[{"customer_id":"c1","recency_days":12,"frequency":9,"monetary":1420.5}]}'
 for i in $(seq "$server_kills"); do
     "$bin" serve --models-dir "$models" --bind "127.0.0.1:$port" >/dev/null 2>&1 &
     spid=$!
     pids+=("$spid")
-    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
+    wait_until_up "http://127.0.0.1:$port/readyz"
     want="$(tr -dc 0-9 <"$models/default/CURRENT")"
     got="$(curl -s "http://127.0.0.1:$port/v1/score" -H 'Content-Type: application/json' -d "$body" \
         | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')"

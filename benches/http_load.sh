@@ -15,31 +15,10 @@ set -euo pipefail
 duration="${1:-15}"
 connections="${2:-32}"
 threads="${WRK_THREADS:-1}"
-here="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$here"
-
-command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 2; }
-cargo build --release --quiet
-bin="${CARGO_TARGET_DIR:-$here/target}/release/custseg"
-
-work="$(mktemp -d)"
-server_pid=""
-cleanup() {
-    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-"$bin" demo --models-dir "$work/models" --no-serve >/dev/null
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-"$bin" serve --models-dir "$work/models" --bind "127.0.0.1:$port" --watch-interval-ms 0 \
-    ${SERVER_WORKERS:+--workers "$SERVER_WORKERS"} >"$work/serve.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 100); do
-    curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
-    sleep 0.1
-done
-curl -sf "http://127.0.0.1:$port/readyz" >/dev/null
+source "$(dirname "$0")/common.sh"
+need_wrk
+bench_setup
+start_server --watch-interval-ms 0 ${SERVER_WORKERS:+--workers "$SERVER_WORKERS"}
 
 # wrk scripts: one fixed body per scenario.
 cat >"$work/one.lua" <<'LUA'
@@ -87,15 +66,12 @@ if [ "${FASTAPI:-0}" = 1 ]; then
     venv="${CUSTSEG_BENCH_CACHE:-$HOME/.cache/custseg}/bench-venv"
     "$venv/bin/python" -c "import fastapi, uvloop, httptools" 2>/dev/null \
         || "$venv/bin/pip" install --quiet fastapi "uvicorn[standard]"
-    fport="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-    model_json="$(ls -d "$work"/models/default/v*/model.json | tail -1)"
+    fport="$(free_port)"
+    model_json="$(ls -d "$models"/default/v*/model.json | tail -1)"
     (cd "$here/benches" && CUSTSEG_MODEL="$model_json" exec "$venv/bin/uvicorn" fastapi_app:app \
         --host 127.0.0.1 --port "$fport" --workers "${FASTAPI_WORKERS:-2}" --log-level warning) &
     fastapi_pid=$!
-    for _ in $(seq 100); do
-        curl -sf "http://127.0.0.1:$fport/healthz" >/dev/null 2>&1 && break
-        sleep 0.2
-    done
+    wait_until_up "http://127.0.0.1:$fport/healthz"
     run "FastAPI + scikit-learn (uvicorn, ${FASTAPI_WORKERS:-2} workers): GET /healthz" "$connections" "http://127.0.0.1:$fport/healthz"
     run "FastAPI + scikit-learn: POST /v1/score, 1 customer (features)" "$connections" -s "$work/one.lua" "http://127.0.0.1:$fport/v1/score"
     run "FastAPI + scikit-learn: POST /v1/score, 100 customers (features)" "$connections" -s "$work/hundred.lua" "http://127.0.0.1:$fport/v1/score"

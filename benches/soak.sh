@@ -11,30 +11,10 @@ set -euo pipefail
 
 duration="${1:-120}"
 connections="${2:-16}"
-here="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$here"
-command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 2; }
-cargo build --release --quiet
-bin="${CARGO_TARGET_DIR:-$here/target}/release/custseg"
-
-work="$(mktemp -d)"
-server_pid=""
-cleanup() {
-    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-models="$work/models"
-"$bin" demo --models-dir "$models" --no-serve >/dev/null
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-CUSTSEG_LOG=warn "$bin" serve --models-dir "$models" --bind "127.0.0.1:$port" \
-    --watch-interval-ms 100 >"$work/serve.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 100); do
-    curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
-    sleep 0.1
-done
+source "$(dirname "$0")/common.sh"
+need_wrk
+bench_setup
+CUSTSEG_LOG=warn start_server --watch-interval-ms 100
 rss() { ps -o rss= -p "$server_pid" | awk '{printf "%.1f MB", $1/1024}'; }
 rss_before="$(rss)"
 

@@ -1146,103 +1146,77 @@ fn batch_score_matches_assignments_for_a_log_and_for_a_feature_table() {
     check(&out2, 1000);
 
     // Bad input: exit 2, a message naming the file, row and column, and no output file.
-    let bad = work.path().join("bad.csv");
-    std::fs::write(
-        &bad,
-        "customer_id,recency_days,frequency,monetary\nc1,3,2,10\nc2,3,lots,10\n",
-    )
-    .unwrap();
     let out3 = work.path().join("never.csv");
-    let o = custseg(
-        &[
-            "score",
-            "--model",
-            model_dir.to_str().unwrap(),
-            "--input",
-            bad.to_str().unwrap(),
-            "--output",
-            out3.to_str().unwrap(),
-        ],
-        work.path(),
+    let score_fails = |model: &Path, name: &str, body: &str, expect: &[&str]| {
+        let input = work.path().join(name);
+        std::fs::write(&input, body).unwrap();
+        let o = custseg(
+            &[
+                "score",
+                "--model",
+                model.to_str().unwrap(),
+                "--input",
+                input.to_str().unwrap(),
+                "--output",
+                out3.to_str().unwrap(),
+            ],
+            work.path(),
+        );
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{name}: {t}");
+        for e in expect {
+            assert!(t.contains(e), "{name}: expected '{e}' in: {t}");
+        }
+        assert!(!out3.exists(), "{name}: no output on failure");
+        std::fs::remove_file(&input).unwrap();
+    };
+    score_fails(
+        &model_dir,
+        "bad.csv",
+        "customer_id,recency_days,frequency,monetary\nc1,3,2,10\nc2,3,lots,10\n",
+        &["bad.csv", "row 3", "frequency"],
     );
-    let t = text(&o);
-    assert_eq!(o.status.code(), Some(2), "{t}");
-    assert!(
-        t.contains("bad.csv") && t.contains("row 3") && t.contains("frequency"),
-        "{t}"
-    );
-    assert!(!out3.exists());
     assert_eq!(
         std::fs::read_dir(work.path()).unwrap().count(),
-        3,
+        2,
         "no temp files left"
     );
     // A value too far out to score names its file, row and column.
-    let far = work.path().join("far.csv");
-    std::fs::write(
-        &far,
+    score_fails(
+        &model_dir,
+        "far.csv",
         "customer_id,recency_days,frequency,monetary,tenure_days\nc1,3,2,10,40\nc2,3,2,10,1e300\n",
-    )
-    .unwrap();
-    let o = custseg(
-        &[
-            "score",
-            "--model",
-            model_dir.to_str().unwrap(),
-            "--input",
-            far.to_str().unwrap(),
-            "--output",
-            out3.to_str().unwrap(),
-        ],
-        work.path(),
+        &["far.csv", "row 3", "tenure_days"],
     );
-    let t = text(&o);
-    assert_eq!(o.status.code(), Some(2), "{t}");
-    assert!(
-        t.contains("far.csv") && t.contains("row 3") && t.contains("tenure_days"),
-        "{t}"
-    );
-    assert!(!out3.exists());
     // A duplicate customer id is an error naming both rows.
-    let dup = work.path().join("dup.csv");
-    std::fs::write(
-        &dup,
+    score_fails(
+        &model_dir,
+        "dup.csv",
         "customer_id,recency_days,frequency,monetary\nc1,3,2,10\nc2,3,2,10\nc1,4,2,10\n",
-    )
-    .unwrap();
-    let o = custseg(
-        &[
-            "score",
-            "--model",
-            model_dir.to_str().unwrap(),
-            "--input",
-            dup.to_str().unwrap(),
-            "--output",
-            out3.to_str().unwrap(),
-        ],
-        work.path(),
+        &["dup.csv", "row 4", "row 2"],
     );
-    let t = text(&o);
-    assert_eq!(o.status.code(), Some(2), "{t}");
-    assert!(
-        t.contains("dup.csv") && t.contains("row 4") && t.contains("row 2"),
-        "{t}"
+    // Past the first parallel batch (16,384 rows), the first bad row is still the one reported.
+    let mut many = String::from("customer_id,recency_days,frequency,monetary\n");
+    for i in 0..40_000 {
+        let f = match i {
+            33_000 | 38_000 => "x".to_string(),
+            _ => (1 + i % 9).to_string(),
+        };
+        many.push_str(&format!("c{i},{},{f},{}\n", i % 700, 10 + i % 500));
+    }
+    score_fails(
+        &model_dir,
+        "many.csv",
+        &many,
+        &["many.csv", "row 33002", "frequency"],
     );
-    assert!(!out3.exists());
     // A model folder that is not a model.
-    let o = custseg(
-        &[
-            "score",
-            "--model",
-            work.path().to_str().unwrap(),
-            "--input",
-            bad.to_str().unwrap(),
-            "--output",
-            out3.to_str().unwrap(),
-        ],
+    score_fails(
         work.path(),
+        "fine.csv",
+        "customer_id,recency_days,frequency,monetary\nc1,3,2,10\n",
+        &["model"],
     );
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }
 
 #[test]
