@@ -66,6 +66,64 @@ pub struct ModelFile {
     pub segments: Vec<Segment>,
     /// Sum of squared distances of the training customers to their centroid.
     pub inertia: f64,
+    /// How this version's segment ids continue the previous version's (absent for a first
+    /// version and for models written before segment ids were kept across retrains).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lineage: Option<Lineage>,
+}
+
+/// Segment identity across retrains: which segment of the previous version each segment of
+/// this version continues. Segments are matched one-to-one (Hungarian assignment) on the
+/// distance between centroids in this version's scaled space; a match is kept only when the
+/// old centroid lies within the new segment's radius, otherwise the segment is new.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Lineage {
+    /// The version matched against.
+    pub previous_version: u32,
+    /// One entry per segment of this version, in segment order.
+    pub matches: Vec<SegmentMatch>,
+    /// Smallest id never used by this model's versions; a new segment takes it, so a retired
+    /// id is never given to a different group.
+    pub next_segment_id: usize,
+}
+
+/// One segment's match.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SegmentMatch {
+    /// Segment id in this version.
+    pub id: usize,
+    /// The previous version's segment it continues (same id), or None when it is new.
+    pub previous_id: Option<usize>,
+    /// Distance from the assigned previous centroid to this centroid (this version's scaled
+    /// space), or None when no previous segment was left to pair with.
+    pub distance: Option<f64>,
+    /// The segment's radius: root mean squared distance of its training customers to its
+    /// centroid. A pair farther apart than this is not the same group.
+    pub radius: f64,
+}
+
+/// A segment named by id and name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentRef {
+    pub id: usize,
+    pub name: String,
+}
+
+/// Where the same customers land under two versions: `counts[i][j]` customers are in
+/// `from_segments[i]` under `from_version` and in `to_segments[j]` under `to_version`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Migration {
+    pub from_version: u32,
+    pub to_version: u32,
+    /// Customers scored with both versions.
+    pub customers: u64,
+    /// Where the customers come from (e.g. "training customers of v4").
+    pub population: String,
+    pub from_segments: Vec<SegmentRef>,
+    pub to_segments: Vec<SegmentRef>,
+    pub counts: Vec<Vec<u64>>,
+    /// Share of customers whose segment id is the same under both versions.
+    pub same_id_share: f64,
 }
 
 /// One point of the k search.
@@ -134,4 +192,8 @@ pub struct Metrics {
     pub k_search_sample: usize,
     pub data: DataReport,
     pub timings: Timings,
+    /// Where the training customers land under the previous version and this one (absent for
+    /// a first version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migration: Option<Migration>,
 }

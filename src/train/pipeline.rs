@@ -541,6 +541,7 @@ pub fn train(
             .collect(),
         segments,
         inertia,
+        lineage: None,
     };
     let metrics = Metrics {
         k,
@@ -561,6 +562,7 @@ pub fn train(
             fit_s,
             total_s: start.elapsed().as_secs_f64(),
         },
+        migration: None,
     };
     let columns = cands
         .into_iter()
