@@ -7,5 +7,6 @@ mod common;
 mod hostile;
 mod model_format;
 mod properties;
+mod retrain;
 mod server;
 mod train;

@@ -98,7 +98,7 @@ proptest! {
         let Ok(s) = m.score(&p.raw, &mut Vec::new()) else {
             return Ok(());
         };
-        prop_assert!(s.segment_id < m.file.k);
+        prop_assert!(s.index < m.file.k);
         prop_assert_eq!(s.distances.len(), m.file.k);
         prop_assert!(s.distances.iter().all(|d| d.is_finite() && *d >= 0.0), "{:?}", s.distances);
         let min = s.distances.iter().cloned().fold(f64::INFINITY, f64::min);
@@ -132,7 +132,7 @@ proptest! {
                 .expect("features from transactions are valid");
             let a = m.score(&p.raw, &mut Vec::new()).expect("scores");
             let b = m.score(&q.raw, &mut Vec::new()).expect("scores");
-            prop_assert_eq!(a.segment_id, b.segment_id);
+            prop_assert_eq!(a.index, b.index);
             prop_assert_eq!(a.distances, b.distances);
         }
     }

@@ -1101,10 +1101,16 @@ fn batch_score_matches_assignments_for_a_log_and_for_a_feature_table() {
                 "tier",
                 "distance",
                 "margin",
-                "warnings"
+                "warnings",
+                "r_score",
+                "f_score",
+                "m_score",
+                "lifecycle"
             ]
         );
         assert_eq!(rows.len(), n);
+        // The golden model predates lifecycle scores: the columns stay empty.
+        assert!(rows.iter().all(|r| r[7..].iter().all(|v| v.is_empty())));
         for r in rows {
             assert_eq!(expected[&r[0]], r[1], "{}", r[0]);
         }
@@ -1346,4 +1352,78 @@ fn demo_serves_the_sample_model_and_its_curl_example_works() {
     assert_eq!(results.len(), 2);
     assert_eq!(results[0]["customer_id"], "c1");
     assert_eq!(results[1]["customer_id"], "c2");
+}
+
+// ---------------------------------------------------------------------------------------------
+// RFM scores and lifecycle stages.
+
+#[test]
+fn rfm_scores_and_lifecycle_come_back_as_the_trainer_wrote_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut out = train_fixed(&[shared("CDNOW_master.txt")], &[], &[], 5);
+    let (_, vdir) = Registry::new(dir.path())
+        .save("default", &mut out, true)
+        .unwrap();
+    let s = start(config(dir.path()));
+    let (h, rows) = read_csv(&vdir.join("assignments.csv"));
+    let col = |n: &str| h.iter().position(|x| x == n).unwrap();
+    let features = [
+        "recency_days",
+        "frequency",
+        "monetary",
+        "avg_order_value",
+        "tenure_days",
+    ];
+    // Every 40th CDNOW customer, 50 per request.
+    let picked: Vec<&Vec<String>> = rows.iter().step_by(40).collect();
+    let mut stages = std::collections::BTreeSet::new();
+    for chunk in picked.chunks(50) {
+        let body = json!({"customers": chunk.iter().map(|r| {
+            let mut o = serde_json::Map::new();
+            o.insert("customer_id".into(), json!(r[col("customer_id")]));
+            for f in features {
+                o.insert(f.into(), json!(r[col(f)].parse::<f64>().unwrap()));
+            }
+            Value::Object(o)
+        }).collect::<Vec<_>>()});
+        let r = post(s.addr, "/v1/score", &[], &body);
+        assert_eq!(r.status, 200, "{}", r.text());
+        for (row, res) in chunk.iter().zip(r.json()["results"].as_array().unwrap()) {
+            assert_eq!(res["segment_id"].to_string(), row[col("segment_id")]);
+            for (k, c) in [("r", "r_score"), ("f", "f_score"), ("m", "m_score")] {
+                assert_eq!(res["rfm"][k].to_string(), row[col(c)], "{k}");
+            }
+            assert_eq!(res["lifecycle"], row[col("lifecycle")].as_str());
+            stages.insert(row[col("lifecycle")].clone());
+        }
+    }
+    assert!(stages.len() >= 3, "{stages:?}");
+    // Raw transactions give the same scores as the features computed from them.
+    let as_of = out.model.as_of.clone().unwrap();
+    let raw = json!({"as_of": as_of, "customers": [{"customer_id": "t", "transactions": [
+        {"date": "1997-02-01", "amount": 30.0}, {"date": "1997-09-01", "amount": 12.5},
+        {"date": "1998-05-20", "amount": 70.0}]}]});
+    let r = post(s.addr, "/v1/score", &[], &raw).json();
+    let by_raw = &r["results"][0];
+    let days = |d: &str| {
+        custseg::data::dates::parse_date(d, custseg::data::dates::DayOrder::MonthFirst).unwrap()
+    };
+    let a = days(&as_of);
+    let feats = json!({"customers": [{"customer_id": "t",
+        "recency_days": a - days("1998-05-20"), "frequency": 3, "monetary": 112.5,
+        "avg_order_value": 37.5, "tenure_days": a - days("1997-02-01")}]});
+    let by_features = &post(s.addr, "/v1/score", &[], &feats).json()["results"][0];
+    assert!(by_raw["rfm"].is_object(), "{r}");
+    assert_eq!(by_raw["rfm"], by_features["rfm"]);
+    assert_eq!(by_raw["lifecycle"], by_features["lifecycle"]);
+    // An imputed recency gives no scores and no stage, but still a segment.
+    let missing = json!({"customers": [{"customer_id": "m", "frequency": 2, "monetary": 10,
+        "avg_order_value": 5, "tenure_days": 100}]});
+    let r = post(s.addr, "/v1/score", &[], &missing).json();
+    let res = &r["results"][0];
+    assert!(
+        res.get("rfm").is_none() && res.get("lifecycle").is_none(),
+        "{r}"
+    );
+    assert!(res["segment_id"].is_u64());
 }

@@ -2,6 +2,7 @@
 //! optional config file (flags win), validated, then run.
 
 mod config;
+mod diff;
 mod output;
 
 use std::path::{Path, PathBuf};
@@ -279,6 +280,9 @@ pub struct TrainArgs {
     /// Save the version without making it CURRENT (the first version is always CURRENT).
     #[arg(long)]
     pub no_promote: bool,
+    /// After saving, keep only the newest N versions (CURRENT is always kept).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep: Option<u32>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -306,6 +310,29 @@ pub enum ModelsCommand {
     /// Make the version before CURRENT current again.
     Rollback {
         name: String,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// Compare two versions: which segments are the same groups, and where the customers
+    /// both versions have are under each (migration matrix).
+    Diff {
+        name: String,
+        /// Earlier version such as v3.
+        from: String,
+        /// Later version such as v4.
+        to: String,
+        #[command(flatten)]
+        store: StoreArg,
+        /// Print JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete all but the newest N versions; the CURRENT version is never deleted.
+    Prune {
+        name: String,
+        /// Versions to keep.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        keep: u32,
         #[command(flatten)]
         store: StoreArg,
     },
@@ -354,9 +381,13 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Train(a) => {
             let (name, registry, inputs, params, promote) = prepare_train(&a)?;
             let progress = Progress::auto();
-            let mut out = train::train(&inputs, &params, &progress)?;
+            let previous = registry.previous(&name);
+            let mut out = train::train(&inputs, &params, previous.as_ref(), &progress)?;
             let (version, dir) = registry.save(&name, &mut out, promote)?;
             output::print_trained(&out, version, &dir, registry.current(&name)?);
+            if let Some(keep) = a.keep {
+                print_pruned(&name, &registry.prune(&name, keep as usize)?);
+            }
             Ok(())
         }
         Command::Models(m) => models(m),
@@ -568,6 +599,35 @@ fn models(cmd: ModelsCommand) -> Result<()> {
             println!("{name}: CURRENT rolled back from v{current} to v{previous}");
             Ok(())
         }
+        ModelsCommand::Diff {
+            name,
+            from,
+            to,
+            store,
+            json,
+        } => {
+            let d = diff::compute(&Registry::new(&store.models_dir), &name, &from, &to)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&d)?);
+            } else {
+                diff::print(&d);
+            }
+            Ok(())
+        }
+        ModelsCommand::Prune { name, keep, store } => {
+            let reg = Registry::new(&store.models_dir);
+            print_pruned(&name, &reg.prune(&name, keep as usize)?);
+            Ok(())
+        }
+    }
+}
+
+fn print_pruned(name: &str, removed: &[u32]) {
+    if removed.is_empty() {
+        println!("{name}: nothing to prune");
+    } else {
+        let list: Vec<String> = removed.iter().map(|v| format!("v{v}")).collect();
+        println!("{name}: removed {}", list.join(" "));
     }
 }
 
@@ -614,7 +674,8 @@ fn demo(a: DemoArgs) -> Result<()> {
                 ..Default::default()
             };
             let (name, registry, inputs, params, promote) = prepare_train(&args)?;
-            let mut out = train::train(&inputs, &params, &Progress::auto())?;
+            let previous = registry.previous(&name);
+            let mut out = train::train(&inputs, &params, previous.as_ref(), &Progress::auto())?;
             let (version, dir) = registry.save(&name, &mut out, promote)?;
             println!(
                 "Trained model 'default' v{version} on {} in {:.1} s.",

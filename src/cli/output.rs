@@ -81,6 +81,59 @@ pub fn print_segment_table(m: &ModelFile) {
     }
 }
 
+/// Segment value and lifecycle mix (models trained on transactions), in the segment
+/// table's order.
+pub fn print_value_table(m: &ModelFile) {
+    if m.segments.iter().all(|s| s.value.is_none()) {
+        return;
+    }
+    let name_w = m
+        .segments
+        .iter()
+        .map(|s| s.name.chars().count())
+        .max()
+        .unwrap_or(7)
+        .max(7);
+    let header = format!(
+        "{:>3}  {:<name_w$}  {:>9}  {:>9}  {:>8}  {:>9}  {:>6}  {:>6}  {:>7}  {:>7}",
+        "id",
+        "segment",
+        "avg order",
+        "orders/yr",
+        "lifespan",
+        "hist. CLV",
+        "new",
+        "active",
+        "at risk",
+        "churned"
+    );
+    println!("{header}");
+    println!("{}", "-".repeat(header.len()));
+    let mut order: Vec<&custseg::train::Segment> = m.segments.iter().collect();
+    order.sort_by(|a, b| {
+        let clv = |s: &custseg::train::Segment| s.value.as_ref().map_or(0.0, |v| v.historical_clv);
+        clv(b).total_cmp(&clv(a))
+    });
+    for s in order {
+        let Some(v) = &s.value else { continue };
+        let total = v.stages.iter().sum::<u64>().max(1) as f64;
+        let pct = |i: usize| format!("{:.0}%", 100.0 * v.stages[i] as f64 / total);
+        println!(
+            "{:>3}  {:<name_w$}  {:>9.2}  {:>9.2}  {:>7.1}y  {:>9.2}  {:>6}  {:>6}  {:>7}  {:>7}",
+            s.id,
+            s.name,
+            v.avg_order_value,
+            v.purchases_per_year,
+            v.lifespan_years,
+            v.historical_clv,
+            pct(0),
+            pct(1),
+            pct(2),
+            pct(3)
+        );
+    }
+}
+
 fn short(name: &str) -> &str {
     match name {
         "recency_days" => "recency",
@@ -170,8 +223,35 @@ pub fn print_trained(out: &TrainOutput, version: u32, dir: &Path, current: Optio
         "  quality: silhouette {:.3}, Calinski-Harabasz {:.1}, Davies-Bouldin {:.3}, inertia {:.1}",
         x.silhouette, x.calinski_harabasz, x.davies_bouldin, x.inertia
     );
+    if let (Some(l), Some(mig)) = (&m.lineage, &x.migration) {
+        let kept: Vec<String> = l
+            .matches
+            .iter()
+            .filter(|s| s.previous_id.is_some())
+            .map(|s| s.id.to_string())
+            .collect();
+        let new: Vec<String> = l
+            .matches
+            .iter()
+            .filter(|s| s.previous_id.is_none())
+            .map(|s| s.id.to_string())
+            .collect();
+        println!(
+            "  segment ids continue v{}: kept [{}], new [{}]; {:.1}% of the {} customers in both versions kept their segment (custseg models diff {} v{} v{})",
+            l.previous_version,
+            kept.join(" "),
+            new.join(" "),
+            100.0 * mig.same_id_share,
+            mig.customers,
+            m.name,
+            l.previous_version,
+            m.version
+        );
+    }
     println!();
     print_segment_table(m);
+    println!();
+    print_value_table(m);
 }
 
 /// `models show`.
@@ -204,4 +284,6 @@ pub fn print_model(model: &Model, metrics: Option<&Metrics>, dir: &Path) {
     }
     println!();
     print_segment_table(m);
+    println!();
+    print_value_table(m);
 }

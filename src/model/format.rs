@@ -70,6 +70,10 @@ pub struct ModelFile {
     /// version and for models written before segment ids were kept across retrains).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lineage: Option<Lineage>,
+    /// RFM quintile cut points and the typical purchase interval, for per-customer RFM
+    /// scores and lifecycle stages (models trained on transactions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<crate::features::lifecycle::ValueModel>,
 }
 
 /// Segment identity across retrains: which segment of the previous version each segment of
@@ -109,16 +113,19 @@ pub struct SegmentRef {
     pub name: String,
 }
 
-/// Where the same customers land under two versions: `counts[i][j]` customers are in
-/// `from_segments[i]` under `from_version` and in `to_segments[j]` under `to_version`.
+/// Where the same customers land under two versions, each version placing them with the
+/// features as of its own date: `counts[i][j]` customers are in `from_segments[i]` under
+/// `from_version` and in `to_segments[j]` under `to_version`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Migration {
     pub from_version: u32,
     pub to_version: u32,
-    /// Customers scored with both versions.
+    /// Customers in both versions (the sum of `counts`).
     pub customers: u64,
-    /// Where the customers come from (e.g. "training customers of v4").
-    pub population: String,
+    /// Customers only in `to_version`, per segment of it.
+    pub new_customers: Vec<u64>,
+    /// Customers only in `from_version`.
+    pub only_in_from: u64,
     pub from_segments: Vec<SegmentRef>,
     pub to_segments: Vec<SegmentRef>,
     pub counts: Vec<Vec<u64>>,

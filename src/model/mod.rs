@@ -67,6 +67,9 @@ pub struct Model {
     pub centroids: Centroids,
     /// Where it was loaded from (the version folder).
     pub dir: PathBuf,
+    /// Positions of recency_days, frequency, monetary and tenure_days among the features,
+    /// when the model scores RFM quintiles and lifecycle stages.
+    pub lifecycle_at: Option<[usize; 4]>,
 }
 
 impl Model {
@@ -119,10 +122,20 @@ impl Model {
         validate(&file).map_err(invalid)?;
         let centroids = Centroids::from_rows(&file.centroids)
             .ok_or_else(|| malformed("centroids are empty or ragged".into()))?;
+        let lifecycle_at = file.lifecycle.as_ref().and_then(|_| {
+            let at = |n: &str| file.features.position(n);
+            Some([
+                at("recency_days")?,
+                at("frequency")?,
+                at("monetary")?,
+                at("tenure_days")?,
+            ])
+        });
         Ok(Model {
             file,
             centroids,
             dir: PathBuf::new(),
+            lifecycle_at,
         })
     }
 }
@@ -144,8 +157,8 @@ fn validate(m: &ModelFile) -> Result<(), String> {
     if m.centroids.iter().flatten().any(|v| !v.is_finite()) {
         return Err("centroids contain non-finite numbers".into());
     }
-    if m.segments.len() != m.k || m.segments.iter().enumerate().any(|(i, s)| s.id != i) {
-        return Err("segments must be numbered 0..k in order".into());
+    if m.segments.len() != m.k || m.segments.windows(2).any(|w| w[0].id >= w[1].id) {
+        return Err("segments must be one per centroid, in ascending id order".into());
     }
     for f in &m.features.features {
         if !(f.weight.is_finite() && f.weight > 0.0) {

@@ -175,6 +175,21 @@ impl Registry {
         ))
     }
 
+    /// The version a retrain of `name` continues: the one `CURRENT` names, or else the latest
+    /// version that loads. None for a new model.
+    pub fn previous(&self, name: &str) -> Option<Model> {
+        let dir = self.model_dir(name);
+        let current = self.current(name).ok().flatten();
+        let mut candidates: Vec<u32> = self.versions(name).unwrap_or_default();
+        candidates.reverse();
+        if let Some(c) = current {
+            candidates.insert(0, c);
+        }
+        candidates
+            .into_iter()
+            .find_map(|v| Model::load(&dir.join(format!("v{v}"))).ok())
+    }
+
     /// Points `CURRENT` at an existing version (atomic replace).
     pub fn set_current(&self, name: &str, version: u32) -> Result<(), ModelError> {
         if !self.versions(name)?.contains(&version) {
@@ -190,6 +205,49 @@ impl Registry {
         sync_dir(&dir)
     }
 
+    /// Removes all but the newest `keep` (at least 1) versions of `name`, never the one
+    /// `CURRENT` names (it is kept on top of the `keep`). Each version disappears at once (renamed aside, then
+    /// deleted), under the same lock as [`Registry::save`]. Returns the removed versions.
+    pub fn prune(&self, name: &str, keep: usize) -> Result<Vec<u32>, ModelError> {
+        check_name(name)?;
+        let keep = keep.max(1);
+        let dir = self.model_dir(name);
+        if !dir.is_dir() {
+            return Err(ModelError::NotFound {
+                what: format!("no model '{name}' in {}", self.root.display()),
+            });
+        }
+        let _lock = self.lock(&dir)?;
+        let current = self.current(name)?;
+        let versions = self.versions(name)?;
+        let cut = versions.len().saturating_sub(keep);
+        let mut removed = Vec::new();
+        for &v in &versions[..cut] {
+            if Some(v) == current {
+                continue;
+            }
+            let path = dir.join(format!("v{v}"));
+            let aside = dir.join(format!(".pruned-v{v}-{}", std::process::id()));
+            fs::rename(&path, &aside).map_err(|e| ModelError::io(&path, e))?;
+            sync_dir(&dir)?;
+            fs::remove_dir_all(&aside).map_err(|e| ModelError::io(&aside, e))?;
+            removed.push(v);
+        }
+        Ok(removed)
+    }
+
+    fn lock(&self, dir: &Path) -> Result<fs::File, ModelError> {
+        let lock_path = dir.join(".lock");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| ModelError::io(&lock_path, e))?;
+        lock.lock().map_err(|e| ModelError::io(&lock_path, e))?;
+        Ok(lock)
+    }
+
     /// Saves a trained model as the next version of `name`, filling in the model's name,
     /// version and creation time. Promotes it to `CURRENT` when `promote` is true or when
     /// there is no current version yet. Returns the version and its folder.
@@ -202,19 +260,15 @@ impl Registry {
         check_name(name)?;
         let dir = self.model_dir(name);
         fs::create_dir_all(&dir).map_err(|e| ModelError::io(&dir, e))?;
-        let lock_path = dir.join(".lock");
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| ModelError::io(&lock_path, e))?;
-        lock.lock().map_err(|e| ModelError::io(&lock_path, e))?;
+        let lock = self.lock(&dir)?;
 
         let version = self.versions(name)?.last().copied().unwrap_or(0) + 1;
         out.model.name = name.to_string();
         out.model.version = version;
         out.model.created_at = crate::data::dates::now_rfc3339();
+        if let Some(m) = out.metrics.migration.as_mut() {
+            m.to_version = version;
+        }
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
@@ -357,6 +411,27 @@ pub fn assignments_csv(out: &TrainOutput) -> Vec<u8> {
     let mut header = vec!["customer_id".to_string()];
     header.extend(a.columns.iter().map(|c| c.name.clone()));
     header.extend(["segment_id", "segment", "distance"].map(String::from));
+    // RFM scores and lifecycle stage from the model's own features, as the scorer gives them.
+    let lifecycle = out.model.lifecycle.as_ref().and_then(|vm| {
+        let col = |n: &str| {
+            a.columns.iter().find_map(|c| match &c.values {
+                RawColumn::Numbers(v) if c.name == n => Some(v.as_slice()),
+                _ => None,
+            })
+        };
+        Some((
+            vm,
+            [
+                col("recency_days")?,
+                col("frequency")?,
+                col("monetary")?,
+                col("tenure_days")?,
+            ],
+        ))
+    });
+    if lifecycle.is_some() {
+        header.extend(["r_score", "f_score", "m_score", "lifecycle"].map(String::from));
+    }
     // Writing to a Vec cannot fail.
     let _ = w.write_record(&header);
     let mut r: Vec<String> = Vec::with_capacity(header.len());
@@ -369,10 +444,18 @@ pub fn assignments_csv(out: &TrainOutput) -> Vec<u8> {
                 RawColumn::Labels(v) => v[i].clone().unwrap_or_default(),
             });
         }
-        let l = a.labels[i];
-        r.push(l.to_string());
-        r.push(out.model.segments[l].name.clone());
+        let seg = &out.model.segments[a.labels[i]];
+        r.push(seg.id.to_string());
+        r.push(seg.name.clone());
         r.push(format!("{:.6}", a.distances[i]));
+        if let Some((vm, cols)) = lifecycle {
+            let (scores, stage) = vm.classify(cols.map(|c| c[i]));
+            match scores {
+                Some(s) => r.extend([s.r, s.f, s.m].map(|v| v.to_string())),
+                None => r.extend([String::new(), String::new(), String::new()]),
+            }
+            r.push(stage.map_or("", |s| s.as_str()).to_string());
+        }
         let _ = w.write_record(&r);
     }
     w.into_inner().unwrap_or_default()
@@ -389,6 +472,34 @@ mod tests {
         }
         assert!(check_name("default").is_ok());
         assert!(check_name("cdnow_2026-11").is_ok());
+    }
+
+    #[test]
+    fn prune_keeps_the_newest_and_never_current() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Registry::new(dir.path().join("models"));
+        for v in 1..=5 {
+            let d = reg.model_dir("m").join(format!("v{v}"));
+            fs::create_dir_all(&d).unwrap();
+            fs::write(d.join("model.json"), "{}").unwrap();
+        }
+        reg.set_current("m", 2).unwrap();
+        assert_eq!(reg.prune("m", 2).unwrap(), vec![1, 3]);
+        assert_eq!(reg.versions("m").unwrap(), vec![2, 4, 5]);
+        assert_eq!(reg.current("m").unwrap(), Some(2));
+        // Keep 0 is taken as 1; CURRENT survives on top of it.
+        assert_eq!(reg.prune("m", 0).unwrap(), vec![4]);
+        assert_eq!(reg.versions("m").unwrap(), vec![2, 5]);
+        let stray: Vec<_> = fs::read_dir(reg.model_dir("m"))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".pruned"))
+            .collect();
+        assert!(stray.is_empty(), "nothing left aside");
+        assert!(matches!(
+            reg.prune("nope", 1),
+            Err(ModelError::NotFound { .. })
+        ));
     }
 
     #[test]

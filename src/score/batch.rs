@@ -184,7 +184,7 @@ impl ScoreWriter {
     }
 
     fn header(&mut self) -> Result<()> {
-        self.raw(b"customer_id,segment_id,segment,tier,distance,margin,warnings\n")
+        self.raw(b"customer_id,segment_id,segment,tier,distance,margin,warnings,r_score,f_score,m_score,lifecycle\n")
     }
 
     fn row(
@@ -195,7 +195,7 @@ impl ScoreWriter {
         summary: &mut BatchSummary,
     ) -> Result<()> {
         summary.scored += 1;
-        summary.per_segment[s.segment_id] += 1;
+        summary.per_segment[s.index] += 1;
         if !s.warnings.is_empty() {
             summary.with_warnings += 1;
         }
@@ -389,7 +389,7 @@ fn score_rows(
                 return out;
             }
         };
-        out.per_segment[s.segment_id] += 1;
+        out.per_segment[s.index] += 1;
         if !s.warnings.is_empty() {
             out.with_warnings += 1;
         }
@@ -409,7 +409,7 @@ struct RowFormatter {
 impl RowFormatter {
     fn write(&mut self, out: &mut Vec<u8>, model: &Model, id: &str, s: &super::Scored) {
         use std::fmt::Write as _;
-        let seg = &model.file.segments[s.segment_id];
+        let seg = &model.file.segments[s.index];
         self.distance.clear();
         self.margin.clear();
         let _ = write!(self.distance, "{:.6}", s.distance);
@@ -420,8 +420,12 @@ impl RowFormatter {
             let w: Vec<String> = s.warnings.iter().map(warning_text).collect();
             w.join(";")
         };
-        let segment_id = s.segment_id.to_string();
+        let segment_id = seg.id.to_string();
         let tier = seg.tier.to_string();
+        let [r, f, m] = match s.rfm {
+            Some(x) => [x.r, x.f, x.m].map(|v| v.to_string()),
+            None => Default::default(),
+        };
         let fields = [
             id,
             segment_id.as_str(),
@@ -430,6 +434,10 @@ impl RowFormatter {
             self.distance.as_str(),
             self.margin.as_str(),
             warnings.as_str(),
+            r.as_str(),
+            f.as_str(),
+            m.as_str(),
+            s.lifecycle.map_or("", |st| st.as_str()),
         ];
         for (i, f) in fields.iter().enumerate() {
             if i > 0 {

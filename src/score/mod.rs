@@ -10,6 +10,7 @@ pub mod request;
 
 use serde::Serialize;
 
+use crate::features::lifecycle::{RfmScores, Stage};
 use crate::features::{FeatureError, FeatureWarning, RawValue};
 use crate::model::Model;
 
@@ -80,16 +81,21 @@ impl Centroids {
 /// One customer's assignment.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Scored {
-    /// Nearest segment.
-    pub segment_id: usize,
+    /// Position of the nearest segment in the model (`segments[index]`, `centroids[index]`);
+    /// its id is `segments[index].id`.
+    pub index: usize,
     /// Euclidean distance to it (scaled space).
     pub distance: f64,
-    /// Distances to every segment, by segment id.
+    /// Distances to every segment, in the model's segment order (ascending id).
     pub distances: Vec<f64>,
     /// Distance to the runner-up minus distance to the nearest (0 with one segment).
     pub margin: f64,
     /// What was noteworthy while encoding.
     pub warnings: Vec<FeatureWarning>,
+    /// RFM quintile scores, when the model has them and R, F and M were given (not imputed).
+    pub rfm: Option<RfmScores>,
+    /// Lifecycle stage, when the model has it and recency, frequency and tenure were given.
+    pub lifecycle: Option<Stage>,
 }
 
 impl Model {
@@ -112,12 +118,12 @@ impl Model {
         let mut warnings = Vec::new();
         spec.encode_row(raw, scratch, &mut warnings)?;
         let distances = self.centroids.distances(scratch);
-        let (segment_id, _) = self.centroids.nearest(scratch);
-        let distance = distances[segment_id];
+        let (index, _) = self.centroids.nearest(scratch);
+        let distance = distances[index];
         let runner_up = distances
             .iter()
             .enumerate()
-            .filter(|(j, _)| *j != segment_id)
+            .filter(|(j, _)| *j != index)
             .map(|(_, d)| *d)
             .fold(f64::INFINITY, f64::min);
         let margin = if runner_up.is_finite() {
@@ -125,20 +131,35 @@ impl Model {
         } else {
             0.0
         };
-        if let Some(p99) = self.file.segments[segment_id].distance_p99 {
+        if let Some(p99) = self.file.segments[index].distance_p99 {
             if distance > p99 {
                 warnings.push(FeatureWarning::FarFromCentroid {
-                    segment: self.file.segments[segment_id].name.clone(),
+                    segment: self.file.segments[index].name.clone(),
                 });
             }
         }
+        let (rfm, lifecycle) = self.lifecycle_of(raw);
         Ok(Scored {
-            segment_id,
+            index,
             distance,
             distances,
             margin,
             warnings,
+            rfm,
+            lifecycle,
         })
+    }
+
+    /// RFM scores and lifecycle stage from raw values in feature order.
+    pub fn lifecycle_of(&self, raw: &[RawValue]) -> (Option<RfmScores>, Option<Stage>) {
+        let (Some(vm), Some(at)) = (&self.file.lifecycle, self.lifecycle_at) else {
+            return (None, None);
+        };
+        vm.classify(at.map(|i| match raw.get(i) {
+            Some(RawValue::Num(v)) if v.is_finite() => Some(*v),
+            Some(RawValue::Text(s)) => crate::data::parse_number(s).filter(|v| v.is_finite()),
+            _ => None,
+        }))
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod assign;
 pub mod kmeans;
+pub mod lineage;
 pub mod lloyd;
 pub mod params;
 pub mod pipeline;

@@ -9,6 +9,7 @@ use std::time::Instant;
 use ndarray::{Array2, Axis};
 
 use super::kmeans::{self, KmFit};
+use super::lineage;
 use super::params::{KChoice, TrainValidParams};
 use super::quality::{calinski_harabasz, davies_bouldin, sample_rows, silhouette};
 use super::segments::{build_segments, SegmentInput};
@@ -16,12 +17,14 @@ use super::TrainError;
 use crate::data::dates::format_day;
 use crate::data::{self, ColumnMap, CustomerTable, TransactionLog};
 use crate::error::Result;
+use crate::features::lifecycle::ValueModel;
 use crate::features::rfm::{compute_rfm, in_window, RFM_FEATURES};
 use crate::features::spec::{self, Candidate, RawColumn, Source};
 use crate::features::{FeatureConfig, FeatureError, Kind};
 use crate::model::format::{
     DataReport, InputRecord, KPoint, Metrics, ModelFile, ParamsRecord, Timings, FORMAT_VERSION,
 };
+use crate::model::Model;
 use crate::progress::Progress;
 
 /// What to train on.
@@ -289,9 +292,14 @@ pub fn as_of_day(raw: &str) -> Result<i32> {
 }
 
 /// Trains a model on `inputs` with `params`.
+///
+/// With a `previous` version of the model, segments that are the same groups keep their ids
+/// and names (see [`super::lineage`]) and the output records where the training customers
+/// land under both versions.
 pub fn train(
     inputs: &TrainInputs,
     params: &TrainValidParams,
+    previous: Option<&Model>,
     progress: &Progress,
 ) -> Result<TrainOutput> {
     let start = Instant::now();
@@ -466,7 +474,27 @@ pub fn train(
 
     let t_fit = Instant::now();
     let k = fitted.centroids.nrows();
-    let (labels, distances) = labels_of(&x, &fitted.centroids);
+    let (mut labels, mut distances) = labels_of(&x, &fitted.centroids);
+    let mut centroids = fitted.centroids;
+    // Segment ids: continue the previous version's where a segment is the same group; order
+    // the segments by id.
+    let identity = previous.map(|p| {
+        let radii = lineage::radii(&labels, &distances, k);
+        let mut id = lineage::match_segments(&p.file, &spec, centroids.view(), &radii);
+        let mut order: Vec<usize> = (0..k).collect();
+        order.sort_by_key(|&j| id.ids[j]);
+        if order.iter().enumerate().any(|(i, &j)| i != j) {
+            centroids = centroids.select(Axis(0), &order);
+            (labels, distances) = labels_of(&x, &centroids);
+            id.ids = order.iter().map(|&j| id.ids[j]).collect();
+            id.inherited = order.iter().map(|&j| id.inherited[j].clone()).collect();
+            id.lineage.matches = order
+                .iter()
+                .map(|&j| id.lineage.matches[j].clone())
+                .collect();
+        }
+        id
+    });
     let inertia: f64 = distances.iter().map(|d| d * d).sum();
     let sil = silhouette(x.view(), &labels, k, params.silhouette_sample, params.seed);
     let ch = calinski_harabasz(x.view(), &labels, k);
@@ -479,12 +507,14 @@ pub fn train(
         k,
         value_feature: inputs.value_feature.as_deref(),
         overrides: &inputs.segment_names,
+        ids: identity.as_ref().map_or(&[], |i| &i.ids),
+        inherited: identity.as_ref().map_or(&[], |i| &i.inherited),
     })?;
-    for s in &mut segments {
+    for (j, s) in segments.iter_mut().enumerate() {
         let mut d: Vec<f64> = labels
             .iter()
             .zip(&distances)
-            .filter(|(l, _)| **l == s.id)
+            .filter(|(l, _)| **l == j)
             .map(|(_, d)| *d)
             .collect();
         if !d.is_empty() {
@@ -492,7 +522,25 @@ pub fn train(
             s.distance_p99 = Some(d[((d.len() - 1) as f64 * 0.99).round() as usize]);
         }
     }
+    let lifecycle = value_model(&cands, &labels, &mut segments);
     let fit_s = t_fit.elapsed().as_secs_f64();
+
+    // Where the previous version's customers are now. A previous version whose assignments
+    // cannot be read only loses the matrix.
+    let migration = previous.and_then(|p| {
+        let saved = lineage::saved_labels(p)
+            .map_err(|e| tracing::warn!("no migration matrix: {e}"))
+            .ok()?;
+        let (from, only_in_from) = lineage::join_labels(&saved, &pop.ids);
+        Some(lineage::migration(
+            p.file.version,
+            &p.file.segments,
+            &from,
+            &segments,
+            &labels,
+            only_in_from,
+        ))
+    });
 
     let (k_mode, k_min, k_max) = match params.k {
         KChoice::Fixed(k) => ("fixed", k, k),
@@ -533,15 +581,11 @@ pub fn train(
             None
         },
         features: spec,
-        centroids: fitted
-            .centroids
-            .rows()
-            .into_iter()
-            .map(|r| r.to_vec())
-            .collect(),
+        centroids: centroids.rows().into_iter().map(|r| r.to_vec()).collect(),
         segments,
         inertia,
-        lineage: None,
+        lineage: identity.map(|i| i.lineage),
+        lifecycle,
     };
     let metrics = Metrics {
         k,
@@ -562,7 +606,7 @@ pub fn train(
             fit_s,
             total_s: start.elapsed().as_secs_f64(),
         },
-        migration: None,
+        migration,
     };
     let columns = cands
         .into_iter()
@@ -579,6 +623,50 @@ pub fn train(
         },
         matrix: x,
     })
+}
+
+/// Fits RFM score cut points and the typical purchase interval on the training customers
+/// and fills in each segment's value, when recency, frequency, monetary and tenure were
+/// computed from transactions.
+fn value_model(
+    cands: &[Candidate],
+    labels: &[usize],
+    segments: &mut [crate::train::Segment],
+) -> Option<ValueModel> {
+    let col = |name: &str| {
+        cands.iter().find_map(|c| match &c.values {
+            RawColumn::Numbers(v) if c.name == name && c.source == Source::Transactions => {
+                Some(v.as_slice())
+            }
+            _ => None,
+        })
+    };
+    let cols = [
+        col("recency_days")?,
+        col("frequency")?,
+        col("monetary")?,
+        col("tenure_days")?,
+    ];
+    let mut rows: Vec<[f64; 4]> = Vec::with_capacity(labels.len());
+    let mut seg_of = Vec::with_capacity(labels.len());
+    for (i, &l) in labels.iter().enumerate() {
+        if let [Some(r), Some(f), Some(m), Some(t)] = cols.map(|c| c[i]) {
+            rows.push([r, f, m, t]);
+            seg_of.push(l);
+        }
+    }
+    let pick = |j: usize| rows.iter().map(move |r| r[j]).collect::<Vec<f64>>();
+    let vm = ValueModel::fit(&pick(0), &pick(1), &pick(2), &pick(3))?;
+    for (j, s) in segments.iter_mut().enumerate() {
+        let members: Vec<[f64; 4]> = rows
+            .iter()
+            .zip(&seg_of)
+            .filter(|(_, &l)| l == j)
+            .map(|(r, _)| *r)
+            .collect();
+        s.value = Some(vm.segment_value(&members));
+    }
+    Some(vm)
 }
 
 #[cfg(test)]

@@ -95,6 +95,9 @@ pub struct Segment {
     /// beyond it. Absent in models written before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distance_p99: Option<f64>,
+    /// Historical value and lifecycle mix (models trained on transactions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<crate::features::lifecycle::SegmentValue>,
 }
 
 /// The eleven RFM names and their prototype standing (recency, frequency, monetary, tenure).
@@ -162,6 +165,10 @@ pub struct SegmentInput<'a> {
     pub value_feature: Option<&'a str>,
     /// Name overrides: default name or segment id → name.
     pub overrides: &'a BTreeMap<String, String>,
+    /// Segment id of each cluster (by position); empty: ids 0..k.
+    pub ids: &'a [usize],
+    /// Name a cluster keeps from the previous version (by position); empty: none.
+    pub inherited: &'a [Option<String>],
 }
 
 /// Profiles, tiers and names for every segment.
@@ -195,6 +202,7 @@ pub fn build_segments(input: &SegmentInput) -> Result<Vec<Segment>, TrainError> 
                 standing: None,
                 profile: profile(input, &members[j]),
                 distance_p99: None,
+                value: None,
             }
         })
         .collect();
@@ -249,9 +257,14 @@ pub fn build_segments(input: &SegmentInput) -> Result<Vec<Segment>, TrainError> 
                 tenure: t.zip(ts.as_ref()).map(|((_, t), ts)| stand(t, ts)),
             });
         }
-        name_by_rfm(&mut segments);
+        name_by_rfm(&mut segments, input.inherited);
     } else {
         name_by_profile(input, &mut segments, &members);
+    }
+    for (j, s) in segments.iter_mut().enumerate() {
+        if let Some(id) = input.ids.get(j) {
+            s.id = *id;
+        }
     }
     apply_overrides(&mut segments, input.overrides)?;
     Ok(segments)
@@ -312,11 +325,27 @@ fn finite_or_zero(v: f64) -> f64 {
     }
 }
 
-fn name_by_rfm(segments: &mut [Segment]) {
-    let k = segments.len();
-    let copies = k.div_ceil(RFM_PROTOTYPES.len());
-    let cost: Vec<Vec<f64>> = segments
+/// The name of RFM prototype column `col` (prototypes repeat with a number when k > 11).
+fn rfm_name(col: usize) -> String {
+    let base = RFM_PROTOTYPES[col % RFM_PROTOTYPES.len()].0;
+    match col / RFM_PROTOTYPES.len() {
+        0 => base.to_string(),
+        copy => format!("{base} {}", copy + 1),
+    }
+}
+
+/// Names segments one-to-one after the closest RFM prototypes. Segments with an inherited
+/// name keep it, and the names they hold are not given to the others.
+fn name_by_rfm(segments: &mut [Segment], inherited: &[Option<String>]) {
+    let fixed = |j: usize| inherited.get(j).cloned().flatten();
+    let taken: Vec<String> = (0..segments.len()).filter_map(fixed).collect();
+    let free: Vec<usize> = (0..segments.len())
+        .filter(|&j| fixed(j).is_none())
+        .collect();
+    let copies = (segments.len() + taken.len()).div_ceil(RFM_PROTOTYPES.len());
+    let cost: Vec<Vec<f64>> = free
         .iter()
+        .map(|&j| &segments[j])
         .map(|s| {
             let st = s.standing.expect("standing set before naming");
             let mut row = Vec::new();
@@ -328,26 +357,35 @@ fn name_by_rfm(segments: &mut [Segment]) {
                     if let Some(t) = st.tenure {
                         d += 0.5 * (t - p[3]).powi(2);
                     }
-                    row.push(d + c as f64 * 0.01);
+                    let col = row.len();
+                    let penalty = if taken.contains(&rfm_name(col)) {
+                        1e6
+                    } else {
+                        0.0
+                    };
+                    row.push(d + c as f64 * 0.01 + penalty);
                 }
             }
             row
         })
         .collect();
-    for (s, col) in segments.iter_mut().zip(hungarian(&cost)) {
-        let base = RFM_PROTOTYPES[col % RFM_PROTOTYPES.len()].0;
-        let copy = col / RFM_PROTOTYPES.len();
-        s.name = if copy == 0 {
-            base.to_string()
-        } else {
-            format!("{base} {}", copy + 1)
-        };
+    for (&j, col) in free.iter().zip(hungarian(&cost)) {
+        segments[j].name = rfm_name(col);
+    }
+    for (j, s) in segments.iter_mut().enumerate() {
+        if let Some(name) = fixed(j) {
+            s.name = name;
+        }
     }
 }
 
 fn name_by_profile(input: &SegmentInput, segments: &mut [Segment], members: &[Vec<usize>]) {
-    let mut taken: Vec<String> = Vec::new();
-    for s in segments.iter_mut() {
+    let mut taken: Vec<String> = input.inherited.iter().flatten().cloned().collect();
+    for (j, s) in segments.iter_mut().enumerate() {
+        if let Some(Some(name)) = input.inherited.get(j) {
+            s.name = name.clone();
+            continue;
+        }
         let mut descriptors: Vec<(f64, String)> = Vec::new();
         for c in input
             .candidates
@@ -495,6 +533,8 @@ mod tests {
             k: 2,
             value_feature: None,
             overrides: &BTreeMap::new(),
+            ids: &[],
+            inherited: &[],
         })
         .unwrap();
         assert_eq!(segs[0].name, "Champions");
@@ -520,6 +560,8 @@ mod tests {
             k: 2,
             value_feature: None,
             overrides: &o,
+            ids: &[],
+            inherited: &[],
         })
         .unwrap();
         assert_eq!(segs[0].name, "Small");
@@ -532,6 +574,8 @@ mod tests {
             k: 2,
             value_feature: None,
             overrides: &o,
+            ids: &[],
+            inherited: &[],
         });
         assert!(matches!(err, Err(TrainError::DuplicateSegmentName { .. })));
     }
@@ -554,6 +598,8 @@ mod tests {
             k: n as usize,
             value_feature: None,
             overrides: &BTreeMap::new(),
+            ids: &[],
+            inherited: &[],
         })
         .unwrap();
         let mut names: Vec<&str> = segs.iter().map(|s| s.name.as_str()).collect();

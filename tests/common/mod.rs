@@ -61,7 +61,7 @@ pub fn train_fixed(tx: &[PathBuf], cu: &[PathBuf], map: &[&str], k: usize) -> Tr
         .seed(1)
         .check()
         .unwrap();
-    train::train(&inputs, &params, &Progress::hidden()).unwrap()
+    train::train(&inputs, &params, None, &Progress::hidden()).unwrap()
 }
 
 /// Reads a CSV written by custseg into header + rows.

@@ -11,6 +11,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::data::dates::{format_day, parse_date, today, DayOrder};
+use crate::features::lifecycle::{RfmScores, Stage};
 use crate::features::FeatureWarning;
 use crate::score::request::prepare;
 use crate::server::auth::Scope;
@@ -53,6 +54,16 @@ pub struct ScoreResult {
     /// `transactions_after_as_of`, each with the feature or field.
     #[schema(value_type = Vec<Object>)]
     pub warnings: Vec<FeatureWarning>,
+    /// RFM quintile scores `{"r": 1-5, "f": 1-5, "m": 1-5}` (R: 5 = most recent), present when
+    /// the model was trained on transactions and R, F and M were given or computed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub rfm: Option<RfmScores>,
+    /// `new`, `active`, `at_risk` or `churned` (recency against the customer's own purchase
+    /// rhythm), present under the same conditions with tenure_days.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub lifecycle: Option<Stage>,
 }
 
 /// A scoring response.
@@ -243,17 +254,19 @@ async fn score_with(
         })?;
         let mut warnings = p.warnings;
         warnings.append(&mut s.warnings);
-        let seg = &model.file.segments[s.segment_id];
-        per_segment[s.segment_id] += 1;
+        let seg = &model.file.segments[s.index];
+        per_segment[s.index] += 1;
         results.push(ScoreResult {
             customer_id: p.customer_id,
-            segment_id: s.segment_id,
+            segment_id: seg.id,
             segment: seg.name.clone(),
             tier: seg.tier.to_string(),
             distance: s.distance,
             distances: s.distances,
             margin: s.margin,
             warnings,
+            rfm: s.rfm,
+            lifecycle: s.lifecycle,
         });
     }
     for (seg, n) in model.file.segments.iter().zip(per_segment) {
