@@ -288,6 +288,47 @@ mod tests {
         assert!(ValueModel::fit(&[], &[], &[], &[]).is_none());
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 500,
+            rng_algorithm: proptest::test_runner::RngAlgorithm::ChaCha,
+            ..Default::default()
+        })]
+
+        #[test]
+        fn scores_stay_in_range_and_move_the_right_way(
+            cut_seed in proptest::collection::vec(0.0f64..1000.0, 12),
+            r in 0.0f64..2000.0, dr in 0.0f64..500.0,
+            f in 1.0f64..50.0, df in 0.0f64..20.0,
+            m in 0.0f64..5000.0,
+        ) {
+            let sorted = |i: usize| {
+                let mut c = [cut_seed[i], cut_seed[i + 1], cut_seed[i + 2], cut_seed[i + 3]];
+                c.sort_by(f64::total_cmp);
+                c
+            };
+            let vm = ValueModel {
+                recency_cuts: sorted(0),
+                frequency_cuts: sorted(4),
+                monetary_cuts: sorted(8),
+                typical_interval_days: 30.0,
+            };
+            let a = vm.scores(r, f, m);
+            for v in [a.r, a.f, a.m] {
+                proptest::prop_assert!((1..=5).contains(&v));
+            }
+            // Later purchase → never a higher R; more orders → never a lower F.
+            proptest::prop_assert!(vm.scores(r + dr, f, m).r <= a.r);
+            proptest::prop_assert!(vm.scores(r, f + df, m).f >= a.f);
+            // With the same purchase history, a longer silence never moves a customer back
+            // to an earlier stage.
+            let tenure = r + 400.0;
+            let later = vm.stage(r + dr, f, tenure + dr);
+            let now = vm.stage(r, f, tenure);
+            proptest::prop_assert!(later >= now, "{now:?} -> {later:?}");
+        }
+    }
+
     #[test]
     fn historical_clv_is_revenue_per_customer() {
         let m = model();

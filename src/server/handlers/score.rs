@@ -46,7 +46,7 @@ pub struct ScoreResult {
     pub tier: String,
     /// Distance to the segment's centroid (scaled space).
     pub distance: f64,
-    /// Distances to every segment, by segment id.
+    /// Distances to every segment, in the model's segment order (ascending segment id).
     pub distances: Vec<f64>,
     /// Runner-up distance minus `distance`: small means borderline.
     pub margin: f64,
