@@ -34,7 +34,8 @@ t0=$SECONDS
 command -v "$python" >/dev/null || { echo "error: $python not found (set PYTHON=)" >&2; exit 2; }
 "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
     { echo "error: $python is $("$python" -V 2>&1); the notebooks need Python 3.11 or newer (set PYTHON=)" >&2; exit 2; }
-key="$("$python" -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest(), sys.version.split()[0])' "$req")"
+setup_rev=1   # bump when setup_venv changes what it installs
+key="$("$python" -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest(), sys.version.split()[0])' "$req") $setup_rev"
 stamp="$venv/.custseg-requirements"
 setup_venv() {
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$key" ] && "$venv/bin/python" -c '' 2>/dev/null; then
