@@ -3,7 +3,6 @@ every assignment with `custseg score`. Run through scripts/verify_pmml.sh (venv,
 
 import argparse
 import json
-import math
 import os
 import subprocess
 import sys
@@ -154,6 +153,34 @@ def check(label, custseg, model_dir, work):
     return failures
 
 
+def timing(label, custseg, model_dir, work, rows):
+    """Batch-scoring time of custseg and pypmml on the same rows (training rows repeated)."""
+    feats = features(model_dir)
+    base = pd.read_csv(model_dir / "assignments.csv", dtype=str, keep_default_na=False)
+    reps = -(-rows // len(base))
+    table = pd.concat([base] * reps, ignore_index=True).head(rows)
+    table["customer_id"] = [f"t{i}" for i in range(len(table))]
+    table = table[["customer_id"] + [n for n, _, _ in feats]]
+    src = work / f"{label}-timing.csv"
+    table.to_csv(src, index=False)
+    t0 = time.perf_counter()
+    run([custseg, "score", "--model", model_dir, "--input", src, "--output", work / "t.csv"])
+    custseg_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    model = Model.load(str(work / f"{label}.pmml"))
+    load_s = time.perf_counter() - t0
+    inputs = pmml_inputs(table, feats)
+    t0 = time.perf_counter()
+    got = model.predict(inputs)
+    pmml_s = time.perf_counter() - t0
+    ref = pd.read_csv(work / "t.csv", dtype={"segment_id": str}, keep_default_na=False)
+    agree = sum(a == norm_id(b) for a, b in zip(ref["segment_id"], got["segment_id"]))
+    print(f"timing {label}: {len(table)} customers; custseg score (process, CSV in and out) "
+          f"{custseg_s:.2f} s = {len(table) / custseg_s:,.0f}/s; pypmml predict(DataFrame) "
+          f"{pmml_s:.2f} s = {len(table) / pmml_s:,.0f}/s (+ {load_s:.2f} s to load); "
+          f"agree {agree}")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--custseg", required=True)
@@ -161,6 +188,8 @@ def main():
     p.add_argument("--model", action="append", default=[],
                    help="also check an existing model folder (models/NAME or models/NAME/vN)")
     p.add_argument("--workdir", type=Path)
+    p.add_argument("--timing-rows", type=int, default=200000,
+                   help="rows for the batch-scoring timing on CDNOW (0: skip)")
     a = p.parse_args()
     work = a.workdir or Path(tempfile.mkdtemp(prefix="custseg-pmml-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -178,6 +207,8 @@ def main():
     failures = 0
     for label, d in targets:
         failures += check(label, a.custseg, d, work)
+    if a.timing_rows > 0:
+        timing("cdnow", a.custseg, dict(targets)["cdnow"], work, a.timing_rows)
     print(f"work folder: {work}")
     if failures:
         print(f"FAILED: {failures} disagreements")
