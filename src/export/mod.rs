@@ -37,7 +37,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .unwrap_or_default();
     let tmp = folder.join(format!(".{file_name}.tmp-{}-{nanos}", std::process::id()));
     let written = (|| {
-        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        // A failure to create names the file asked for (usually its folder is missing).
+        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(path, e))?;
         f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
         f.sync_all().map_err(|e| Error::io(&tmp, e))?;
         std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
