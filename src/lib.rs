@@ -7,6 +7,7 @@
 
 pub mod data;
 pub mod error;
+pub mod export;
 pub mod features;
 pub mod generate;
 pub mod model;

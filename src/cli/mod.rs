@@ -45,6 +45,8 @@ pub enum Command {
     Models(ModelsCommand),
     /// Score a file of customers or transactions with a model version.
     Score(ScoreArgs),
+    /// Export a model version for other scoring systems (PMML 4.4).
+    Export(ExportArgs),
     /// Serve models over HTTP.
     Serve(Box<ServeArgs>),
     /// Train on the bundled sample (if needed), print the segments, and serve the model.
@@ -104,6 +106,26 @@ pub struct ScoreArgs {
     /// Features as of this date (default: day after the last transaction in the input).
     #[arg(long)]
     pub as_of: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// Model folder: models/NAME (its CURRENT version) or models/NAME/vN.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// Output file (written atomically; not inside the model's folder), or `-` for stdout.
+    #[arg(long)]
+    pub output: PathBuf,
+}
+
+/// Formats `custseg export` writes.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// PMML 4.4 ClusteringModel (jpmml, pypmml, PMML4S, Spark via jpmml-evaluator-spark).
+    Pmml,
 }
 
 #[derive(Args, Debug, Default)]
@@ -392,6 +414,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Models(m) => models(m),
         Command::Score(a) => score(a),
+        Command::Export(a) => export(a),
         Command::Serve(a) => custseg::server::run(a.into_config()?),
         Command::Demo(a) => demo(a),
         Command::BenchKmeans(a) => bench_kmeans(a),
@@ -785,6 +808,47 @@ fn score(a: ScoreArgs) -> Result<()> {
     for (seg, n) in model.file.segments.iter().zip(&s.per_segment) {
         println!("  {:>3}  {:<24} {n}", seg.id, seg.name);
     }
+    Ok(())
+}
+
+fn export(a: ExportArgs) -> Result<()> {
+    let dir = resolve_model_path(&a.model)?;
+    let model = custseg::Model::load(&dir)?;
+    let ExportFormat::Pmml = a.format;
+    let xml =
+        custseg::export::pmml(&model.file).map_err(|e| custseg::model::ModelError::Invalid {
+            path: dir.join("model.json"),
+            reason: format!("cannot export as PMML: {e}"),
+        })?;
+    if a.output == Path::new("-") {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        out.write_all(xml.as_bytes())
+            .and_then(|()| out.flush())
+            .context("writing to stdout")?;
+        return Ok(());
+    }
+    // Model folders are immutable: never write into one (any version of this model).
+    let model_root = match dir.parent() {
+        Some(p) if p.file_name() == Some(model.file.name.as_ref()) => p,
+        _ => &dir,
+    };
+    if custseg::export::is_inside(&a.output, model_root) {
+        anyhow::bail!(UsageError(format!(
+            "--output {}: is inside the model folder {}; model folders are never written into",
+            a.output.display(),
+            model_root.display()
+        )));
+    }
+    custseg::export::write_atomic(&a.output, xml.as_bytes())?;
+    println!(
+        "exported {} v{} ({} segments, {} scaled columns) as PMML 4.4 -> {}",
+        model.file.name,
+        model.file.version,
+        model.file.centroids.len(),
+        model.file.features.n_columns(),
+        a.output.display()
+    );
     Ok(())
 }
 
