@@ -417,12 +417,7 @@ fn compare(model: &Model, pmml: &Pmml, records: &[Record]) -> usize {
     let mut checked = 0;
     for (i, rec) in records.iter().enumerate() {
         let expected = model.score(&raw_values(model, rec), &mut scratch).unwrap();
-        let segment = model
-            .file
-            .segments
-            .iter()
-            .find(|s| s.id == expected.segment_id)
-            .unwrap();
+        let segment = &model.file.segments[expected.index];
         let input: HashMap<&str, Option<String>> =
             names.iter().copied().zip(rec.iter().cloned()).collect();
         let (cluster, sq) = pmml
@@ -572,13 +567,7 @@ fn pmml_carries_hostile_names_levels_and_reordered_segment_ids() {
         let input: HashMap<&str, Option<String>> =
             names.iter().copied().zip(rec.iter().cloned()).collect();
         let (c, _) = pmml.evaluate(&input).unwrap();
-        let index = model
-            .file
-            .segments
-            .iter()
-            .position(|s| s.id == j.segment_id)
-            .unwrap();
-        assert_eq!(c.id, ids[index].to_string());
+        assert_eq!(c.id, ids[j.index].to_string());
     }
 }
 
