@@ -12,6 +12,7 @@ pub mod generate;
 pub mod model;
 pub mod npy;
 pub mod progress;
+pub mod report;
 pub mod score;
 pub mod server;
 pub mod train;
