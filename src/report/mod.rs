@@ -71,7 +71,7 @@ pub fn render(out: &TrainOutput) -> String {
     rfm_section(&mut h, &m.segments);
     demographics_section(&mut h, &m.segments);
     pca_section(&mut h, out);
-    cleaning_section(&mut h, &out.metrics);
+    cleaning_section(&mut h, &out.metrics, !m.input.customers.is_empty());
     if let Some(l) = &m.lineage {
         lineage_section(&mut h, l, &m.segments);
     }
@@ -631,7 +631,7 @@ fn row(h: &mut String, label: &str, value: String) {
     );
 }
 
-fn cleaning_section(h: &mut String, x: &Metrics) {
+fn cleaning_section(h: &mut String, x: &Metrics, has_table: bool) {
     let d = &x.data;
     h.push_str("<section id=\"cleaning\"><h2>Data cleaning</h2><table>");
     match &d.transactions {
@@ -658,16 +658,18 @@ fn cleaning_section(h: &mut String, x: &Metrics) {
                 "customers without purchases (left out)",
                 int(d.customers_without_purchases),
             );
-            row(
-                h,
-                "customers without a customer-table row (imputed)",
-                int(d.customers_without_profile),
-            );
-            row(
-                h,
-                "customer-table rows without transactions (left out)",
-                int(d.customers_without_transactions),
-            );
+            if has_table {
+                row(
+                    h,
+                    "customers without a customer-table row (imputed)",
+                    int(d.customers_without_profile),
+                );
+                row(
+                    h,
+                    "customer-table rows without transactions (left out)",
+                    int(d.customers_without_transactions),
+                );
+            }
         }
         None => row(h, "transaction log", "none (customer table only)".into()),
     }
