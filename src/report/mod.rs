@@ -37,6 +37,13 @@ const MIN_POINTS_PER_SEGMENT: usize = 25;
 const MAX_LEVELS: usize = 8;
 
 /// Escapes text for HTML/SVG element content and attribute values.
+///
+/// ```
+/// assert_eq!(
+///     custseg::report::esc("<script> & \"Can't\""),
+///     "&lt;script&gt; &amp; &quot;Can&#39;t&quot;"
+/// );
+/// ```
 pub fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {

@@ -21,6 +21,18 @@ pub struct Pca {
 impl Pca {
     /// Fits `n_components` components to `rows` (one observation per row). With fewer
     /// columns than components, the missing ones are zero vectors with zero variance.
+    ///
+    /// ```
+    /// use custseg::report::pca::Pca;
+    /// use ndarray::array;
+    ///
+    /// // Points on the line y = x: one component explains everything.
+    /// let rows = array![[0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [3.0, 3.0]];
+    /// let pca = Pca::fit(rows.view(), 2);
+    /// let c = pca.components.row(0);
+    /// assert!((c[0] - 0.5f64.sqrt()).abs() < 1e-9 && (c[1] - 0.5f64.sqrt()).abs() < 1e-9);
+    /// assert!((pca.explained_share()[0] - 1.0).abs() < 1e-9);
+    /// ```
     pub fn fit(rows: ArrayView2<f64>, n_components: usize) -> Pca {
         let (n, d) = rows.dim();
         let mean = if n == 0 {
