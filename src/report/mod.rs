@@ -293,12 +293,19 @@ fn k_search_section(h: &mut String, m: &ModelFile, x: &Metrics) {
         return;
     }
     let chosen = x.k_search.iter().find(|p| p.chosen).map(|p| p.k);
+    let on = if (x.k_search_sample as u64) < m.input.customers_segmented {
+        format!(
+            "a seeded sample of {} customers",
+            int(x.k_search_sample as u64)
+        )
+    } else {
+        format!("all {} customers", int(x.k_search_sample as u64))
+    };
     let _ = write!(
         h,
-        "<p class=\"note\">k-means for each k on a seeded sample of {} customers; the chosen k \
-         (marked) has the best mean rank over silhouette, Calinski–Harabasz and Davies–Bouldin. \
-         Inertia is shown for the elbow.</p><div class=\"grid\">",
-        int(x.k_search_sample as u64)
+        "<p class=\"note\">k-means for each k on {on}; the chosen k (marked) has the best mean \
+         rank over silhouette, Calinski–Harabasz and Davies–Bouldin. Inertia is shown for the \
+         elbow.</p><div class=\"grid\">"
     );
     type Index = fn(&crate::model::format::KPoint) -> f64;
     let curves: [(&str, &str, Index); 4] = [
