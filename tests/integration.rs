@@ -1,6 +1,6 @@
 //! Integration tests, one binary: the trainer on real data (CDNOW, Mall customers, an
-//! Online-Retail-shaped log), model files and the golden format, the CLI's failure cases, and
-//! the HTTP scorer over real sockets.
+//! Online-Retail-shaped log), model files and the golden format, the CLI's failure cases,
+//! the HTTP scorer over real sockets, and the per-version report.html.
 
 mod cli;
 mod common;
@@ -8,6 +8,7 @@ mod export;
 mod hostile;
 mod model_format;
 mod properties;
+mod report;
 mod retrain;
 mod server;
 mod train;

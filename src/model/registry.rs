@@ -312,6 +312,14 @@ impl Registry {
         json(&out.metrics, "metrics.json")?;
         write_synced(&dir.join("segments.csv"), &segments_csv(out))?;
         write_synced(&dir.join("assignments.csv"), &assignments_csv(out))?;
+        let start = std::time::Instant::now();
+        let report = crate::report::render(out);
+        tracing::info!(
+            seconds = start.elapsed().as_secs_f64(),
+            bytes = report.len(),
+            "report.html rendered"
+        );
+        write_synced(&dir.join("report.html"), report.as_bytes())?;
         Ok(())
     }
 }
