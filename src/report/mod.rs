@@ -74,6 +74,7 @@ pub fn render(out: &TrainOutput) -> String {
     );
     header(&mut h, out);
     segments_section(&mut h, &m.segments);
+    value_section(&mut h, m);
     k_search_section(&mut h, m, &out.metrics);
     rfm_section(&mut h, &m.segments);
     demographics_section(&mut h, &m.segments);
@@ -111,6 +112,8 @@ svg{max-width:100%;height:auto}\
 .legend{display:flex;flex-wrap:wrap;gap:4px 16px;font-size:.9em;margin:6px 0}\
 .note{color:#555;font-size:.9em}.err{color:#b00}\
 td.heat{min-width:70px}td.same{outline:2px solid #333;outline-offset:-2px}\
+.stages{display:flex;width:320px;height:18px;font-size:.75em;color:#fff}\
+.stages span{display:block;overflow:hidden;text-align:center;line-height:18px}\
 footer{color:#777;font-size:.85em;margin:20px 0}";
 
 fn int(v: u64) -> String {
@@ -279,6 +282,82 @@ fn segments_section(h: &mut String, segments: &[Segment]) {
     };
     h.push_str(&charts::share_bars(title, &rows, series));
     h.push_str("</div></section>\n");
+}
+
+/// Stage colours: new, active, at risk, churned.
+const STAGE_COLORS: [&str; 4] = ["#4e79a7", "#59a14f", "#f28e2b", "#bab0ac"];
+
+fn value_section(h: &mut String, m: &ModelFile) {
+    let Some(vm) = &m.lifecycle else { return };
+    if m.segments.iter().all(|s| s.value.is_none()) {
+        return;
+    }
+    let _ = write!(
+        h,
+        "<section id=\"value\"><h2>Value and lifecycle</h2><p class=\"note\">Historical CLV = \
+         average order value × purchases per customer-year × mean lifespan (tenure), pooled over \
+         the segment: its net revenue per customer to date. Lifecycle: <i>new</i> when the first \
+         purchase is less than one typical interval ({} days) ago, else <i>active</i> while \
+         silent for at most 2× the customer's own purchase interval, <i>at risk</i> up to 4×, \
+         <i>churned</i> beyond. RFM quintile cut points: recency {}, frequency {}, monetary {}.\
+         </p><table><tr><th class=\"l\">segment</th><th>avg order</th><th>orders / year</th>\
+         <th>lifespan (years)</th><th>historical CLV</th><th>annual value</th>\
+         <th class=\"l\">lifecycle: new · active · at risk · churned</th></tr>",
+        num(vm.typical_interval_days),
+        esc(&cuts(&vm.recency_cuts)),
+        esc(&cuts(&vm.frequency_cuts)),
+        esc(&cuts(&vm.monetary_cuts)),
+    );
+    for &j in &by_id(&m.segments) {
+        let s = &m.segments[j];
+        let Some(v) = &s.value else { continue };
+        let total = v.stages.iter().sum::<u64>().max(1) as f64;
+        let mut bar = String::from("<div class=\"stages\">");
+        for (i, &c) in v.stages.iter().enumerate() {
+            let share = c as f64 / total;
+            if share > 0.0 {
+                let _ = write!(
+                    bar,
+                    "<span style=\"width:{:.2}%;background:{}\" title=\"{}\">{}</span>",
+                    100.0 * share,
+                    STAGE_COLORS[i],
+                    int(c),
+                    if share >= 0.08 {
+                        pct(share)
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+        }
+        bar.push_str("</div>");
+        let _ = write!(
+            h,
+            "<tr><td class=\"l\">{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td class=\"l\">{bar}</td></tr>",
+            swatch(s.id),
+            esc(&seg_label(s)),
+            num(v.avg_order_value),
+            num(v.purchases_per_year),
+            num(v.lifespan_years),
+            num(v.historical_clv),
+            num(v.annual_value),
+        );
+    }
+    h.push_str("</table>");
+    h.push_str("<p class=\"note\">");
+    for (i, name) in ["new", "active", "at risk", "churned"].iter().enumerate() {
+        let _ = write!(
+            h,
+            "<span class=\"sw\" style=\"background:{}\"></span>{name} ",
+            STAGE_COLORS[i]
+        );
+    }
+    h.push_str("</p></section>\n");
+}
+
+fn cuts(c: &[f64; 4]) -> String {
+    c.iter().map(|v| num(*v)).collect::<Vec<_>>().join(" / ")
 }
 
 fn k_search_section(h: &mut String, m: &ModelFile, x: &Metrics) {

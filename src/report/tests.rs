@@ -91,7 +91,7 @@ fn report_is_self_contained_with_every_section() {
     self_contained(&html);
     assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
     for id in [
-        "summary", "segments", "k-search", "rfm", "profiles", "pca", "cleaning",
+        "summary", "segments", "value", "k-search", "rfm", "profiles", "pca", "cleaning",
     ] {
         assert!(
             html.contains(&format!("id=\"{id}\"")),
@@ -121,6 +121,19 @@ fn report_is_self_contained_with_every_section() {
     // Cleaning counts.
     let c = out.metrics.data.transactions.as_ref().unwrap();
     assert!(html.contains(&int(c.rows_read)));
+    // Value and lifecycle: every segment's CLV and its stage mix.
+    let vm = out.model.lifecycle.as_ref().unwrap();
+    assert!(html.contains(&format!("({} days)", num(vm.typical_interval_days))));
+    for s in &out.model.segments {
+        let v = s.value.as_ref().unwrap();
+        assert!(html.contains(&format!("<td>{}</td>", num(v.historical_clv))));
+        let stages = v.stages.iter().filter(|&&c| c > 0).count();
+        assert!(stages > 0);
+    }
+    assert_eq!(
+        html.matches("<div class=\"stages\">").count(),
+        out.model.segments.len()
+    );
 }
 
 #[test]
