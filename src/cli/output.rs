@@ -40,13 +40,7 @@ pub fn print_segment_table(m: &ModelFile) {
             .map(|f| f.name.clone())
             .collect()
     };
-    let name_w = m
-        .segments
-        .iter()
-        .map(|s| s.name.chars().count())
-        .max()
-        .unwrap_or(7)
-        .max(7);
+    let name_w = name_width(m);
     let mut header = format!(
         "{:>3}  {:<name_w$}  {:<6}  {:>9}  {:>6}  {:>7}",
         "id", "segment", "tier", "customers", "share", "revenue"
@@ -87,13 +81,7 @@ pub fn print_value_table(m: &ModelFile) {
     if m.segments.iter().all(|s| s.value.is_none()) {
         return;
     }
-    let name_w = m
-        .segments
-        .iter()
-        .map(|s| s.name.chars().count())
-        .max()
-        .unwrap_or(7)
-        .max(7);
+    let name_w = name_width(m);
     let header = format!(
         "{:>3}  {:<name_w$}  {:>9}  {:>9}  {:>8}  {:>9}  {:>6}  {:>6}  {:>7}  {:>7}",
         "id",
@@ -132,6 +120,16 @@ pub fn print_value_table(m: &ModelFile) {
             pct(3)
         );
     }
+}
+
+/// Width of the segment-name column.
+fn name_width(m: &ModelFile) -> usize {
+    m.segments
+        .iter()
+        .map(|s| s.name.chars().count())
+        .max()
+        .unwrap_or(7)
+        .max(7)
 }
 
 fn short(name: &str) -> &str {

@@ -275,6 +275,43 @@ pub fn share_bars(title: &str, rows: &[BarRow], series: &[&str]) -> String {
     }
 }
 
+type ShareChart<'a, 'b> = ChartContext<
+    'a,
+    SVGBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// A horizontal bar chart's frame: x a share from 0 to `xmax` labelled in percent, y one band
+/// per row (`n`), no labels on y (the caller places them). `areas` = (right margin, x label
+/// area, y label area).
+fn share_frame<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+    (title, size): (&str, u32),
+    (right, x_area, y_area): (u32, u32, u32),
+    xmax: f64,
+    n: usize,
+) -> Result<ShareChart<'a, 'b>, Box<dyn std::error::Error>> {
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, (FONT, size))
+        .margin(10)
+        .margin_right(right)
+        .x_label_area_size(x_area)
+        .y_label_area_size(y_area)
+        .build_cartesian_2d(0.0..xmax, 0.0..n as f64)?;
+    let pct = |v: &f64| format!("{:.0}%", v * 100.0);
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .light_line_style(TRANSPARENT)
+        .bold_line_style(GRID)
+        .y_labels(0)
+        .x_labels(6)
+        .x_label_formatter(&pct)
+        .label_style((FONT, 14))
+        .draw()?;
+    Ok(chart)
+}
+
 fn share_bars_inner(
     title: &str,
     rows: &[BarRow],
@@ -293,24 +330,7 @@ fn share_bars_inner(
     {
         let root = SVGBackend::with_string(&mut buf, (w, h)).into_drawing_area();
         root.fill(&WHITE)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, (FONT, 18))
-            .margin(10)
-            .margin_right(34)
-            .x_label_area_size(34)
-            .y_label_area_size(170)
-            .build_cartesian_2d(0.0..xmax, 0.0..n as f64)?;
-        let pct = |v: &f64| format!("{:.0}%", v * 100.0);
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .light_line_style(TRANSPARENT)
-            .bold_line_style(GRID)
-            .y_labels(0)
-            .x_labels(6)
-            .x_label_formatter(&pct)
-            .label_style((FONT, 14))
-            .draw()?;
+        let mut chart = share_frame(&root, (title, 18), (34, 34, 170), xmax, n)?;
         let (_, py) = chart.plotting_area().get_pixel_range();
         let band_px = (py.end - py.start) as f64 / n as f64;
         let bar_px = ((band_px * 0.8) / m as f64).max(2.0);
@@ -448,24 +468,7 @@ fn stacked_inner(
     {
         let root = SVGBackend::with_string(&mut buf, (w, h)).into_drawing_area();
         root.fill(&WHITE)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, (FONT, 17))
-            .margin(10)
-            .margin_right(20)
-            .x_label_area_size(30)
-            .y_label_area_size(190)
-            .build_cartesian_2d(0.0..1.0, 0.0..n as f64)?;
-        let pct = |v: &f64| format!("{:.0}%", v * 100.0);
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .light_line_style(TRANSPARENT)
-            .bold_line_style(GRID)
-            .y_labels(0)
-            .x_labels(6)
-            .x_label_formatter(&pct)
-            .label_style((FONT, 14))
-            .draw()?;
+        let mut chart = share_frame(&root, (title, 17), (20, 30, 190), 1.0, n)?;
         let (_, py) = chart.plotting_area().get_pixel_range();
         let band = (py.end - py.start) as f64 / n as f64;
         let pad = (band * 0.15).round() as u32;
