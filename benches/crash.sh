@@ -2,14 +2,17 @@
 # Crash safety: kill -9 the trainer at random points while it writes model versions, and the
 # server under load, and check that nothing half-written is ever visible.
 #
-#   benches/crash.sh [TRAINER_KILLS] [SERVER_KILLS]      (default 40 and 5)
+#   benches/crash.sh [TRAINER_KILLS] [SERVER_KILLS] [WRITE_KILLS]      (default 40, 5 and 20)
 #
-# After every trainer kill: each models/default/vN loads (`custseg models show`), CURRENT names
+# TRAINER_KILLS kill at a random time; WRITE_KILLS wait until the trainer's temporary version
+# folder appears (it is writing model.json, metrics.json, the CSVs and report.html) and kill
+# 0-20 ms later, so the write phase itself is hit. After every trainer kill: each models/default/vN loads (`custseg models show`), CURRENT names
 # a complete version. After every server kill -9: a restarted server answers /v1/score with the
 # version CURRENT names. Exit 1 on any violation.
 set -euo pipefail
 trainer_kills="${1:-40}"
 server_kills="${2:-5}"
+write_kills="${3:-20}"
 source "$(dirname "$0")/common.sh"
 bench_setup
 pids=()
@@ -21,13 +24,22 @@ trap crash_cleanup EXIT
 fail=0
 
 check_registry() {
-    local cur
-    cur="$(tr -dc 0-9 <"$models/default/CURRENT")"
-    [ -d "$models/default/v$cur" ] || { echo "FAIL: CURRENT names missing v$cur"; fail=1; }
-    for d in "$models"/default/v*; do
+    local name="${1:-default}" cur
+    [ -f "$models/$name/CURRENT" ] || {
+        # Only a store that never finished a version may lack CURRENT.
+        if ls -d "$models/$name"/v* >/dev/null 2>&1; then
+            echo "FAIL: $name has versions but no CURRENT"
+            fail=1
+        fi
+        return 0
+    }
+    cur="$(tr -dc 0-9 <"$models/$name/CURRENT")"
+    [ -d "$models/$name/v$cur" ] || { echo "FAIL: $name CURRENT names missing v$cur"; fail=1; }
+    for d in "$models/$name"/v*; do
+        [ -d "$d" ] || continue
         local v="${d##*/v}"
-        if ! "$bin" models show "default/v$v" --models-dir "$models" >/dev/null 2>&1; then
-            echo "FAIL: v$v is visible but does not load"
+        if ! "$bin" models show "$name/v$v" --models-dir "$models" >/dev/null 2>&1; then
+            echo "FAIL: $name v$v is visible but does not load"
             fail=1
         fi
     done
@@ -44,9 +56,45 @@ for i in $(seq "$trainer_kills"); do
     wait "$pid" 2>/dev/null || true
     check_registry
 done
-versions="$(ls -d "$models"/default/v* | wc -l)"
-leftovers="$(ls -A "$models/default" | grep -c '^\.tmp-' || true)"
-echo "trainer: $trainer_kills runs, $killed killed mid-run, $finished finished first; $versions complete versions; $leftovers hidden temp folders left by kills (never listed as versions)"
+in_write=0
+# CDNOW's version folder (1.6 MB of assignments plus the report) takes long enough to write
+# for a polling shell to land inside it; the sample's is written in a few milliseconds.
+cdnow="../shared/data/CDNOW_master.txt"
+for i in $(seq "$write_kills"); do
+    if [ -f "$cdnow" ]; then
+        "$bin" train --transactions "$cdnow" --k 5 --seed "$((1000 + i))" --n-init 1 \
+            --models-dir "$models" --name cdnow >/dev/null 2>&1 &
+        store="$models/cdnow"
+    else
+        "$bin" train --transactions data/sample/transactions.csv \
+            --customers data/sample/customers.csv --config data/sample/demo.toml \
+            --seed "$((1000 + i))" --n-init 1 --models-dir "$models" >/dev/null 2>&1 &
+        store="$models/default"
+    fi
+    pid=$!
+    mkdir -p "$store"
+    before="$(ls -A "$store" | grep -c '^\.tmp-' || true)"
+    # Wait for a new temporary folder (up to ~10 s), then kill inside the write.
+    for _ in $(seq 10000); do
+        now="$(ls -A "$store" | grep -c '^\.tmp-' || true)"
+        [ "$now" -gt "$before" ] && break
+        kill -0 "$pid" 2>/dev/null || break
+    done
+    sleep "0.00$((RANDOM % 10))"
+    if kill -9 "$pid" 2>/dev/null; then
+        [ "$now" -gt "$before" ] && in_write=$((in_write + 1))
+        killed=$((killed + 1))
+    else
+        finished=$((finished + 1))
+    fi
+    wait "$pid" 2>/dev/null || true
+    check_registry "${store##*/}"
+done
+echo "write phase: $write_kills runs, $in_write killed after their temporary version folder appeared"
+
+versions="$(ls -d "$models"/*/v* | wc -l)"
+leftovers="$(ls -A "$models"/* | grep -c '^\.tmp-' || true)"
+echo "trainer: $((trainer_kills + write_kills)) runs, $killed killed mid-run, $finished finished first; $versions complete versions; $leftovers temp folders of killed writers left (never listed as versions; the next save sweeps them)"
 
 # The server: kill -9 under load, restart, it must serve the CURRENT version.
 port="$(free_port)"

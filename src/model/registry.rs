@@ -236,6 +236,33 @@ impl Registry {
         Ok(removed)
     }
 
+    /// Removes what interrupted writers left behind: `.tmp-*` version folders and `.pruned-*`
+    /// folders. Called with the lock held, when no other writer can be mid-way. Returns how
+    /// many were removed.
+    fn sweep(dir: &Path) -> usize {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return 0;
+        };
+        let mut removed = 0;
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if (name.starts_with(".tmp-v") || name.starts_with(".pruned-v"))
+                && e.path().is_dir()
+                && fs::remove_dir_all(e.path()).is_ok()
+            {
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            tracing::info!(
+                folders = removed,
+                "removed folders left by interrupted writes"
+            );
+        }
+        removed
+    }
+
     fn lock(&self, dir: &Path) -> Result<fs::File, ModelError> {
         let lock_path = dir.join(".lock");
         let lock = OpenOptions::new()
@@ -245,6 +272,7 @@ impl Registry {
             .open(&lock_path)
             .map_err(|e| ModelError::io(&lock_path, e))?;
         lock.lock().map_err(|e| ModelError::io(&lock_path, e))?;
+        Self::sweep(dir);
         Ok(lock)
     }
 
@@ -492,7 +520,14 @@ mod tests {
             fs::write(d.join("model.json"), "{}").unwrap();
         }
         reg.set_current("m", 2).unwrap();
+        // What killed writers leave behind is swept once the lock is held.
+        for stale in [".tmp-v6-123-456", ".pruned-v0-789"] {
+            fs::create_dir_all(reg.model_dir("m").join(stale).join("x")).unwrap();
+        }
         assert_eq!(reg.prune("m", 2).unwrap(), vec![1, 3]);
+        for stale in [".tmp-v6-123-456", ".pruned-v0-789"] {
+            assert!(!reg.model_dir("m").join(stale).exists(), "{stale}");
+        }
         assert_eq!(reg.versions("m").unwrap(), vec![2, 4, 5]);
         assert_eq!(reg.current("m").unwrap(), Some(2));
         // Keep 0 is taken as 1; CURRENT survives on top of it.
