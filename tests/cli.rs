@@ -477,3 +477,39 @@ fn malformed_training_files_fail_with_their_row_or_count_their_bad_rows() {
         assert!(p.join("ok").join(model).join("v1/model.json").is_file());
     }
 }
+
+#[test]
+fn near_duplicate_customers_train_and_report_in_time() {
+    // Four identical customers and one a day apart: the k search sees inertias of ~0, which
+    // once sent the report's chart ticks into an endless loop. Run the real binary with a
+    // deadline so a regression fails instead of hanging.
+    let dir = tempfile::tempdir().unwrap();
+    let log = write(
+        dir.path(),
+        "flat.csv",
+        "customer_id,date,amount\nA,2024-01-01,10\nB,2024-01-01,10\nC,2024-01-01,10\n\
+         D,2024-01-01,10\nE,2024-01-02,10\n",
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_custseg"))
+        .args(["train", "--transactions", &log, "--models-dir", "m"])
+        .current_dir(dir.path())
+        .env("CI", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("training 5 near-duplicate customers did not finish in 60 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(status.success());
+    let report = std::fs::read_to_string(dir.path().join("m/default/v1/report.html")).unwrap();
+    assert!(report.contains("id=\"k-search\""));
+}

@@ -128,14 +128,24 @@ fn failed(what: &str, e: impl std::fmt::Display) -> String {
     )
 }
 
-/// A value range with some room around it (and a non-empty one for constant data).
+/// A value range with some room around it, wide enough for plotters to place ticks: constant
+/// or nearly constant data (a span below a millionth of the magnitude, or values that are
+/// numerically zero, such as the inertia of a k search on duplicate customers) gets a range
+/// around its value; plotters' tick search does not finish on spans of ~1e-30.
 fn padded(lo: f64, hi: f64, pad: f64) -> (f64, f64) {
-    if !lo.is_finite() || !hi.is_finite() {
+    if !lo.is_finite() || !hi.is_finite() || lo > hi {
+        return (0.0, 1.0);
+    }
+    let scale = lo.abs().max(hi.abs());
+    if scale > 1e150 {
         return (0.0, 1.0);
     }
     let span = hi - lo;
-    if span <= f64::EPSILON * hi.abs().max(1.0) {
-        let d = if hi == 0.0 { 1.0 } else { hi.abs() * 0.1 };
+    if scale < 1e-9 {
+        return (lo - 1.0, hi + 1.0);
+    }
+    if span <= 1e-6 * scale {
+        let d = scale * 0.1;
         return (lo - d, hi + d);
     }
     (lo - span * pad, hi + span * pad)
@@ -608,6 +618,40 @@ fn scatter_inner(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ranges_are_wide_enough_for_ticks() {
+        assert_eq!(padded(0.0, 0.0, 0.1), (-1.0, 1.0));
+        assert_eq!(padded(0.0, 1.2e-31, 0.1), (-1.0, 1.0 + 1.2e-31));
+        let (lo, hi) = padded(1000.0, 1000.0 + 1e-7, 0.1);
+        assert!(hi - lo > 100.0);
+        assert_eq!(padded(f64::NAN, 1.0, 0.1), (0.0, 1.0));
+        assert_eq!(padded(1.0, f64::INFINITY, 0.1), (0.0, 1.0));
+        assert_eq!(padded(2.0, 1.0, 0.1), (0.0, 1.0));
+        let (lo, hi) = padded(1.0, 3.0, 0.5);
+        assert_eq!((lo, hi), (0.0, 4.0));
+    }
+
+    #[test]
+    fn numerically_zero_curves_finish() {
+        // A k search on duplicate customers: inertias of ~1e-31. plotters never finished
+        // placing ticks on such a range; the chart must come back (run with a deadline so a
+        // regression fails instead of hanging).
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let svg = k_curve(&KCurve {
+                title: "Inertia",
+                hint: "elbow",
+                points: vec![(2, 1.2e-31), (3, 0.0), (4, 3.0e-32)],
+                chosen: Some(2),
+            });
+            let _ = tx.send(svg);
+        });
+        let svg = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("the chart is drawn in time");
+        assert!(svg.starts_with("<svg"), "{svg}");
+    }
 
     #[test]
     fn palette_is_by_id_and_wraps() {
