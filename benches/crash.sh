@@ -6,7 +6,7 @@
 #
 # TRAINER_KILLS kill at a random time; WRITE_KILLS wait until the trainer's temporary version
 # folder appears (it is writing model.json, metrics.json, the CSVs and report.html) and kill
-# 0-20 ms later, so the write phase itself is hit. After every trainer kill: each models/default/vN loads (`custseg models show`), CURRENT names
+# 0-9 ms later, so the write phase itself is hit. After every trainer kill: each models/default/vN loads (`custseg models show`), CURRENT names
 # a complete version. After every server kill -9: a restarted server answers /v1/score with the
 # version CURRENT names. Exit 1 on any violation.
 set -euo pipefail
@@ -73,16 +73,16 @@ for i in $(seq "$write_kills"); do
     fi
     pid=$!
     mkdir -p "$store"
-    before="$(ls -A "$store" | grep -c '^\.tmp-' || true)"
-    # Wait for a new temporary folder (up to ~10 s), then kill inside the write.
+    # Wait for this trainer's own temporary folder (.tmp-vN-PID-…; up to ~10 s), then kill
+    # inside the write. (Counting folders would miss it: a save first sweeps earlier leftovers.)
+    seen=0
     for _ in $(seq 10000); do
-        now="$(ls -A "$store" | grep -c '^\.tmp-' || true)"
-        [ "$now" -gt "$before" ] && break
+        if ls -A "$store" 2>/dev/null | grep -q "^\.tmp-v[0-9]*-$pid-"; then seen=1; break; fi
         kill -0 "$pid" 2>/dev/null || break
     done
     sleep "0.00$((RANDOM % 10))"
     if kill -9 "$pid" 2>/dev/null; then
-        [ "$now" -gt "$before" ] && in_write=$((in_write + 1))
+        [ "$seen" = 1 ] && in_write=$((in_write + 1))
         killed=$((killed + 1))
     else
         finished=$((finished + 1))

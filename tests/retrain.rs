@@ -407,3 +407,64 @@ fn cdnow_rfm_scores_lifecycle_and_segment_value_match_an_independent_computation
     let (h, _) = read_csv(&store.join("mall/v1/assignments.csv"));
     assert!(!h.iter().any(|c| c == "lifecycle"));
 }
+
+#[test]
+fn ids_used_by_a_version_that_was_never_current_are_not_given_out_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("models");
+    train(&store, &["--k", "4"]);
+    train(&store, &["--k", "6", "--no-promote"]);
+    // v3 continues v1 (CURRENT), but v2 already used ids beyond v1's.
+    train(&store, &["--k", "7"]);
+    let (v2, v3) = (json(&store, 2, "model.json"), json(&store, 3, "model.json"));
+    assert_eq!(v3["lineage"]["previous_version"], 1);
+    let v2_next = v2["lineage"]["next_segment_id"].as_u64().unwrap();
+    for m in v3["lineage"]["matches"].as_array().unwrap() {
+        if m["previous_id"].is_null() {
+            let id = m["id"].as_u64().unwrap();
+            assert!(id >= v2_next, "new id {id} was used by v2 (next {v2_next})");
+        }
+    }
+    let ids3 = ids(&v3);
+    assert!(ids3.windows(2).all(|w| w[0] < w[1]), "{ids3:?}");
+    assert!(v3["lineage"]["next_segment_id"].as_u64().unwrap() > *ids3.last().unwrap());
+    // Everything written for v3 uses the final ids.
+    let used: std::collections::BTreeSet<u64> = assigned(&store, 3).into_values().collect();
+    assert!(used.iter().all(|i| ids3.contains(i)));
+    let mig = &json(&store, 3, "metrics.json")["migration"];
+    let to: Vec<u64> = mig["to_segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(to, ids3);
+    custseg::Model::load(&store.join("cd/v3")).unwrap();
+}
+
+#[test]
+fn a_renamed_default_name_is_not_given_to_a_second_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("models");
+    let config = dir.path().join("names.toml");
+    std::fs::write(&config, "[segments.names]\n\"Loyal\" = \"Core\"\n").unwrap();
+    let c = config.to_str().unwrap();
+    train(
+        &store,
+        &["--k", "5", "--as-of", "1997-12-01", "--config", c],
+    );
+    for (v, k) in [(2, "6"), (3, "7"), (4, "9")] {
+        train(&store, &["--k", k, "--as-of", "1998-07-01", "--config", c]);
+        let m = json(&store, v, "model.json");
+        let mut names: Vec<&str> = m["segments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap())
+            .collect();
+        names.sort_unstable();
+        let n = names.len();
+        names.dedup();
+        assert_eq!(names.len(), n, "v{v}: {names:?}");
+    }
+}

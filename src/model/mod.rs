@@ -160,6 +160,15 @@ fn validate(m: &ModelFile) -> Result<(), String> {
     if m.segments.len() != m.k || m.segments.windows(2).any(|w| w[0].id >= w[1].id) {
         return Err("segments must be one per centroid, in ascending id order".into());
     }
+    if let Some(l) = &m.lineage {
+        let max_id = m.segments.iter().map(|s| s.id).max().unwrap_or(0);
+        if l.matches.len() != m.k
+            || l.matches.iter().zip(&m.segments).any(|(a, s)| a.id != s.id)
+            || l.next_segment_id <= max_id
+        {
+            return Err("lineage does not match the segments".into());
+        }
+    }
     for f in &m.features.features {
         if !(f.weight.is_finite() && f.weight > 0.0) {
             return Err(format!("feature {}: weight must be positive", f.name));

@@ -185,13 +185,33 @@ impl Registry {
         if let Some(c) = current {
             candidates.insert(0, c);
         }
-        candidates
-            .into_iter()
-            .find_map(|v| Model::load(&dir.join(format!("v{v}"))).ok())
+        candidates.into_iter().find_map(|v| {
+            Model::load(&dir.join(format!("v{v}")))
+                .map_err(|e| {
+                    tracing::warn!(
+                        model = name,
+                        version = v,
+                        "not continuing this version: {e}"
+                    )
+                })
+                .ok()
+        })
     }
 
     /// Points `CURRENT` at an existing version (atomic replace).
+    /// Takes the store's lock, so it never interleaves with a save or a prune.
     pub fn set_current(&self, name: &str, version: u32) -> Result<(), ModelError> {
+        let dir = self.model_dir(name);
+        if !dir.is_dir() {
+            return Err(ModelError::NotFound {
+                what: format!("no model '{name}' in {}", self.root.display()),
+            });
+        }
+        let _lock = self.lock(&dir)?;
+        self.set_current_locked(name, version)
+    }
+
+    fn set_current_locked(&self, name: &str, version: u32) -> Result<(), ModelError> {
         if !self.versions(name)?.contains(&version) {
             return Err(ModelError::NotFound {
                 what: format!("no version v{version} of model '{name}'"),
@@ -294,6 +314,7 @@ impl Registry {
         out.model.name = name.to_string();
         out.model.version = version;
         out.model.created_at = crate::data::dates::now_rfc3339();
+        renumber_new_segments(out, self.next_segment_id(name));
         if let Some(m) = out.metrics.migration.as_mut() {
             m.to_version = version;
         }
@@ -303,13 +324,13 @@ impl Registry {
             .unwrap_or(0);
         let tmp = dir.join(format!(".tmp-v{version}-{}-{nanos}", std::process::id()));
         fs::create_dir(&tmp).map_err(|e| ModelError::io(&tmp, e))?;
+        let target = dir.join(format!("v{version}"));
         let result = self.write_version(&tmp, out).and_then(|()| {
             sync_dir(&tmp)?;
-            let target = dir.join(format!("v{version}"));
+            // The written model must load before it becomes a version.
+            Model::load(&tmp)?;
             fs::rename(&tmp, &target).map_err(|e| ModelError::io(&target, e))?;
             sync_dir(&dir)?;
-            // The written model must load before it can ever be served.
-            Model::load(&target)?;
             Ok(target)
         });
         let target = match result {
@@ -320,10 +341,46 @@ impl Registry {
             }
         };
         if promote || self.current(name)?.is_none() {
-            self.set_current(name, version)?;
+            self.set_current_locked(name, version)?;
         }
         drop(lock);
         Ok((version, target))
+    }
+
+    /// The smallest segment id no version of `name` on disk has used (ids held by segments,
+    /// and each version's recorded `next_segment_id`).
+    pub fn next_segment_id(&self, name: &str) -> usize {
+        let dir = self.model_dir(name);
+        let mut next = 0;
+        for v in self.versions(name).unwrap_or_default() {
+            let Ok(bytes) = fs::read(dir.join(format!("v{v}/model.json"))) else {
+                continue;
+            };
+            #[derive(serde::Deserialize)]
+            struct Ids {
+                #[serde(default)]
+                segments: Vec<IdOnly>,
+                #[serde(default)]
+                lineage: Option<NextOnly>,
+            }
+            #[derive(serde::Deserialize)]
+            struct IdOnly {
+                id: usize,
+            }
+            #[derive(serde::Deserialize)]
+            struct NextOnly {
+                next_segment_id: usize,
+            }
+            if let Ok(ids) = serde_json::from_slice::<Ids>(&bytes) {
+                for s in ids.segments {
+                    next = next.max(s.id.saturating_add(1));
+                }
+                if let Some(l) = ids.lineage {
+                    next = next.max(l.next_segment_id);
+                }
+            }
+        }
+        next
     }
 
     fn write_version(&self, dir: &Path, out: &TrainOutput) -> Result<(), ModelError> {
@@ -341,7 +398,20 @@ impl Registry {
         write_synced(&dir.join("segments.csv"), &segments_csv(out))?;
         write_synced(&dir.join("assignments.csv"), &assignments_csv(out))?;
         let start = std::time::Instant::now();
-        let report = crate::report::render(out);
+        // The report is a view: a bug in it must not cost the version (the model files are
+        // already written), so a panic while rendering leaves a page that says so.
+        let report =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| crate::report::render(out)))
+                .unwrap_or_else(|_| {
+                    tracing::warn!(
+                        "report.html could not be rendered; the model files are complete"
+                    );
+                    "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <title>custseg report</title></head><body><p>The report could not be rendered \
+             for this version (a custseg bug); model.json, metrics.json, segments.csv and \
+             assignments.csv are complete.</p></body></html>\n"
+                        .to_string()
+                });
         tracing::info!(
             seconds = start.elapsed().as_secs_f64(),
             bytes = report.len(),
@@ -349,6 +419,49 @@ impl Registry {
         );
         write_synced(&dir.join("report.html"), report.as_bytes())?;
         Ok(())
+    }
+}
+
+/// Gives the new segments of a retrained model (those that continue no previous segment) ids
+/// from `floor` up when a version saved since training began (another trainer, or a version
+/// that was never made CURRENT) already used their ids. Kept ids stay; order stays ascending.
+fn renumber_new_segments(out: &mut TrainOutput, floor: usize) {
+    let Some(lineage) = out.model.lineage.as_mut() else {
+        return;
+    };
+    let first_new = lineage
+        .matches
+        .iter()
+        .filter(|m| m.previous_id.is_none())
+        .map(|m| m.id)
+        .min();
+    let Some(first_new) = first_new else {
+        lineage.next_segment_id = lineage.next_segment_id.max(floor);
+        return;
+    };
+    if first_new >= floor {
+        lineage.next_segment_id = lineage.next_segment_id.max(floor);
+        return;
+    }
+    let shift = floor - first_new;
+    let mut renamed: Vec<(usize, usize)> = Vec::new();
+    for m in lineage
+        .matches
+        .iter_mut()
+        .filter(|m| m.previous_id.is_none())
+    {
+        renamed.push((m.id, m.id + shift));
+        m.id += shift;
+    }
+    lineage.next_segment_id = lineage.next_segment_id.saturating_add(shift).max(floor);
+    let new_id = |id: usize| renamed.iter().find(|r| r.0 == id).map_or(id, |r| r.1);
+    for s in &mut out.model.segments {
+        s.id = new_id(s.id);
+    }
+    if let Some(m) = out.metrics.migration.as_mut() {
+        for s in &mut m.to_segments {
+            s.id = new_id(s.id);
+        }
     }
 }
 

@@ -34,7 +34,7 @@ pub struct BatchInput {
 pub struct BatchSummary {
     /// Customers scored.
     pub scored: u64,
-    /// Customers per segment id.
+    /// Customers per segment (by position in the model).
     pub per_segment: Vec<u64>,
     /// Customers left out: no purchase before `as_of`.
     pub no_purchase: u64,

@@ -205,7 +205,7 @@ pub fn match_segments(
         let id = match kept {
             Some((i, _)) => prev.segments[i].id,
             None => {
-                next += 1;
+                next = next.saturating_add(1);
                 next - 1
             }
         };
@@ -258,15 +258,40 @@ pub fn saved_labels(model: &Model) -> Result<SavedLabels, ModelError> {
             .position(|h| h == name)
             .ok_or_else(|| bad(1, format!("no '{name}' column")))
     };
-    let (c_id, c_seg, c_dist) = (col("customer_id")?, col("segment_id")?, col("distance")?);
+    // The segment columns come after the features (which could be named alike): take the last.
+    let last = |name: &str| {
+        header
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| *h == name)
+            .map(|(i, _)| i)
+            .last()
+            .ok_or_else(|| bad(1, format!("no '{name}' column")))
+    };
+    let (c_id, c_seg, c_dist) = (col("customer_id")?, last("segment_id")?, last("distance")?);
+    let mut seen: HashMap<String, usize> = HashMap::new();
     let mut out = SavedLabels::default();
     for (i, rec) in r.records().enumerate() {
         let row = i + 2;
         let rec = rec.map_err(|e| bad(row, e.to_string()))?;
-        let id = rec.get(c_seg).and_then(|v| v.parse::<usize>().ok());
-        let pos = id
+        let raw = rec.get(c_seg).unwrap_or_default();
+        let pos = raw
+            .parse::<usize>()
+            .ok()
             .and_then(|id| model.file.segments.iter().position(|s| s.id == id))
-            .ok_or_else(|| bad(row, "segment_id is not a segment of the model".into()))?;
+            .ok_or_else(|| {
+                bad(
+                    row,
+                    format!("segment_id '{raw}' is not a segment of the model"),
+                )
+            })?;
+        let customer = rec.get(c_id).unwrap_or_default().to_string();
+        if let Some(first) = seen.insert(customer, row) {
+            return Err(bad(
+                row,
+                format!("the customer of row {first} appears again (customer_id must be unique)"),
+            ));
+        }
         let d = rec
             .get(c_dist)
             .and_then(|v| v.parse::<f64>().ok())
@@ -297,7 +322,7 @@ pub fn join_labels(saved: &SavedLabels, ids: &[String]) -> (Vec<Option<usize>>, 
             hit
         })
         .collect();
-    (from, index.len() as u64 - seen)
+    (from, (index.len() as u64).saturating_sub(seen))
 }
 
 /// Where customers land under two versions: `from` labels (positions in `from_segments`,
@@ -559,6 +584,32 @@ mod tests {
         ids.sort_unstable();
         ids.dedup();
         assert_eq!(ids.len(), k + 1);
+    }
+
+    #[test]
+    fn saved_assignments_must_name_each_customer_once_and_known_segments() {
+        let dir = tempfile::tempdir().unwrap();
+        let golden = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/golden/v1/model.json"
+        );
+        std::fs::copy(golden, dir.path().join("model.json")).unwrap();
+        let model = Model::load(dir.path()).unwrap();
+        let write = |body: &str| std::fs::write(dir.path().join("assignments.csv"), body).unwrap();
+        // A feature called "distance" comes before the segment columns: the last one counts.
+        write("customer_id,distance,segment_id,segment,distance\na,9,1,x,0.5\nb,9,0,y,0.25\n");
+        let ok = saved_labels(&model).unwrap();
+        assert_eq!(ok.labels, vec![1, 0]);
+        assert_eq!(ok.distances, vec![0.5, 0.25]);
+        write("customer_id,segment_id,segment,distance\na,1,x,0.5\nb,0,y,0.2\na,1,x,0.5\n");
+        let e = saved_labels(&model).unwrap_err().to_string();
+        assert!(
+            e.contains("row 4") && e.contains("row 2") && e.contains("assignments.csv"),
+            "{e}"
+        );
+        write("customer_id,segment_id,segment,distance\na,77,x,0.5\n");
+        let e = saved_labels(&model).unwrap_err().to_string();
+        assert!(e.contains("row 2") && e.contains("'77'"), "{e}");
     }
 
     #[test]

@@ -522,7 +522,7 @@ pub fn train(
             s.distance_p99 = Some(d[((d.len() - 1) as f64 * 0.99).round() as usize]);
         }
     }
-    let lifecycle = value_model(&cands, &labels, &mut segments);
+    let lifecycle = value_model(&cands, &used, &labels, &mut segments);
     let fit_s = t_fit.elapsed().as_secs_f64();
 
     // Where the previous version's customers are now. A previous version whose assignments
@@ -627,13 +627,18 @@ pub fn train(
 
 /// Fits RFM score cut points and the typical purchase interval on the training customers
 /// and fills in each segment's value, when recency, frequency, monetary and tenure were
-/// computed from transactions.
+/// computed from transactions and are features of the model (so the scorer has them too and
+/// every customer gets scores, not only the segments).
 fn value_model(
     cands: &[Candidate],
+    used: &[String],
     labels: &[usize],
     segments: &mut [crate::train::Segment],
 ) -> Option<ValueModel> {
     let col = |name: &str| {
+        if !used.iter().any(|u| u == name) {
+            return None;
+        }
         cands.iter().find_map(|c| match &c.values {
             RawColumn::Numbers(v) if c.name == name && c.source == Source::Transactions => {
                 Some(v.as_slice())

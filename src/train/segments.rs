@@ -257,7 +257,7 @@ pub fn build_segments(input: &SegmentInput) -> Result<Vec<Segment>, TrainError> 
                 tenure: t.zip(ts.as_ref()).map(|((_, t), ts)| stand(t, ts)),
             });
         }
-        name_by_rfm(&mut segments, input.inherited);
+        name_by_rfm(&mut segments, input.inherited, input.overrides);
     } else {
         name_by_profile(input, &mut segments, &members);
     }
@@ -336,9 +336,19 @@ fn rfm_name(col: usize) -> String {
 
 /// Names segments one-to-one after the closest RFM prototypes. Segments with an inherited
 /// name keep it, and the names they hold are not given to the others.
-fn name_by_rfm(segments: &mut [Segment], inherited: &[Option<String>]) {
+///
+/// A default name the config renames (`"Loyal" = "Core"`) counts as taken when its new name
+/// is, so an override never produces a second `Core`.
+fn name_by_rfm(
+    segments: &mut [Segment],
+    inherited: &[Option<String>],
+    overrides: &BTreeMap<String, String>,
+) {
     let fixed = |j: usize| inherited.get(j).cloned().flatten();
     let taken: Vec<String> = (0..segments.len()).filter_map(fixed).collect();
+    let is_taken = |name: &str| {
+        taken.iter().any(|t| t == name) || overrides.get(name).is_some_and(|o| taken.contains(o))
+    };
     let free: Vec<usize> = (0..segments.len())
         .filter(|&j| fixed(j).is_none())
         .collect();
@@ -358,11 +368,7 @@ fn name_by_rfm(segments: &mut [Segment], inherited: &[Option<String>]) {
                         d += 0.5 * (t - p[3]).powi(2);
                     }
                     let col = row.len();
-                    let penalty = if taken.contains(&rfm_name(col)) {
-                        1e6
-                    } else {
-                        0.0
-                    };
+                    let penalty = if is_taken(&rfm_name(col)) { 1e6 } else { 0.0 };
                     row.push(d + c as f64 * 0.01 + penalty);
                 }
             }
@@ -435,7 +441,7 @@ fn name_by_profile(input: &SegmentInput, segments: &mut [Segment], members: &[Ve
             .collect::<Vec<_>>()
             .join(", ");
         if name.is_empty() {
-            name = format!("Segment {}", s.id);
+            name = format!("Segment {}", input.ids.get(j).copied().unwrap_or(s.id));
         }
         let base = name.clone();
         let mut n = 2;
