@@ -29,6 +29,16 @@ pub const AT_RISK_AFTER: f64 = 2.0;
 /// Multiple after which they are churned.
 pub const CHURNED_AFTER: f64 = 4.0;
 
+/// The features scores and stages are computed from, in the order [`ValueModel::classify`]
+/// takes them.
+pub const INPUTS: [&str; 4] = ["recency_days", "frequency", "monetary", "tenure_days"];
+
+/// Looks up each of [`INPUTS`] with `find`; None unless all four are found.
+pub fn find_inputs<T>(find: impl FnMut(&'static str) -> Option<T>) -> Option<[T; 4]> {
+    let [r, f, m, t] = INPUTS.map(find);
+    Some([r?, f?, m?, t?])
+}
+
 /// Fitted statistics for RFM scores and lifecycle stages.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ValueModel {

@@ -122,15 +122,10 @@ impl Model {
         validate(&file).map_err(invalid)?;
         let centroids = Centroids::from_rows(&file.centroids)
             .ok_or_else(|| malformed("centroids are empty or ragged".into()))?;
-        let lifecycle_at = file.lifecycle.as_ref().and_then(|_| {
-            let at = |n: &str| file.features.position(n);
-            Some([
-                at("recency_days")?,
-                at("frequency")?,
-                at("monetary")?,
-                at("tenure_days")?,
-            ])
-        });
+        let lifecycle_at = file
+            .lifecycle
+            .as_ref()
+            .and_then(|_| crate::features::lifecycle::find_inputs(|n| file.features.position(n)));
         Ok(Model {
             file,
             centroids,

@@ -183,6 +183,7 @@ impl Registry {
         let mut candidates: Vec<u32> = self.versions(name).unwrap_or_default();
         candidates.reverse();
         if let Some(c) = current {
+            candidates.retain(|v| *v != c);
             candidates.insert(0, c);
         }
         candidates.into_iter().find_map(|v| {
@@ -314,7 +315,9 @@ impl Registry {
         out.model.name = name.to_string();
         out.model.version = version;
         out.model.created_at = crate::data::dates::now_rfc3339();
-        renumber_new_segments(out, self.next_segment_id(name));
+        if out.model.lineage.is_some() {
+            renumber_new_segments(out, self.next_segment_id(name));
+        }
         if let Some(m) = out.metrics.migration.as_mut() {
             m.to_version = version;
         }
@@ -568,15 +571,7 @@ pub fn assignments_csv(out: &TrainOutput) -> Vec<u8> {
                 _ => None,
             })
         };
-        Some((
-            vm,
-            [
-                col("recency_days")?,
-                col("frequency")?,
-                col("monetary")?,
-                col("tenure_days")?,
-            ],
-        ))
+        Some((vm, crate::features::lifecycle::find_inputs(col)?))
     });
     if lifecycle.is_some() {
         header.extend(["r_score", "f_score", "m_score", "lifecycle"].map(String::from));

@@ -646,12 +646,7 @@ fn value_model(
             _ => None,
         })
     };
-    let cols = [
-        col("recency_days")?,
-        col("frequency")?,
-        col("monetary")?,
-        col("tenure_days")?,
-    ];
+    let cols = crate::features::lifecycle::find_inputs(col)?;
     let mut rows: Vec<[f64; 4]> = Vec::with_capacity(labels.len());
     let mut seg_of = Vec::with_capacity(labels.len());
     for (i, &l) in labels.iter().enumerate() {
