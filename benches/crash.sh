@@ -59,7 +59,7 @@ done
 in_write=0
 # CDNOW's version folder (1.6 MB of assignments plus the report) takes long enough to write
 # for a polling shell to land inside it; the sample's is written in a few milliseconds.
-cdnow="../shared/data/CDNOW_master.txt"
+cdnow="data/public/CDNOW_master.txt"
 for i in $(seq "$write_kills"); do
     if [ -f "$cdnow" ]; then
         "$bin" train --transactions "$cdnow" --k 5 --seed "$((1000 + i))" --n-init 1 \

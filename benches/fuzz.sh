@@ -19,7 +19,7 @@ printf '%s' '{"customers":[{"customer_id":"c1","recency_days":12,"frequency":9,"
     >fuzz/corpus/score_request/seed.json
 head -c 4000 data/sample/transactions.csv >fuzz/corpus/read_table/transactions.csv
 head -c 4000 data/sample/customers.csv >fuzz/corpus/read_table/customers.csv
-head -c 2000 ../shared/data/CDNOW_master.txt >fuzz/corpus/read_table/cdnow.txt 2>/dev/null || true
+head -c 2000 data/public/CDNOW_master.txt >fuzz/corpus/read_table/cdnow.txt 2>/dev/null || true
 for target in score_request read_table; do
     echo "== fuzzing $target for ${seconds}s"
     cargo fuzz run --fuzz-dir fuzz "$target" "fuzz/corpus/$target" -- \

@@ -184,7 +184,7 @@ def timing(label, custseg, model_dir, work, rows):
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--custseg", required=True)
-    p.add_argument("--shared", default=ROOT.parent / "shared" / "data", type=Path)
+    p.add_argument("--shared", default=ROOT / "data" / "public", type=Path)
     p.add_argument("--model", action="append", default=[],
                    help="also check an existing model folder (models/NAME or models/NAME/vN)")
     p.add_argument("--workdir", type=Path)

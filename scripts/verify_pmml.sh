@@ -10,8 +10,8 @@
 #   scripts/verify_pmml.sh --model models/NAME  # also check an existing model (repeatable)
 #
 # CUSTSEG_BIN=path uses that binary instead of building the release one.
-# Needs Java for pypmml (apt-get install -y default-jre-headless) and ../shared/data beside the
-# checkout for Mall customers and CDNOW. The venv lives in $HOME/.cache/custseg/pmml-venv.
+# Needs Java for pypmml (apt-get install -y default-jre-headless); Mall customers and CDNOW are
+# read from data/public in the repository. The venv lives in $HOME/.cache/custseg/pmml-venv.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 if ! command -v java >/dev/null 2>&1; then

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::common::{custseg, repo, shared, text};
+use crate::common::{custseg, dataset, repo, text};
 
 fn fails(dir: &Path, args: &[&str], expect: &[&str]) {
     let mut full = vec!["train"];
@@ -174,7 +174,7 @@ fn nan_in_a_customer_table_is_missing_but_infinity_is_an_error() {
 #[test]
 fn map_names_an_unknown_column_or_field() {
     let d = tempfile::tempdir().unwrap();
-    let cdnow = shared("CDNOW_master.txt");
+    let cdnow = dataset("CDNOW_master.txt");
     let c = cdnow.to_str().unwrap();
     fails(
         d.path(),
@@ -308,7 +308,7 @@ fn bad_parameters_and_config() {
 #[test]
 fn config_file_declares_features_and_renames_segments() {
     let d = tempfile::tempdir().unwrap();
-    let mall = shared("Mall_Customers.csv");
+    let mall = dataset("Mall_Customers.csv");
     let cfg = write(
         d.path(),
         "mall.toml",

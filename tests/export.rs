@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use custseg::features::{Encoding, RawValue};
 use custseg::Model;
 
-use crate::common::{custseg, read_csv, repo, shared, text};
+use crate::common::{custseg, dataset, read_csv, repo, text};
 
 // ---------------------------------------------------------------------------------------------
 // A PMML ClusteringModel interpreter (the subset custseg writes, by the specification).
@@ -486,13 +486,13 @@ fn pmml_matches_custseg_on_the_bundled_sample() {
 
 #[test]
 fn pmml_matches_custseg_on_mall_customers() {
-    let mall = shared("Mall_Customers.csv");
+    let mall = dataset("Mall_Customers.csv");
     check_dataset("mall", &["--customers", mall.to_str().unwrap(), "--k", "5"]);
 }
 
 #[test]
 fn pmml_matches_custseg_on_cdnow() {
-    let cdnow = shared("CDNOW_master.txt");
+    let cdnow = dataset("CDNOW_master.txt");
     check_dataset(
         "cdnow",
         &[
@@ -509,7 +509,7 @@ fn pmml_matches_custseg_on_cdnow() {
 #[test]
 fn pmml_carries_hostile_names_levels_and_reordered_segment_ids() {
     let tmp = tempfile::tempdir().unwrap();
-    let mall = shared("Mall_Customers.csv");
+    let mall = dataset("Mall_Customers.csv");
     let dir = train(
         tmp.path(),
         "mall",
@@ -574,7 +574,7 @@ fn pmml_carries_hostile_names_levels_and_reordered_segment_ids() {
 #[test]
 fn export_cli_usage_stdout_and_immutable_model_folders() {
     let tmp = tempfile::tempdir().unwrap();
-    let mall = shared("Mall_Customers.csv");
+    let mall = dataset("Mall_Customers.csv");
     let dir = train(
         tmp.path(),
         "mall",

@@ -2,12 +2,12 @@
 //! search), saved by the registry beside model.json, self-contained, naming every segment and
 //! drawing one point group per segment in the PCA scatter.
 
-use crate::common::{custseg, shared, text};
+use crate::common::{custseg, dataset, text};
 
 #[test]
 fn cdnow_version_has_a_self_contained_report() {
     let dir = tempfile::tempdir().unwrap();
-    let data = shared("CDNOW_master.txt");
+    let data = dataset("CDNOW_master.txt");
     let out = custseg(
         &[
             "train",

@@ -7,10 +7,10 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::common::{custseg, read_csv, shared, text};
+use crate::common::{custseg, dataset, read_csv, text};
 
 fn train(store: &Path, extra: &[&str]) {
-    let cdnow = shared("CDNOW_master.txt");
+    let cdnow = dataset("CDNOW_master.txt");
     let mut args = vec![
         "train",
         "--transactions",
@@ -385,7 +385,7 @@ fn cdnow_rfm_scores_lifecycle_and_segment_value_match_an_independent_computation
         }
     }
     // A model without transactions has none of this.
-    let mall = shared("Mall_Customers.csv");
+    let mall = dataset("Mall_Customers.csv");
     let out = custseg(
         &[
             "train",

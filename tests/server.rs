@@ -15,7 +15,7 @@ use custseg::model::{Model, Registry};
 use custseg::server::{AppState, ServerConfig};
 use serde_json::{json, Value};
 
-use crate::common::{custseg, read_csv, repo, shared, text, train_fixed};
+use crate::common::{custseg, dataset, read_csv, repo, text, train_fixed};
 
 // ---------------------------------------------------------------------------------------------
 // A server in a background thread, and a minimal HTTP/1.1 client.
@@ -941,7 +941,7 @@ fn several_named_models_are_served_side_by_side() {
     let store = golden_store();
     let m = store.path();
     // A demographics-only model from the Mall customers table.
-    let mut mall = train_fixed(&[], &[shared("Mall_Customers.csv")], &[], 5);
+    let mut mall = train_fixed(&[], &[dataset("Mall_Customers.csv")], &[], 5);
     Registry::new(m).save("mall", &mut mall, true).unwrap();
     let s = start(ServerConfig {
         default_model: "mall".into(),
@@ -1360,7 +1360,7 @@ fn demo_serves_the_sample_model_and_its_curl_example_works() {
 #[test]
 fn rfm_scores_and_lifecycle_come_back_as_the_trainer_wrote_them() {
     let dir = tempfile::tempdir().unwrap();
-    let mut out = train_fixed(&[shared("CDNOW_master.txt")], &[], &[], 5);
+    let mut out = train_fixed(&[dataset("CDNOW_master.txt")], &[], &[], 5);
     let (_, vdir) = Registry::new(dir.path())
         .save("default", &mut out, true)
         .unwrap();

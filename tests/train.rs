@@ -16,7 +16,7 @@ use linfa::traits::Predict;
 use linfa_clustering::KMeans;
 use linfa_nn::distance::L2Dist;
 
-use crate::common::{self, adjusted_rand_index, custseg, read_csv, shared, text, train_fixed};
+use crate::common::{self, adjusted_rand_index, custseg, dataset, read_csv, text, train_fixed};
 
 /// Per-customer (recency, frequency, monetary, tenure) computed straight from the CDNOW
 /// file: split on whitespace, skip the header, drop exact duplicate rows, then fold.
@@ -24,7 +24,7 @@ use crate::common::{self, adjusted_rand_index, custseg, read_csv, shared, text, 
 type Rfmt = (i32, usize, f64, i32);
 
 fn cdnow_by_hand() -> (HashMap<String, Rfmt>, i32) {
-    let text = std::fs::read_to_string(shared("CDNOW_master.txt")).unwrap();
+    let text = std::fs::read_to_string(dataset("CDNOW_master.txt")).unwrap();
     let mut seen = HashSet::new();
     let mut per: HashMap<String, (i32, i32, HashSet<i32>, f64)> = HashMap::new();
     let mut order: Vec<String> = Vec::new();
@@ -64,7 +64,7 @@ fn cdnow_by_hand() -> (HashMap<String, Rfmt>, i32) {
 #[test]
 fn cdnow_auto_k_assignments_match_an_independent_fold() {
     let dir = tempfile::tempdir().unwrap();
-    let data = shared("CDNOW_master.txt");
+    let data = dataset("CDNOW_master.txt");
     let out = custseg(
         &[
             "train",
@@ -136,7 +136,7 @@ fn cdnow_auto_k_assignments_match_an_independent_fold() {
 /// `predict` against the trainer's assignments on the training matrix.
 #[test]
 fn cdnow_assignments_agree_with_linfa_predict() {
-    let out = train_fixed(&[shared("CDNOW_master.txt")], &[], &[], 5);
+    let out = train_fixed(&[dataset("CDNOW_master.txt")], &[], &[], 5);
     let k = out.model.k;
     let d = out.model.features.n_columns();
     let flat: Vec<f64> = out.model.centroids.concat();
@@ -286,7 +286,7 @@ fn online_retail_shaped_log_is_cleaned_and_counted() {
 
 #[test]
 fn mall_customers_demographics_only() {
-    let out = train_fixed(&[], &[shared("Mall_Customers.csv")], &[], 5);
+    let out = train_fixed(&[], &[dataset("Mall_Customers.csv")], &[], 5);
     assert_eq!(out.assignments.ids.len(), 200);
     assert_eq!(out.assignments.ids[0], "0001");
     assert_eq!(out.assignments.ids[199], "0200");
@@ -458,7 +458,7 @@ fn registry_versions_current_promote_and_rollback() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("models");
     let reg = Registry::new(&store);
-    let mall = shared("Mall_Customers.csv");
+    let mall = dataset("Mall_Customers.csv");
     let mut out = train_fixed(&[], std::slice::from_ref(&mall), &[], 3);
     assert_eq!(reg.save("mall", &mut out, false).unwrap().0, 1);
     assert_eq!(

@@ -10,17 +10,23 @@ use custseg::progress::Progress;
 use custseg::train::{self, KChoice, TrainInputs, TrainOutput, TrainParams};
 use linfa::ParamGuard;
 
-/// A dataset from `../shared/data` (CI has `shared/` beside the checkout).
-pub fn shared(name: &str) -> PathBuf {
+/// A public dataset kept in the repository under `data/public` (see its README for provenance),
+/// so the suite runs on a fresh clone with nothing beside it.
+pub fn dataset(name: &str) -> PathBuf {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data")
+        .join("data/public")
         .join(name);
     assert!(
         p.is_file(),
-        "{} is missing: the tests need ../shared/data beside the checkout",
+        "{} is missing from the repository",
         p.display()
     );
     p
+}
+
+/// Old name of [`dataset`], kept while branches that call it are merged.
+pub fn shared(name: &str) -> PathBuf {
+    dataset(name)
 }
 
 /// A file of this repository.
