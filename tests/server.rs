@@ -23,7 +23,7 @@ use crate::common::{custseg, dataset, read_csv, repo, text, train_fixed};
 pub(crate) struct Srv {
     pub(crate) addr: SocketAddr,
     handle: actix_web::dev::ServerHandle,
-    trigger: mpsc::Sender<()>,
+    pub(crate) trigger: mpsc::Sender<()>,
     state: Arc<AppState>,
     thread: Option<JoinHandle<()>>,
 }
@@ -244,7 +244,7 @@ pub(crate) fn golden_store() -> tempfile::TempDir {
 }
 
 /// Trains a k = 3 model on the sample and saves it as the next version of `name`.
-fn save_trained(models: &Path, name: &str, promote: bool) -> u32 {
+pub(crate) fn save_trained(models: &Path, name: &str, promote: bool) -> u32 {
     let mut out = train_fixed(
         &[repo("data/sample/transactions.csv")],
         &[repo("data/sample/customers.csv")],
@@ -772,7 +772,7 @@ fn unsafe_configurations_are_refused_at_start() {
 // ---------------------------------------------------------------------------------------------
 // Reload.
 
-fn wait_for_version(addr: SocketAddr, name: &str, version: u32) {
+pub(crate) fn wait_for_version(addr: SocketAddr, name: &str, version: u32) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let r = get(addr, &format!("/v1/models/{name}"), &[]);

@@ -105,8 +105,9 @@ impl Registry {
         }
     }
 
-    /// Every model name in the store with its versions.
-    pub fn list(&self) -> Result<Vec<ModelSummary>, ModelError> {
+    /// The names of the model folders that hold at least one version, sorted. Only reading
+    /// the store's root can fail: one model's broken files never hide the others.
+    pub fn names(&self) -> Result<Vec<String>, ModelError> {
         let entries = match fs::read_dir(&self.root) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -117,18 +118,20 @@ impl Registry {
             .filter(|e| e.path().is_dir())
             .filter_map(|e| e.file_name().to_str().map(String::from))
             .filter(|n| check_name(n).is_ok())
+            .filter(|n| self.versions(n).is_ok_and(|v| !v.is_empty()))
             .collect();
         names.sort();
+        Ok(names)
+    }
+
+    /// Every model name in the store with its versions.
+    pub fn list(&self) -> Result<Vec<ModelSummary>, ModelError> {
         let mut out = Vec::new();
-        for name in names {
-            let versions = self.versions(&name)?;
-            if versions.is_empty() {
-                continue;
-            }
+        for name in self.names()? {
             out.push(ModelSummary {
+                versions: self.versions(&name)?,
                 current: self.current(&name)?,
                 name,
-                versions,
             });
         }
         Ok(out)

@@ -1,5 +1,8 @@
-//! Prometheus text metrics. Labels are route patterns, status codes, model names and
-//! segment names only: never customer ids, feature values or raw paths.
+//! Prometheus text metrics. Every label comes from a fixed set, never from what a client
+//! sends: methods from [`METHODS`] (anything else is `other`), route patterns of the app's own
+//! routes (anything else is `unmatched`), status codes, and the names of models and segments
+//! that are in the store. Never customer ids, feature values or raw paths. So `/metrics` stays
+//! small whatever clients send.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -24,6 +27,18 @@ struct Inner {
     reloads: BTreeMap<(String, &'static str), u64>,
 }
 
+/// The HTTP methods counted by name; every other method is counted as `other`.
+pub const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"];
+
+/// The `method` label of a request method: its name when it is one of [`METHODS`], else
+/// `other` (a client can send any token as a method).
+pub fn method_label(method: &str) -> &'static str {
+    METHODS
+        .into_iter()
+        .find(|m| *m == method)
+        .unwrap_or("other")
+}
+
 /// Process-wide counters.
 #[derive(Default)]
 pub struct Metrics {
@@ -35,11 +50,12 @@ impl Metrics {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// One finished request.
+    /// One finished request. `route` must be a pattern of the app's routes (or `unmatched`);
+    /// the method is reduced to [`method_label`].
     pub fn request(&self, method: &str, route: &str, status: u16, seconds: f64) {
         let mut m = self.lock();
         *m.requests
-            .entry((method.to_string(), route.to_string(), status))
+            .entry((method_label(method).to_string(), route.to_string(), status))
             .or_default() += 1;
         let h = m.durations.entry(route.to_string()).or_default();
         for (i, b) in BUCKETS.iter().enumerate() {
@@ -137,5 +153,25 @@ impl Metrics {
             let _ = writeln!(s, "custseg_model_version{{model=\"{}\"}} {v}", esc(name));
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_methods_share_one_label() {
+        assert_eq!(method_label("GET"), "GET");
+        assert_eq!(method_label("get"), "other");
+        assert_eq!(method_label(&"X".repeat(100_000)), "other");
+        let m = Metrics::default();
+        for i in 0..1000 {
+            m.request(&format!("M{i}"), "unmatched", 405, 0.001);
+        }
+        let text = m.render(&[]);
+        assert!(text.contains("method=\"other\",route=\"unmatched\",status=\"405\"} 1000"));
+        assert!(!text.contains("M1"), "{text}");
+        assert!(text.len() < 4096, "{} bytes", text.len());
     }
 }

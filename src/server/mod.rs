@@ -69,7 +69,7 @@ pub fn app(
         .default_service(web::to(routes::not_found))
         .wrap_fn(move |req, srv| {
             let started = Instant::now();
-            let method = req.method().to_string();
+            let method = metrics::method_label(req.method().as_str());
             let st = metrics_state.clone();
             let fut = srv.call(req);
             async move {
@@ -77,7 +77,7 @@ pub fn app(
                 let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
                 let status = res.status().as_u16();
                 let secs = started.elapsed().as_secs_f64();
-                st.metrics.request(&method, &route, status, secs);
+                st.metrics.request(method, &route, status, secs);
                 tracing::info!(method = %method, route = %route, status, ms = secs * 1000.0, "request");
                 Ok(res)
             }

@@ -46,6 +46,9 @@ pub struct AppState {
     /// Versions that failed to load, with their file's modification time, so the watcher
     /// does not retry (and re-log) the same broken file every tick.
     failed: Mutex<HashMap<String, (u32, Option<SystemTime>)>>,
+    /// Models whose `CURRENT` cannot be read, with that file's modification time: each
+    /// change of a broken `CURRENT` is logged and counted once.
+    broken_current: Mutex<HashMap<String, Option<SystemTime>>>,
 }
 
 impl AppState {
@@ -56,6 +59,7 @@ impl AppState {
             metrics: Metrics::default(),
             models: ArcSwap::from_pointee(BTreeMap::new()),
             reload_lock: Mutex::new(()),
+            broken_current: Mutex::new(HashMap::new()),
             failed: Mutex::new(HashMap::new()),
             config,
         }
@@ -147,34 +151,69 @@ impl AppState {
         Ok((version, dir))
     }
 
-    /// Reloads every model in the store whose CURRENT changed (the watcher and SIGHUP).
+    /// Reloads every model in the store whose CURRENT changed (the watcher and SIGHUP). Each
+    /// model is handled on its own: a broken one never stops the others from reloading.
     pub fn reload_changed(&self) {
-        let Ok(list) = self.registry.list() else {
+        let Ok(names) = self.registry.names() else {
             return;
         };
-        for m in list {
-            let Some(target) = m.current.or(m.versions.last().copied()) else {
-                continue;
-            };
-            if self.get(&m.name).map(|l| l.version) == Some(target) {
-                continue;
+        for name in names {
+            if let Some(target) = self.target_version(&name) {
+                self.reload_if_changed(&name, target);
             }
-            let mtime = std::fs::metadata(
-                self.registry
-                    .model_dir(&m.name)
-                    .join(format!("v{target}/model.json")),
-            )
-            .and_then(|x| x.modified())
-            .ok();
-            let known_bad = self
-                .failed
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .get(&m.name)
-                == Some(&(target, mtime));
-            if !known_bad {
-                let _ = self.reload(&m.name);
+        }
+    }
+
+    /// The version the watcher should serve for `name`: the one `CURRENT` names, else the
+    /// latest. A `CURRENT` that cannot be read is logged and counted as a failed reload once
+    /// per change of the file, and the model keeps its served version.
+    fn target_version(&self, name: &str) -> Option<u32> {
+        let current = self.registry.current(name);
+        let mut broken = self
+            .broken_current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match current {
+            Ok(Some(v)) => {
+                broken.remove(name);
+                Some(v)
             }
+            Ok(None) => {
+                broken.remove(name);
+                self.registry.versions(name).ok()?.last().copied()
+            }
+            Err(e) => {
+                let path = self.registry.model_dir(name).join("CURRENT");
+                let mtime = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+                if broken.get(name) != Some(&mtime) {
+                    broken.insert(name.to_string(), mtime);
+                    self.metrics.reload(name, false);
+                    tracing::warn!(model = name, error = %e, "CURRENT cannot be read; still serving the previous version");
+                }
+                None
+            }
+        }
+    }
+
+    fn reload_if_changed(&self, name: &str, target: u32) {
+        if self.get(name).map(|l| l.version) == Some(target) {
+            return;
+        }
+        let mtime = std::fs::metadata(
+            self.registry
+                .model_dir(name)
+                .join(format!("v{target}/model.json")),
+        )
+        .and_then(|x| x.modified())
+        .ok();
+        let known_bad = self
+            .failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            == Some(&(target, mtime));
+        if !known_bad {
+            let _ = self.reload(name);
         }
     }
 }

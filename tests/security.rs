@@ -1,0 +1,73 @@
+//! Regression tests for the second security round (issue 12), each through a real socket:
+//! what an attacker can make the server remember, and what one broken model can stop.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use crate::server::{config, get, golden_store, save_trained, start, wait_for_version};
+
+/// Sends a request line with a made-up method and reads the answer's status.
+fn odd_method(addr: std::net::SocketAddr, method: &str) -> u16 {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let req = format!("{method} /v1/score HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let _ = s.write_all(req.as_bytes());
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    String::from_utf8_lossy(&raw)
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn r12_metric_labels_come_from_a_fixed_set_whatever_the_method() {
+    let store = golden_store();
+    let s = start(config(store.path()));
+    let before = get(s.addr, "/metrics", &[]).text().len();
+    for i in 0..300 {
+        let method = format!("M{i}{}", "X".repeat(2000));
+        let status = odd_method(s.addr, &method);
+        assert!((400..500).contains(&status), "{method:.8}: {status}");
+    }
+    let metrics = get(s.addr, "/metrics", &[]).text();
+    assert!(!metrics.contains("XXXX"), "a client's method became a label");
+    assert!(
+        metrics.contains("method=\"other\""),
+        "made-up methods are counted as other"
+    );
+    // One series for all 300, not 300 series: the exposition grows by a few lines only.
+    assert!(
+        metrics.len() < before + 4096,
+        "/metrics grew from {before} to {} bytes",
+        metrics.len()
+    );
+}
+
+#[test]
+fn r12_a_broken_current_does_not_stop_other_models_from_reloading() {
+    let store = golden_store();
+    let m = store.path();
+    let v_other = save_trained(m, "other", true);
+    let s = start(config(m));
+    wait_for_version(s.addr, "other", v_other);
+    std::fs::write(m.join("other/CURRENT"), "garbage\n").unwrap();
+    // A new version of `default` and a brand-new model appear after the breakage.
+    let v_default = save_trained(m, "default", true);
+    let v_new = save_trained(m, "newm", true);
+    s.trigger.send(()).unwrap();
+    wait_for_version(s.addr, "default", v_default);
+    wait_for_version(s.addr, "newm", v_new);
+    // The broken model keeps serving what it had, and the failure is counted once.
+    wait_for_version(s.addr, "other", v_other);
+    s.trigger.send(()).unwrap();
+    s.trigger.send(()).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let metrics = get(s.addr, "/metrics", &[]).text();
+    assert!(
+        metrics.contains("custseg_reloads_total{model=\"other\",result=\"failed\"} 1\n"),
+        "{metrics}"
+    );
+}
