@@ -22,12 +22,12 @@ pub enum Error {
     /// Model files that cannot be read, written or understood.
     #[error(transparent)]
     Model(#[from] crate::model::ModelError),
-    /// Operating-system I/O on a named path.
-    #[error("{}: {source}", path.display())]
+    /// Operating-system I/O on a named path. The I/O error is part of the message and not
+    /// also a `source()`, so a printed chain names it once.
+    #[error("{}: {cause}", path.display())]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 
@@ -36,7 +36,7 @@ impl Error {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            cause: source,
         }
     }
 
@@ -47,8 +47,8 @@ impl Error {
             Error::Data(e) => e.is_user_error(),
             Error::Feature(_) | Error::Train(_) => true,
             Error::Model(e) => e.is_user_error(),
-            Error::Io { source, .. } => matches!(
-                source.kind(),
+            Error::Io { cause, .. } => matches!(
+                cause.kind(),
                 std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
             ),
         }

@@ -33,7 +33,10 @@ fn r12_metric_labels_come_from_a_fixed_set_whatever_the_method() {
         assert!((400..500).contains(&status), "{method:.8}: {status}");
     }
     let metrics = get(s.addr, "/metrics", &[]).text();
-    assert!(!metrics.contains("XXXX"), "a client's method became a label");
+    assert!(
+        !metrics.contains("XXXX"),
+        "a client's method became a label"
+    );
     assert!(
         metrics.contains("method=\"other\""),
         "made-up methods are counted as other"
@@ -70,4 +73,33 @@ fn r12_a_broken_current_does_not_stop_other_models_from_reloading() {
         metrics.contains("custseg_reloads_total{model=\"other\",result=\"failed\"} 1\n"),
         "{metrics}"
     );
+}
+
+#[test]
+fn r12_bearer_tokens_are_compared_exactly_and_once() {
+    let store = golden_store();
+    let key = "exact-score-key-0123456789";
+    let s = start(custseg::server::ServerConfig {
+        api_keys: vec![key.into()],
+        ..config(store.path())
+    });
+    let body = serde_json::json!({"customers": [{"recency_days": 5}]});
+    let with = |headers: &[String]| {
+        let h: Vec<&str> = headers.iter().map(String::as_str).collect();
+        crate::server::post(s.addr, "/v1/score", &h, &body).status
+    };
+    assert_eq!(with(&[format!("Authorization: BEARER {key}")]), 200);
+    assert_eq!(with(&[format!("Authorization: bearer {key}")]), 200);
+    assert_eq!(with(&[format!("Authorization: Bearer  {key}")]), 401);
+    assert_eq!(with(&[format!("Authorization: Bearer {key}x")]), 401);
+    let twice = [
+        format!("Authorization: Bearer {key}"),
+        "Authorization: Bearer other".to_string(),
+    ];
+    assert_eq!(with(&twice), 401);
+    let twice_good = [
+        format!("Authorization: Bearer {key}"),
+        format!("Authorization: Bearer {key}"),
+    ];
+    assert_eq!(with(&twice_good), 401);
 }

@@ -36,11 +36,11 @@ pub enum ModelError {
     #[error("{what}")]
     NotFound { what: String },
     /// I/O on the model store.
-    #[error("{}: {source}", path.display())]
+    /// (The I/O error is in the message only, so a printed chain names it once.)
+    #[error("{}: {cause}", path.display())]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 
@@ -53,7 +53,7 @@ impl ModelError {
     pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
         ModelError::Io {
             path: path.to_path_buf(),
-            source,
+            cause: source,
         }
     }
 }

@@ -46,6 +46,19 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), ModelError> {
     f.sync_all().map_err(|e| ModelError::io(path, e))
 }
 
+/// Removes `.CURRENT.tmp-*` files that a failed or killed promote left behind. Called under
+/// the store's lock, so no other writer can own one of them.
+fn remove_stale_current_tmp(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with(".CURRENT.tmp-") {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
 fn sync_dir(path: &Path) -> Result<(), ModelError> {
     File::open(path)
         .and_then(|d| d.sync_all())
@@ -222,10 +235,15 @@ impl Registry {
             });
         }
         let dir = self.model_dir(name);
+        remove_stale_current_tmp(&dir);
         let tmp = dir.join(format!(".CURRENT.tmp-{}", std::process::id()));
-        write_synced(&tmp, format!("v{version}\n").as_bytes())?;
         let target = dir.join("CURRENT");
-        fs::rename(&tmp, &target).map_err(|e| ModelError::io(&target, e))?;
+        let written = write_synced(&tmp, format!("v{version}\n").as_bytes())
+            .and_then(|()| fs::rename(&tmp, &target).map_err(|e| ModelError::io(&target, e)));
+        if written.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        written?;
         sync_dir(&dir)
     }
 
@@ -654,6 +672,62 @@ mod tests {
             reg.prune("nope", 1),
             Err(ModelError::NotFound { .. })
         ));
+    }
+
+    fn store_with(versions: &[u32]) -> (tempfile::TempDir, Registry) {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Registry::new(dir.path().join("models"));
+        for v in versions {
+            let d = reg.model_dir("m").join(format!("v{v}"));
+            fs::create_dir_all(&d).unwrap();
+            fs::write(d.join("model.json"), "{}").unwrap();
+        }
+        (dir, reg)
+    }
+
+    fn leftovers(reg: &Registry) -> Vec<String> {
+        fs::read_dir(reg.model_dir("m"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".CURRENT.tmp"))
+            .collect()
+    }
+
+    #[test]
+    fn a_promote_removes_temporary_current_files_left_by_others() {
+        let (_dir, reg) = store_with(&[1, 2]);
+        fs::write(reg.model_dir("m").join(".CURRENT.tmp-99999"), "v1\n").unwrap();
+        reg.set_current("m", 2).unwrap();
+        assert_eq!(reg.current("m").unwrap(), Some(2));
+        assert!(leftovers(&reg).is_empty(), "{:?}", leftovers(&reg));
+    }
+
+    #[test]
+    fn a_failed_promote_leaves_no_temporary_file() {
+        let (_dir, reg) = store_with(&[1]);
+        // CURRENT is a non-empty folder, so renaming onto it fails.
+        fs::create_dir_all(reg.model_dir("m").join("CURRENT/x")).unwrap();
+        assert!(reg.set_current("m", 1).is_err());
+        assert!(leftovers(&reg).is_empty(), "{:?}", leftovers(&reg));
+    }
+
+    #[test]
+    fn names_list_a_model_whose_current_is_broken() {
+        let (_dir, reg) = store_with(&[1]);
+        fs::write(reg.model_dir("m").join("CURRENT"), "garbage").unwrap();
+        assert_eq!(reg.names().unwrap(), vec!["m".to_string()]);
+        assert!(reg.list().is_err(), "list reports the broken CURRENT");
+    }
+
+    #[test]
+    fn io_errors_name_the_os_error_once() {
+        let e = ModelError::io(
+            Path::new("/x/CURRENT"),
+            std::io::Error::from_raw_os_error(2),
+        );
+        let chain = format!("{:#}", anyhow::Error::from(e));
+        assert_eq!(chain.matches("os error 2").count(), 1, "{chain}");
     }
 
     #[test]

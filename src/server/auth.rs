@@ -37,6 +37,37 @@ fn ct_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
     std::hint::black_box(diff) == 0
 }
 
+fn unauthorized(message: &str) -> ApiError {
+    ApiError::new(ApiErrorKind::Unauthorized, "unauthorized", message)
+}
+
+/// The token of the request's one `Authorization: Bearer TOKEN` header. The scheme is matched
+/// in any case (RFC 9110 §11.1); the token is taken exactly as sent: one space after the
+/// scheme, no whitespace inside or around it, and a request with two `Authorization`
+/// headers is refused rather than read by its first one.
+fn bearer_token(req: &HttpRequest) -> Result<&str, ApiError> {
+    let mut values = req.headers().get_all("authorization");
+    let value = values
+        .next()
+        .ok_or_else(|| unauthorized("missing Authorization: Bearer KEY"))?;
+    if values.next().is_some() {
+        return Err(unauthorized("more than one Authorization header"));
+    }
+    let value = value
+        .to_str()
+        .map_err(|_| unauthorized("the Authorization header is not ASCII text"))?;
+    let (_, token) = value
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .ok_or_else(|| unauthorized("expected Authorization: Bearer KEY"))?;
+    if token.is_empty() || token.bytes().any(|b| b.is_ascii_whitespace()) {
+        return Err(unauthorized(
+            "expected Authorization: Bearer KEY with one space and no whitespace in the key",
+        ));
+    }
+    Ok(token)
+}
+
 impl Auth {
     pub fn new(keys: &Keys) -> Self {
         Auth {
@@ -55,22 +86,7 @@ impl Auth {
         if self.is_open() {
             return Ok(());
         }
-        let given = req
-            .headers()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .ok_or_else(|| {
-                ApiError::new(
-                    ApiErrorKind::Unauthorized,
-                    "unauthorized",
-                    "missing Authorization: Bearer KEY",
-                )
-            })?;
+        let given = bearer_token(req)?;
         let d = digest(given);
         // Check every key so the time does not depend on which one matched.
         let is_admin = self.admin.iter().fold(false, |acc, k| acc | ct_eq(k, &d));
@@ -152,6 +168,55 @@ mod tests {
         assert!(a
             .check(&req(Some("admin-key-0123456789")), Scope::Score)
             .is_ok());
+    }
+
+    fn with_headers(values: &[&str]) -> HttpRequest {
+        let mut r = TestRequest::default();
+        for v in values {
+            r = r.append_header(("Authorization", *v));
+        }
+        r.to_http_request()
+    }
+
+    #[test]
+    fn the_scheme_is_case_insensitive() {
+        let a = auth();
+        for v in [
+            "BEARER score-key-0123456789",
+            "bearer score-key-0123456789",
+            "BeArEr score-key-0123456789",
+        ] {
+            assert!(a.check(&with_headers(&[v]), Scope::Score).is_ok(), "{v}");
+        }
+    }
+
+    #[test]
+    fn the_token_is_compared_exactly() {
+        let a = auth();
+        for v in [
+            "Bearer  score-key-0123456789",
+            "Bearer score-key-0123456789\t",
+            "Bearer score-key-0123456789 ",
+            "Bearer\tscore-key-0123456789",
+            "Basic score-key-0123456789",
+            "Bearer ",
+        ] {
+            assert_eq!(
+                a.check(&with_headers(&[v]), Scope::Score).unwrap_err().kind,
+                ApiErrorKind::Unauthorized,
+                "{v:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn two_authorization_headers_are_refused() {
+        let a = auth();
+        let r = with_headers(&["Bearer score-key-0123456789", "Bearer nope"]);
+        assert_eq!(
+            a.check(&r, Scope::Score).unwrap_err().kind,
+            ApiErrorKind::Unauthorized
+        );
     }
 
     #[test]

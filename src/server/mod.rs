@@ -42,12 +42,9 @@ pub struct Bound {
 pub enum ServerError {
     #[error(transparent)]
     Config(#[from] config::ConfigError),
-    #[error("cannot listen on {bind}: {source}")]
-    Bind {
-        bind: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// (The I/O error is in the message only, so a printed chain names it once.)
+    #[error("cannot listen on {bind}: {cause}")]
+    Bind { bind: String, cause: std::io::Error },
 }
 
 /// Builds the app with shared state; used by [`bind`] and by tests.
@@ -96,7 +93,7 @@ pub fn bind(config: ServerConfig) -> Result<Bound, ServerError> {
         .bind(addr)
         .map_err(|source| ServerError::Bind {
             bind: config.bind.clone(),
-            source,
+            cause: source,
         })?;
     if config.workers > 0 {
         server = server.workers(config.workers);
@@ -124,7 +121,7 @@ pub fn bind(config: ServerConfig) -> Result<Bound, ServerError> {
         })
         .map_err(|source| ServerError::Bind {
             bind: config.bind.clone(),
-            source,
+            cause: source,
         })?;
     Ok(Bound {
         server,
