@@ -103,3 +103,45 @@ fn r12_bearer_tokens_are_compared_exactly_and_once() {
     ];
     assert_eq!(with(&twice_good), 401);
 }
+
+#[cfg(unix)]
+#[test]
+fn r12_a_fifo_or_a_huge_file_in_the_store_never_blocks_or_bloats_a_reload() {
+    let store = golden_store();
+    let m = store.path();
+    let s = start(custseg::server::ServerConfig {
+        max_model_bytes: 50 << 20,
+        ..config(m)
+    });
+    let reload = || {
+        crate::server::post(
+            s.addr,
+            "/v1/models/default/reload",
+            &[],
+            &serde_json::json!({}),
+        )
+    };
+    // v2 is a good model whose metrics.json is a FIFO nobody writes to.
+    let v2 = save_trained(m, "default", true);
+    let metrics = m.join(format!("default/v{v2}/metrics.json"));
+    std::fs::remove_file(&metrics).unwrap();
+    let c = std::ffi::CString::new(metrics.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path; mkfifo only creates a file system node.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    let started = std::time::Instant::now();
+    let r = reload();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // v3's model.json is a 2 GB sparse file: refused by its size, not read.
+    let v3 = m.join("default/v3");
+    std::fs::create_dir_all(&v3).unwrap();
+    std::fs::File::create(v3.join("model.json"))
+        .unwrap()
+        .set_len(2 << 30)
+        .unwrap();
+    std::fs::write(m.join("default/CURRENT"), "v3\n").unwrap();
+    let r = reload();
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert!(r.text().contains("more than the limit"), "{}", r.text());
+    wait_for_version(s.addr, "default", v2);
+}

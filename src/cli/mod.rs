@@ -181,6 +181,9 @@ pub struct ServeArgs {
     /// How often CURRENT files are checked, in ms (default 2000; 0 = only SIGHUP/reload).
     #[arg(long, env = "CUSTSEG_WATCH_INTERVAL_MS")]
     pub watch_interval_ms: Option<u64>,
+    /// Largest model.json / metrics.json read, in bytes (default 268435456).
+    #[arg(long, env = "CUSTSEG_MAX_MODEL_BYTES")]
+    pub max_model_bytes: Option<u64>,
 }
 
 impl ServeArgs {
@@ -229,6 +232,9 @@ impl ServeArgs {
         }
         if let Some(v) = self.watch_interval_ms {
             c.watch_interval_ms = v;
+        }
+        if let Some(v) = self.max_model_bytes {
+            c.max_model_bytes = v;
         }
         c.validate()?;
         Ok(c)

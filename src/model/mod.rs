@@ -58,6 +58,56 @@ impl ModelError {
     }
 }
 
+/// Model-store files (`model.json`, `metrics.json`) larger than this are refused unless a
+/// caller passes its own limit: real models are kilobytes to a few megabytes.
+pub const DEFAULT_MAX_MODEL_BYTES: u64 = 256 << 20;
+
+/// Opens a file without blocking on a FIFO or device (`O_NONBLOCK` has no effect on regular
+/// files).
+fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NONBLOCK);
+    }
+    opts.open(path)
+}
+
+/// Reads a file of the model store: only a regular file (a FIFO, socket or device is refused
+/// without blocking) of at most `max_bytes` (checked before reading, and again while reading
+/// in case it grows).
+pub fn read_store_file(path: &Path, max_bytes: u64) -> Result<Vec<u8>, ModelError> {
+    use std::io::Read;
+    let malformed = |context: String| ModelError::Malformed {
+        path: path.to_path_buf(),
+        context,
+    };
+    let file = open_nonblocking(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => ModelError::NotFound {
+            what: format!("{}: no model file", path.display()),
+        },
+        _ => ModelError::io(path, e),
+    })?;
+    let meta = file.metadata().map_err(|e| ModelError::io(path, e))?;
+    if !meta.is_file() {
+        return Err(malformed("not a regular file".into()));
+    }
+    let too_large = |n: u64| malformed(format!("{n} bytes, more than the limit of {max_bytes}"));
+    if meta.len() > max_bytes {
+        return Err(too_large(meta.len()));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(max_bytes + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| ModelError::io(path, e))?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
 /// A loaded, validated model ready to score.
 #[derive(Clone, Debug)]
 pub struct Model {
@@ -76,17 +126,17 @@ impl Model {
     /// Loads `model.json` from a version folder (or the file itself), checking
     /// `format_version` before anything else, then validating the content.
     pub fn load(path: &Path) -> Result<Model, ModelError> {
+        Self::load_limited(path, DEFAULT_MAX_MODEL_BYTES)
+    }
+
+    /// [`Model::load`] refusing a `model.json` larger than `max_bytes` before reading it.
+    pub fn load_limited(path: &Path, max_bytes: u64) -> Result<Model, ModelError> {
         let file_path = if path.is_dir() {
             path.join("model.json")
         } else {
             path.to_path_buf()
         };
-        let bytes = std::fs::read(&file_path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => ModelError::NotFound {
-                what: format!("{}: no model file", file_path.display()),
-            },
-            _ => ModelError::io(&file_path, e),
-        })?;
+        let bytes = read_store_file(&file_path, max_bytes)?;
         let mut model = Self::from_slice(&bytes, &file_path)?;
         model.dir = file_path
             .parent()
@@ -192,4 +242,42 @@ fn validate(m: &ModelFile) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_files_larger_than_the_limit_are_refused_before_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("model.json");
+        std::fs::write(&p, vec![b' '; 2000]).unwrap();
+        assert_eq!(read_store_file(&p, 2000).unwrap().len(), 2000);
+        let e = read_store_file(&p, 1999).unwrap_err();
+        assert!(e.to_string().contains("more than the limit of 1999"), "{e}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_in_the_store_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("metrics.json");
+        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path; mkfifo only creates a file system node.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        let e = read_store_file(&p, DEFAULT_MAX_MODEL_BYTES).unwrap_err();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+        let e = Model::load(&p).unwrap_err();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_model_file_is_not_found() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            Model::load(dir.path()),
+            Err(ModelError::NotFound { .. })
+        ));
+    }
 }

@@ -377,7 +377,8 @@ impl Registry {
         let dir = self.model_dir(name);
         let mut next = 0;
         for v in self.versions(name).unwrap_or_default() {
-            let Ok(bytes) = fs::read(dir.join(format!("v{v}/model.json"))) else {
+            let path = dir.join(format!("v{v}/model.json"));
+            let Ok(bytes) = super::read_store_file(&path, super::DEFAULT_MAX_MODEL_BYTES) else {
                 continue;
             };
             #[derive(serde::Deserialize)]

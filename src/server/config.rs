@@ -40,6 +40,9 @@ pub struct ServerConfig {
     /// How often CURRENT files are checked for changes, in milliseconds (0 = never; SIGHUP
     /// and the reload route still work).
     pub watch_interval_ms: u64,
+    /// Largest `model.json` / `metrics.json` the server reads, in bytes (checked before
+    /// reading).
+    pub max_model_bytes: u64,
 }
 
 impl Default for ServerConfig {
@@ -59,6 +62,7 @@ impl Default for ServerConfig {
             workers: 0,
             shutdown_timeout_s: 30,
             watch_interval_ms: 2000,
+            max_model_bytes: crate::model::DEFAULT_MAX_MODEL_BYTES,
         }
     }
 }
@@ -124,6 +128,11 @@ impl ServerConfig {
             ("max_customers", self.max_customers, 1),
             ("max_transactions", self.max_transactions, 1),
             ("max_json_depth", self.max_json_depth, 3),
+            (
+                "max_model_bytes",
+                usize::try_from(self.max_model_bytes).unwrap_or(usize::MAX),
+                1024,
+            ),
         ] {
             if v < min {
                 return Err(ConfigError::TooSmall { field, min });

@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::auth::Auth;
 use super::config::{Keys, ServerConfig};
 use super::metrics::Metrics;
-use crate::model::{Model, Registry};
+use crate::model::{read_store_file, Model, Registry};
 
 /// A model being served.
 #[derive(Debug)]
@@ -92,11 +92,12 @@ impl AppState {
                 previous_version: previous,
                 changed: false,
             }),
-            Ok((version, dir)) => match Model::load(&dir) {
+            Ok((version, dir)) => match Model::load_limited(&dir, self.config.max_model_bytes) {
                 Ok(model) => {
-                    let metrics = std::fs::read(dir.join("metrics.json"))
-                        .ok()
-                        .and_then(|b| serde_json::from_slice(&b).ok());
+                    let metrics =
+                        read_store_file(&dir.join("metrics.json"), self.config.max_model_bytes)
+                            .ok()
+                            .and_then(|b| serde_json::from_slice(&b).ok());
                     let loaded = Arc::new(LoadedModel {
                         name: name.into(),
                         version,
