@@ -40,6 +40,30 @@ pub struct ServerConfig {
     /// How often CURRENT files are checked for changes, in milliseconds (0 = never; SIGHUP
     /// and the reload route still work).
     pub watch_interval_ms: u64,
+    /// The as-of date of a request without `as_of`.
+    pub default_as_of: DefaultAsOf,
+}
+
+/// What a scoring request without `as_of` is evaluated at.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DefaultAsOf {
+    /// Today (UTC).
+    #[default]
+    Today,
+    /// The served model's own as-of date (today for models without one).
+    Model,
+}
+
+impl std::str::FromStr for DefaultAsOf {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "today" => Ok(DefaultAsOf::Today),
+            "model" => Ok(DefaultAsOf::Model),
+            _ => Err(format!("'{s}': expected today or model")),
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -59,6 +83,7 @@ impl Default for ServerConfig {
             workers: 0,
             shutdown_timeout_s: 30,
             watch_interval_ms: 2000,
+            default_as_of: DefaultAsOf::Today,
         }
     }
 }
