@@ -210,6 +210,14 @@ pub struct Cleaning {
     pub samples: BTreeMap<String, Vec<String>>,
 }
 
+/// A raw value cut to at most 40 characters for a message.
+fn clip(v: &str) -> String {
+    match v.char_indices().nth(40) {
+        Some((i, _)) => format!("{}…", &v[..i]),
+        None => v.to_string(),
+    }
+}
+
 /// Dropped rows kept as samples per reason.
 pub const SAMPLES_PER_REASON: usize = 3;
 
@@ -228,7 +236,9 @@ impl Cleaning {
             .or_insert_with(|| format!("{} row {row} column {column}", path.display()));
         let samples = self.samples.entry(reason.to_string()).or_default();
         if samples.len() < SAMPLES_PER_REASON {
-            let value = raw.map(|v| format!(" '{}'", v.trim())).unwrap_or_default();
+            let value = raw
+                .map(|v| format!(" '{}'", clip(v.trim())))
+                .unwrap_or_default();
             samples.push(format!("{}:{row} column {column}{value}", path.display()));
         }
     }
@@ -630,5 +640,63 @@ impl RowContext<'_> {
         log.first_day = log.first_day.min(day);
         log.last_day = log.last_day.max(day);
         log.txns[cust as usize].push(Txn { day, amount, order });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cleaning(rows: u64, bad_date: u64) -> Cleaning {
+        let mut c = Cleaning {
+            rows_read: rows,
+            bad_date,
+            ..Default::default()
+        };
+        for row in 2..2 + bad_date {
+            c.note(
+                "bad_date",
+                Path::new("f.csv"),
+                row,
+                "date",
+                Some("31/02/2011"),
+            );
+        }
+        c
+    }
+
+    #[test]
+    fn dropped_share_above_the_limit_stops_with_three_samples() {
+        let err = cleaning(100, 6).check_dropped_share(0.05).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("6 of 100 rows (6.0%) would be dropped as bad_date"),
+            "{text}"
+        );
+        assert!(
+            text.contains("f.csv:2 column date '31/02/2011'; f.csv:3"),
+            "{text}"
+        );
+        assert!(
+            text.contains("f.csv:4 column date") && !text.contains("f.csv:5"),
+            "{text}"
+        );
+        assert!(!text.contains("--"), "library errors name no flag: {text}");
+        assert!(cleaning(100, 5).check_dropped_share(0.05).is_ok());
+        assert!(cleaning(100, 100).check_dropped_share(1.0).is_ok());
+    }
+
+    #[test]
+    fn samples_clip_long_raw_values() {
+        let mut c = Cleaning::default();
+        c.note(
+            "bad_amount",
+            Path::new("f.csv"),
+            3,
+            "amount",
+            Some(&"9".repeat(5000)),
+        );
+        let s = &c.samples["bad_amount"][0];
+        assert!(s.len() < 80 && s.ends_with("…'"), "{s}");
     }
 }
