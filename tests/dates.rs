@@ -68,6 +68,10 @@ fn r11_cdnow_written_day_first_trains_exactly_like_the_original() {
             "{t}"
         );
         assert!(t.contains("as of 1998-07-01"), "{t}");
+        assert!(
+            t.contains(&format!("day-first (row 6 '30{sep}03{sep}1997')")),
+            "{t}"
+        );
         let got = std::fs::read(dir.path().join(format!("m/{name}/v1/assignments.csv"))).unwrap();
         assert!(
             got == expected,
@@ -110,6 +114,11 @@ fn r11_ambiguous_dates_stop_until_a_date_format_is_given() {
     );
     assert!(ok.status.success(), "{}", text(&ok));
     assert!(text(&ok).contains("as of 2011-05-07"), "{}", text(&ok));
+    assert!(
+        text(&ok).contains("amb.csv: format %m-%d-%Y"),
+        "{}",
+        text(&ok)
+    );
     let bad = train(
         dir.path(),
         &f,
@@ -291,5 +300,17 @@ fn r11_http_dates_are_iso_8601_and_a_default_as_of_is_said() {
     assert_eq!(
         r["warnings"],
         json!([{"code": "as_of_defaulted", "as_of": "2026-07-01", "source": "model"}])
+    );
+}
+
+#[test]
+fn r11_serve_default_as_of_takes_today_or_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = custseg(&["serve", "--default-as-of", "yesterday"], dir.path());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("expected today or model"),
+        "{}",
+        text(&out)
     );
 }

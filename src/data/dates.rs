@@ -202,12 +202,25 @@ pub enum OrderProblem {
     Contradictory { first: Evidence, second: Evidence },
 }
 
-impl std::fmt::Display for OrderProblem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let name = |o: DayOrder| match o {
+impl DayOrder {
+    /// `day-first` or `month-first`.
+    pub fn name(self) -> &'static str {
+        match self {
             DayOrder::DayFirst => "day-first",
             DayOrder::MonthFirst => "month-first",
-        };
+        }
+    }
+}
+
+impl std::fmt::Display for Evidence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (row {} '{}')", self.order.name(), self.row, self.raw)
+    }
+}
+
+impl std::fmt::Display for OrderProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = DayOrder::name;
         match self {
             OrderProblem::Ambiguous { row, raw } => write!(
                 f,
@@ -243,6 +256,11 @@ impl DayOrderDetector {
     /// The order once a date has proven it.
     pub fn order(&self) -> Option<DayOrder> {
         self.evidence.as_ref().map(|e| e.order)
+    }
+
+    /// The first date that proved the order, if any.
+    pub fn evidence(&self) -> Option<&Evidence> {
+        self.evidence.as_ref()
     }
 
     /// Records one date. `Ok(true)`: rows up to here can be read with [`Self::order`];

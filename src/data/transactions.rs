@@ -208,6 +208,11 @@ pub struct Cleaning {
     /// (not stored in the model: raw values stay with the data).
     #[serde(skip)]
     pub samples: BTreeMap<String, Vec<String>>,
+    /// How each file's day/month order was decided, by path: `format %d-%m-%Y`, or the
+    /// order and the first date that proved it. Files whose dates read one way only are
+    /// not listed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub date_orders: BTreeMap<String, String>,
 }
 
 /// A raw value cut to at most 40 characters for a message.
@@ -520,8 +525,17 @@ fn read_file(
         table = Table::open(path)?;
         skip_before = start;
     }
-    if let Some(d) = &detector {
-        d.finish().map_err(order_error)?;
+    let how = match (&detector, &map.date_format) {
+        (Some(d), _) => {
+            d.finish().map_err(order_error)?;
+            d.evidence().map(|e| e.to_string())
+        }
+        (None, Some(f)) => Some(format!("format {f}")),
+        (None, None) => None,
+    };
+    if let Some(how) = how {
+        let key = path.display().to_string();
+        state.log.cleaning.date_orders.insert(key, how);
     }
     let fp = table.fingerprint();
     bar.inc(fp.bytes.saturating_sub(last_bytes));

@@ -212,6 +212,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn default_as_of_is_today_or_model() {
+        assert_eq!(ServerConfig::default().default_as_of, DefaultAsOf::Today);
+        let c: ServerConfig = toml::from_str("default_as_of = \"model\"").unwrap();
+        assert_eq!(c.default_as_of, DefaultAsOf::Model);
+        assert!(toml::from_str::<ServerConfig>("default_as_of = \"yesterday\"").is_err());
+        assert_eq!("today".parse::<DefaultAsOf>(), Ok(DefaultAsOf::Today));
+        assert!("Model".parse::<DefaultAsOf>().is_err());
+    }
+
+    #[test]
     fn defaults_are_valid_and_loopback() {
         let (addr, keys) = ServerConfig::default().validate().unwrap();
         assert!(addr.ip().is_loopback());
