@@ -461,6 +461,8 @@ fn malformed_training_files_fail_with_their_row_or_count_their_bad_rows() {
                 &path,
                 "--k",
                 "2",
+                "--max-dropped-share",
+                "1",
                 "--models-dir",
                 "ok",
                 "--name",

@@ -4,6 +4,7 @@
 
 mod cli;
 mod common;
+mod dates;
 mod export;
 mod hostile;
 mod model_format;

@@ -231,7 +231,30 @@ fn online_retail_shaped_log_is_cleaned_and_counted() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("retail.csv");
     std::fs::write(&path, RETAIL).unwrap();
-    let out = train_fixed(&[path], &[], &[], 2);
+    // Every date is in December 1-9, so the day/month order must be given; the fixture drops
+    // 2 of 15 rows for a missing id on purpose.
+    let mut map = custseg::data::ColumnMap::default();
+    map.date_format = Some(custseg::data::dates::DateFormat::parse("%m/%d/%Y %H:%M").unwrap());
+    let inputs = custseg::train::TrainInputs {
+        transactions: vec![path],
+        map,
+        ..Default::default()
+    };
+    let params = linfa::ParamGuard::check(
+        custseg::train::TrainParams::new()
+            .k(custseg::train::KChoice::Fixed(2))
+            .n_init(3)
+            .seed(1)
+            .max_dropped_share(1.0),
+    )
+    .unwrap();
+    let out = custseg::train::train(
+        &inputs,
+        &params,
+        None,
+        &custseg::progress::Progress::hidden(),
+    )
+    .unwrap();
     let c = out.metrics.data.transactions.clone().unwrap();
     assert_eq!(c.rows_read, 15);
     assert_eq!(c.missing_customer_id, 2);

@@ -10,6 +10,7 @@
 //!
 //! [map]
 //! customer_id = "CustomerID"
+//! date_format = "%d-%m-%Y"   # optional: how the dates are written
 //!
 //! exclude = ["email"]
 //!
@@ -48,6 +49,7 @@ pub struct TrainSection {
     pub tol: Option<f64>,
     pub as_of: Option<String>,
     pub window_days: Option<u32>,
+    pub max_dropped_share: Option<f64>,
     pub k_sample: Option<usize>,
     pub silhouette_sample: Option<usize>,
     pub name: Option<String>,
@@ -65,6 +67,9 @@ fn k_value<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::
         K::S(s) => s,
     }))
 }
+
+/// The `[map]` key that states how dates are written instead of naming a column.
+pub const DATE_FORMAT_KEY: &str = "date_format";
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

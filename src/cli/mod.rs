@@ -106,6 +106,12 @@ pub struct ScoreArgs {
     /// Features as of this date (default: day after the last transaction in the input).
     #[arg(long)]
     pub as_of: Option<String>,
+    /// How the transaction dates are written, e.g. `%d-%m-%Y` (default: decided per file).
+    #[arg(long, value_name = "FMT")]
+    pub date_format: Option<String>,
+    /// Stop when one reason drops more than this share of the rows (1.0 disables).
+    #[arg(long, value_name = "SHARE")]
+    pub max_dropped_share: Option<f64>,
 }
 
 #[derive(Args, Debug)]
@@ -184,6 +190,10 @@ pub struct ServeArgs {
     /// Largest model.json / metrics.json read, in bytes (default 268435456).
     #[arg(long, env = "CUSTSEG_MAX_MODEL_BYTES")]
     pub max_model_bytes: Option<u64>,
+    /// As-of date of requests without `as_of`: `today` (UTC, default) or `model` (the served
+    /// model's own as-of date).
+    #[arg(long, env = "CUSTSEG_DEFAULT_AS_OF", value_name = "today|model")]
+    pub default_as_of: Option<custseg::server::config::DefaultAsOf>,
 }
 
 impl ServeArgs {
@@ -236,6 +246,9 @@ impl ServeArgs {
         if let Some(v) = self.max_model_bytes {
             c.max_model_bytes = v;
         }
+        if let Some(v) = self.default_as_of {
+            c.default_as_of = v;
+        }
         c.validate()?;
         Ok(c)
     }
@@ -268,6 +281,13 @@ pub struct TrainArgs {
     /// Compute features as of this date (default: day after the last transaction).
     #[arg(long)]
     pub as_of: Option<String>,
+    /// How the transaction dates are written, e.g. `%d-%m-%Y` (default: decided per file).
+    #[arg(long, value_name = "FMT")]
+    pub date_format: Option<String>,
+    /// Stop when one reason drops more than this share of the rows (default 0.05; 1.0
+    /// disables).
+    #[arg(long, value_name = "SHARE")]
+    pub max_dropped_share: Option<f64>,
     /// Only count transactions in the last N days before --as-of.
     #[arg(long)]
     pub window_days: Option<u32>,
@@ -410,7 +430,8 @@ pub fn run(cli: Cli) -> Result<()> {
             let (name, registry, inputs, params, promote) = prepare_train(&a)?;
             let progress = Progress::auto();
             let previous = registry.previous(&name);
-            let mut out = train::train(&inputs, &params, previous.as_ref(), &progress)?;
+            let mut out = train::train(&inputs, &params, previous.as_ref(), &progress)
+                .map_err(|e| flag_hint(e.into()))?;
             let (version, dir) = registry.save(&name, &mut out, promote)?;
             output::print_trained(&out, version, &dir, registry.current(&name)?);
             if let Some(keep) = a.keep {
@@ -479,6 +500,45 @@ fn bench_kmeans(a: BenchKmeansArgs) -> Result<()> {
     Ok(())
 }
 
+/// An ISO 8601 as-of date; `what` names where it came from (`--as-of`, the config key).
+fn parse_as_of(raw: &str, what: &str) -> Result<i32, UsageError> {
+    custseg::data::dates::parse_iso_date(raw).ok_or_else(|| {
+        UsageError(format!(
+            "{what} '{raw}': expected an ISO 8601 date, YYYY-MM-DD (e.g. 2011-10-12), or an \
+             RFC 3339 date-time such as 2011-10-12T00:00:00Z"
+        ))
+    })
+}
+
+fn parse_date_format(
+    raw: &str,
+    what: &str,
+) -> Result<custseg::data::dates::DateFormat, UsageError> {
+    custseg::data::dates::DateFormat::parse(raw).map_err(|e| UsageError(format!("{what}: {e}")))
+}
+
+/// Adds the flag that resolves a library error (libraries never name flags).
+fn flag_hint(err: anyhow::Error) -> anyhow::Error {
+    use custseg::data::DataError;
+    let data = err.chain().find_map(|c| {
+        c.downcast_ref::<DataError>()
+            .or_else(|| match c.downcast_ref::<custseg::Error>() {
+                Some(custseg::Error::Data(d)) => Some(d),
+                _ => None,
+            })
+    });
+    let hint = match data {
+        Some(DataError::DateOrder { .. }) => {
+            "pass --date-format FMT (e.g. --date-format %d-%m-%Y), or set date_format in the config's [map]"
+        }
+        Some(DataError::TooManyDropped { .. }) => {
+            "fix the input or --map, or raise --max-dropped-share (1.0 disables the check)"
+        }
+        _ => return err,
+    };
+    UsageError(format!("{err:#}; {hint}")).into()
+}
+
 fn parse_k(raw: &str) -> Result<Option<usize>, UsageError> {
     if raw.eq_ignore_ascii_case("auto") {
         return Ok(None);
@@ -509,11 +569,11 @@ pub fn prepare_train(a: &TrainArgs) -> Result<Prepared> {
             max: a.k_max.or(t.k_max).unwrap_or(10),
         },
     };
-    let as_of_raw = a.as_of.clone().or_else(|| t.as_of.clone());
-    let as_of = as_of_raw
-        .as_deref()
-        .map(train::pipeline::as_of_day)
-        .transpose()?;
+    let as_of = match (&a.as_of, &t.as_of) {
+        (Some(raw), _) => Some(parse_as_of(raw, "--as-of")?),
+        (None, Some(raw)) => Some(parse_as_of(raw, "as_of in the config")?),
+        (None, None) => None,
+    };
     let defaults = TrainParams::new().check()?;
     let params = TrainParams::new()
         .k(k)
@@ -529,10 +589,32 @@ pub fn prepare_train(a: &TrainArgs) -> Result<Prepared> {
                 .or(t.silhouette_sample)
                 .unwrap_or(defaults.silhouette_sample),
         )
-        .check()?;
-    let mut pairs: Vec<String> = cfg.map.iter().map(|(f, c)| format!("{f}={c}")).collect();
+        .max_dropped_share(
+            a.max_dropped_share
+                .or(t.max_dropped_share)
+                .unwrap_or(defaults.max_dropped_share),
+        )
+        .check()
+        .map_err(|e| match e {
+            custseg::train::TrainError::BadDroppedShare { share } => UsageError(format!(
+                "--max-dropped-share {share}: expected a share between 0 and 1 (1 disables the check)"
+            ))
+            .into(),
+            e => anyhow::Error::from(e),
+        })?;
+    let mut pairs: Vec<String> = cfg
+        .map
+        .iter()
+        .filter(|(f, _)| f.as_str() != config::DATE_FORMAT_KEY)
+        .map(|(f, c)| format!("{f}={c}"))
+        .collect();
     pairs.extend(a.map.iter().cloned());
-    let map = ColumnMap::parse(&pairs)?;
+    let mut map = ColumnMap::parse(&pairs)?;
+    map.date_format = match (&a.date_format, cfg.map.get(config::DATE_FORMAT_KEY)) {
+        (Some(f), _) => Some(parse_date_format(f, "--date-format")?),
+        (None, Some(f)) => Some(parse_date_format(f, "date_format in the config's [map]")?),
+        (None, None) => None,
+    };
     let name = a
         .name
         .clone()
@@ -783,17 +865,30 @@ fn score(a: ScoreArgs) -> Result<()> {
     }
     let dir = resolve_model_path(&a.model)?;
     let model = custseg::Model::load(&dir)?;
+    let mut map = ColumnMap::parse(&a.map)?;
+    map.date_format = a
+        .date_format
+        .as_deref()
+        .map(|f| parse_date_format(f, "--date-format"))
+        .transpose()?;
+    if let Some(share) = a.max_dropped_share.filter(|s| !(0.0..=1.0).contains(s)) {
+        anyhow::bail!(UsageError(format!(
+            "--max-dropped-share {share}: expected a share between 0 and 1 (1 disables the check)"
+        )));
+    }
     let input = custseg::score::batch::BatchInput {
         input: a.input,
         customers: a.customers,
-        map: ColumnMap::parse(&a.map)?,
+        map,
         as_of: a
             .as_of
             .as_deref()
-            .map(train::pipeline::as_of_day)
+            .map(|raw| parse_as_of(raw, "--as-of"))
             .transpose()?,
+        max_dropped_share: a.max_dropped_share,
     };
-    let s = custseg::score::batch::score_files(&model, &input, &a.output, &Progress::auto())?;
+    let s = custseg::score::batch::score_files(&model, &input, &a.output, &Progress::auto())
+        .map_err(|e| flag_hint(e.into()))?;
     println!(
         "scored {} customers with {} v{} -> {}",
         s.scored,

@@ -173,6 +173,15 @@ pub fn print_trained(out: &TrainOutput, version: u32, dir: &Path, current: Optio
     );
     if let Some(c) = &x.data.transactions {
         println!("  transactions: {}; returns {}", c.summary(), c.returns);
+        for (file, how) in c.date_orders.iter().take(3) {
+            println!("  dates in {file}: {how}");
+        }
+        if c.date_orders.len() > 3 {
+            println!(
+                "  dates in {} more files: see metrics.json",
+                c.date_orders.len() - 3
+            );
+        }
     }
     if let Some(as_of) = &m.as_of {
         println!(

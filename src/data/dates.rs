@@ -2,6 +2,15 @@
 //! exports use: ISO dates and datetimes, `YYYYMMDD`, `YYYY/MM/DD`, `M/D/YYYY` (or `D/M/YYYY`),
 //! `DD.MM.YYYY`, each optionally followed by a time. Times and time zones are ignored: a
 //! transaction belongs to the calendar day written in the file.
+//!
+//! Day/month order is never assumed: [`DayOrderDetector`] decides it per column from
+//! evidence (a first field above 12 is day-first, a second field above 12 month-first) with
+//! the same rule for `/`, `-` and `.`; a column whose dates read both ways with different
+//! results and no evidence, or with evidence both ways, needs an explicit [`DateFormat`].
+//! Dates given to the API (`as_of`, HTTP transactions) are ISO 8601 only
+//! ([`parse_iso_date`]).
+
+use serde::{Deserialize, Serialize};
 
 /// Order of day and month in slash-separated dates such as `03/04/2024`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -80,9 +89,28 @@ fn num(s: &str) -> Option<u32> {
     s.parse().ok()
 }
 
-/// Parses a date or datetime into a day number. Returns `None` for anything that is not a
-/// valid calendar date in 1900..=2200.
-pub fn parse_date(raw: &str, order: DayOrder) -> Option<i32> {
+/// How a date string reads under both day/month orders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reading {
+    /// Not a valid date in either order (or not a date at all).
+    Invalid,
+    /// One day whatever the order: ISO, `YYYYMMDD`, `YYYY/MM/DD`, or day = month.
+    Same(i32),
+    /// Valid only day-first (the first field is above 12): evidence for day-first.
+    DayFirstOnly(i32),
+    /// Valid only month-first (the second field is above 12): evidence for month-first.
+    MonthFirstOnly(i32),
+    /// Valid both ways with different days: the file must say which.
+    Either { month_first: i32, day_first: i32 },
+}
+
+/// Reads a date or datetime both ways round. Any of `/`, `-`, `.` separates the fields of
+/// `D?M?YYYY` dates; the same rule holds for all three.
+pub fn read_both(raw: &str) -> Reading {
+    read_both_opt(raw).unwrap_or(Reading::Invalid)
+}
+
+fn read_both_opt(raw: &str) -> Option<Reading> {
     let s = raw.trim().trim_matches('"');
     // The date part ends at the first 'T' or space that follows it.
     let date = s.split([' ', 'T']).next()?;
@@ -90,7 +118,7 @@ pub fn parse_date(raw: &str, order: DayOrder) -> Option<i32> {
         let y = date[0..4].parse().ok()?;
         let m = date[4..6].parse().ok()?;
         let d = date[6..8].parse().ok()?;
-        return checked(y, m, d);
+        return checked(y, m, d).map(Reading::Same);
     }
     let sep = date.chars().find(|c| matches!(c, '-' | '/' | '.'))?;
     let mut parts = date.split(sep);
@@ -100,30 +128,381 @@ pub fn parse_date(raw: &str, order: DayOrder) -> Option<i32> {
     }
     let (na, nb, nc) = (num(a)?, num(b)?, num(c)?);
     if a.len() == 4 {
-        return checked(na as i32, nb, nc);
+        return checked(na as i32, nb, nc).map(Reading::Same);
     }
     if c.len() != 4 {
         return None;
     }
-    match (sep, order) {
-        ('.', _) | (_, DayOrder::DayFirst) => checked(nc as i32, nb, na),
-        (_, DayOrder::MonthFirst) => checked(nc as i32, na, nb),
+    let y = nc as i32;
+    Some(match (checked(y, na, nb), checked(y, nb, na)) {
+        (Some(mf), Some(df)) if mf == df => Reading::Same(mf),
+        (Some(month_first), Some(day_first)) => Reading::Either {
+            month_first,
+            day_first,
+        },
+        (Some(mf), None) => Reading::MonthFirstOnly(mf),
+        (None, Some(df)) => Reading::DayFirstOnly(df),
+        (None, None) => Reading::Invalid,
+    })
+}
+
+impl Reading {
+    /// The day under `order`; `None` when the date is invalid that way round.
+    pub fn day(self, order: Option<DayOrder>) -> Option<i32> {
+        match (self, order) {
+            (Reading::Same(d), _) => Some(d),
+            (Reading::DayFirstOnly(d), None | Some(DayOrder::DayFirst)) => Some(d),
+            (Reading::MonthFirstOnly(d), None | Some(DayOrder::MonthFirst)) => Some(d),
+            (Reading::Either { month_first, .. }, Some(DayOrder::MonthFirst)) => Some(month_first),
+            (Reading::Either { day_first, .. }, Some(DayOrder::DayFirst)) => Some(day_first),
+            _ => None,
+        }
+    }
+
+    /// The order this date proves, if any.
+    pub fn evidence(self) -> Option<DayOrder> {
+        match self {
+            Reading::DayFirstOnly(_) => Some(DayOrder::DayFirst),
+            Reading::MonthFirstOnly(_) => Some(DayOrder::MonthFirst),
+            _ => None,
+        }
     }
 }
 
-/// Guesses the day order of a column from sample values: day-first when any slash date has
-/// a first number above 12, month-first otherwise.
+/// Parses a date or datetime into a day number with a known day order. Returns `None` for
+/// anything that is not a valid calendar date in 1900..=2200 that way round.
+pub fn parse_date(raw: &str, order: DayOrder) -> Option<i32> {
+    read_both(raw).day(Some(order))
+}
+
+/// Guesses the day order of a column from sample values: day-first when any `D?M?YYYY`
+/// date (any separator) has a first number above 12, month-first otherwise. Prefer
+/// [`DayOrderDetector`], which also reports ambiguity and contradictions.
 pub fn detect_day_order<'a>(samples: impl IntoIterator<Item = &'a str>) -> DayOrder {
-    for s in samples {
-        let date = s.trim().split([' ', 'T']).next().unwrap_or("");
-        let mut parts = date.split('/');
-        if let (Some(a), Some(_), Some(c)) = (parts.next(), parts.next(), parts.next()) {
-            if c.len() == 4 && num(a).is_some_and(|v| v > 12) {
-                return DayOrder::DayFirst;
+    samples
+        .into_iter()
+        .find_map(|s| read_both(s).evidence())
+        .unwrap_or_default()
+}
+
+/// A date that settled (or would settle) a column's day order: 1-based row and raw text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Evidence {
+    pub row: u64,
+    pub raw: String,
+    pub order: DayOrder,
+}
+
+/// Why a column's dates cannot be read without a stated format.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OrderProblem {
+    /// Dates such as `raw` at `row` read both ways and no date settles the order.
+    Ambiguous { row: u64, raw: String },
+    /// One date can only be day-first and another only month-first.
+    Contradictory { first: Evidence, second: Evidence },
+}
+
+impl DayOrder {
+    /// `day-first` or `month-first`.
+    pub fn name(self) -> &'static str {
+        match self {
+            DayOrder::DayFirst => "day-first",
+            DayOrder::MonthFirst => "month-first",
+        }
+    }
+}
+
+impl std::fmt::Display for Evidence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (row {} '{}')", self.order.name(), self.row, self.raw)
+    }
+}
+
+impl std::fmt::Display for OrderProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = DayOrder::name;
+        match self {
+            OrderProblem::Ambiguous { row, raw } => write!(
+                f,
+                "dates such as '{raw}' (row {row}) read both day-first and month-first with \
+                 different results and no date in the file settles the order (no day above 12); \
+                 the date format must be given, e.g. %d-%m-%Y or %m/%d/%Y"
+            ),
+            OrderProblem::Contradictory { first, second } => write!(
+                f,
+                "row {} '{}' can only be {} but row {} '{}' can only be {}; \
+                 the date format must be given, e.g. %d-%m-%Y or %m/%d/%Y",
+                first.row,
+                first.raw,
+                name(first.order),
+                second.row,
+                second.raw,
+                name(second.order)
+            ),
+        }
+    }
+}
+
+/// Decides one column's day order from evidence in every row: feed each date to
+/// [`observe`](Self::observe) in file order; a date that reads both ways before the order is
+/// known returns `false` (the caller rereads from there once [`order`](Self::order) is set).
+#[derive(Clone, Debug, Default)]
+pub struct DayOrderDetector {
+    evidence: Option<Evidence>,
+    ambiguous: Option<(u64, String)>,
+}
+
+impl DayOrderDetector {
+    /// The order once a date has proven it.
+    pub fn order(&self) -> Option<DayOrder> {
+        self.evidence.as_ref().map(|e| e.order)
+    }
+
+    /// The first date that proved the order, if any.
+    pub fn evidence(&self) -> Option<&Evidence> {
+        self.evidence.as_ref()
+    }
+
+    /// Records one date. `Ok(true)`: rows up to here can be read with [`Self::order`];
+    /// `Ok(false)`: this date reads both ways and the order is not known yet.
+    pub fn observe(&mut self, raw: &str, row: u64) -> Result<bool, OrderProblem> {
+        let reading = read_both(raw);
+        if let Some(order) = reading.evidence() {
+            match &self.evidence {
+                None => {
+                    self.evidence = Some(Evidence {
+                        row,
+                        raw: raw.trim().to_string(),
+                        order,
+                    })
+                }
+                Some(e) if e.order != order => {
+                    return Err(OrderProblem::Contradictory {
+                        first: e.clone(),
+                        second: Evidence {
+                            row,
+                            raw: raw.trim().to_string(),
+                            order,
+                        },
+                    })
+                }
+                Some(_) => {}
+            }
+        }
+        if matches!(reading, Reading::Either { .. }) && self.evidence.is_none() {
+            self.ambiguous
+                .get_or_insert_with(|| (row, raw.trim().to_string()));
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// At the end of the column: an error when ambiguous dates were seen and nothing
+    /// settled their order.
+    pub fn finish(&self) -> Result<Option<DayOrder>, OrderProblem> {
+        match (&self.evidence, &self.ambiguous) {
+            (None, Some((row, raw))) => Err(OrderProblem::Ambiguous {
+                row: *row,
+                raw: raw.clone(),
+            }),
+            (e, _) => Ok(e.as_ref().map(|e| e.order)),
+        }
+    }
+}
+
+/// An explicit date format: a strftime-style subset. `%Y` (4-digit year), `%y` (2-digit
+/// year, 1969..=2068 as POSIX), `%m`, `%d`, `%H`, `%M`, `%S` (1 or 2 digits), `%%` (a
+/// literal `%`); every other character must appear as written. Text after the format that
+/// starts with a space or `T` (a time the format does not describe) is ignored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct DateFormat {
+    text: String,
+    items: Vec<FmtItem>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FmtItem {
+    Year4,
+    Year2,
+    Month,
+    Day,
+    Time(u32),
+    Lit(char),
+}
+
+impl TryFrom<String> for DateFormat {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        DateFormat::parse(&s)
+    }
+}
+
+impl From<DateFormat> for String {
+    fn from(f: DateFormat) -> String {
+        f.text
+    }
+}
+
+impl std::fmt::Display for DateFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl DateFormat {
+    /// Parses a format such as `%d-%m-%Y`; the error says what is wrong with it.
+    ///
+    /// ```
+    /// use custseg::data::dates::{format_day, DateFormat};
+    /// let f = DateFormat::parse("%d.%m.%Y").unwrap();
+    /// assert_eq!(f.parse_day("03.04.2011").map(format_day), Some("2011-04-03".into()));
+    /// assert!(DateFormat::parse("%d-%m").is_err());
+    /// ```
+    pub fn parse(fmt: &str) -> Result<DateFormat, String> {
+        let mut items = Vec::new();
+        let mut chars = fmt.chars();
+        while let Some(c) = chars.next() {
+            if c != '%' {
+                items.push(FmtItem::Lit(c));
+                continue;
+            }
+            items.push(match chars.next() {
+                Some('Y') => FmtItem::Year4,
+                Some('y') => FmtItem::Year2,
+                Some('m') => FmtItem::Month,
+                Some('d') => FmtItem::Day,
+                Some('H') => FmtItem::Time(23),
+                Some('M') => FmtItem::Time(59),
+                Some('S') => FmtItem::Time(60),
+                Some('%') => FmtItem::Lit('%'),
+                Some(o) => {
+                    return Err(format!(
+                        "date format '{fmt}': %{o} is not supported (use %Y %y %m %d %H %M %S %%)"
+                    ))
+                }
+                None => return Err(format!("date format '{fmt}': ends with a lone %")),
+            });
+        }
+        let count = |want: &[FmtItem]| items.iter().filter(|i| want.contains(i)).count();
+        if count(&[FmtItem::Year4, FmtItem::Year2]) != 1
+            || count(&[FmtItem::Month]) != 1
+            || count(&[FmtItem::Day]) != 1
+        {
+            return Err(format!(
+                "date format '{fmt}': needs a year (%Y or %y), %m and %d, each once"
+            ));
+        }
+        Ok(DateFormat {
+            text: fmt.to_string(),
+            items,
+        })
+    }
+
+    /// The day number of `raw` read with this format; `None` when it does not match or is
+    /// not a valid date in 1900..=2200.
+    pub fn parse_day(&self, raw: &str) -> Option<i32> {
+        let mut s = raw.trim().trim_matches('"');
+        let (mut y, mut m, mut d) = (None, None, None);
+        for item in &self.items {
+            match *item {
+                FmtItem::Lit(c) => s = s.strip_prefix(c)?,
+                FmtItem::Year4 => y = Some(take_digits(&mut s, 4, 4)? as i32),
+                FmtItem::Year2 => {
+                    let v = take_digits(&mut s, 2, 2)? as i32;
+                    y = Some(if v < 69 { 2000 + v } else { 1900 + v });
+                }
+                FmtItem::Month => m = Some(take_digits(&mut s, 1, 2)?),
+                FmtItem::Day => d = Some(take_digits(&mut s, 1, 2)?),
+                FmtItem::Time(max) => {
+                    if take_digits(&mut s, 1, 2)? > max {
+                        return None;
+                    }
+                }
+            }
+        }
+        if !(s.is_empty() || s.starts_with([' ', 'T'])) {
+            return None;
+        }
+        checked(y?, m?, d?)
+    }
+}
+
+fn take_digits(s: &mut &str, min: usize, max: usize) -> Option<u32> {
+    let n = s.bytes().take(max).take_while(u8::is_ascii_digit).count();
+    if n < min {
+        return None;
+    }
+    let v = s[..n].parse().ok()?;
+    *s = &s[n..];
+    Some(v)
+}
+
+/// An ISO 8601 date as `--as-of` and the HTTP API take it: `YYYY-MM-DD`, or an RFC 3339
+/// date-time (`YYYY-MM-DDTHH:MM:SS` with optional fraction and `Z`/`±HH:MM`; a space may
+/// stand for the `T`), whose calendar day as written is used. Anything else is `None`.
+///
+/// ```
+/// use custseg::data::dates::{format_day, parse_iso_date};
+/// assert_eq!(parse_iso_date("2011-10-12").map(format_day), Some("2011-10-12".into()));
+/// assert_eq!(parse_iso_date("2011-10-12T08:00:00Z").map(format_day), Some("2011-10-12".into()));
+/// assert_eq!(parse_iso_date("10/12/2011"), None);
+/// ```
+pub fn parse_iso_date(raw: &str) -> Option<i32> {
+    let s = raw.trim();
+    let b = s.as_bytes();
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let digits = |r: std::ops::Range<usize>| {
+        s.get(r.clone())
+            .filter(|t| t.bytes().all(|c| c.is_ascii_digit()))
+            .and_then(|t| t.parse::<u32>().ok())
+    };
+    let day = checked(digits(0..4)? as i32, digits(5..7)?, digits(8..10)?)?;
+    if b.len() == 10 {
+        return Some(day);
+    }
+    if !matches!(b[10], b'T' | b't' | b' ') || !iso_time(&s[11..]) {
+        return None;
+    }
+    Some(day)
+}
+
+/// `HH:MM:SS[.fff][Z|±HH:MM]`.
+fn iso_time(t: &str) -> bool {
+    let b = t.as_bytes();
+    let two = |i: usize, max: u32| {
+        t.get(i..i + 2)
+            .filter(|x| x.bytes().all(|c| c.is_ascii_digit()))
+            .and_then(|x| x.parse::<u32>().ok())
+            .is_some_and(|v| v <= max)
+    };
+    if b.len() < 8 || !two(0, 23) || b[2] != b':' || !two(3, 59) || b[5] != b':' || !two(6, 60) {
+        return false;
+    }
+    let mut rest = &t[8..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let n = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if n == 0 {
+            return false;
+        }
+        rest = &frac[n..];
+    }
+    match rest {
+        "" | "Z" | "z" => true,
+        _ => {
+            let o = rest.as_bytes();
+            o.len() == 6 && matches!(o[0], b'+' | b'-') && o[3] == b':' && {
+                let off = &rest[1..];
+                off.get(0..2)
+                    .is_some_and(|h| h.parse::<u32>().is_ok_and(|v| v <= 23))
+                    && off
+                        .get(3..5)
+                        .is_some_and(|m| m.parse::<u32>().is_ok_and(|v| v <= 59))
             }
         }
     }
-    DayOrder::MonthFirst
 }
 
 /// Today's day number from the system clock (UTC).
@@ -179,11 +558,12 @@ mod tests {
             "12/1/2010 8:26",
             "12/01/2010",
             " 2010-12-01 ",
-            "01.12.2010",
         ] {
             assert_eq!(parse_date(s, DayOrder::MonthFirst), Some(d), "{s}");
         }
         assert_eq!(parse_date("1/12/2010", DayOrder::DayFirst), Some(d));
+        assert_eq!(parse_date("01.12.2010", DayOrder::DayFirst), Some(d));
+        assert_eq!(parse_date("01-12-2010", DayOrder::DayFirst), Some(d));
     }
 
     #[test]
@@ -220,5 +600,144 @@ mod tests {
             detect_day_order(["12/1/2010", "13/2/2011"]),
             DayOrder::DayFirst
         );
+    }
+
+    #[test]
+    fn every_separator_follows_the_same_day_order_rule() {
+        for sep in ['/', '-', '.'] {
+            let day_first = format!("13{sep}01{sep}1997");
+            let month_first = format!("01{sep}13{sep}1997");
+            let either = format!("03{sep}04{sep}1997");
+            assert_eq!(
+                read_both(&day_first),
+                Reading::DayFirstOnly(days_from_civil(1997, 1, 13))
+            );
+            assert_eq!(
+                read_both(&month_first),
+                Reading::MonthFirstOnly(days_from_civil(1997, 1, 13))
+            );
+            assert_eq!(
+                read_both(&either),
+                Reading::Either {
+                    month_first: days_from_civil(1997, 3, 4),
+                    day_first: days_from_civil(1997, 4, 3)
+                }
+            );
+            assert_eq!(
+                read_both(&format!("05{sep}05{sep}1997")),
+                Reading::Same(days_from_civil(1997, 5, 5))
+            );
+        }
+        assert_eq!(
+            detect_day_order(["01-02-2011", "13-02-2011"]),
+            DayOrder::DayFirst
+        );
+    }
+
+    #[test]
+    fn day_order_is_decided_by_evidence_from_any_row() {
+        let mut d = DayOrderDetector::default();
+        assert_eq!(d.observe("1997-01-01", 1), Ok(true));
+        assert_eq!(d.observe("01-02-1997", 2), Ok(false));
+        assert_eq!(d.order(), None);
+        for row in 3..5000 {
+            assert_eq!(d.observe("02-03-1997", row), Ok(false));
+        }
+        assert_eq!(d.observe("13-03-1997", 5000), Ok(true));
+        assert_eq!(d.order(), Some(DayOrder::DayFirst));
+        assert_eq!(d.observe("02-03-1997", 5001), Ok(true));
+        assert_eq!(d.finish(), Ok(Some(DayOrder::DayFirst)));
+    }
+
+    #[test]
+    fn ambiguous_dates_without_evidence_are_an_error() {
+        let mut d = DayOrderDetector::default();
+        assert_eq!(d.observe("03.04.2011", 2), Ok(false));
+        assert_eq!(d.observe("05.05.2011", 3), Ok(true));
+        let err = d.finish().unwrap_err();
+        assert_eq!(
+            err,
+            OrderProblem::Ambiguous {
+                row: 2,
+                raw: "03.04.2011".into()
+            }
+        );
+        assert!(err.to_string().contains("'03.04.2011' (row 2)"));
+        let mut same = DayOrderDetector::default();
+        assert_eq!(same.observe("05/05/2011", 2), Ok(true));
+        assert_eq!(same.finish(), Ok(None));
+    }
+
+    #[test]
+    fn contradictory_evidence_is_an_error() {
+        let mut d = DayOrderDetector::default();
+        assert_eq!(d.observe("13/01/2011", 2), Ok(true));
+        let err = d.observe("01/13/2011", 7).unwrap_err();
+        assert!(matches!(err, OrderProblem::Contradictory { .. }));
+        let text = err.to_string();
+        assert!(
+            text.contains("row 2 '13/01/2011' can only be day-first"),
+            "{text}"
+        );
+        assert!(
+            text.contains("row 7 '01/13/2011' can only be month-first"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn date_format_reads_the_supported_strftime_subset() {
+        let f = DateFormat::parse("%d-%m-%Y").unwrap();
+        assert_eq!(f.parse_day("03-04-2011"), Some(days_from_civil(2011, 4, 3)));
+        assert_eq!(
+            f.parse_day("3-4-2011 08:26"),
+            Some(days_from_civil(2011, 4, 3))
+        );
+        assert_eq!(f.parse_day("2011-04-03"), None);
+        assert_eq!(f.parse_day("31-02-2011"), None);
+        let t = DateFormat::parse("%m/%d/%y %H:%M:%S").unwrap();
+        assert_eq!(
+            t.parse_day("12/01/10 08:26:00"),
+            Some(days_from_civil(2010, 12, 1))
+        );
+        assert_eq!(t.parse_day("12/01/10 25:26:00"), None);
+        assert_eq!(
+            DateFormat::parse("%Y%m%d").unwrap().parse_day("19970101"),
+            Some(days_from_civil(1997, 1, 1))
+        );
+        for bad in ["%d-%m", "%d-%m-%Y-%Y", "%b %d %Y", "%d/%m/%Y%"] {
+            assert!(DateFormat::parse(bad).is_err(), "{bad}");
+        }
+        let json = serde_json::to_string(&f).unwrap();
+        assert_eq!(json, "\"%d-%m-%Y\"");
+        assert_eq!(serde_json::from_str::<DateFormat>(&json).unwrap(), f);
+    }
+
+    #[test]
+    fn api_dates_are_iso_8601_only() {
+        let d = days_from_civil(2011, 10, 12);
+        for ok in [
+            "2011-10-12",
+            "2011-10-12T08:26:00Z",
+            "2011-10-12T08:26:00.125+02:00",
+            "2011-10-12 08:26:00",
+            " 2011-10-12 ",
+        ] {
+            assert_eq!(parse_iso_date(ok), Some(d), "{ok}");
+        }
+        for bad in [
+            "10/12/2011",
+            "12.10.2011",
+            "12-10-2011",
+            "20111012",
+            "2011/10/12",
+            "2011-10-12T25:00:00Z",
+            "2011-10-12T08:26",
+            "2011-10-12junk",
+            "2011-13-01",
+            "",
+        ] {
+            assert_eq!(parse_iso_date(bad), None, "{bad}");
+        }
     }
 }

@@ -65,6 +65,28 @@ pub enum DataError {
     /// After cleaning, nothing is left to train on.
     #[error("{what}: no valid rows after cleaning ({summary})")]
     NoValidRows { what: String, summary: String },
+    /// A date column whose day/month order cannot be decided from its dates.
+    #[error("{} column {column}: {problem}", path.display())]
+    DateOrder {
+        path: PathBuf,
+        column: String,
+        problem: dates::OrderProblem,
+    },
+    /// One drop reason took more than the allowed share of the rows.
+    #[error(
+        "{count} of {rows} rows ({:.1}%) would be dropped as {reason}, more than the limit of {:.1}%{}",
+        share * 100.0,
+        limit * 100.0,
+        if samples.is_empty() { String::new() } else { format!("; e.g. {}", samples.join("; ")) }
+    )]
+    TooManyDropped {
+        reason: String,
+        count: u64,
+        rows: u64,
+        share: f64,
+        limit: f64,
+        samples: Vec<String>,
+    },
     /// Files of one input disagree on their columns.
     #[error("{}: columns differ from {}: {reason}", path.display(), first.display())]
     InconsistentColumns {

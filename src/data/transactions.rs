@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use csv::ByteRecord;
 use serde::{Deserialize, Serialize};
 
-use super::dates::{self, DayOrder};
+use super::dates::{self, DateFormat, DayOrder, DayOrderDetector};
 use super::source::FileFingerprint;
 use super::table::{decode, normalize_name, Format, Table};
 use super::{normalize_id, parse_number_with, DataError};
@@ -138,6 +138,10 @@ impl TxnField {
 pub struct ColumnMap {
     /// `(field, column)` in the order given.
     pub pairs: Vec<(String, String)>,
+    /// How the date column is written; `None`: day/month order decided per file from
+    /// evidence (see [`DayOrderDetector`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date_format: Option<DateFormat>,
 }
 
 impl ColumnMap {
@@ -152,7 +156,10 @@ impl ColumnMap {
                 .ok_or_else(|| DataError::BadMapArg { arg: arg.into() })?;
             pairs.push((field.trim().to_string(), column.trim().to_string()));
         }
-        Ok(ColumnMap { pairs })
+        Ok(ColumnMap {
+            pairs,
+            date_format: None,
+        })
     }
 
     /// The column mapped to a field, if any.
@@ -197,7 +204,30 @@ pub struct Cleaning {
     pub returns: u64,
     /// First place each drop reason happened (`file row N column C`), for finding them.
     pub first_seen: BTreeMap<String, String>,
+    /// Up to [`SAMPLES_PER_REASON`] dropped rows per reason as `file:row column C 'raw'`
+    /// (not stored in the model: raw values stay with the data).
+    #[serde(skip)]
+    pub samples: BTreeMap<String, Vec<String>>,
+    /// How each file's day/month order was decided, by path: `format %d-%m-%Y`, or the
+    /// order and the first date that proved it. Files whose dates read one way only are
+    /// not listed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub date_orders: BTreeMap<String, String>,
 }
+
+/// A raw value cut to at most 40 characters for a message.
+fn clip(v: &str) -> String {
+    match v.char_indices().nth(40) {
+        Some((i, _)) => format!("{}…", &v[..i]),
+        None => v.to_string(),
+    }
+}
+
+/// Dropped rows kept as samples per reason.
+pub const SAMPLES_PER_REASON: usize = 3;
+
+/// Default of the largest share of a file set's rows one drop reason may take.
+pub const DEFAULT_MAX_DROPPED_SHARE: f64 = 0.05;
 
 impl Cleaning {
     /// Rows dropped for any reason.
@@ -205,10 +235,49 @@ impl Cleaning {
         self.missing_customer_id + self.bad_date + self.bad_amount + self.duplicate
     }
 
-    fn note(&mut self, reason: &str, path: &Path, row: u64, column: &str) {
+    fn note(&mut self, reason: &str, path: &Path, row: u64, column: &str, raw: Option<&str>) {
         self.first_seen
             .entry(reason.to_string())
             .or_insert_with(|| format!("{} row {row} column {column}", path.display()));
+        let samples = self.samples.entry(reason.to_string()).or_default();
+        if samples.len() < SAMPLES_PER_REASON {
+            let value = raw
+                .map(|v| format!(" '{}'", clip(v.trim())))
+                .unwrap_or_default();
+            samples.push(format!("{}:{row} column {column}{value}", path.display()));
+        }
+    }
+
+    /// The drop reasons with their counts, in summary order.
+    pub fn reasons(&self) -> [(&'static str, u64); 4] {
+        [
+            ("missing_customer_id", self.missing_customer_id),
+            ("bad_date", self.bad_date),
+            ("bad_amount", self.bad_amount),
+            ("duplicate", self.duplicate),
+        ]
+    }
+
+    /// Fails when one reason dropped more than `max_share` of the rows read (1.0 never
+    /// fails), naming the reason, the count and up to three samples with file:row.
+    pub fn check_dropped_share(&self, max_share: f64) -> Result<(), DataError> {
+        if self.rows_read == 0 || max_share >= 1.0 {
+            return Ok(());
+        }
+        for (reason, count) in self.reasons() {
+            let share = count as f64 / self.rows_read as f64;
+            if share > max_share {
+                return Err(DataError::TooManyDropped {
+                    reason: reason.to_string(),
+                    count,
+                    rows: self.rows_read,
+                    share,
+                    limit: max_share,
+                    samples: self.samples.get(reason).cloned().unwrap_or_default(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// One-line summary such as `rows 100, kept 90, dropped: bad_date 10`.
@@ -356,50 +425,13 @@ pub fn read_transactions(
             .map(|m| m.len())
             .sum(),
     );
+    let mut state = ReadState {
+        log: &mut log,
+        index: &mut index,
+        seen: &mut seen,
+    };
     for path in &files {
-        let mut table = Table::open(path)?;
-        let cols = resolve(&table, map)?;
-        log.has_order_ids |= cols.order.is_some();
-        let decimal_comma = table.format == Format::Delimited(b';');
-        // Buffer the first rows to decide the day order of slash dates.
-        let mut buffered: Vec<(ByteRecord, u64)> = Vec::new();
-        let mut rec = ByteRecord::new();
-        while buffered.len() < 2000 {
-            match table.next_row(&mut rec)? {
-                Some(row) => buffered.push((rec.clone(), row)),
-                None => break,
-            }
-        }
-        let order = dates::detect_day_order(
-            buffered
-                .iter()
-                .filter_map(|(r, _)| r.get(cols.date))
-                .map(|f| std::str::from_utf8(f).unwrap_or("")),
-        );
-        let columns = table.columns.clone();
-        let ctx = RowContext {
-            path,
-            cols: &cols,
-            columns: &columns,
-            order,
-            decimal_comma,
-        };
-        for (r, row) in &buffered {
-            ctx.take(r, *row, &mut log, &mut index, &mut seen);
-        }
-        let mut last_bytes = 0;
-        while let Some(row) = table.next_row(&mut rec)? {
-            ctx.take(&rec, row, &mut log, &mut index, &mut seen);
-            if row % 65_536 == 0 {
-                let b = rec.position().map(|p| p.byte()).unwrap_or(last_bytes);
-                bar.inc(b.saturating_sub(last_bytes));
-                last_bytes = b;
-            }
-        }
-        let fp = table.fingerprint();
-        bar.inc(fp.bytes.saturating_sub(last_bytes));
-        log.cleaning.rows_read += fp.rows;
-        log.files.push(fp);
+        read_file(path, map, &mut state, &bar)?;
     }
     bar.finish_and_clear();
     if log.cleaning.rows_kept == 0 {
@@ -415,11 +447,125 @@ pub fn read_transactions(
     Ok(log)
 }
 
+struct ReadState<'a> {
+    log: &'a mut TransactionLog,
+    index: &'a mut HashMap<String, u32, FxBuild>,
+    seen: &'a mut HashSet<u64, FxBuild>,
+}
+
+/// Reads one file. Without a date format, rows are taken while their dates read one way
+/// only; at the first date that reads both ways before the file has proven its order, the
+/// rest of the date column is scanned for evidence and the file is reread from that row.
+/// At most two passes, nothing buffered.
+fn read_file(
+    path: &Path,
+    map: &ColumnMap,
+    state: &mut ReadState,
+    bar: &indicatif::ProgressBar,
+) -> Result<(), DataError> {
+    let mut table = Table::open(path)?;
+    let cols = resolve(&table, map)?;
+    state.log.has_order_ids |= cols.order.is_some();
+    let columns = table.columns.clone();
+    let date_column = columns.get(cols.date).cloned().unwrap_or_default();
+    let order_error = |problem| DataError::DateOrder {
+        path: path.to_path_buf(),
+        column: date_column.clone(),
+        problem,
+    };
+    let mut detector = map.date_format.is_none().then(DayOrderDetector::default);
+    let mut ctx = RowContext {
+        path,
+        cols: &cols,
+        columns: &columns,
+        dates: DateRule {
+            format: map.date_format.as_ref(),
+            order: None,
+        },
+        decimal_comma: table.format == Format::Delimited(b';'),
+    };
+    let mut rec = ByteRecord::new();
+    let mut last_bytes = 0;
+    let mut resume_at = None;
+    let mut skip_before = 0;
+    loop {
+        while let Some(row) = table.next_row(&mut rec)? {
+            if row < skip_before {
+                continue;
+            }
+            if let Some(d) = detector.as_mut() {
+                if !d
+                    .observe(&field(&rec, cols.date), row)
+                    .map_err(order_error)?
+                {
+                    resume_at = Some(row);
+                    break;
+                }
+                ctx.dates.order = d.order();
+            }
+            ctx.take(&rec, row, state.log, state.index, state.seen);
+            if row % 65_536 == 0 {
+                let b = rec.position().map(|p| p.byte()).unwrap_or(last_bytes);
+                bar.inc(b.saturating_sub(last_bytes));
+                last_bytes = b;
+            }
+        }
+        let (Some(start), Some(d)) = (resume_at.take(), detector.as_mut()) else {
+            break;
+        };
+        while d.order().is_none() {
+            let Some(row) = table.next_row(&mut rec)? else {
+                break;
+            };
+            d.observe(&field(&rec, cols.date), row)
+                .map_err(order_error)?;
+        }
+        d.finish().map_err(order_error)?;
+        ctx.dates.order = d.order();
+        table = Table::open(path)?;
+        skip_before = start;
+    }
+    let how = match (&detector, &map.date_format) {
+        (Some(d), _) => {
+            d.finish().map_err(order_error)?;
+            d.evidence().map(|e| e.to_string())
+        }
+        (None, Some(f)) => Some(format!("format {f}")),
+        (None, None) => None,
+    };
+    if let Some(how) = how {
+        let key = path.display().to_string();
+        state.log.cleaning.date_orders.insert(key, how);
+    }
+    let fp = table.fingerprint();
+    bar.inc(fp.bytes.saturating_sub(last_bytes));
+    state.log.cleaning.rows_read += fp.rows;
+    state.log.files.push(fp);
+    Ok(())
+}
+
+/// How a file's date column is read: its explicit format, else the day order its dates
+/// proved (`None` while only dates that read one way have been seen).
+#[derive(Clone, Copy, Debug)]
+struct DateRule<'a> {
+    format: Option<&'a DateFormat>,
+    order: Option<DayOrder>,
+}
+
+impl DateRule<'_> {
+    fn day(&self, raw: &str) -> Option<i32> {
+        match self.format {
+            Some(f) => f.parse_day(raw),
+            None => dates::read_both(raw).day(self.order),
+        }
+    }
+}
+
 struct RowContext<'a> {
     path: &'a Path,
     cols: &'a Columns,
     columns: &'a [String],
-    order: DayOrder,
+    dates: DateRule<'a>,
     decimal_comma: bool,
 }
 
@@ -444,12 +590,15 @@ impl RowContext<'_> {
                 self.path,
                 row,
                 self.column_name(self.cols.customer),
+                Some(&field(rec, self.cols.customer)),
             );
             return;
         };
-        let Some(day) = dates::parse_date(&field(rec, self.cols.date), self.order) else {
+        let Some(day) = self.dates.day(&field(rec, self.cols.date)) else {
             cleaning.bad_date += 1;
-            cleaning.note("bad_date", self.path, row, self.column_name(self.cols.date));
+            let raw = field(rec, self.cols.date);
+            let column = self.column_name(self.cols.date);
+            cleaning.note("bad_date", self.path, row, column, Some(&raw));
             return;
         };
         let number = |i: usize| parse_number_with(&field(rec, i), self.decimal_comma);
@@ -466,13 +615,20 @@ impl RowContext<'_> {
             Ok(a) => a,
             Err(col) => {
                 cleaning.bad_amount += 1;
-                cleaning.note("bad_amount", self.path, row, self.column_name(col));
+                let raw = field(rec, col);
+                cleaning.note(
+                    "bad_amount",
+                    self.path,
+                    row,
+                    self.column_name(col),
+                    Some(&raw),
+                );
                 return;
             }
         };
         if !seen.insert(record_hash(rec)) {
             cleaning.duplicate += 1;
-            cleaning.note("duplicate", self.path, row, "*");
+            cleaning.note("duplicate", self.path, row, "*", None);
             return;
         }
         let order = self
@@ -498,5 +654,63 @@ impl RowContext<'_> {
         log.first_day = log.first_day.min(day);
         log.last_day = log.last_day.max(day);
         log.txns[cust as usize].push(Txn { day, amount, order });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cleaning(rows: u64, bad_date: u64) -> Cleaning {
+        let mut c = Cleaning {
+            rows_read: rows,
+            bad_date,
+            ..Default::default()
+        };
+        for row in 2..2 + bad_date {
+            c.note(
+                "bad_date",
+                Path::new("f.csv"),
+                row,
+                "date",
+                Some("31/02/2011"),
+            );
+        }
+        c
+    }
+
+    #[test]
+    fn dropped_share_above_the_limit_stops_with_three_samples() {
+        let err = cleaning(100, 6).check_dropped_share(0.05).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("6 of 100 rows (6.0%) would be dropped as bad_date"),
+            "{text}"
+        );
+        assert!(
+            text.contains("f.csv:2 column date '31/02/2011'; f.csv:3"),
+            "{text}"
+        );
+        assert!(
+            text.contains("f.csv:4 column date") && !text.contains("f.csv:5"),
+            "{text}"
+        );
+        assert!(!text.contains("--"), "library errors name no flag: {text}");
+        assert!(cleaning(100, 5).check_dropped_share(0.05).is_ok());
+        assert!(cleaning(100, 100).check_dropped_share(1.0).is_ok());
+    }
+
+    #[test]
+    fn samples_clip_long_raw_values() {
+        let mut c = Cleaning::default();
+        c.note(
+            "bad_amount",
+            Path::new("f.csv"),
+            3,
+            "amount",
+            Some(&"9".repeat(5000)),
+        );
+        let s = &c.samples["bad_amount"][0];
+        assert!(s.len() < 80 && s.ends_with("…'"), "{s}");
     }
 }

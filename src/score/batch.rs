@@ -27,6 +27,8 @@ pub struct BatchInput {
     pub map: ColumnMap,
     /// Features as of this day (default: the day after the last transaction).
     pub as_of: Option<i32>,
+    /// Largest share of the log's rows one drop reason may take (None: the default 5%).
+    pub max_dropped_share: Option<f64>,
 }
 
 /// What a batch run did.
@@ -121,9 +123,8 @@ pub fn score_files(
     output: &Path,
     progress: &Progress,
 ) -> Result<BatchSummary> {
-    let mut map = ColumnMap {
-        pairs: model.file.input.column_map.clone(),
-    };
+    let mut map = input.map.clone();
+    map.pairs = model.file.input.column_map.clone();
     map.pairs.extend(input.map.pairs.iter().cloned());
     let mut summary = BatchSummary {
         per_segment: vec![0; model.file.k],
@@ -218,6 +219,11 @@ fn score_log(
 ) -> Result<()> {
     let spec = &model.file.features;
     let log = data::read_transactions(&input.input, map, progress)?;
+    log.cleaning.check_dropped_share(
+        input
+            .max_dropped_share
+            .unwrap_or(data::transactions::DEFAULT_MAX_DROPPED_SHARE),
+    )?;
     let as_of = input.as_of.unwrap_or(log.last_day + 1);
     summary.as_of = Some(data::dates::format_day(as_of));
     let table = if input.customers.is_empty() {

@@ -8,6 +8,10 @@
 pub mod batch;
 pub mod request;
 
+/// What an API date must look like, for error messages.
+pub const ISO_DATE_EXPECTED: &str =
+    "expected an ISO 8601 date, YYYY-MM-DD (e.g. 2011-10-12), or an RFC 3339 date-time such as 2011-10-12T08:26:00Z";
+
 use serde::Serialize;
 
 use crate::features::lifecycle::{RfmScores, Stage};

@@ -10,7 +10,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::data::dates::{parse_date, DayOrder};
+use crate::data::dates::parse_iso_date;
 use crate::features::rfm::{compute_rfm, order_key, Txn, RFM_FEATURES};
 use crate::features::spec::format_number_label;
 use crate::features::{FeatureSpec, FeatureWarning, RawValue, Source};
@@ -113,13 +113,8 @@ fn parse_transactions(v: &Value, max: usize) -> Result<(Vec<Txn>, usize), InputE
             ));
         }
         let day = match o.get("date") {
-            Some(Value::String(s)) => parse_date(s, DayOrder::MonthFirst).ok_or_else(|| {
-                err(
-                    at("date"),
-                    "invalid_date",
-                    "not a valid date (use YYYY-MM-DD)",
-                )
-            })?,
+            Some(Value::String(s)) => parse_iso_date(s)
+                .ok_or_else(|| err(at("date"), "invalid_date", crate::score::ISO_DATE_EXPECTED))?,
             Some(other) => {
                 return Err(err(
                     at("date"),

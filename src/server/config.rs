@@ -43,6 +43,30 @@ pub struct ServerConfig {
     /// Largest `model.json` / `metrics.json` the server reads, in bytes (checked before
     /// reading).
     pub max_model_bytes: u64,
+    /// The as-of date of a request without `as_of`.
+    pub default_as_of: DefaultAsOf,
+}
+
+/// What a scoring request without `as_of` is evaluated at.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DefaultAsOf {
+    /// Today (UTC).
+    #[default]
+    Today,
+    /// The served model's own as-of date (today for models without one).
+    Model,
+}
+
+impl std::str::FromStr for DefaultAsOf {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "today" => Ok(DefaultAsOf::Today),
+            "model" => Ok(DefaultAsOf::Model),
+            _ => Err(format!("'{s}': expected today or model")),
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -63,6 +87,7 @@ impl Default for ServerConfig {
             shutdown_timeout_s: 30,
             watch_interval_ms: 2000,
             max_model_bytes: crate::model::DEFAULT_MAX_MODEL_BYTES,
+            default_as_of: DefaultAsOf::Today,
         }
     }
 }
@@ -194,6 +219,16 @@ impl ServerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_as_of_is_today_or_model() {
+        assert_eq!(ServerConfig::default().default_as_of, DefaultAsOf::Today);
+        let c: ServerConfig = toml::from_str("default_as_of = \"model\"").unwrap();
+        assert_eq!(c.default_as_of, DefaultAsOf::Model);
+        assert!(toml::from_str::<ServerConfig>("default_as_of = \"yesterday\"").is_err());
+        assert_eq!("today".parse::<DefaultAsOf>(), Ok(DefaultAsOf::Today));
+        assert!("Model".parse::<DefaultAsOf>().is_err());
+    }
 
     #[test]
     fn defaults_are_valid_and_loopback() {

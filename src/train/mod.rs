@@ -46,8 +46,12 @@ pub enum TrainError {
     DuplicateSegmentName { name: String },
     #[error("{path}: {reason}")]
     BadConfig { path: String, reason: String },
-    #[error("bad --as-of date '{value}': expected YYYY-MM-DD")]
+    #[error(
+        "bad as-of date '{value}': expected an ISO 8601 date, YYYY-MM-DD or an RFC 3339 date-time"
+    )]
     BadAsOf { value: String },
+    #[error("max_dropped_share must be between 0 and 1, got {share}")]
+    BadDroppedShare { share: f64 },
     #[error("k-means failed: {0}")]
     Linfa(String),
 }

@@ -37,6 +37,14 @@ pub struct TrainValidParams {
     pub k_sample: usize,
     /// Silhouette is computed on at most this many customers.
     pub silhouette_sample: usize,
+    /// A run stops when one drop reason takes more than this share of the transaction rows
+    /// (1.0: never).
+    #[serde(default = "default_max_dropped_share")]
+    pub max_dropped_share: f64,
+}
+
+fn default_max_dropped_share() -> f64 {
+    crate::data::transactions::DEFAULT_MAX_DROPPED_SHARE
 }
 
 /// Unvalidated training parameters; see [`TrainParams::new`] for the defaults.
@@ -52,7 +60,7 @@ impl Default for TrainParams {
 impl TrainParams {
     /// Defaults: k auto over 2..=10, `n_init` 10, `max_iter` 300, `tol` 1e-4, seed 0,
     /// as-of the day after the last transaction, no window, k search on up to 50 000
-    /// customers, silhouette on up to 5 000.
+    /// customers, silhouette on up to 5 000, at most 5% of the rows dropped for one reason.
     ///
     /// ```
     /// use custseg::train::{TrainParams, KChoice};
@@ -72,6 +80,7 @@ impl TrainParams {
             window_days: None,
             k_sample: 50_000,
             silhouette_sample: 5_000,
+            max_dropped_share: default_max_dropped_share(),
         })
     }
 
@@ -111,6 +120,10 @@ impl TrainParams {
         self.0.silhouette_sample = n;
         self
     }
+    pub fn max_dropped_share(mut self, share: f64) -> Self {
+        self.0.max_dropped_share = share;
+        self
+    }
 }
 
 impl ParamGuard for TrainParams {
@@ -137,6 +150,10 @@ impl ParamGuard for TrainParams {
             Err(TrainError::MaxIterZero)
         } else if !(p.tol.is_finite() && p.tol > 0.0) {
             Err(TrainError::BadTolerance { tol: p.tol })
+        } else if !(0.0..=1.0).contains(&p.max_dropped_share) {
+            Err(TrainError::BadDroppedShare {
+                share: p.max_dropped_share,
+            })
         } else if p.window_days == Some(0) {
             Err(TrainError::WindowZero)
         } else if p.k_sample < 100 {
@@ -233,5 +250,17 @@ mod tests {
     #[test]
     fn defaults_are_valid() {
         assert!(TrainParams::new().check().is_ok());
+    }
+
+    #[test]
+    fn max_dropped_share_must_be_a_share() {
+        for bad in [-0.1, 1.5, f64::NAN] {
+            assert!(matches!(
+                TrainParams::new().max_dropped_share(bad).check(),
+                Err(TrainError::BadDroppedShare { .. })
+            ));
+        }
+        assert_eq!(TrainParams::new().check().unwrap().max_dropped_share, 0.05);
+        assert!(TrainParams::new().max_dropped_share(1.0).check().is_ok());
     }
 }

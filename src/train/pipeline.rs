@@ -282,8 +282,7 @@ fn labels_of(x: &Array2<f64>, centroids: &Array2<f64>) -> (Vec<usize>, Vec<f64>)
 }
 
 fn parse_as_of(raw: &str) -> std::result::Result<i32, TrainError> {
-    data::dates::parse_date(raw, data::dates::DayOrder::MonthFirst)
-        .ok_or_else(|| TrainError::BadAsOf { value: raw.into() })
+    data::dates::parse_iso_date(raw).ok_or_else(|| TrainError::BadAsOf { value: raw.into() })
 }
 
 /// Parses a `--as-of` value.
@@ -313,11 +312,9 @@ pub fn train(
     let log = if inputs.transactions.is_empty() {
         None
     } else {
-        Some(data::read_transactions(
-            &inputs.transactions,
-            &inputs.map,
-            progress,
-        )?)
+        let log = data::read_transactions(&inputs.transactions, &inputs.map, progress)?;
+        log.cleaning.check_dropped_share(params.max_dropped_share)?;
+        Some(log)
     };
     let table = if inputs.customers.is_empty() {
         None

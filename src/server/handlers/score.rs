@@ -10,11 +10,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::data::dates::{format_day, parse_date, today, DayOrder};
+use crate::data::dates::{format_day, parse_iso_date, today};
 use crate::features::lifecycle::{RfmScores, Stage};
 use crate::features::FeatureWarning;
 use crate::score::request::prepare;
 use crate::server::auth::Scope;
+use crate::server::config::DefaultAsOf;
 use crate::server::error::{ApiError, ApiErrorKind};
 use crate::server::state::AppState;
 
@@ -27,10 +28,12 @@ pub struct ScoreRequest {
     /// `[{"date": "2026-01-03", "amount": 19.9, "order_id": "o1"}]`.
     #[schema(value_type = Vec<Object>)]
     pub customers: Vec<Value>,
-    /// Date transactions are evaluated at (`YYYY-MM-DD`, years 1900–2200); default today
-    /// (UTC).
+    /// Date transactions are evaluated at: ISO 8601 `YYYY-MM-DD` or an RFC 3339 date-time
+    /// (its calendar day; years 1900–2200). Default: today (UTC), or the model's own as-of
+    /// date under `serve --default-as-of model`; the response then says which
+    /// (`as_of`, warning `as_of_defaulted`).
     #[schema(value_type = Option<String>, format = Date, example = "2026-01-31",
-             pattern = r"^(19[0-9]{2}|20[0-9]{2}|21[0-9]{2}|2200)-[0-9]{2}-[0-9]{2}$")]
+             pattern = r"^(19[0-9]{2}|20[0-9]{2}|21[0-9]{2}|2200)-[0-9]{2}-[0-9]{2}([Tt ].*)?$")]
     pub as_of: Option<String>,
 }
 
@@ -71,8 +74,53 @@ pub struct ScoreResult {
 pub struct ScoreResponse {
     pub model: String,
     pub version: u32,
+    /// The as-of date used (`YYYY-MM-DD`), given or defaulted.
     pub as_of: String,
+    /// Warnings about the whole request: `as_of_defaulted` (with `as_of` and `source`,
+    /// `today` or `model`) when the request had no `as_of`.
+    pub warnings: Vec<RequestWarning>,
     pub results: Vec<ScoreResult>,
+}
+
+/// Something noteworthy about a whole request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum RequestWarning {
+    /// The request had no `as_of`; `as_of` was used, taken from `source` (`today` or
+    /// `model`).
+    AsOfDefaulted { as_of: String, source: String },
+}
+
+/// The request's `as_of` (ISO 8601 only), or the configured default with a warning.
+fn request_as_of(
+    raw: Option<&str>,
+    default: DefaultAsOf,
+    model_as_of: Option<&str>,
+) -> Result<(i32, Vec<RequestWarning>), ApiError> {
+    if let Some(s) = raw {
+        let day = parse_iso_date(s).ok_or_else(|| {
+            ApiError::new(
+                ApiErrorKind::Invalid,
+                "invalid_date",
+                format!("as_of: {}", crate::score::ISO_DATE_EXPECTED),
+            )
+            .with_field("as_of")
+        })?;
+        return Ok((day, Vec::new()));
+    }
+    let from_model = match default {
+        DefaultAsOf::Model => model_as_of.and_then(parse_iso_date),
+        DefaultAsOf::Today => None,
+    };
+    let (day, source) = match from_model {
+        Some(d) => (d, "model"),
+        None => (today(), "today"),
+    };
+    let warning = RequestWarning::AsOfDefaulted {
+        as_of: format_day(day),
+        source: source.into(),
+    };
+    Ok((day, vec![warning]))
 }
 
 /// Reads a JSON body within the byte limit.
@@ -209,18 +257,12 @@ async fn score_with(
         )
         .with_field("customers"));
     }
-    let as_of = match &request.as_of {
-        Some(s) => parse_date(s, DayOrder::MonthFirst).ok_or_else(|| {
-            ApiError::new(
-                ApiErrorKind::Invalid,
-                "invalid_date",
-                "as_of must be a date such as 2026-01-31",
-            )
-            .with_field("as_of")
-        })?,
-        None => today(),
-    };
     let model = &loaded.model;
+    let (as_of, request_warnings) = request_as_of(
+        request.as_of.as_deref(),
+        cfg.default_as_of,
+        model.file.as_of.as_deref(),
+    )?;
     let window = model.file.params.window_days;
     let mut results = Vec::with_capacity(request.customers.len());
     let mut scratch = Vec::new();
@@ -278,6 +320,7 @@ async fn score_with(
         model: loaded.name.clone(),
         version: loaded.version,
         as_of: format_day(as_of),
+        warnings: request_warnings,
         results,
     }))
 }
