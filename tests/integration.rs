@@ -11,4 +11,5 @@ mod properties;
 mod report;
 mod retrain;
 mod server;
+mod tables;
 mod train;

@@ -178,6 +178,33 @@ fn parse_transactions(v: &Value, max: usize) -> Result<(Vec<Txn>, usize), InputE
     Ok((out, duplicates))
 }
 
+/// A derived feature given by its source field (`dt_customer` as a date string for
+/// `dt_customer_days`, `year_birth` for `age`), converted as of `as_of` exactly as in
+/// training; `Missing` when the source is absent too.
+fn source_value(
+    f: &crate::features::Feature,
+    obj: &serde_json::Map<String, Value>,
+    as_of: i32,
+) -> Result<RawValue, InputError> {
+    let Some(d) = &f.derived else {
+        return Ok(RawValue::Missing);
+    };
+    let text = match obj.get(d.source()) {
+        None | Some(Value::Null) => return Ok(RawValue::Missing),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(other) => {
+            return Err(err(
+                d.source(),
+                "invalid_type",
+                format!("expected a string or number, got {}", kind(other)),
+            ))
+        }
+    };
+    crate::features::table::derived_value(f, &text, Some(as_of))
+        .map_err(|e| err(d.source(), "invalid_value", e.to_string()))
+}
+
 /// Validates one customer and computes its raw values for `spec`, with features from
 /// transactions as of day `as_of` over `window_days`.
 pub fn prepare(
@@ -251,7 +278,7 @@ pub fn prepare(
         }
         let v = match obj.get(&f.name) {
             None | Some(Value::Null) => {
-                raw.push(RawValue::Missing);
+                raw.push(source_value(f, obj, as_of)?);
                 continue;
             }
             Some(v) => v,
@@ -281,7 +308,13 @@ pub fn prepare(
         }
     }
     for key in obj.keys() {
-        let known = key == "customer_id" || key == "transactions" || spec.position(key).is_some();
+        let known = key == "customer_id"
+            || key == "transactions"
+            || spec.position(key).is_some()
+            || spec
+                .features
+                .iter()
+                .any(|f| f.derived.as_ref().is_some_and(|d| d.source() == key));
         if !known {
             warnings.push(FeatureWarning::UnknownField { field: key.clone() });
         }
