@@ -16,6 +16,13 @@ fn median_of(profile: &[FeatureProfile], name: &str) -> Option<f64> {
     })
 }
 
+fn mean_of(profile: &[FeatureProfile], name: &str) -> Option<f64> {
+    profile.iter().find_map(|p| match p {
+        FeatureProfile::Numeric { feature, mean, .. } if feature == name => Some(*mean),
+        _ => None,
+    })
+}
+
 fn fmt_num(v: Option<f64>) -> String {
     match v {
         Some(v) if v.abs() >= 1000.0 => format!("{v:.0}"),
@@ -37,10 +44,18 @@ pub fn setting_apart(m: &ModelFile, j: usize, n: usize) -> Vec<String> {
     for f in &m.features.features {
         let w = f.weight.sqrt();
         match &f.encoding {
-            Encoding::Numeric { .. } => {
+            Encoding::Numeric { min, max, .. } => {
                 let z = c.get(at).copied().unwrap_or(0.0) / w;
-                let med = fmt_num(median_of(&seg.profile, &f.name));
-                out.push((z, format!("{} {med} ({z:+.1} sd)", f.name)));
+                // A 0/1 flag's median says little: show the share of 1s.
+                let typical = if *min == 0.0 && *max == 1.0 {
+                    format!(
+                        "{:.0}%",
+                        100.0 * mean_of(&seg.profile, &f.name).unwrap_or(0.0)
+                    )
+                } else {
+                    fmt_num(median_of(&seg.profile, &f.name))
+                };
+                out.push((z, format!("{} {typical} ({z:+.1} sd)", f.name)));
             }
             Encoding::Categorical {
                 levels,

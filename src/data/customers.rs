@@ -215,3 +215,45 @@ pub fn read_customers(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str, map: &[&str]) -> Result<CustomerTable, DataError> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.csv");
+        std::fs::write(&p, text).unwrap();
+        read_customers(&[p], &ColumnMap::parse(map).unwrap(), &Progress::hidden())
+    }
+
+    #[test]
+    fn a_table_without_an_id_column_numbers_its_rows() {
+        let t = read("age;balance\n30;100\n41;7\n", &[]).unwrap();
+        assert!(t.numbered);
+        assert_eq!(t.ids, ["1", "2"]);
+        assert_eq!(t.columns.len(), 2);
+        assert_eq!(t.position("2"), Some(1));
+    }
+
+    #[test]
+    fn r_and_pandas_index_columns_are_ids() {
+        for h in ["rownames", "Unnamed: 0"] {
+            let t = read(&format!("{h},age\nA,30\nB,41\n"), &[]).unwrap();
+            assert!(!t.numbered, "{h}");
+            assert_eq!(t.ids, ["A", "B"]);
+            assert_eq!(t.columns.len(), 1);
+        }
+        // A real id column wins over an index column.
+        let t = read("Unnamed: 0,CustomerID,age\n0,c7,30\n1,c8,41\n", &[]).unwrap();
+        assert_eq!(t.ids, ["c7", "c8"]);
+    }
+
+    #[test]
+    fn map_customer_id_still_names_the_id_and_must_exist() {
+        let t = read("ref,age\nx1,30\nx2,41\n", &["customer_id=ref"]).unwrap();
+        assert_eq!(t.ids, ["x1", "x2"]);
+        let e = read("ref,age\nx1,30\n", &["customer_id=nope"]).unwrap_err();
+        assert!(matches!(e, DataError::MissingColumn { .. }), "{e}");
+    }
+}

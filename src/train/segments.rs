@@ -699,4 +699,87 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), n as usize);
     }
+
+    fn used(c: &[Candidate]) -> Vec<String> {
+        c.iter().map(|c| c.name.clone()).collect()
+    }
+
+    #[test]
+    fn spend_columns_are_summed_into_the_value_column() {
+        let cands = vec![
+            num("income", vec![90.0, 10.0, 50.0, 60.0]),
+            num("mntwines", vec![100.0, 90.0, 1.0, 2.0]),
+            num("mntfruits", vec![50.0, 40.0, 0.0, 1.0]),
+            num("z_revenue", vec![11.0; 4]),
+        ];
+        // z_revenue is not a model feature (a constant column the fit left out).
+        let used = vec!["income".into(), "mntwines".into(), "mntfruits".into()];
+        let v = value_column(&cands, &used, None).unwrap();
+        assert_eq!(v.label, "sum of mntwines, mntfruits");
+        assert!(v.money);
+        assert_eq!(
+            v.values(&cands),
+            [Some(150.0), Some(130.0), Some(1.0), Some(3.0)]
+        );
+        let segs = build_segments(&SegmentInput {
+            candidates: &cands,
+            used: &used,
+            labels: &[0, 0, 1, 1],
+            k: 2,
+            value_feature: None,
+            overrides: &BTreeMap::new(),
+            ids: &[],
+            inherited: &[],
+        })
+        .unwrap();
+        assert_eq!(segs[0].tier, Tier::High);
+        assert_eq!(segs[1].tier, Tier::Low);
+        assert!((segs[0].share_revenue.unwrap() - 280.0 / 284.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn value_column_prefers_monetary_then_the_configured_sum() {
+        let cands = vec![
+            num("fresh", vec![1.0, 2.0]),
+            num("milk", vec![3.0, 4.0]),
+            num("spending_score", vec![5.0, 6.0]),
+        ];
+        let u = used(&cands);
+        let v = value_column(&cands, &u, Some("fresh + milk")).unwrap();
+        assert_eq!(
+            (v.label.as_str(), v.values(&cands)),
+            ("sum of fresh, milk", vec![Some(4.0), Some(6.0)])
+        );
+        // A spend-like score sets tiers but is no revenue.
+        let v = value_column(&cands, &u, None).unwrap();
+        assert_eq!(v.label, "spending_score");
+        assert!(!v.money);
+        let mut with_m = cands.clone();
+        with_m.push(num("monetary", vec![7.0, 8.0]));
+        assert_eq!(
+            value_column(&with_m, &u, Some("fresh")).unwrap().label,
+            "monetary"
+        );
+    }
+
+    #[test]
+    fn no_value_column_means_medium_tiers_and_no_revenue_share() {
+        let cands = vec![num("income", vec![1.0, 2.0, 30.0, 40.0])];
+        let u = used(&cands);
+        assert!(value_column(&cands, &u, None).is_none());
+        let segs = build_segments(&SegmentInput {
+            candidates: &cands,
+            used: &u,
+            labels: &[0, 0, 1, 1],
+            k: 2,
+            value_feature: None,
+            overrides: &BTreeMap::new(),
+            ids: &[],
+            inherited: &[],
+        })
+        .unwrap();
+        assert!(segs
+            .iter()
+            .all(|s| s.tier == Tier::Medium && s.share_revenue.is_none()));
+    }
 }
