@@ -253,6 +253,11 @@ fn r11_bank_like_table_without_id_trains_with_numbered_rows_and_leaves_y_out() {
         dir.path(),
     );
     assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("no customer id column"),
+        "{}",
+        text(&out)
+    );
     let scored = segments_of(&dir.path().join("s.csv"));
     let trained = segments_of(&dir.path().join("models/bank/v1/assignments.csv"));
     assert_eq!(scored, trained);
@@ -283,7 +288,7 @@ fn r11_marketing_like_dates_birth_years_flags_outcome_and_spend() {
     assert!(out.contains("dt_customer_days: dates (day-first)"), "{out}");
     assert!(out.contains("age: birth years as age"), "{out}");
     assert!(
-        out.contains("value column (tiers and revenue share): sum of mntwines, mntfruits"),
+        out.contains("value column: sum of mntwines, mntfruits"),
         "{out}"
     );
     assert!(out.contains("set apart by"), "{out}");
@@ -465,10 +470,7 @@ fn r11_wholesale_like_codes_are_categorical_and_the_value_column_is_said() {
             "c.toml",
         ],
     );
-    assert!(
-        out.contains("value column (tiers and revenue share): sum of fresh, milk"),
-        "{out}"
-    );
+    assert!(out.contains("value column: sum of fresh, milk"), "{out}");
     let m = model_json(&dir.path().join("models"), "ws2");
     assert_eq!(
         feature(&m, "region").unwrap()["encoding"]["kind"],
@@ -520,4 +522,44 @@ fn r11_map_customer_id_and_pandas_index_columns_are_ids() {
     assert!(!out.contains("no customer id column"), "{out}");
     let (_, rows) = read_csv(&dir.path().join("models/ref/v1/assignments.csv"));
     assert_eq!(rows[5][0], "R105");
+}
+
+#[test]
+fn r11_mall_customers_still_trains_and_scores_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mall = crate::common::shared("Mall_Customers.csv");
+    let mall = mall.to_str().unwrap();
+    let out = train(
+        dir.path(),
+        &["--customers", mall, "--k", "5", "--name", "mall"],
+    );
+    assert!(!out.contains("no customer id column"), "{out}");
+    assert!(
+        out.contains("value column: spending_score_1_100 (a score: tiers only"),
+        "{out}"
+    );
+    let m = model_json(&dir.path().join("models"), "mall");
+    assert!(m.get("as_of").is_none_or(Value::is_null), "{}", m["as_of"]);
+    assert_eq!(
+        feature(&m, "genre").unwrap()["encoding"]["kind"],
+        "categorical"
+    );
+    assert_eq!(feature(&m, "age").unwrap()["encoding"]["kind"], "numeric");
+    let out = custseg(
+        &[
+            "score",
+            "--model",
+            "models/mall",
+            "--input",
+            mall,
+            "--output",
+            "s.csv",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        segments_of(&dir.path().join("s.csv")),
+        segments_of(&dir.path().join("models/mall/v1/assignments.csv"))
+    );
 }

@@ -87,7 +87,7 @@ pub fn setting_apart(m: &ModelFile, j: usize, n: usize) -> Vec<String> {
 /// The value column line of the summary.
 fn value_line(m: &ModelFile) -> String {
     match &m.value_column {
-        Some(v) => format!("  value column (tiers and revenue share): {v}"),
+        Some(v) => format!("  value column: {v}"),
         None => "  value column: none (no monetary or spend-like column): every segment is tier medium; set [segments] value_feature in the config (columns joined by + are summed)".into(),
     }
 }

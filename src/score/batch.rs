@@ -45,6 +45,8 @@ pub struct BatchSummary {
     pub as_of: Option<String>,
     /// Transaction cleaning counts, for transaction input.
     pub cleaning: Option<data::Cleaning>,
+    /// The customer table had no id column: its rows were numbered 1, 2, … as ids.
+    pub ids_numbered: bool,
 }
 
 fn warning_text(w: &FeatureWarning) -> String {
@@ -572,6 +574,7 @@ fn score_table(
             .map(|f| column_for(f, &names, id_col))
             .collect();
         let columns = table.columns.clone();
+        summary.ids_numbered |= id_col.is_none();
         let layout = Layout {
             cols: found.iter().map(|c| c.map(|(i, _)| i)).collect(),
             from_source: found.iter().map(|c| c.is_some_and(|(_, s)| s)).collect(),

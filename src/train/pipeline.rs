@@ -568,7 +568,13 @@ pub fn train(
         lineage: identity.map(|i| i.lineage),
         lifecycle,
         value_column: super::segments::value_column(&cands, &used, inputs.value_feature.as_deref())
-            .map(|c| c.label),
+            .map(|c| {
+                if c.money {
+                    c.label
+                } else {
+                    format!("{} (a score: tiers only, no revenue share)", c.label)
+                }
+            }),
     };
     let metrics = Metrics {
         k,

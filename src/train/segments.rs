@@ -704,6 +704,21 @@ mod tests {
         c.iter().map(|c| c.name.clone()).collect()
     }
 
+    /// Segments of four customers: the first two, the last two.
+    fn two_segments(cands: &[Candidate], used: &[String]) -> Vec<Segment> {
+        build_segments(&SegmentInput {
+            candidates: cands,
+            used,
+            labels: &[0, 0, 1, 1],
+            k: 2,
+            value_feature: None,
+            overrides: &BTreeMap::new(),
+            ids: &[],
+            inherited: &[],
+        })
+        .unwrap()
+    }
+
     #[test]
     fn spend_columns_are_summed_into_the_value_column() {
         let cands = vec![
@@ -721,17 +736,7 @@ mod tests {
             v.values(&cands),
             [Some(150.0), Some(130.0), Some(1.0), Some(3.0)]
         );
-        let segs = build_segments(&SegmentInput {
-            candidates: &cands,
-            used: &used,
-            labels: &[0, 0, 1, 1],
-            k: 2,
-            value_feature: None,
-            overrides: &BTreeMap::new(),
-            ids: &[],
-            inherited: &[],
-        })
-        .unwrap();
+        let segs = two_segments(&cands, &used);
         assert_eq!(segs[0].tier, Tier::High);
         assert_eq!(segs[1].tier, Tier::Low);
         assert!((segs[0].share_revenue.unwrap() - 280.0 / 284.0).abs() < 1e-12);
@@ -767,17 +772,7 @@ mod tests {
         let cands = vec![num("income", vec![1.0, 2.0, 30.0, 40.0])];
         let u = used(&cands);
         assert!(value_column(&cands, &u, None).is_none());
-        let segs = build_segments(&SegmentInput {
-            candidates: &cands,
-            used: &u,
-            labels: &[0, 0, 1, 1],
-            k: 2,
-            value_feature: None,
-            overrides: &BTreeMap::new(),
-            ids: &[],
-            inherited: &[],
-        })
-        .unwrap();
+        let segs = two_segments(&cands, &u);
         assert!(segs
             .iter()
             .all(|s| s.tier == Tier::Medium && s.share_revenue.is_none()));
