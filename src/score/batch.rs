@@ -340,6 +340,36 @@ struct Layout<'a> {
     as_of: Option<i32>,
 }
 
+/// Reads one trimmed cell for feature `f` into `slot`: missing, a derived feature's source
+/// value (converted as of `as_of`), a number, or a label (reusing the slot's buffer).
+fn read_cell(
+    f: &Feature,
+    v: &str,
+    from_source: bool,
+    as_of: Option<i32>,
+    slot: &mut RawValue,
+) -> std::result::Result<(), String> {
+    if data::is_missing(v) {
+        *slot = RawValue::Missing;
+    } else if from_source {
+        *slot = derived_value(f, v.trim_matches('"'), as_of).map_err(|e| e.to_string())?;
+    } else if f.is_numeric() {
+        let x =
+            data::parse_number(v).ok_or("not a finite number (the model's feature is numeric)")?;
+        *slot = RawValue::Num(x);
+    } else {
+        let label = v.trim_matches('"');
+        // Reuse the previous row's string buffer.
+        if let RawValue::Text(t) = slot {
+            t.clear();
+            t.push_str(label);
+        } else {
+            *slot = RawValue::Text(label.to_string());
+        }
+    }
+    Ok(())
+}
+
 /// Parses, validates and scores rows; stops at the first bad one. `first` is the 0-based
 /// ordinal of the first row in the input (row-number ids).
 fn score_rows(
@@ -390,50 +420,17 @@ fn score_rows(
         {
             let cell = col.map(|i| decode(rec.get(i).unwrap_or(b"")));
             let v = cell.as_deref().map(str::trim).unwrap_or("");
-            if data::is_missing(v) {
-                *slot = RawValue::Missing;
-            } else if layout.from_source[j] {
-                match derived_value(f, v.trim_matches('"'), layout.as_of) {
-                    Ok(x) => *slot = x,
-                    Err(e) => {
-                        out.error = Some(
-                            DataError::BadValue {
-                                path: path.to_path_buf(),
-                                row,
-                                column: col.map(|i| table_columns[i].clone()).unwrap_or_default(),
-                                reason: e.to_string(),
-                            }
-                            .into(),
-                        );
-                        return out;
+            if let Err(reason) = read_cell(f, v, layout.from_source[j], layout.as_of, slot) {
+                out.error = Some(
+                    DataError::BadValue {
+                        path: path.to_path_buf(),
+                        row,
+                        column: col.map(|i| table_columns[i].clone()).unwrap_or_default(),
+                        reason,
                     }
-                }
-            } else if f.is_numeric() {
-                match data::parse_number(v) {
-                    Some(x) => *slot = RawValue::Num(x),
-                    None => {
-                        out.error = Some(
-                            DataError::BadValue {
-                                path: path.to_path_buf(),
-                                row,
-                                column: col.map(|i| table_columns[i].clone()).unwrap_or_default(),
-                                reason: "not a finite number (the model's feature is numeric)"
-                                    .into(),
-                            }
-                            .into(),
-                        );
-                        return out;
-                    }
-                }
-            } else {
-                let label = v.trim_matches('"');
-                // Reuse the previous row's string buffer.
-                if let RawValue::Text(t) = slot {
-                    t.clear();
-                    t.push_str(label);
-                } else {
-                    *slot = RawValue::Text(label.to_string());
-                }
+                    .into(),
+                );
+                return out;
             }
         }
         let s = match model.score(&raw, &mut scratch) {

@@ -122,6 +122,9 @@ fn population(
     pop
 }
 
+/// Derived features by name.
+type Derivations = Vec<(String, Derivation)>;
+
 /// Candidate features, and the derivation of every derived one (a date → days since `as_of`,
 /// a birth year → age); customer-table columns are typed by [`features::table`].
 fn candidates(
@@ -131,7 +134,7 @@ fn candidates(
     config: &FeatureConfig,
     as_of: i32,
     report: &mut DataReport,
-) -> Result<(Vec<Candidate>, Vec<(String, Derivation)>)> {
+) -> Result<(Vec<Candidate>, Derivations)> {
     let mut out = Vec::new();
     let mut derivations = Vec::new();
     let mut available: Vec<String> = Vec::new();
