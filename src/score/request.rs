@@ -508,4 +508,41 @@ mod tests {
             "no_purchases"
         );
     }
+
+    #[test]
+    fn derived_features_are_read_from_their_source_field() {
+        let mut spec = spec();
+        let days = Candidate {
+            name: "joined_days".into(),
+            source: Source::Customers,
+            column: Some("Joined".into()),
+            values: RawColumn::Numbers(vec![Some(1.0), Some(30.0), Some(90.0)]),
+        };
+        let (extra, _) = fit(&[days], &FeatureConfig::default()).unwrap();
+        spec.features.extend(extra.features);
+        let j = spec.features.len() - 1;
+        spec.features[j].derived = Some(crate::features::table::Derivation::DaysSince {
+            source: "joined".into(),
+            day_first: true,
+        });
+        let as_of = crate::data::dates::days_from_civil(2014, 7, 1);
+        let p = prepare(&spec, &json!({"joined": "21-06-2014"}), as_of, None, 10).unwrap();
+        assert_eq!(p.raw[j], RawValue::Num(10.0));
+        assert!(p
+            .warnings
+            .iter()
+            .all(|w| !matches!(w, FeatureWarning::UnknownField { .. })));
+        // The feature itself wins; an unreadable source date names the field.
+        let p = prepare(
+            &spec,
+            &json!({"joined_days": 3, "joined": "x"}),
+            as_of,
+            None,
+            10,
+        )
+        .unwrap();
+        assert_eq!(p.raw[j], RawValue::Num(3.0));
+        let e = prepare(&spec, &json!({"joined": "2014-31-31"}), as_of, None, 10).unwrap_err();
+        assert_eq!((e.field.as_str(), e.code), ("joined", "invalid_value"));
+    }
 }
