@@ -13,4 +13,5 @@ mod report;
 mod retrain;
 mod security;
 mod server;
+mod tables;
 mod train;

@@ -896,6 +896,9 @@ fn score(a: ScoreArgs) -> Result<()> {
         model.file.version,
         a.output.display()
     );
+    if s.ids_numbered {
+        println!("  warning: the input has no customer id column: rows are numbered 1, 2, … as ids, as in training (name one with --map customer_id=COLUMN)");
+    }
     if let Some(as_of) = &s.as_of {
         println!(
             "  as of {as_of}; {} customers without a purchase before it left out",

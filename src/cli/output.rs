@@ -16,6 +16,13 @@ fn median_of(profile: &[FeatureProfile], name: &str) -> Option<f64> {
     })
 }
 
+fn mean_of(profile: &[FeatureProfile], name: &str) -> Option<f64> {
+    profile.iter().find_map(|p| match p {
+        FeatureProfile::Numeric { feature, mean, .. } if feature == name => Some(*mean),
+        _ => None,
+    })
+}
+
 fn fmt_num(v: Option<f64>) -> String {
     match v {
         Some(v) if v.abs() >= 1000.0 => format!("{v:.0}"),
@@ -25,20 +32,75 @@ fn fmt_num(v: Option<f64>) -> String {
     }
 }
 
-/// The segment table: size, shares and R/F/M medians (or the first numeric features).
+/// Features that set segment `j` apart, at most `n`: the largest |standardized difference|
+/// of its centroid from the population (0 in the scaled space), each with the segment's
+/// median (numeric) or level share (categorical), e.g. `mnt_wines 820 (+1.9 sd)`.
+pub fn setting_apart(m: &ModelFile, j: usize, n: usize) -> Vec<String> {
+    let (Some(c), Some(seg)) = (m.centroids.get(j), m.segments.get(j)) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(f64, String)> = Vec::new();
+    let mut at = 0;
+    for f in &m.features.features {
+        let w = f.weight.sqrt();
+        match &f.encoding {
+            Encoding::Numeric { min, max, .. } => {
+                let z = c.get(at).copied().unwrap_or(0.0) / w;
+                // A 0/1 flag's median says little: show the share of 1s.
+                let typical = if *min == 0.0 && *max == 1.0 {
+                    format!(
+                        "{:.0}%",
+                        100.0 * mean_of(&seg.profile, &f.name).unwrap_or(0.0)
+                    )
+                } else {
+                    fmt_num(median_of(&seg.profile, &f.name))
+                };
+                out.push((z, format!("{} {typical} ({z:+.1} sd)", f.name)));
+            }
+            Encoding::Categorical {
+                levels,
+                shares,
+                scale,
+                ..
+            } => {
+                // The level whose share differs most, one per feature.
+                let best = levels
+                    .iter()
+                    .zip(shares)
+                    .enumerate()
+                    .map(|(l, (level, p))| {
+                        let diff = c.get(at + l).copied().unwrap_or(0.0) / (scale * w);
+                        let z = diff / (p * (1.0 - p)).sqrt().max(1e-9);
+                        let share = 100.0 * (p + diff).clamp(0.0, 1.0);
+                        (z, format!("{}={level} {share:.0}% ({z:+.1} sd)", f.name))
+                    })
+                    .max_by(|a, b| a.0.abs().total_cmp(&b.0.abs()));
+                out.extend(best);
+            }
+        }
+        at += f.width();
+    }
+    out.sort_by(|a, b| b.0.abs().total_cmp(&a.0.abs()));
+    out.into_iter().take(n).map(|(_, t)| t).collect()
+}
+
+/// The value column line of the summary.
+fn value_line(m: &ModelFile) -> String {
+    match &m.value_column {
+        Some(v) => format!("  value column: {v}"),
+        None => "  value column: none (no monetary or spend-like column): every segment is tier medium; set [segments] value_feature in the config (columns joined by + are summed)".into(),
+    }
+}
+
+/// The segment table: size, shares, R/F/M medians (models with them) and the features that
+/// set each segment apart.
 pub fn print_segment_table(m: &ModelFile) {
     let rfm = ["recency_days", "frequency", "monetary"];
     let has_rfm = rfm.iter().all(|f| m.features.position(f).is_some());
     let cols: Vec<String> = if has_rfm {
         rfm.iter().map(|s| s.to_string()).collect()
     } else {
-        m.features
-            .features
-            .iter()
-            .filter(|f| f.is_numeric())
-            .take(3)
-            .map(|f| f.name.clone())
-            .collect()
+        Vec::new()
     };
     let name_w = name_width(m);
     let mut header = format!(
@@ -48,6 +110,7 @@ pub fn print_segment_table(m: &ModelFile) {
     for c in &cols {
         header.push_str(&format!("  {:>14}", format!("med {}", short(c))));
     }
+    header.push_str("  set apart by");
     println!("{header}");
     println!("{}", "-".repeat(header.len()));
     let mut order: Vec<&custseg::train::Segment> = m.segments.iter().collect();
@@ -71,6 +134,8 @@ pub fn print_segment_table(m: &ModelFile) {
         for c in &cols {
             line.push_str(&format!("  {:>14}", fmt_num(median_of(&s.profile, c))));
         }
+        let j = m.segments.iter().position(|x| x.id == s.id).unwrap_or(0);
+        line.push_str(&format!("  {}", setting_apart(m, j, 3).join(", ")));
         println!("{line}");
     }
 }
@@ -183,7 +248,15 @@ pub fn print_trained(out: &TrainOutput, version: u32, dir: &Path, current: Optio
             );
         }
     }
-    if let Some(as_of) = &m.as_of {
+    if x.data.customer_ids_numbered {
+        println!("  warning: the customer table has no customer id column: rows are numbered 1, 2, … as ids (name one with --map customer_id=COLUMN)");
+    }
+    if let (Some(as_of), None) = (&m.as_of, &x.data.transactions) {
+        println!(
+            "  customers: {}; dates and birth years as of {as_of}",
+            m.input.customers_segmented
+        );
+    } else if let Some(as_of) = &m.as_of {
         println!(
             "  as of {as_of}{}: {} customers ({} without a purchase in the window left out)",
             m.params
@@ -203,9 +276,13 @@ pub fn print_trained(out: &TrainOutput, version: u32, dir: &Path, current: Optio
         );
     }
     println!("  features: {}", feature_list(m));
+    for (f, note) in &x.data.feature_notes {
+        println!("  {f}: {note}");
+    }
     for (f, why) in &x.data.features_dropped {
         println!("  left out {f}: {why}");
     }
+    println!("{}", value_line(m));
     for (f, n) in &x.data.imputed {
         println!("  imputed {n} missing values of {f}");
     }
@@ -283,6 +360,7 @@ pub fn print_model(model: &Model, metrics: Option<&Metrics>, dir: &Path) {
         );
     }
     println!("  features: {}", feature_list(m));
+    println!("{}", value_line(m));
     if let Some(x) = metrics {
         println!(
             "  silhouette {:.3}, Calinski-Harabasz {:.1}, Davies-Bouldin {:.3}",

@@ -35,8 +35,10 @@ pub struct CustomerColumn {
 pub struct CustomerTable {
     /// Source files.
     pub files: Vec<FileFingerprint>,
-    /// The id column's header.
+    /// The id column's header; empty when the table has none and rows are numbered.
     pub id_column: String,
+    /// True when the table has no id column: ids are 1-based row numbers over all files.
+    pub numbered: bool,
     /// Customer ids, in file order.
     pub ids: Vec<String>,
     /// Feature columns, in file order.
@@ -59,32 +61,34 @@ impl CustomerTable {
     }
 }
 
-const EXTRA_ID_NAMES: [&str; 2] = ["id", "customerkey"];
+/// Id names besides a transaction log's, then the index columns R (`rownames`) and pandas
+/// (`Unnamed: 0`) write, normalized.
+const EXTRA_ID_NAMES: [&str; 4] = ["id", "customerkey", "rownames", "unnamed0"];
 
-/// The id column of a customer table and every column's feature name: renamed by
-/// `--map FEATURE=COLUMN`, else derived from the header.
-pub fn resolve_columns(table: &Table, map: &ColumnMap) -> Result<(usize, Vec<String>), DataError> {
+/// The id column of a customer table (`None` when it has none: rows are then numbered) and
+/// every column's feature name: renamed by `--map FEATURE=COLUMN`, else derived from the
+/// header. A `--map customer_id=COLUMN` naming no column is an error.
+pub fn resolve_columns(
+    table: &Table,
+    map: &ColumnMap,
+) -> Result<(Option<usize>, Vec<String>), DataError> {
     let path = &table.path;
     let id_col = match map.get(TxnField::CustomerId.name()) {
-        Some(col) => table
-            .find_column(col)
-            .ok_or_else(|| DataError::MissingColumn {
-                path: path.clone(),
-                field: "customer_id".into(),
-                hint: format!("--map customer_id={col} names no column"),
-                available: table.columns.clone(),
-            })?,
+        Some(col) => Some(
+            table
+                .find_column(col)
+                .ok_or_else(|| DataError::MissingColumn {
+                    path: path.clone(),
+                    field: "customer_id".into(),
+                    hint: format!("--map customer_id={col} names no column"),
+                    available: table.columns.clone(),
+                })?,
+        ),
         None => TxnField::CustomerId
             .default_names()
             .iter()
             .chain(EXTRA_ID_NAMES.iter())
-            .find_map(|n| table.columns.iter().position(|c| normalize_name(c) == *n))
-            .ok_or_else(|| DataError::MissingColumn {
-                path: path.clone(),
-                field: "customer_id".into(),
-                hint: "use --map customer_id=COLUMN".into(),
-                available: table.columns.clone(),
-            })?,
+            .find_map(|n| table.columns.iter().position(|c| normalize_name(c) == *n)),
     };
     let mut names: Vec<String> = table.columns.iter().map(|c| feature_name(c)).collect();
     for (feat, col) in &map.pairs {
@@ -104,7 +108,20 @@ pub fn resolve_columns(table: &Table, map: &ColumnMap) -> Result<(usize, Vec<Str
     Ok((id_col, names))
 }
 
-/// Reads a customer table from one or more files with the same columns.
+/// The normalized customer id in column `col` of a row; a missing id is an error naming it.
+pub fn row_id(rec: &ByteRecord, col: usize, table: &Table, row: u64) -> Result<String, DataError> {
+    let raw_id = decode(rec.get(col).unwrap_or(b""));
+    normalize_id(&raw_id).ok_or_else(|| DataError::BadValue {
+        path: table.path.clone(),
+        row,
+        column: table.columns[col].clone(),
+        reason: "customer id is missing".into(),
+    })
+}
+
+/// Reads a customer table from one or more files with the same columns. A table without an
+/// id column gets 1-based row numbers (over all its files, in order) as ids and
+/// [`CustomerTable::numbered`] set, which callers must report loudly.
 pub fn read_customers(
     inputs: &[PathBuf],
     map: &ColumnMap,
@@ -121,11 +138,14 @@ pub fn read_customers(
     for path in &files {
         let mut table = Table::open(path)?;
         let (id_col, names) = resolve_columns(&table, map)?;
-        let feature_cols: Vec<usize> = (0..table.columns.len()).filter(|&i| i != id_col).collect();
+        let feature_cols: Vec<usize> = (0..table.columns.len())
+            .filter(|&i| Some(i) != id_col)
+            .collect();
         match &first_path {
             None => {
                 first_path = Some(path.clone());
-                out.id_column = table.columns[id_col].clone();
+                out.numbered = id_col.is_none();
+                out.id_column = id_col.map(|i| table.columns[i].clone()).unwrap_or_default();
                 out.columns = feature_cols
                     .iter()
                     .map(|&i| CustomerColumn {
@@ -137,6 +157,13 @@ pub fn read_customers(
                     .collect();
             }
             Some(first) => {
+                if out.numbered != id_col.is_none() {
+                    return Err(DataError::InconsistentColumns {
+                        path: path.clone(),
+                        first: first.clone(),
+                        reason: "one has a customer id column and the other has none".into(),
+                    });
+                }
                 let these: Vec<&str> = feature_cols.iter().map(|&i| names[i].as_str()).collect();
                 let before: Vec<&str> = out.columns.iter().map(|c| c.name.as_str()).collect();
                 if these != before {
@@ -151,14 +178,9 @@ pub fn read_customers(
         let mut rec = ByteRecord::new();
         while let Some(row) = table.next_row(&mut rec)? {
             bar.tick();
-            let raw_id = decode(rec.get(id_col).unwrap_or(b""));
-            let Some(id) = normalize_id(&raw_id) else {
-                return Err(DataError::BadValue {
-                    path: path.clone(),
-                    row,
-                    column: table.columns[id_col].clone(),
-                    reason: "customer id is missing".into(),
-                });
+            let id = match id_col {
+                Some(c) => row_id(&rec, c, &table, row)?,
+                None => (out.ids.len() + 1).to_string(),
             };
             if let Some(&first_row) = first_rows.get(&id) {
                 return Err(DataError::DuplicateCustomer {
@@ -192,4 +214,46 @@ pub fn read_customers(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str, map: &[&str]) -> Result<CustomerTable, DataError> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.csv");
+        std::fs::write(&p, text).unwrap();
+        read_customers(&[p], &ColumnMap::parse(map).unwrap(), &Progress::hidden())
+    }
+
+    #[test]
+    fn a_table_without_an_id_column_numbers_its_rows() {
+        let t = read("age;balance\n30;100\n41;7\n", &[]).unwrap();
+        assert!(t.numbered);
+        assert_eq!(t.ids, ["1", "2"]);
+        assert_eq!(t.columns.len(), 2);
+        assert_eq!(t.position("2"), Some(1));
+    }
+
+    #[test]
+    fn r_and_pandas_index_columns_are_ids() {
+        for h in ["rownames", "Unnamed: 0"] {
+            let t = read(&format!("{h},age\nA,30\nB,41\n"), &[]).unwrap();
+            assert!(!t.numbered, "{h}");
+            assert_eq!(t.ids, ["A", "B"]);
+            assert_eq!(t.columns.len(), 1);
+        }
+        // A real id column wins over an index column.
+        let t = read("Unnamed: 0,CustomerID,age\n0,c7,30\n1,c8,41\n", &[]).unwrap();
+        assert_eq!(t.ids, ["c7", "c8"]);
+    }
+
+    #[test]
+    fn map_customer_id_still_names_the_id_and_must_exist() {
+        let t = read("ref,age\nx1,30\nx2,41\n", &["customer_id=ref"]).unwrap();
+        assert_eq!(t.ids, ["x1", "x2"]);
+        let e = read("ref,age\nx1,30\n", &["customer_id=nope"]).unwrap_err();
+        assert!(matches!(e, DataError::MissingColumn { .. }), "{e}");
+    }
 }

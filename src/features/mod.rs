@@ -10,6 +10,7 @@
 pub mod lifecycle;
 pub mod rfm;
 pub mod spec;
+pub mod table;
 
 use std::collections::BTreeMap;
 

@@ -84,6 +84,10 @@ pub struct Feature {
     pub weight: f64,
     /// Encoding and its fitted statistics.
     pub encoding: Encoding,
+    /// How the value is computed from a raw customer-table column (a date → days since
+    /// as-of, a birth year → age); absent for columns used as they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub derived: Option<super::table::Derivation>,
 }
 
 /// Something noteworthy about one value while encoding.
@@ -402,6 +406,7 @@ pub fn fit(
                     column: c.column.clone(),
                     weight,
                     encoding,
+                    derived: None,
                 });
             }
             Err(reason) => report.dropped.push((c.name.clone(), reason)),
@@ -432,6 +437,7 @@ fn fit_numeric(values: &[Option<f64>], decl: &FeatureDecl) -> Result<Encoding, S
     let transform = match decl.transform.unwrap_or_default() {
         TransformChoice::None => Transform::None,
         TransformChoice::Log1p => Transform::Log1p,
+        TransformChoice::Auto if is_flag(&present) => Transform::None,
         TransformChoice::Auto if skewness(&present) > 1.0 => Transform::Log1p,
         TransformChoice::Auto => Transform::None,
     };
@@ -456,6 +462,12 @@ fn fit_numeric(values: &[Option<f64>], decl: &FeatureDecl) -> Result<Encoding, S
     })
 }
 
+/// True for a 0/1 flag column. Flags are never `log1p`'d: their skewness only says how rare
+/// the 1s are, and scaled 0/1 keeps the profile's mean readable as the share of 1s.
+fn is_flag(present: &[f64]) -> bool {
+    present.iter().all(|v| *v == 0.0 || *v == 1.0)
+}
+
 fn fit_categorical(
     values: &[Option<String>],
     declared: bool,
@@ -471,7 +483,7 @@ fn fit_categorical(
     let present = values.len() - values.iter().filter(|v| v.is_none()).count();
     if !declared && counts.len() > max_levels {
         return Err(format!(
-            "{} distinct values (more than max_levels = {max_levels}); declare it categorical in the config to use it",
+            "{} distinct values (more than max_levels = {max_levels}): free text or an identifier, not a category to cluster on",
             counts.len()
         ));
     }
@@ -683,5 +695,43 @@ mod tests {
             .encode_row(&[RawValue::Num(f64::INFINITY)], &mut [0.0], &mut Vec::new())
             .unwrap_err();
         assert!(matches!(err, FeatureError::WrongType { .. }));
+    }
+
+    #[test]
+    fn flags_are_never_log1p() {
+        // Rare 1s: skewness far above 1, yet a 0/1 flag keeps its values.
+        let mut v: Vec<Option<f64>> = vec![Some(0.0); 95];
+        v.extend([Some(1.0); 5]);
+        let (spec, _) = fit(
+            &[cand("complain", RawColumn::Numbers(v))],
+            &FeatureConfig::default(),
+        )
+        .unwrap();
+        assert!(matches!(
+            spec.features[0].encoding,
+            Encoding::Numeric {
+                transform: Transform::None,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn many_levels_hint_does_not_suggest_declaring_categorical() {
+        let labels: Vec<Option<String>> = (0..120).map(|i| Some(format!("d{i}"))).collect();
+        let ok = cand(
+            "ok",
+            RawColumn::Numbers((0..120).map(|i| Some(f64::from(i))).collect()),
+        );
+        let (_, report) = fit(
+            &[cand("when", RawColumn::Labels(labels)), ok],
+            &FeatureConfig::default(),
+        )
+        .unwrap();
+        assert!(
+            !report.dropped[0].1.contains("categorical"),
+            "{:?}",
+            report.dropped
+        );
     }
 }

@@ -57,7 +57,8 @@ pub struct ModelFile {
     pub k: usize,
     pub params: ParamsRecord,
     pub input: InputRecord,
-    /// Features are as of this date (`YYYY-MM-DD`); None for customer tables only.
+    /// Features are as of this date (`YYYY-MM-DD`); None for customer tables without date or
+    /// birth-year columns.
     pub as_of: Option<String>,
     /// Feature order, encodings and scaler statistics.
     pub features: FeatureSpec,
@@ -74,6 +75,10 @@ pub struct ModelFile {
     /// scores and lifecycle stages (models trained on transactions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lifecycle: Option<crate::features::lifecycle::ValueModel>,
+    /// The value column that tiers and revenue shares come from (`monetary`, a spend-like
+    /// column or the sum of several); absent when the inputs have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_column: Option<String>,
 }
 
 /// Segment identity across retrains: which segment of the previous version each segment of
@@ -167,6 +172,13 @@ pub struct DataReport {
     pub features_dropped: Vec<(String, String)>,
     /// Missing values imputed, per feature.
     pub imputed: Vec<(String, u64)>,
+    /// How customer-table columns were read (dates as days since as-of, integer codes as
+    /// categories, birth years as age), per feature.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub feature_notes: Vec<(String, String)>,
+    /// The customer table has no id column: its rows are numbered (1, 2, …) as ids.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub customer_ids_numbered: bool,
 }
 
 /// Wall-clock seconds per step.

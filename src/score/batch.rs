@@ -12,7 +12,8 @@ use crate::data::table::{decode, Table};
 use crate::data::{self, ColumnMap, CustomerTable, DataError};
 use crate::error::{Error, Result};
 use crate::features::rfm::{compute_rfm, RFM_FEATURES};
-use crate::features::{FeatureWarning, RawValue, Source};
+use crate::features::table::{column_for, derived_value};
+use crate::features::{Feature, FeatureWarning, RawValue, Source};
 use crate::model::Model;
 use crate::progress::Progress;
 
@@ -46,6 +47,8 @@ pub struct BatchSummary {
     pub as_of: Option<String>,
     /// Transaction cleaning counts, for transaction input.
     pub cleaning: Option<data::Cleaning>,
+    /// The customer table had no id column: its rows were numbered 1, 2, … as ids.
+    pub ids_numbered: bool,
 }
 
 fn warning_text(w: &FeatureWarning) -> String {
@@ -64,32 +67,50 @@ fn warning_text(w: &FeatureWarning) -> String {
     }
 }
 
+/// A customer-table value for feature `f`: from column `at` of the table (the feature's own
+/// column, or its source column to derive it from as of `as_of`).
 fn table_value(
     table: &CustomerTable,
     row: Option<usize>,
-    feature: &str,
-    numeric: bool,
-) -> Result<RawValue, DataError> {
-    let Some(col) = table.columns.iter().find(|c| c.name == feature) else {
+    f: &Feature,
+    at: Option<(usize, bool)>,
+    as_of: Option<i32>,
+) -> Result<RawValue> {
+    let (Some((c, from_source)), Some(i)) = (at, row) else {
         return Ok(RawValue::Missing);
     };
-    let Some(i) = row else {
-        return Ok(RawValue::Missing);
-    };
+    let col = &table.columns[c];
     let Some(s) = &col.values[i] else {
         return Ok(RawValue::Missing);
     };
-    if !numeric {
+    let bad = |reason: String| DataError::BadValue {
+        path: table.path(),
+        row: col.rows[i],
+        column: col.header.clone(),
+        reason,
+    };
+    if from_source {
+        return derived_value(f, s, as_of).map_err(|e| bad(e.to_string()).into());
+    }
+    if !f.is_numeric() {
         return Ok(RawValue::Text(s.clone()));
     }
     data::parse_number(s)
         .map(RawValue::Num)
-        .ok_or_else(|| DataError::BadValue {
-            path: table.path(),
-            row: col.rows[i],
-            column: col.header.clone(),
-            reason: "not a finite number (the model's feature is numeric)".into(),
-        })
+        .ok_or_else(|| bad("not a finite number (the model's feature is numeric)".into()).into())
+}
+
+/// The day derived table columns (a date → days, a birth year → age) are computed at when
+/// scoring a customer table: `--as-of` when given, else the model's own as-of, as in
+/// training.
+fn table_as_of(model: &Model, given: Option<i32>) -> Option<i32> {
+    given.or_else(|| {
+        model
+            .file
+            .as_of
+            .as_deref()
+            .and_then(|d| data::dates::parse_date(d, data::dates::DayOrder::MonthFirst))
+    })
 }
 
 /// True when the input's first file has a column named like a transaction feature of the model
@@ -231,6 +252,16 @@ fn score_log(
     } else {
         Some(data::read_customers(&input.customers, map, progress)?)
     };
+    let cols: Vec<Option<(usize, bool)>> = match &table {
+        Some(t) => {
+            let names: Vec<String> = t.columns.iter().map(|c| c.name.clone()).collect();
+            spec.features
+                .iter()
+                .map(|f| column_for(f, &names, None))
+                .collect()
+        }
+        None => Vec::new(),
+    };
     let bar = progress.bar("scoring", log.txns.len() as u64);
     let mut scratch = Vec::new();
     let mut raw = Vec::with_capacity(spec.features.len());
@@ -243,14 +274,14 @@ fn score_log(
         let row = table.as_ref().and_then(|t| t.position(id));
         let values = r.values();
         raw.clear();
-        for f in &spec.features {
+        for (j, f) in spec.features.iter().enumerate() {
             let v = match f.source {
                 Source::Transactions => {
                     let j = RFM_FEATURES.iter().position(|n| *n == f.name).unwrap_or(0);
                     RawValue::Num(values[j])
                 }
                 Source::Customers => match &table {
-                    Some(t) => table_value(t, row, &f.name, f.is_numeric())?,
+                    Some(t) => table_value(t, row, f, cols[j], Some(as_of))?,
                     None => RawValue::Missing,
                 },
             };
@@ -300,15 +331,60 @@ fn fill_batch(table: &mut Table, batch: &mut Vec<(csv::ByteRecord, u64)>) -> Res
     Ok(len)
 }
 
-/// Parses, validates and scores rows; stops at the first bad one.
+/// Where each model feature is in a customer table being scored, and how to read it.
+struct Layout<'a> {
+    /// Column of each model feature, if any.
+    cols: Vec<Option<usize>>,
+    /// True where that column is a derived feature's source (a date, a birth year).
+    from_source: Vec<bool>,
+    /// The id column; `None`: the table has none and rows are numbered, as in training.
+    id_col: Option<usize>,
+    /// The file's headers.
+    columns: &'a [String],
+    path: &'a Path,
+    /// As-of day for derived features.
+    as_of: Option<i32>,
+}
+
+/// Reads one trimmed cell for feature `f` into `slot`: missing, a derived feature's source
+/// value (converted as of `as_of`), a number, or a label (reusing the slot's buffer).
+fn read_cell(
+    f: &Feature,
+    v: &str,
+    from_source: bool,
+    as_of: Option<i32>,
+    slot: &mut RawValue,
+) -> std::result::Result<(), String> {
+    if data::is_missing(v) {
+        *slot = RawValue::Missing;
+    } else if from_source {
+        *slot = derived_value(f, v.trim_matches('"'), as_of).map_err(|e| e.to_string())?;
+    } else if f.is_numeric() {
+        let x =
+            data::parse_number(v).ok_or("not a finite number (the model's feature is numeric)")?;
+        *slot = RawValue::Num(x);
+    } else {
+        let label = v.trim_matches('"');
+        // Reuse the previous row's string buffer.
+        if let RawValue::Text(t) = slot {
+            t.clear();
+            t.push_str(label);
+        } else {
+            *slot = RawValue::Text(label.to_string());
+        }
+    }
+    Ok(())
+}
+
+/// Parses, validates and scores rows; stops at the first bad one. `first` is the 0-based
+/// ordinal of the first row in the input (row-number ids).
 fn score_rows(
     model: &Model,
     rows: &[(csv::ByteRecord, u64)],
-    cols: &[Option<usize>],
-    id_col: usize,
-    table_columns: &[String],
-    path: &Path,
+    layout: &Layout,
+    first: u64,
 ) -> ScoredChunk {
+    let (cols, table_columns, path) = (&layout.cols, layout.columns, layout.path);
     let spec = &model.file.features;
     let mut out = ScoredChunk {
         bytes: Vec::with_capacity(rows.len() * 64),
@@ -320,52 +396,47 @@ fn score_rows(
     let mut raw: Vec<RawValue> = vec![RawValue::Missing; spec.features.len()];
     let mut scratch = Vec::new();
     let mut line = RowFormatter::default();
-    for (rec, row) in rows {
+    for (k, (rec, row)) in rows.iter().enumerate() {
         let row = *row;
-        let raw_id = decode(rec.get(id_col).unwrap_or(b""));
-        let Some(id) = data::normalize_id(&raw_id) else {
-            out.error = Some(
-                DataError::BadValue {
-                    path: path.to_path_buf(),
-                    row,
-                    column: table_columns[id_col].clone(),
-                    reason: "customer id is missing".into(),
-                }
-                .into(),
-            );
-            return out;
+        let id = match layout.id_col {
+            None => (first + k as u64 + 1).to_string(),
+            Some(id_col) => {
+                let raw_id = decode(rec.get(id_col).unwrap_or(b""));
+                let Some(id) = data::normalize_id(&raw_id) else {
+                    out.error = Some(
+                        DataError::BadValue {
+                            path: path.to_path_buf(),
+                            row,
+                            column: table_columns[id_col].clone(),
+                            reason: "customer id is missing".into(),
+                        }
+                        .into(),
+                    );
+                    return out;
+                };
+                id
+            }
         };
-        for ((f, col), slot) in spec.features.iter().zip(cols).zip(raw.iter_mut()) {
+        for (j, ((f, col), slot)) in spec
+            .features
+            .iter()
+            .zip(cols)
+            .zip(raw.iter_mut())
+            .enumerate()
+        {
             let cell = col.map(|i| decode(rec.get(i).unwrap_or(b"")));
             let v = cell.as_deref().map(str::trim).unwrap_or("");
-            if data::is_missing(v) {
-                *slot = RawValue::Missing;
-            } else if f.is_numeric() {
-                match data::parse_number(v) {
-                    Some(x) => *slot = RawValue::Num(x),
-                    None => {
-                        out.error = Some(
-                            DataError::BadValue {
-                                path: path.to_path_buf(),
-                                row,
-                                column: col.map(|i| table_columns[i].clone()).unwrap_or_default(),
-                                reason: "not a finite number (the model's feature is numeric)"
-                                    .into(),
-                            }
-                            .into(),
-                        );
-                        return out;
+            if let Err(reason) = read_cell(f, v, layout.from_source[j], layout.as_of, slot) {
+                out.error = Some(
+                    DataError::BadValue {
+                        path: path.to_path_buf(),
+                        row,
+                        column: col.map(|i| table_columns[i].clone()).unwrap_or_default(),
+                        reason,
                     }
-                }
-            } else {
-                let label = v.trim_matches('"');
-                // Reuse the previous row's string buffer.
-                if let RawValue::Text(t) = slot {
-                    t.clear();
-                    t.push_str(label);
-                } else {
-                    *slot = RawValue::Text(label.to_string());
-                }
+                    .into(),
+                );
+                return out;
             }
         }
         let s = match model.score(&raw, &mut scratch) {
@@ -500,17 +571,21 @@ fn score_table(
         let mut table = Table::open(path)?;
         let (id_col, names) = data::customers::resolve_columns(&table, map)?;
         // Column of each model feature in this file, if any.
-        let cols: Vec<Option<usize>> = spec
+        let found: Vec<Option<(usize, bool)>> = spec
             .features
             .iter()
-            .map(|f| {
-                names
-                    .iter()
-                    .enumerate()
-                    .position(|(i, n)| i != id_col && *n == f.name)
-            })
+            .map(|f| column_for(f, &names, id_col))
             .collect();
         let columns = table.columns.clone();
+        summary.ids_numbered |= id_col.is_none();
+        let layout = Layout {
+            cols: found.iter().map(|c| c.map(|(i, _)| i)).collect(),
+            from_source: found.iter().map(|c| c.is_some_and(|(_, s)| s)).collect(),
+            id_col,
+            columns: &columns,
+            path,
+            as_of: table_as_of(model, input.as_of),
+        };
         // Double buffering: while one batch is scored in parallel, the next one is read.
         let mut next: Vec<(csv::ByteRecord, u64)> = Vec::new();
         let mut len = fill_batch(&mut table, &mut batch)?;
@@ -519,7 +594,8 @@ fn score_table(
                 let scoring = sc.spawn(|| {
                     batch[..len]
                         .par_chunks(WORK_ROWS)
-                        .map(|c| score_rows(model, c, &cols, id_col, &columns, path))
+                        .enumerate()
+                        .map(|(n, c)| score_rows(model, c, &layout, rows + (n * WORK_ROWS) as u64))
                         .collect::<Vec<ScoredChunk>>()
                 });
                 let next_len = fill_batch(&mut table, &mut next);

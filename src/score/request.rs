@@ -173,6 +173,33 @@ fn parse_transactions(v: &Value, max: usize) -> Result<(Vec<Txn>, usize), InputE
     Ok((out, duplicates))
 }
 
+/// A derived feature given by its source field (`dt_customer` as a date string for
+/// `dt_customer_days`, `year_birth` for `age`), converted as of `as_of` exactly as in
+/// training; `Missing` when the source is absent too.
+fn source_value(
+    f: &crate::features::Feature,
+    obj: &serde_json::Map<String, Value>,
+    as_of: i32,
+) -> Result<RawValue, InputError> {
+    let Some(d) = &f.derived else {
+        return Ok(RawValue::Missing);
+    };
+    let text = match obj.get(d.source()) {
+        None | Some(Value::Null) => return Ok(RawValue::Missing),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(other) => {
+            return Err(err(
+                d.source(),
+                "invalid_type",
+                format!("expected a string or number, got {}", kind(other)),
+            ))
+        }
+    };
+    crate::features::table::derived_value(f, &text, Some(as_of))
+        .map_err(|e| err(d.source(), "invalid_value", e.to_string()))
+}
+
 /// Validates one customer and computes its raw values for `spec`, with features from
 /// transactions as of day `as_of` over `window_days`.
 pub fn prepare(
@@ -246,7 +273,7 @@ pub fn prepare(
         }
         let v = match obj.get(&f.name) {
             None | Some(Value::Null) => {
-                raw.push(RawValue::Missing);
+                raw.push(source_value(f, obj, as_of)?);
                 continue;
             }
             Some(v) => v,
@@ -276,7 +303,13 @@ pub fn prepare(
         }
     }
     for key in obj.keys() {
-        let known = key == "customer_id" || key == "transactions" || spec.position(key).is_some();
+        let known = key == "customer_id"
+            || key == "transactions"
+            || spec.position(key).is_some()
+            || spec
+                .features
+                .iter()
+                .any(|f| f.derived.as_ref().is_some_and(|d| d.source() == key));
         if !known {
             warnings.push(FeatureWarning::UnknownField { field: key.clone() });
         }
@@ -469,5 +502,42 @@ mod tests {
             code(json!({"transactions": [{"date": "1999-01-02", "amount": 5}]})),
             "no_purchases"
         );
+    }
+
+    #[test]
+    fn derived_features_are_read_from_their_source_field() {
+        let mut spec = spec();
+        let days = Candidate {
+            name: "joined_days".into(),
+            source: Source::Customers,
+            column: Some("Joined".into()),
+            values: RawColumn::Numbers(vec![Some(1.0), Some(30.0), Some(90.0)]),
+        };
+        let (extra, _) = fit(&[days], &FeatureConfig::default()).unwrap();
+        spec.features.extend(extra.features);
+        let j = spec.features.len() - 1;
+        spec.features[j].derived = Some(crate::features::table::Derivation::DaysSince {
+            source: "joined".into(),
+            day_first: true,
+        });
+        let as_of = crate::data::dates::days_from_civil(2014, 7, 1);
+        let p = prepare(&spec, &json!({"joined": "21-06-2014"}), as_of, None, 10).unwrap();
+        assert_eq!(p.raw[j], RawValue::Num(10.0));
+        assert!(p
+            .warnings
+            .iter()
+            .all(|w| !matches!(w, FeatureWarning::UnknownField { .. })));
+        // The feature itself wins; an unreadable source date names the field.
+        let p = prepare(
+            &spec,
+            &json!({"joined_days": 3, "joined": "x"}),
+            as_of,
+            None,
+            10,
+        )
+        .unwrap();
+        assert_eq!(p.raw[j], RawValue::Num(3.0));
+        let e = prepare(&spec, &json!({"joined": "2014-31-31"}), as_of, None, 10).unwrap_err();
+        assert_eq!((e.field.as_str(), e.code), ("joined", "invalid_value"));
     }
 }

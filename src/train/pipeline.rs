@@ -20,7 +20,8 @@ use crate::error::Result;
 use crate::features::lifecycle::ValueModel;
 use crate::features::rfm::{compute_rfm, in_window, RFM_FEATURES};
 use crate::features::spec::{self, Candidate, RawColumn, Source};
-use crate::features::{FeatureConfig, FeatureError, Kind};
+use crate::features::table::{Derivation, Typed};
+use crate::features::{self, FeatureConfig, FeatureError};
 use crate::model::format::{
     DataReport, InputRecord, KPoint, Metrics, ModelFile, ParamsRecord, Timings, FORMAT_VERSION,
 };
@@ -121,71 +122,21 @@ fn population(
     pop
 }
 
-/// Types a customer-table column: numeric when every present value is a finite number,
-/// categorical otherwise (or as declared). Infinite numbers are an error naming the row.
-fn type_column(
-    table: &CustomerTable,
-    col: &data::customers::CustomerColumn,
-    declared: Option<Kind>,
-    rows: &[Option<usize>],
-) -> Result<RawColumn, FeatureError> {
-    let path = table.path().display().to_string();
-    let mut numbers: Vec<Option<f64>> = Vec::with_capacity(col.values.len());
-    let mut all_numeric = true;
-    for (v, &row) in col.values.iter().zip(&col.rows) {
-        let Some(s) = v else {
-            numbers.push(None);
-            continue;
-        };
-        match data::parse_number(s) {
-            Some(x) => numbers.push(Some(x)),
-            None => {
-                let non_finite = s.trim().parse::<f64>().is_ok_and(|x| !x.is_finite());
-                if non_finite && declared != Some(Kind::Categorical) {
-                    return Err(FeatureError::BadValue {
-                        path,
-                        row,
-                        column: col.header.clone(),
-                        reason: "infinite number".into(),
-                    });
-                }
-                if declared == Some(Kind::Numeric) {
-                    return Err(FeatureError::BadValue {
-                        path,
-                        row,
-                        column: col.header.clone(),
-                        reason: "not a number (the config declares this feature numeric)".into(),
-                    });
-                }
-                all_numeric = false;
-                numbers.push(None);
-            }
-        }
-    }
-    let numeric = match declared {
-        Some(Kind::Numeric) => true,
-        Some(Kind::Categorical) => false,
-        None => all_numeric && numbers.iter().any(Option::is_some),
-    };
-    Ok(if numeric {
-        RawColumn::Numbers(rows.iter().map(|r| r.and_then(|i| numbers[i])).collect())
-    } else {
-        RawColumn::Labels(
-            rows.iter()
-                .map(|r| r.and_then(|i| col.values[i].clone()))
-                .collect(),
-        )
-    })
-}
+/// Derived features by name.
+type Derivations = Vec<(String, Derivation)>;
 
+/// Candidate features, and the derivation of every derived one (a date → days since `as_of`,
+/// a birth year → age); customer-table columns are typed by [`features::table`].
 fn candidates(
     pop: &Population,
     has_log: bool,
     table: Option<&CustomerTable>,
     config: &FeatureConfig,
+    as_of: i32,
     report: &mut DataReport,
-) -> Result<Vec<Candidate>> {
+) -> Result<(Vec<Candidate>, Derivations)> {
     let mut out = Vec::new();
+    let mut derivations = Vec::new();
     let mut available: Vec<String> = Vec::new();
     if has_log {
         for (j, name) in RFM_FEATURES.iter().enumerate() {
@@ -217,17 +168,34 @@ fn candidates(
             if col.name.is_empty() {
                 continue;
             }
-            let declared = config.features.get(&col.name).and_then(|d| d.kind);
-            out.push(Candidate {
-                name: col.name.clone(),
-                source: Source::Customers,
-                column: Some(col.header.clone()),
-                values: type_column(table, col, declared, &pop.table_rows)?,
-            });
+            let taken: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
+            match features::table::type_table_column(
+                table,
+                col,
+                config,
+                &pop.table_rows,
+                as_of,
+                &taken,
+            )? {
+                Typed::Feature {
+                    candidate,
+                    derivation,
+                    note,
+                } => {
+                    if let Some(note) = note {
+                        report.feature_notes.push((candidate.name.clone(), note));
+                    }
+                    if let Some(d) = derivation {
+                        derivations.push((candidate.name.clone(), d));
+                    }
+                    out.push(candidate);
+                }
+                Typed::LeftOut(reason) => report.features_dropped.push((col.name.clone(), reason)),
+            }
         }
     }
     for name in config.features.keys() {
-        if !available.contains(name) {
+        if !available.contains(name) && !out.iter().any(|c| &c.name == name) {
             return Err(FeatureError::UnknownFeature {
                 name: name.clone(),
                 available: available.join(", "),
@@ -235,7 +203,7 @@ fn candidates(
             .into());
         }
     }
-    Ok(out)
+    Ok((out, derivations))
 }
 
 /// Ranks (1 = best) of `values`, ties sharing the mean rank.
@@ -354,14 +322,30 @@ pub fn train(
         }
         .into());
     }
-    let cands = candidates(
+    if table.as_ref().is_some_and(|t| t.numbered) {
+        report.customer_ids_numbered = true;
+        tracing::warn!(
+            "the customer table has no customer id column: rows are numbered 1, 2, … as ids"
+        );
+    }
+    // Derived table columns are as of the training as-of, or today for a table alone.
+    let table_as_of = as_of.unwrap_or_else(data::dates::today);
+    let (cands, derivations) = candidates(
         &pop,
         log.is_some(),
         table.as_ref(),
         &inputs.features,
+        table_as_of,
         &mut report,
     )?;
-    let (spec, fit_report) = spec::fit(&cands, &inputs.features)?;
+    let (mut spec, fit_report) = spec::fit(&cands, &inputs.features)?;
+    for f in &mut spec.features {
+        f.derived = derivations
+            .iter()
+            .find(|(n, _)| *n == f.name)
+            .map(|(_, d)| d.clone());
+    }
+    let derived = spec.features.iter().any(|f| f.derived.is_some());
     report.features_dropped.extend(fit_report.dropped);
     report.imputed = fit_report.imputed;
     let n = pop.ids.len();
@@ -575,7 +559,7 @@ pub fn train(
         as_of: if log.is_some() {
             as_of.map(format_day)
         } else {
-            None
+            derived.then(|| format_day(table_as_of))
         },
         features: spec,
         centroids: centroids.rows().into_iter().map(|r| r.to_vec()).collect(),
@@ -583,6 +567,14 @@ pub fn train(
         inertia,
         lineage: identity.map(|i| i.lineage),
         lifecycle,
+        value_column: super::segments::value_column(&cands, &used, inputs.value_feature.as_deref())
+            .map(|c| {
+                if c.money {
+                    c.label
+                } else {
+                    format!("{} (a score: tiers only, no revenue share)", c.label)
+                }
+            }),
     };
     let metrics = Metrics {
         k,

@@ -9,8 +9,9 @@
 //! - otherwise, from the two features that set the segment furthest apart from the
 //!   population ("High Spending Score (1-100), Low Annual Income (k$)").
 //!
-//! Tier: the percentile of the segment's median value (monetary, or the configured value
-//! feature) among all customers: ≥ 2/3 high, < 1/3 low, medium in between.
+//! Tier: the percentile of the segment's median value among all customers: ≥ 2/3 high, < 1/3
+//! low, medium in between. The value column is `monetary`, else the configured value
+//! feature, else the spend-like column or the sum of several ([`value_column`]).
 
 use std::collections::BTreeMap;
 
@@ -171,6 +172,101 @@ pub struct SegmentInput<'a> {
     pub inherited: &'a [Option<String>],
 }
 
+/// The column that tiers and revenue shares come from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ValueColumn {
+    /// What it is, for the summary: `monetary`, `income_spend`, `sum of mnt_wines, …`.
+    pub label: String,
+    /// Positions of the summed candidates (one for a single column).
+    pub columns: Vec<usize>,
+    /// True when it is money (its share per segment is a revenue share); a spend-like
+    /// *score* only sets tiers.
+    pub money: bool,
+}
+
+impl ValueColumn {
+    /// Per-customer value: the column, or the sum of the present values of several (missing
+    /// when all are missing).
+    pub fn values(&self, candidates: &[Candidate]) -> Vec<Option<f64>> {
+        let cols: Vec<&[Option<f64>]> = self
+            .columns
+            .iter()
+            .filter_map(|&j| match &candidates[j].values {
+                RawColumn::Numbers(v) => Some(v.as_slice()),
+                RawColumn::Labels(_) => None,
+            })
+            .collect();
+        let n = cols.first().map_or(0, |c| c.len());
+        (0..n)
+            .map(|i| {
+                let present: Vec<f64> = cols.iter().filter_map(|c| c[i]).collect();
+                (!present.is_empty()).then(|| present.iter().sum())
+            })
+            .collect()
+    }
+}
+
+/// True for a feature named like spend: `spend`, `spent`, `revenue`, `sales`, `amount`,
+/// `clv`, `value`, or `Mnt…` (Kaggle's "amount spent on …"). Income is not spend.
+pub fn is_spend_name(name: &str) -> bool {
+    name.starts_with("mnt")
+        || [
+            "spend", "spent", "revenue", "sales", "amount", "clv", "value",
+        ]
+        .iter()
+        .any(|w| name.contains(w))
+}
+
+/// The value column: `monetary` when there is one; else the configured `value_feature` (one
+/// feature, or several joined by `+` to be summed); else the model's one spend-like numeric
+/// feature ([`is_spend_name`]), or the sum of all of them when there are several (`Mnt*`).
+/// `None` when there is no such column: every tier is then medium.
+pub fn value_column(
+    candidates: &[Candidate],
+    used: &[String],
+    configured: Option<&str>,
+) -> Option<ValueColumn> {
+    let numeric = |j: &usize| matches!(candidates[*j].values, RawColumn::Numbers(_));
+    let named = |name: &str| {
+        (0..candidates.len())
+            .filter(numeric)
+            .find(|&j| candidates[j].name == name)
+    };
+    let one = |j: usize, label: &str| ValueColumn {
+        label: label.to_string(),
+        columns: vec![j],
+        money: !label.contains("score"),
+    };
+    if let Some(j) = named("monetary").or_else(|| named("monetary_value")) {
+        return Some(one(j, &candidates[j].name));
+    }
+    let sum = |cols: Vec<usize>| {
+        let names: Vec<&str> = cols.iter().map(|&j| candidates[j].name.as_str()).collect();
+        ValueColumn {
+            label: format!("sum of {}", names.join(", ")),
+            money: !names.iter().any(|n| n.contains("score")),
+            columns: cols,
+        }
+    };
+    if let Some(conf) = configured {
+        let cols: Option<Vec<usize>> = conf.split('+').map(|n| named(n.trim())).collect();
+        match cols {
+            Some(c) if c.len() == 1 => return Some(one(c[0], &candidates[c[0]].name)),
+            Some(c) if !c.is_empty() => return Some(sum(c)),
+            _ => {}
+        }
+    }
+    let spend: Vec<usize> = (0..candidates.len())
+        .filter(numeric)
+        .filter(|&j| used.contains(&candidates[j].name) && is_spend_name(&candidates[j].name))
+        .collect();
+    match spend.len() {
+        0 => None,
+        1 => Some(one(spend[0], &candidates[spend[0]].name)),
+        _ => Some(sum(spend)),
+    }
+}
+
 /// Profiles, tiers and names for every segment.
 pub fn build_segments(input: &SegmentInput) -> Result<Vec<Segment>, TrainError> {
     let n = input.labels.len();
@@ -179,12 +275,17 @@ pub fn build_segments(input: &SegmentInput) -> Result<Vec<Segment>, TrainError> 
         members[l].push(i);
     }
     let monetary = numbers(input.candidates, &["monetary", "monetary_value"]);
-    let revenue_total: Option<f64> = monetary.map(|(_, v)| v.iter().flatten().sum());
+    let value_col = value_column(input.candidates, input.used, input.value_feature);
+    let value: Option<Vec<Option<f64>>> = value_col.as_ref().map(|c| c.values(input.candidates));
+    let revenue = value
+        .as_ref()
+        .filter(|_| value_col.as_ref().is_some_and(|c| c.money));
+    let revenue_total: Option<f64> = revenue.map(|v| v.iter().flatten().sum());
 
     let mut segments: Vec<Segment> = (0..input.k)
         .map(|j| {
             let size = members[j].len();
-            let share_revenue = monetary.zip(revenue_total).map(|((_, v), total)| {
+            let share_revenue = revenue.zip(revenue_total).map(|(v, total)| {
                 let s: f64 = members[j].iter().filter_map(|&i| v[i]).sum();
                 if total != 0.0 {
                     s / total
@@ -207,23 +308,8 @@ pub fn build_segments(input: &SegmentInput) -> Result<Vec<Segment>, TrainError> 
         })
         .collect();
 
-    // Tiers from the value feature.
-    let value = monetary.or_else(|| {
-        let configured: Vec<&str> = input.value_feature.into_iter().collect();
-        numbers(input.candidates, &configured).or_else(|| {
-            input.candidates.iter().find_map(|c| {
-                let name = c.name.as_str();
-                let valueish = ["spend", "revenue", "clv", "value"]
-                    .iter()
-                    .any(|w| name.contains(w));
-                match (&c.values, valueish) {
-                    (RawColumn::Numbers(v), true) => Some((c, v.as_slice())),
-                    _ => None,
-                }
-            })
-        })
-    });
-    if let Some((_, v)) = value {
+    // Tiers from the value column.
+    if let Some(v) = &value {
         let sorted = sorted_present(v);
         for s in &mut segments {
             if let Some(m) = segment_median(v, &members[s.id]) {
@@ -612,5 +698,83 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), n as usize);
+    }
+
+    fn used(c: &[Candidate]) -> Vec<String> {
+        c.iter().map(|c| c.name.clone()).collect()
+    }
+
+    /// Segments of four customers: the first two, the last two.
+    fn two_segments(cands: &[Candidate], used: &[String]) -> Vec<Segment> {
+        build_segments(&SegmentInput {
+            candidates: cands,
+            used,
+            labels: &[0, 0, 1, 1],
+            k: 2,
+            value_feature: None,
+            overrides: &BTreeMap::new(),
+            ids: &[],
+            inherited: &[],
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn spend_columns_are_summed_into_the_value_column() {
+        let cands = vec![
+            num("income", vec![90.0, 10.0, 50.0, 60.0]),
+            num("mntwines", vec![100.0, 90.0, 1.0, 2.0]),
+            num("mntfruits", vec![50.0, 40.0, 0.0, 1.0]),
+            num("z_revenue", vec![11.0; 4]),
+        ];
+        // z_revenue is not a model feature (a constant column the fit left out).
+        let used = vec!["income".into(), "mntwines".into(), "mntfruits".into()];
+        let v = value_column(&cands, &used, None).unwrap();
+        assert_eq!(v.label, "sum of mntwines, mntfruits");
+        assert!(v.money);
+        assert_eq!(
+            v.values(&cands),
+            [Some(150.0), Some(130.0), Some(1.0), Some(3.0)]
+        );
+        let segs = two_segments(&cands, &used);
+        assert_eq!(segs[0].tier, Tier::High);
+        assert_eq!(segs[1].tier, Tier::Low);
+        assert!((segs[0].share_revenue.unwrap() - 280.0 / 284.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn value_column_prefers_monetary_then_the_configured_sum() {
+        let cands = vec![
+            num("fresh", vec![1.0, 2.0]),
+            num("milk", vec![3.0, 4.0]),
+            num("spending_score", vec![5.0, 6.0]),
+        ];
+        let u = used(&cands);
+        let v = value_column(&cands, &u, Some("fresh + milk")).unwrap();
+        assert_eq!(
+            (v.label.as_str(), v.values(&cands)),
+            ("sum of fresh, milk", vec![Some(4.0), Some(6.0)])
+        );
+        // A spend-like score sets tiers but is no revenue.
+        let v = value_column(&cands, &u, None).unwrap();
+        assert_eq!(v.label, "spending_score");
+        assert!(!v.money);
+        let mut with_m = cands.clone();
+        with_m.push(num("monetary", vec![7.0, 8.0]));
+        assert_eq!(
+            value_column(&with_m, &u, Some("fresh")).unwrap().label,
+            "monetary"
+        );
+    }
+
+    #[test]
+    fn no_value_column_means_medium_tiers_and_no_revenue_share() {
+        let cands = vec![num("income", vec![1.0, 2.0, 30.0, 40.0])];
+        let u = used(&cands);
+        assert!(value_column(&cands, &u, None).is_none());
+        let segs = two_segments(&cands, &u);
+        assert!(segs
+            .iter()
+            .all(|s| s.tier == Tier::Medium && s.share_revenue.is_none()));
     }
 }
