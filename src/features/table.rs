@@ -97,29 +97,12 @@ fn parse_table_date(raw: &str, day_first: bool) -> Option<i32> {
 /// both ways with different results and nothing tells them apart. This is the one call into
 /// date-order detection for customer tables, so it can follow `data::dates` in one place.
 pub fn column_day_order(values: &[&str]) -> Option<DayOrder> {
-    let hint = dates::detect_day_order(values.iter().copied());
-    let reads = |o| {
-        values
-            .iter()
-            .filter(|v| dates::parse_date(v, o).is_some())
-            .count()
-    };
-    let (month_first, day_first) = (reads(DayOrder::MonthFirst), reads(DayOrder::DayFirst));
-    if month_first != day_first {
-        return Some(if day_first > month_first {
-            DayOrder::DayFirst
-        } else {
-            DayOrder::MonthFirst
-        });
+    let mut detector = dates::DayOrderDetector::default();
+    for (row, v) in values.iter().enumerate() {
+        detector.observe(v, row as u64 + 1).ok()?;
     }
-    let same = values.iter().all(|v| {
-        dates::parse_date(v, DayOrder::MonthFirst) == dates::parse_date(v, DayOrder::DayFirst)
-    });
-    if same && values.iter().any(|v| v.contains('.')) {
-        // `DD.MM.YYYY` is day-first whichever order is asked for.
-        return Some(DayOrder::DayFirst);
-    }
-    (same || hint == DayOrder::DayFirst).then_some(hint)
+    // No date settles the order: fine when every date reads the same both ways.
+    detector.finish().ok().map(Option::unwrap_or_default)
 }
 
 fn year_of(day: i32) -> i32 {
