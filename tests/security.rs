@@ -145,3 +145,17 @@ fn r12_a_fifo_or_a_huge_file_in_the_store_never_blocks_or_bloats_a_reload() {
     assert!(r.text().contains("more than the limit"), "{}", r.text());
     wait_for_version(s.addr, "default", v2);
 }
+
+#[test]
+fn r12_score_scope_model_answers_carry_no_file_system_paths() {
+    let store = golden_store();
+    let m = store.path();
+    let v = save_trained(m, "default", true);
+    let s = start(config(m));
+    wait_for_version(s.addr, "default", v);
+    let text = get(s.addr, "/v1/models/default", &[]).text();
+    let repo = crate::common::repo("data/sample");
+    assert!(!text.contains(repo.to_str().unwrap()), "{text}");
+    assert!(!text.contains("transactions.csv"), "{text}");
+    assert!(text.contains("\"metrics\""), "{text}");
+}

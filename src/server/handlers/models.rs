@@ -137,8 +137,31 @@ pub async fn show(
         seed: f.seed,
         features,
         segments: f.segments.clone(),
-        metrics: m.metrics.clone(),
+        metrics: m.metrics.as_ref().map(without_locations),
     }))
+}
+
+/// `metrics.json` as a score-scope answer shows it: no file-system paths and no raw input
+/// values. The places where rows were dropped (`first_seen`, `samples`: file, row and value)
+/// are left out, and so is any other text that holds a path separator; counts, indices,
+/// curves and timings stay.
+pub fn without_locations(v: &Value) -> Value {
+    match v {
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "first_seen" | "samples"))
+                .filter(|(_, x)| !matches!(x, Value::String(s) if s.contains(['/', '\\'])))
+                .map(|(k, x)| (k.clone(), without_locations(x)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(
+            a.iter()
+                .filter(|x| !matches!(x, Value::String(s) if s.contains(['/', '\\'])))
+                .map(without_locations)
+                .collect(),
+        ),
+        other => other.clone(),
+    }
 }
 
 /// Loads the version CURRENT names; the old version keeps serving if the new one is bad.
@@ -177,4 +200,38 @@ pub async fn reload(
         })?
         .map_err(|msg| ApiError::new(ApiErrorKind::ReloadFailed, "reload_failed", msg))?;
     Ok(HttpResponse::Ok().json(outcome))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn score_scope_metrics_carry_no_paths_or_raw_values() {
+        let m = json!({
+            "silhouette": 0.4,
+            "data": {"transactions": {
+                "rows_read": 10,
+                "first_seen": {"duplicate": "/home/a/in.csv row 3 column *"},
+                "samples": {"bad_date": ["/home/a/in.csv:4 column date '31/31/2020'"]},
+                "date_orders": [{"file": "C:\\\\data\\\\x.csv", "order": "day-first"}],
+                "files": ["/home/a/in.csv"]
+            }},
+            "timings": {"fit_s": 0.2}
+        });
+        let out = without_locations(&m);
+        let text = out.to_string();
+        assert!(
+            !text.contains("in.csv") && !text.contains("x.csv"),
+            "{text}"
+        );
+        assert_eq!(out["data"]["transactions"]["rows_read"], 10);
+        assert_eq!(
+            out["data"]["transactions"]["date_orders"][0]["order"],
+            "day-first"
+        );
+        assert_eq!(out["timings"]["fit_s"], 0.2);
+        assert_eq!(out["silhouette"], 0.4);
+    }
 }
