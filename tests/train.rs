@@ -233,8 +233,10 @@ fn online_retail_shaped_log_is_cleaned_and_counted() {
     std::fs::write(&path, RETAIL).unwrap();
     // Every date is in December 1-9, so the day/month order must be given; the fixture drops
     // 2 of 15 rows for a missing id on purpose.
-    let mut map = custseg::data::ColumnMap::default();
-    map.date_format = Some(custseg::data::dates::DateFormat::parse("%m/%d/%Y %H:%M").unwrap());
+    let map = custseg::data::ColumnMap {
+        date_format: Some(custseg::data::dates::DateFormat::parse("%m/%d/%Y %H:%M").unwrap()),
+        ..Default::default()
+    };
     let inputs = custseg::train::TrainInputs {
         transactions: vec![path],
         map,

@@ -70,7 +70,7 @@ pub enum DataError {
     DateOrder {
         path: PathBuf,
         column: String,
-        problem: dates::OrderProblem,
+        problem: Box<dates::OrderProblem>,
     },
     /// One drop reason took more than the allowed share of the rows.
     #[error(

@@ -471,7 +471,7 @@ fn read_file(
     let order_error = |problem| DataError::DateOrder {
         path: path.to_path_buf(),
         column: date_column.clone(),
-        problem,
+        problem: Box::new(problem),
     };
     let mut detector = map.date_format.is_none().then(DayOrderDetector::default);
     let mut ctx = RowContext {
