@@ -970,8 +970,11 @@ mod tests {
             overrides: &BTreeMap::new(),
             ids: &[],
             inherited: &[],
+            lifecycle: None,
+            values: &[],
         })
-        .unwrap();
+        .unwrap()
+        .segments;
         assert_eq!(segs[0].name, "Champions");
         assert_ne!(segs[1].name, "Champions");
         let st = segs[0].standing.unwrap();
@@ -997,8 +1000,11 @@ mod tests {
             overrides: &o,
             ids: &[],
             inherited: &[],
+            lifecycle: None,
+            values: &[],
         })
-        .unwrap();
+        .unwrap()
+        .segments;
         assert_eq!(segs[0].name, "Small");
         assert_eq!(segs[1].name, "High x");
         o.insert("1".to_string(), "Small".to_string());
@@ -1011,6 +1017,8 @@ mod tests {
             overrides: &o,
             ids: &[],
             inherited: &[],
+            lifecycle: None,
+            values: &[],
         });
         assert!(matches!(err, Err(TrainError::DuplicateSegmentName { .. })));
     }
@@ -1035,11 +1043,184 @@ mod tests {
             overrides: &BTreeMap::new(),
             ids: &[],
             inherited: &[],
+            lifecycle: None,
+            values: &[],
         })
-        .unwrap();
+        .unwrap()
+        .segments;
         let mut names: Vec<&str> = segs.iter().map(|s| s.name.as_str()).collect();
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), n as usize);
+    }
+
+    fn ev(scores: [u8; 3], churned: f64, active: f64) -> NameEvidence {
+        NameEvidence {
+            scores,
+            mean_scores: scores.map(f64::from),
+            stages: Some([0.0, active, 1.0 - churned - active, churned]),
+            median_monetary: Some(50.0),
+        }
+    }
+
+    fn fits(name: &str, e: &NameEvidence) -> bool {
+        misfit(rule_of(name).unwrap(), e).is_none()
+    }
+
+    fn blank(n: usize) -> Vec<Segment> {
+        let s = Segment {
+            id: 0,
+            name: String::new(),
+            tier: Tier::Medium,
+            size: 1,
+            share_customers: 0.0,
+            share_revenue: None,
+            standing: None,
+            profile: Vec::new(),
+            distance_p99: None,
+            value: None,
+            name_reason: None,
+        };
+        (0..n).map(|id| Segment { id, ..s.clone() }).collect()
+    }
+
+    #[test]
+    fn scores_must_fit_within_one_level() {
+        assert!(fits("Champions", &ev([3, 4, 5], 0.1, 0.8)));
+        assert!(!fits("Champions", &ev([2, 5, 5], 0.1, 0.8)));
+        assert!(fits("New", &ev([4, 2, 2], 0.0, 1.0)));
+        assert!(!fits("New", &ev([5, 3, 1], 0.0, 1.0)));
+        assert!(fits("Can't Lose Them", &ev([2, 3, 3], 0.6, 0.1)));
+        assert!(!fits("Can't Lose Them", &ev([3, 5, 5], 0.6, 0.1)));
+    }
+
+    #[test]
+    fn active_and_drifting_names_need_fewer_than_half_churned() {
+        // CDNOW at k = 2: median R2 F1 M2, 92% churned was `About to Sleep`.
+        let e = ev([2, 1, 2], 0.92, 0.05);
+        assert!(!fits("About to Sleep", &e));
+        assert!(!fits("Need Attention", &e));
+        assert!(fits("About to Sleep", &ev([2, 1, 2], 0.49, 0.3)));
+        assert!(!fits("Potential Loyalist", &ev([3, 2, 2], 0.5, 0.3)));
+    }
+
+    #[test]
+    fn lapsed_names_need_fewer_than_half_active_or_new() {
+        let e = ev([2, 1, 1], 0.2, 0.6);
+        for n in ["Hibernating", "Lost", "At Risk"] {
+            assert!(!fits(n, &e), "{n}");
+        }
+        assert!(fits("Hibernating", &ev([2, 1, 1], 0.4, 0.4)));
+    }
+
+    #[test]
+    fn at_risk_and_cant_lose_them_need_m_score_three() {
+        assert!(!fits("At Risk", &ev([1, 3, 2], 0.8, 0.1)));
+        assert!(fits("At Risk", &ev([1, 3, 3], 0.8, 0.1)));
+        assert!(!fits("Can't Lose Them", &ev([1, 5, 2], 0.8, 0.1)));
+    }
+
+    #[test]
+    fn lost_is_the_more_churned_of_hibernating_and_lost() {
+        let mut segs = blank(2);
+        let e = [ev([2, 1, 1], 0.95, 0.02), ev([2, 1, 1], 0.6, 0.2)];
+        name_by_rfm(&mut segs, &e, &[], &BTreeMap::new());
+        assert_eq!(segs[0].name, "Lost");
+        assert_eq!(segs[1].name, "Hibernating");
+        assert!(segs[0].name_reason.as_deref().unwrap().contains("95% churned"));
+    }
+
+    #[test]
+    fn returners_are_named_for_it_with_tier_low() {
+        // Customers 0-1 spend, 2-3 returned everything (net monetary 0 and below).
+        let cands = vec![
+            num("recency_days", vec![5.0, 8.0, 100.0, 120.0]),
+            num("frequency", vec![4.0, 5.0, 1.0, 1.0]),
+            num("monetary", vec![500.0, 800.0, 0.0, -3.0]),
+        ];
+        let used: Vec<String> = cands.iter().map(|c| c.name.clone()).collect();
+        let b = build_segments(&SegmentInput {
+            candidates: &cands,
+            used: &used,
+            labels: &[0, 0, 1, 1],
+            k: 2,
+            value_feature: None,
+            overrides: &BTreeMap::new(),
+            ids: &[],
+            inherited: &[],
+            lifecycle: None,
+            values: &[],
+        })
+        .unwrap();
+        assert_eq!(b.segments[1].name, RETURNERS);
+        assert_eq!(b.segments[1].tier, Tier::Low);
+        let reason = b.segments[1].name_reason.as_deref().unwrap();
+        assert!(reason.contains("≤ 0"), "{reason}");
+        assert_ne!(b.segments[0].name, RETURNERS);
+    }
+
+    #[test]
+    fn descriptive_name_where_no_rfm_name_fits_and_names_stay_unique() {
+        // Recent one-time buyers, mostly churned: no convention name fits.
+        let e = ev([5, 1, 1], 0.7, 0.1);
+        assert!(RULES.iter().all(|r| misfit(r, &e).is_some()));
+        let mut segs = blank(3);
+        name_by_rfm(&mut segs, &[e.clone(), e.clone(), e], &[], &BTreeMap::new());
+        assert_eq!(segs[0].name, "Lapsed one-time low spenders");
+        assert!(segs[0].name_reason.as_deref().unwrap().contains("no RFM name fits"));
+        let mut names: Vec<&str> = segs.iter().map(|s| s.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), 3, "{names:?}");
+    }
+
+    #[test]
+    fn fitting_names_taken_give_a_descriptive_name() {
+        let e = ev([5, 5, 5], 0.05, 0.9);
+        let mut segs = blank(2);
+        name_by_rfm(&mut segs, &[e.clone(), e], &[], &BTreeMap::new());
+        let names: Vec<&str> = segs.iter().map(|s| s.name.as_str()).collect();
+        assert!(names.contains(&"Champions") || names.contains(&"Loyal"), "{names:?}");
+        assert!(segs.iter().all(|s| !s.name.is_empty()));
+        assert_ne!(segs[0].name, segs[1].name);
+    }
+
+    #[test]
+    fn a_kept_segment_is_renamed_when_its_name_no_longer_fits() {
+        let mut segs = blank(2);
+        let e = [ev([2, 1, 2], 0.92, 0.05), ev([5, 5, 5], 0.05, 0.9)];
+        let inherited = [Some("About to Sleep".to_string()), Some("Champions".to_string())];
+        let renames = name_by_rfm(&mut segs, &e, &inherited, &BTreeMap::new());
+        assert_eq!(segs[1].name, "Champions", "a name that still fits is kept");
+        assert!(segs[1].name_reason.as_deref().unwrap().contains("kept"));
+        assert_ne!(segs[0].name, "About to Sleep");
+        assert_eq!(renames.len(), 1);
+        let (pos, from, why) = &renames[0];
+        assert_eq!((*pos, from.as_str()), (0, "About to Sleep"));
+        assert!(why.contains("92% churned"), "{why}");
+    }
+
+    #[test]
+    fn a_kept_segment_that_became_returners_is_renamed() {
+        let mut segs = blank(1);
+        let mut e = ev([2, 1, 1], 0.4, 0.3);
+        e.median_monetary = Some(0.0);
+        let renames = name_by_rfm(&mut segs, &[e], &[Some("About to Sleep".into())], &BTreeMap::new());
+        assert_eq!(segs[0].name, RETURNERS);
+        assert_eq!(renames.len(), 1);
+    }
+
+    #[test]
+    fn an_override_that_contradicts_the_numbers_wins_and_says_set_in_config() {
+        let mut segs = blank(1);
+        let e = [ev([1, 1, 1], 0.95, 0.0)];
+        name_by_rfm(&mut segs, &e, &[], &BTreeMap::new());
+        let mut o = BTreeMap::new();
+        o.insert("0".to_string(), "Champions".to_string());
+        warn_contradicting_overrides(&segs, &e, &o, &[]);
+        apply_overrides(&mut segs, &o).unwrap();
+        assert_eq!(segs[0].name, "Champions");
+        assert!(segs[0].name_reason.as_deref().unwrap().starts_with("set in config"));
+        assert!(name_misfit("Champions", &e[0]).is_some());
     }
 }
