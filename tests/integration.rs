@@ -7,6 +7,7 @@ mod common;
 mod export;
 mod hostile;
 mod model_format;
+mod names;
 mod properties;
 mod report;
 mod retrain;

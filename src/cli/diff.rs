@@ -4,9 +4,9 @@
 use serde::Serialize;
 
 use custseg::model::format::{Migration, SegmentMatch};
-use custseg::train::segments::Rename;
 use custseg::model::Registry;
 use custseg::train::lineage;
+use custseg::train::segments::Rename;
 use custseg::Model;
 
 use super::UsageError;
@@ -32,13 +32,22 @@ pub struct Diff {
 }
 
 fn renames(a: &Model, b: &Model, matches: &[SegmentMatch]) -> Vec<Rename> {
-    if let Some(l) = b.file.lineage.as_ref().filter(|l| l.previous_version == a.file.version) {
+    if let Some(l) = b
+        .file
+        .lineage
+        .as_ref()
+        .filter(|l| l.previous_version == a.file.version)
+    {
         return l.renames.clone();
     }
     matches
         .iter()
         .filter_map(|m| {
-            let old = a.file.segments.iter().find(|s| Some(s.id) == m.previous_id)?;
+            let old = a
+                .file
+                .segments
+                .iter()
+                .find(|s| Some(s.id) == m.previous_id)?;
             let new = b.file.segments.iter().find(|s| s.id == m.id)?;
             (old.name != new.name).then(|| Rename {
                 id: new.id,

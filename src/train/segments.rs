@@ -416,23 +416,111 @@ const fn rule(
 /// The eleven RFM convention names. Hibernating and Lost share their score ranges; Lost is
 /// the lower-recency, more-churned of the two.
 const RULES: [NameRule; 11] = [
-    rule("Champions", (4, 5), (4, 5), (4, 5), Group::Active, [5.0, 5.0, 5.0], 0.05),
-    rule("Loyal", (2, 5), (3, 5), (3, 5), Group::Active, [4.0, 4.0, 4.0], 0.1),
-    rule("Potential Loyalist", (3, 5), (1, 3), (1, 3), Group::Active, [4.5, 2.5, 2.5], 0.05),
-    rule("New", (4, 5), (1, 1), (1, 1), Group::Active, [5.0, 1.0, 1.0], 0.0),
-    rule("Promising", (3, 4), (1, 1), (1, 1), Group::Active, [3.5, 1.0, 1.0], 0.1),
-    rule("Need Attention", (2, 3), (2, 3), (2, 3), Group::Drifting, [2.5, 2.5, 2.5], 0.3),
-    rule("About to Sleep", (2, 3), (1, 2), (1, 2), Group::Drifting, [2.5, 1.5, 1.5], 0.4),
+    rule(
+        "Champions",
+        (4, 5),
+        (4, 5),
+        (4, 5),
+        Group::Active,
+        [5.0, 5.0, 5.0],
+        0.05,
+    ),
+    rule(
+        "Loyal",
+        (2, 5),
+        (3, 5),
+        (3, 5),
+        Group::Active,
+        [4.0, 4.0, 4.0],
+        0.1,
+    ),
+    rule(
+        "Potential Loyalist",
+        (3, 5),
+        (1, 3),
+        (1, 3),
+        Group::Active,
+        [4.5, 2.5, 2.5],
+        0.05,
+    ),
+    rule(
+        "New",
+        (4, 5),
+        (1, 1),
+        (1, 1),
+        Group::Active,
+        [5.0, 1.0, 1.0],
+        0.0,
+    ),
+    rule(
+        "Promising",
+        (3, 4),
+        (1, 1),
+        (1, 1),
+        Group::Active,
+        [3.5, 1.0, 1.0],
+        0.1,
+    ),
+    rule(
+        "Need Attention",
+        (2, 3),
+        (2, 3),
+        (2, 3),
+        Group::Drifting,
+        [2.5, 2.5, 2.5],
+        0.3,
+    ),
+    rule(
+        "About to Sleep",
+        (2, 3),
+        (1, 2),
+        (1, 2),
+        Group::Drifting,
+        [2.5, 1.5, 1.5],
+        0.4,
+    ),
     NameRule {
         min_m: 3,
-        ..rule("At Risk", (1, 2), (2, 5), (2, 5), Group::Lapsed, [1.5, 3.5, 3.5], 0.6)
+        ..rule(
+            "At Risk",
+            (1, 2),
+            (2, 5),
+            (2, 5),
+            Group::Lapsed,
+            [1.5, 3.5, 3.5],
+            0.6,
+        )
     },
     NameRule {
         min_m: 3,
-        ..rule("Can't Lose Them", (1, 1), (4, 5), (4, 5), Group::Lapsed, [1.0, 4.5, 4.5], 0.6)
+        ..rule(
+            "Can't Lose Them",
+            (1, 1),
+            (4, 5),
+            (4, 5),
+            Group::Lapsed,
+            [1.0, 4.5, 4.5],
+            0.6,
+        )
     },
-    rule("Hibernating", (1, 2), (1, 2), (1, 2), Group::Lapsed, [1.8, 1.5, 1.5], 0.6),
-    rule("Lost", (1, 2), (1, 2), (1, 2), Group::Lapsed, [1.0, 1.0, 1.0], 0.9),
+    rule(
+        "Hibernating",
+        (1, 2),
+        (1, 2),
+        (1, 2),
+        Group::Lapsed,
+        [1.8, 1.5, 1.5],
+        0.6,
+    ),
+    rule(
+        "Lost",
+        (1, 2),
+        (1, 2),
+        (1, 2),
+        Group::Lapsed,
+        [1.0, 1.0, 1.0],
+        0.9,
+    ),
 ];
 
 /// The name of segments whose median net monetary is zero or less.
@@ -524,15 +612,18 @@ fn evidence(
                 })
                 .collect();
             let pick = |d: usize| sc.iter().map(|s| s[d]).collect::<Vec<u8>>();
-            let mean = |d: usize| {
-                sc.iter().map(|s| f64::from(s[d])).sum::<f64>() / sc.len().max(1) as f64
-            };
+            let mean =
+                |d: usize| sc.iter().map(|s| f64::from(s[d])).sum::<f64>() / sc.len().max(1) as f64;
             let stages = input.values.get(j).and_then(|v| {
                 let total = v.stages.iter().sum::<u64>();
                 (total > 0).then(|| v.stages.map(|c| c as f64 / total as f64))
             });
             NameEvidence {
-                scores: [lower_median(pick(0)), lower_median(pick(1)), lower_median(pick(2))],
+                scores: [
+                    lower_median(pick(0)),
+                    lower_median(pick(1)),
+                    lower_median(pick(2)),
+                ],
                 mean_scores: [mean(0), mean(1), mean(2)],
                 stages,
                 median_monetary: segment_median(m, mem),
@@ -554,7 +645,11 @@ fn misfit(rule: &NameRule, ev: &NameEvidence) -> Option<String> {
         ));
     }
     let within = |x: u8, (lo, hi): (u8, u8)| x + 1 >= lo && x <= hi + 1;
-    for (letter, x, range) in [('R', ev.scores[0], rule.r), ('F', ev.scores[1], rule.f), ('M', ev.scores[2], rule.m)] {
+    for (letter, x, range) in [
+        ('R', ev.scores[0], rule.r),
+        ('F', ev.scores[1], rule.f),
+        ('M', ev.scores[2], rule.m),
+    ] {
         if !within(x, range) {
             return Some(format!(
                 "median {letter}{x} is more than one level outside {letter}{}-{} for {}",
@@ -596,7 +691,9 @@ fn rule_cost(rule: &NameRule, ev: &NameEvidence) -> f64 {
             (f64::from(ev.scores[i]) - t).powi(2) + 0.1 * (ev.mean_scores[i] - t).powi(2)
         })
         .sum();
-    d + ev.churned().map_or(0.0, |c| 4.0 * (c - rule.churned).powi(2))
+    d + ev
+        .churned()
+        .map_or(0.0, |c| 4.0 * (c - rule.churned).powi(2))
 }
 
 /// A descriptive name from the numbers, for a segment no convention name fits:
@@ -695,8 +792,10 @@ fn name_by_rfm(
         match name_misfit(&default, &ev[j]) {
             None => {
                 fixed[j] = Some(default);
-                segments[j].name_reason =
-                    Some(format!("{}; kept from the previous version", ev[j].describe()));
+                segments[j].name_reason = Some(format!(
+                    "{}; kept from the previous version",
+                    ev[j].describe()
+                ));
             }
             Some(why) => renames.push((j, old, why)),
         }
@@ -712,7 +811,11 @@ fn name_by_rfm(
             ));
         }
     }
-    let taken: Vec<String> = fixed.iter().flatten().map(|n| base_name(n).to_string()).collect();
+    let taken: Vec<String> = fixed
+        .iter()
+        .flatten()
+        .map(|n| base_name(n).to_string())
+        .collect();
     let is_taken = |name: &str| {
         taken.iter().any(|t| t == name) || overrides.get(name).is_some_and(|o| taken.contains(o))
     };
@@ -815,7 +918,11 @@ fn name_by_profile(input: &SegmentInput, segments: &mut [Segment], members: &[Ve
                         descriptors.push((
                             (p - 0.5).abs(),
                             format!("{word} {label}"),
-                            format!("median {label} {} at percentile {:.0}", fmt_money(Some(m)), 100.0 * p),
+                            format!(
+                                "median {label} {} at percentile {:.0}",
+                                fmt_money(Some(m)),
+                                100.0 * p
+                            ),
                         ));
                     }
                 }
@@ -1127,7 +1234,11 @@ mod tests {
         name_by_rfm(&mut segs, &e, &[], &BTreeMap::new());
         assert_eq!(segs[0].name, "Lost");
         assert_eq!(segs[1].name, "Hibernating");
-        assert!(segs[0].name_reason.as_deref().unwrap().contains("95% churned"));
+        assert!(segs[0]
+            .name_reason
+            .as_deref()
+            .unwrap()
+            .contains("95% churned"));
     }
 
     #[test]
@@ -1167,7 +1278,11 @@ mod tests {
         let mut segs = blank(3);
         name_by_rfm(&mut segs, &[e.clone(), e.clone(), e], &[], &BTreeMap::new());
         assert_eq!(segs[0].name, "Lapsed one-time low spenders");
-        assert!(segs[0].name_reason.as_deref().unwrap().contains("no RFM name fits"));
+        assert!(segs[0]
+            .name_reason
+            .as_deref()
+            .unwrap()
+            .contains("no RFM name fits"));
         let mut names: Vec<&str> = segs.iter().map(|s| s.name.as_str()).collect();
         names.sort_unstable();
         names.dedup();
@@ -1180,7 +1295,10 @@ mod tests {
         let mut segs = blank(2);
         name_by_rfm(&mut segs, &[e.clone(), e], &[], &BTreeMap::new());
         let names: Vec<&str> = segs.iter().map(|s| s.name.as_str()).collect();
-        assert!(names.contains(&"Champions") || names.contains(&"Loyal"), "{names:?}");
+        assert!(
+            names.contains(&"Champions") || names.contains(&"Loyal"),
+            "{names:?}"
+        );
         assert!(segs.iter().all(|s| !s.name.is_empty()));
         assert_ne!(segs[0].name, segs[1].name);
     }
@@ -1189,7 +1307,10 @@ mod tests {
     fn a_kept_segment_is_renamed_when_its_name_no_longer_fits() {
         let mut segs = blank(2);
         let e = [ev([2, 1, 2], 0.92, 0.05), ev([5, 5, 5], 0.05, 0.9)];
-        let inherited = [Some("About to Sleep".to_string()), Some("Champions".to_string())];
+        let inherited = [
+            Some("About to Sleep".to_string()),
+            Some("Champions".to_string()),
+        ];
         let renames = name_by_rfm(&mut segs, &e, &inherited, &BTreeMap::new());
         assert_eq!(segs[1].name, "Champions", "a name that still fits is kept");
         assert!(segs[1].name_reason.as_deref().unwrap().contains("kept"));
@@ -1205,7 +1326,12 @@ mod tests {
         let mut segs = blank(1);
         let mut e = ev([2, 1, 1], 0.4, 0.3);
         e.median_monetary = Some(0.0);
-        let renames = name_by_rfm(&mut segs, &[e], &[Some("About to Sleep".into())], &BTreeMap::new());
+        let renames = name_by_rfm(
+            &mut segs,
+            &[e],
+            &[Some("About to Sleep".into())],
+            &BTreeMap::new(),
+        );
         assert_eq!(segs[0].name, RETURNERS);
         assert_eq!(renames.len(), 1);
     }
@@ -1220,7 +1346,11 @@ mod tests {
         warn_contradicting_overrides(&segs, &e, &o, &[]);
         apply_overrides(&mut segs, &o).unwrap();
         assert_eq!(segs[0].name, "Champions");
-        assert!(segs[0].name_reason.as_deref().unwrap().starts_with("set in config"));
+        assert!(segs[0]
+            .name_reason
+            .as_deref()
+            .unwrap()
+            .starts_with("set in config"));
         assert!(name_misfit("Champions", &e[0]).is_some());
     }
 }
