@@ -13,7 +13,8 @@ use serde_json::Value;
 use crate::common::{custseg, read_csv, repo, shared, text};
 
 /// (name, R range, F range, M range, lapsed, needs M >= 3) as SPEC "Segment names" has them.
-const CONVENTION: [(&str, (u8, u8), (u8, u8), (u8, u8), bool, bool); 11] = [
+type Range = (u8, u8);
+const CONVENTION: [(&str, Range, Range, Range, bool, bool); 11] = [
     ("Champions", (4, 5), (4, 5), (4, 5), false, false),
     ("Loyal", (2, 5), (3, 5), (3, 5), false, false),
     ("Potential Loyalist", (3, 5), (1, 3), (1, 3), false, false),
