@@ -252,22 +252,23 @@ fn r11_retrain_renames_a_kept_segment_whose_name_no_longer_fits() {
     let models = dir.path().join("models");
     let cfg = dir.path().join("names.toml");
     let tx = shared("CDNOW_master.txt");
-    // v1: the churned segment is called `About to Sleep` by the config (warned about).
-    let v1 = custseg(
-        &[
-            "train",
-            "--transactions",
-            tx.to_str().unwrap(),
-            "--k",
-            "2",
-            "--name",
-            "cd",
-            "--models-dir",
-            models.to_str().unwrap(),
-        ],
-        dir.path(),
+    let (tx, models_s, cfg_s) = (
+        tx.to_str().unwrap(),
+        models.to_str().unwrap(),
+        cfg.to_str().unwrap(),
     );
-    assert!(v1.status.success(), "{}", text(&v1));
+    let train = |extra: &[&str]| {
+        let mut args = vec!["train", "--transactions", tx, "--k", "2", "--name", "cd"];
+        args.extend_from_slice(&["--models-dir", models_s]);
+        args.extend_from_slice(extra);
+        let out = custseg(&args, dir.path());
+        let t = text(&out);
+        assert!(out.status.success(), "{t}");
+        t
+    };
+    // v1 as trained; v2: the churned segment is called `About to Sleep` by the config
+    // (warned about).
+    train(&[]);
     let m: Value =
         serde_json::from_slice(&std::fs::read(models.join("cd/v1/model.json")).unwrap()).unwrap();
     let churned = m["segments"]
@@ -285,45 +286,13 @@ fn r11_retrain_renames_a_kept_segment_whose_name_no_longer_fits() {
         format!("[segments.names]\n\"{churned}\" = \"About to Sleep\"\n"),
     )
     .unwrap();
-    let v2 = custseg(
-        &[
-            "train",
-            "--transactions",
-            tx.to_str().unwrap(),
-            "--k",
-            "2",
-            "--name",
-            "cd",
-            "--models-dir",
-            models.to_str().unwrap(),
-            "--config",
-            cfg.to_str().unwrap(),
-        ],
-        dir.path(),
-    );
-    let out = text(&v2);
-    assert!(v2.status.success(), "{out}");
+    let out = train(&["--config", cfg_s]);
     assert!(
         out.contains(&format!("segment {churned} is named 'About to Sleep'")),
         "{out}"
     );
     // v3 without the config: the kept segment's inherited name no longer fits.
-    let v3 = custseg(
-        &[
-            "train",
-            "--transactions",
-            tx.to_str().unwrap(),
-            "--k",
-            "2",
-            "--name",
-            "cd",
-            "--models-dir",
-            models.to_str().unwrap(),
-        ],
-        dir.path(),
-    );
-    let out = text(&v3);
-    assert!(v3.status.success(), "{out}");
+    let out = train(&[]);
     assert!(
         out.contains(&format!("renamed segment {churned}: About to Sleep ->")),
         "{out}"
@@ -335,15 +304,7 @@ fn r11_retrain_renames_a_kept_segment_whose_name_no_longer_fits() {
     assert_eq!(r["from"], "About to Sleep");
     assert!(r["reason"].as_str().unwrap().contains("churned"), "{r}");
     let diff = custseg(
-        &[
-            "models",
-            "diff",
-            "cd",
-            "v2",
-            "v3",
-            "--models-dir",
-            models.to_str().unwrap(),
-        ],
+        &["models", "diff", "cd", "v2", "v3", "--models-dir", models_s],
         dir.path(),
     );
     let d = text(&diff);
