@@ -291,25 +291,32 @@ pub fn build_segments(input: &SegmentInput) -> Result<Built, TrainError> {
             s.id = *id;
         }
     }
-    let renames = renames
-        .into_iter()
-        .map(|(j, from, reason)| Rename {
-            id: segments[j].id,
-            from,
-            to: String::new(),
-            reason,
-        })
-        .collect::<Vec<_>>();
+    let ids: Vec<usize> = renames.iter().map(|r| segments[r.0].id).collect();
     apply_overrides(&mut segments, input.overrides)?;
-    let renames = renames
-        .into_iter()
-        .filter_map(|mut r| {
-            let s = segments.iter().find(|s| s.id == r.id)?;
-            r.to = s.name.clone();
-            (r.to != r.from).then_some(r)
-        })
-        .collect();
+    let renames = finish_renames(&segments, renames, &ids);
     Ok(Built { segments, renames })
+}
+
+/// Renames (position, old name, why) with the final ids and names; a segment whose final
+/// name is its old one (an override) is not renamed.
+fn finish_renames(
+    segments: &[Segment],
+    renames: Vec<(usize, String, String)>,
+    ids: &[usize],
+) -> Vec<Rename> {
+    renames
+        .into_iter()
+        .zip(ids)
+        .filter_map(|((j, from, reason), &id)| {
+            let to = segments[j].name.clone();
+            (to != from).then_some(Rename {
+                id,
+                from,
+                to,
+                reason,
+            })
+        })
+        .collect()
 }
 
 fn profile(input: &SegmentInput, members: &[usize]) -> Vec<FeatureProfile> {
