@@ -8,6 +8,7 @@ mod dates;
 mod export;
 mod hostile;
 mod model_format;
+mod names;
 mod properties;
 mod report;
 mod retrain;

@@ -229,7 +229,18 @@ fn new_groups_get_fresh_ids_and_retired_ids_are_never_reused() {
                             "v{v}: kept id {id} was in v{}",
                             v - 1
                         );
-                        assert_eq!(name_of(&prev, id), name_of(&m, id));
+                        // The name is kept while it still fits; a rename is recorded.
+                        let renamed = lineage["renames"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .find(|r| r["id"] == id);
+                        match renamed {
+                            Some(r) => {
+                                assert_eq!(r["from"].as_str(), Some(name_of(&prev, id).as_str()))
+                            }
+                            None => assert_eq!(name_of(&prev, id), name_of(&m, id)),
+                        }
                     }
                     None => {
                         assert!(id >= seen_next, "v{v}: new id {id} reuses an old one");

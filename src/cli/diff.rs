@@ -6,6 +6,7 @@ use serde::Serialize;
 use custseg::model::format::{Migration, SegmentMatch};
 use custseg::model::Registry;
 use custseg::train::lineage;
+use custseg::train::segments::Rename;
 use custseg::Model;
 
 use super::UsageError;
@@ -24,7 +25,38 @@ pub struct Diff {
     /// Ids the later version gives to segments it pairs with an earlier segment of another id
     /// (versions that are not consecutive, or trained without lineage).
     pub id_changes: Vec<(usize, usize)>,
+    /// Paired segments whose name changed, and why (the later version's lineage when it was
+    /// trained on the earlier one, else the later segment's `name_reason`).
+    pub renames: Vec<Rename>,
     pub migration: Migration,
+}
+
+fn renames(a: &Model, b: &Model, matches: &[SegmentMatch]) -> Vec<Rename> {
+    if let Some(l) = b
+        .file
+        .lineage
+        .as_ref()
+        .filter(|l| l.previous_version == a.file.version)
+    {
+        return l.renames.clone();
+    }
+    matches
+        .iter()
+        .filter_map(|m| {
+            let old = a
+                .file
+                .segments
+                .iter()
+                .find(|s| Some(s.id) == m.previous_id)?;
+            let new = b.file.segments.iter().find(|s| s.id == m.id)?;
+            (old.name != new.name).then(|| Rename {
+                id: new.id,
+                from: old.name.clone(),
+                to: new.name.clone(),
+                reason: new.name_reason.clone().unwrap_or_else(|| "-".into()),
+            })
+        })
+        .collect()
 }
 
 fn version(raw: &str) -> Result<u32> {
@@ -62,6 +94,7 @@ pub fn compute(reg: &Registry, name: &str, from: &str, to: &str) -> Result<Diff>
         .iter()
         .filter_map(|m| m.previous_id.filter(|p| *p != m.id).map(|p| (p, m.id)))
         .collect();
+    let renames = renames(&a, &b, &matches);
     let (joined, only_in_from) = lineage::join_labels(&sa, &sb.ids);
     let mut migration = lineage::migration(
         from_v,
@@ -80,6 +113,7 @@ pub fn compute(reg: &Registry, name: &str, from: &str, to: &str) -> Result<Diff>
         to_as_of: b.file.as_of.clone(),
         matches,
         id_changes,
+        renames,
         migration,
     })
 }
@@ -141,6 +175,12 @@ pub fn print(d: &Diff) {
         println!(
             "  note: segment {from} of v{} is the same group as segment {to} of v{}",
             d.from_version, d.to_version
+        );
+    }
+    for r in &d.renames {
+        println!(
+            "  renamed segment {}: {} -> {} ({})",
+            r.id, r.from, r.to, r.reason
         );
     }
     println!();

@@ -802,6 +802,8 @@ fn demo(a: DemoArgs) -> Result<()> {
     println!();
     output::print_value_table(&model.file);
     println!();
+    output::print_name_reasons(&model.file);
+    println!();
     println!("Model files: {}", dir.display());
     println!("Report:      {}", dir.join("report.html").display());
     println!("Inspect:     cargo run --release -- models show default/v{version}");

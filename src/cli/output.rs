@@ -187,6 +187,31 @@ pub fn print_value_table(m: &ModelFile) {
     }
 }
 
+/// Why each segment has its name (`name_reason`), in id order.
+pub fn print_name_reasons(m: &ModelFile) {
+    if m.segments.iter().all(|s| s.name_reason.is_none()) {
+        return;
+    }
+    println!("Why these names:");
+    let name_w = name_width(m);
+    for s in &m.segments {
+        if let Some(r) = &s.name_reason {
+            println!("{:>3}  {:<name_w$}  {r}", s.id, s.name);
+        }
+    }
+}
+
+/// Kept segments renamed by a retrain because their old name no longer fits.
+pub fn print_renames(m: &ModelFile) {
+    let Some(l) = &m.lineage else { return };
+    for r in &l.renames {
+        println!(
+            "  renamed segment {}: {} -> {} ({})",
+            r.id, r.from, r.to, r.reason
+        );
+    }
+}
+
 /// Width of the segment-name column.
 fn name_width(m: &ModelFile) -> usize {
     m.segments
@@ -332,10 +357,13 @@ pub fn print_trained(out: &TrainOutput, version: u32, dir: &Path, current: Optio
             m.version
         );
     }
+    print_renames(m);
     println!();
     print_segment_table(m);
     println!();
     print_value_table(m);
+    println!();
+    print_name_reasons(m);
 }
 
 /// `models show`.
@@ -371,4 +399,6 @@ pub fn print_model(model: &Model, metrics: Option<&Metrics>, dir: &Path) {
     print_segment_table(m);
     println!();
     print_value_table(m);
+    println!();
+    print_name_reasons(m);
 }

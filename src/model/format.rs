@@ -94,6 +94,9 @@ pub struct Lineage {
     /// Smallest id never used by this model's versions; a new segment takes it, so a retired
     /// id is never given to a different group.
     pub next_segment_id: usize,
+    /// Kept segments renamed because their previous name no longer fits their numbers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub renames: Vec<crate::train::segments::Rename>,
 }
 
 /// One segment's match.

@@ -529,6 +529,7 @@ pub fn segments_csv(out: &TrainOutput) -> Vec<u8> {
         "size",
         "share_customers",
         "share_revenue",
+        "name_reason",
     ]
     .map(String::from)
     .to_vec();
@@ -556,6 +557,7 @@ pub fn segments_csv(out: &TrainOutput) -> Vec<u8> {
             s.share_revenue
                 .map(|v| format!("{v:.6}"))
                 .unwrap_or_default(),
+            s.name_reason.clone().unwrap_or_default(),
         ];
         for p in &s.profile {
             match p {

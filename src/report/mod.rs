@@ -237,20 +237,23 @@ fn segments_section(h: &mut String, segments: &[Segment]) {
     h.push_str("<section id=\"segments\"><h2>Segments</h2><div class=\"grid\">");
     h.push_str(
         "<table><tr><th class=\"l\">segment</th><th class=\"l\">tier</th><th>customers</th>\
-         <th>share of customers</th><th>share of revenue</th></tr>",
+         <th>share of customers</th><th>share of revenue</th>\
+         <th class=\"l\">why this name</th></tr>",
     );
     let order = by_id(segments);
     for &j in &order {
         let s = &segments[j];
         let _ = write!(
             h,
-            "<tr><td class=\"l\">{}{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td class=\"l\">{}{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td class=\"l\">{}</td></tr>",
             swatch(s.id),
             esc(&seg_label(s)),
             s.tier,
             int(s.size),
             pct(s.share_customers),
-            s.share_revenue.map(pct).unwrap_or_else(|| "–".into())
+            s.share_revenue.map(pct).unwrap_or_else(|| "–".into()),
+            esc(s.name_reason.as_deref().unwrap_or("–"))
         );
     }
     h.push_str("</table>");

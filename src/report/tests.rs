@@ -183,6 +183,7 @@ fn lineage_and_migration_render_from_their_records() {
             })
             .collect(),
         next_segment_id: 12,
+        renames: Vec::new(),
     });
     let from: Vec<SegmentRef> = vec![
         SegmentRef {

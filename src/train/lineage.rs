@@ -225,6 +225,7 @@ pub fn match_segments(
             previous_version: prev.version,
             matches,
             next_segment_id: next,
+            renames: Vec::new(),
         },
     }
 }
@@ -542,6 +543,7 @@ mod tests {
             previous_version: 0,
             matches: Vec::new(),
             next_segment_id: 12,
+            renames: Vec::new(),
         });
         let mut new = rows(&old, &(0..k).collect::<Vec<_>>());
         new.row_mut(1).mapv_inplace(|v| v + 10.0);

@@ -17,7 +17,7 @@ use super::TrainError;
 use crate::data::dates::format_day;
 use crate::data::{self, ColumnMap, CustomerTable, TransactionLog};
 use crate::error::Result;
-use crate::features::lifecycle::ValueModel;
+use crate::features::lifecycle::{SegmentValue, ValueModel};
 use crate::features::rfm::{compute_rfm, in_window, RFM_FEATURES};
 use crate::features::spec::{self, Candidate, RawColumn, Source};
 use crate::features::table::{Derivation, Typed};
@@ -481,7 +481,8 @@ pub fn train(
     let ch = calinski_harabasz(x.view(), &labels, k);
     let db = davies_bouldin(x.view(), &labels, k);
     let used: Vec<String> = spec.features.iter().map(|f| f.name.clone()).collect();
-    let mut segments = build_segments(&SegmentInput {
+    let (lifecycle, values) = value_model(&cands, &used, &labels, k).unzip();
+    let built = build_segments(&SegmentInput {
         candidates: &cands,
         used: &used,
         labels: &labels,
@@ -490,7 +491,14 @@ pub fn train(
         overrides: &inputs.segment_names,
         ids: identity.as_ref().map_or(&[], |i| &i.ids),
         inherited: identity.as_ref().map_or(&[], |i| &i.inherited),
+        lifecycle: lifecycle.as_ref(),
+        values: values.as_deref().unwrap_or_default(),
     })?;
+    let mut segments = built.segments;
+    let mut identity = identity;
+    if let Some(id) = identity.as_mut() {
+        id.lineage.renames = built.renames;
+    }
     for (j, s) in segments.iter_mut().enumerate() {
         let mut d: Vec<f64> = labels
             .iter()
@@ -503,7 +511,6 @@ pub fn train(
             s.distance_p99 = Some(d[((d.len() - 1) as f64 * 0.99).round() as usize]);
         }
     }
-    let lifecycle = value_model(&cands, &used, &labels, &mut segments);
     let fit_s = t_fit.elapsed().as_secs_f64();
 
     // Where the previous version's customers are now. A previous version whose assignments
@@ -615,15 +622,15 @@ pub fn train(
 }
 
 /// Fits RFM score cut points and the typical purchase interval on the training customers
-/// and fills in each segment's value, when recency, frequency, monetary and tenure were
+/// and computes each cluster's value (by position), when recency, frequency, monetary and tenure were
 /// computed from transactions and are features of the model (so the scorer has them too and
 /// every customer gets scores, not only the segments).
 fn value_model(
     cands: &[Candidate],
     used: &[String],
     labels: &[usize],
-    segments: &mut [crate::train::Segment],
-) -> Option<ValueModel> {
+    k: usize,
+) -> Option<(ValueModel, Vec<SegmentValue>)> {
     let col = |name: &str| {
         if !used.iter().any(|u| u == name) {
             return None;
@@ -646,16 +653,18 @@ fn value_model(
     }
     let pick = |j: usize| rows.iter().map(move |r| r[j]).collect::<Vec<f64>>();
     let vm = ValueModel::fit(&pick(0), &pick(1), &pick(2), &pick(3))?;
-    for (j, s) in segments.iter_mut().enumerate() {
-        let members: Vec<[f64; 4]> = rows
-            .iter()
-            .zip(&seg_of)
-            .filter(|(_, &l)| l == j)
-            .map(|(r, _)| *r)
-            .collect();
-        s.value = Some(vm.segment_value(&members));
-    }
-    Some(vm)
+    let values = (0..k)
+        .map(|j| {
+            let members: Vec<[f64; 4]> = rows
+                .iter()
+                .zip(&seg_of)
+                .filter(|(_, &l)| l == j)
+                .map(|(r, _)| *r)
+                .collect();
+            vm.segment_value(&members)
+        })
+        .collect();
+    Some((vm, values))
 }
 
 #[cfg(test)]

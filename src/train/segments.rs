@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::assign::hungarian;
 use super::TrainError;
+use crate::features::lifecycle::{SegmentValue, Stage, ValueModel};
 use crate::features::spec::{median, Candidate, RawColumn};
 
 /// Value tier of a segment.
@@ -99,22 +100,31 @@ pub struct Segment {
     /// Historical value and lifecycle mix (models trained on transactions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<crate::features::lifecycle::SegmentValue>,
+    /// The numbers that justify the name (median R/F/M scores, lifecycle mix), or why it
+    /// was set otherwise. Absent in models written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_reason: Option<String>,
 }
 
-/// The eleven RFM names and their prototype standing (recency, frequency, monetary, tenure).
-pub const RFM_PROTOTYPES: [(&str, [f64; 4]); 11] = [
-    ("Champions", [0.85, 0.85, 0.85, 0.7]),
-    ("Loyal", [0.6, 0.75, 0.7, 0.75]),
-    ("Potential Loyalist", [0.8, 0.45, 0.5, 0.4]),
-    ("New", [0.9, 0.1, 0.3, 0.05]),
-    ("Promising", [0.75, 0.2, 0.25, 0.3]),
-    ("Need Attention", [0.5, 0.5, 0.5, 0.5]),
-    ("About to Sleep", [0.35, 0.25, 0.25, 0.5]),
-    ("At Risk", [0.2, 0.65, 0.65, 0.7]),
-    ("Can't Lose Them", [0.1, 0.9, 0.9, 0.85]),
-    ("Hibernating", [0.2, 0.2, 0.2, 0.6]),
-    ("Lost", [0.05, 0.05, 0.1, 0.6]),
-];
+/// A kept segment whose inherited name no longer fits its numbers after a retrain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rename {
+    /// Segment id (kept).
+    pub id: usize,
+    /// Name in the previous version.
+    pub from: String,
+    /// Name in this version.
+    pub to: String,
+    /// Why the old name no longer fits.
+    pub reason: String,
+}
+
+/// Segments and the renames of kept segments.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Built {
+    pub segments: Vec<Segment>,
+    pub renames: Vec<Rename>,
+}
 
 /// Mid-rank percentile of `x` in a sorted population.
 pub fn percentile(sorted: &[f64], x: f64) -> f64 {
@@ -168,8 +178,14 @@ pub struct SegmentInput<'a> {
     pub overrides: &'a BTreeMap<String, String>,
     /// Segment id of each cluster (by position); empty: ids 0..k.
     pub ids: &'a [usize],
-    /// Name a cluster keeps from the previous version (by position); empty: none.
+    /// Name a cluster keeps from the previous version (by position) while it still fits;
+    /// empty: none.
     pub inherited: &'a [Option<String>],
+    /// Fitted RFM cut points and purchase rhythm (models on transactions), for the scores and
+    /// lifecycle stages names are judged by.
+    pub lifecycle: Option<&'a ValueModel>,
+    /// Value and lifecycle mix of each cluster (by position); empty without a lifecycle.
+    pub values: &'a [SegmentValue],
 }
 
 /// The column that tiers and revenue shares come from.
@@ -267,8 +283,8 @@ pub fn value_column(
     }
 }
 
-/// Profiles, tiers and names for every segment.
-pub fn build_segments(input: &SegmentInput) -> Result<Vec<Segment>, TrainError> {
+/// Profiles, tiers and names for every segment, and the renames of kept segments.
+pub fn build_segments(input: &SegmentInput) -> Result<Built, TrainError> {
     let n = input.labels.len();
     let mut members: Vec<Vec<usize>> = vec![Vec::new(); input.k];
     for (i, &l) in input.labels.iter().enumerate() {
@@ -303,7 +319,8 @@ pub fn build_segments(input: &SegmentInput) -> Result<Vec<Segment>, TrainError> 
                 standing: None,
                 profile: profile(input, &members[j]),
                 distance_p99: None,
-                value: None,
+                value: input.values.get(j).cloned(),
+                name_reason: None,
             }
         })
         .collect();
@@ -328,6 +345,7 @@ pub fn build_segments(input: &SegmentInput) -> Result<Vec<Segment>, TrainError> 
     let r = numbers(input.candidates, &["recency_days", "recency"]);
     let f = numbers(input.candidates, &["frequency"]);
     let t = numbers(input.candidates, &["tenure_days", "tenure"]);
+    let mut renames = Vec::new();
     if let (Some((_, r)), Some((_, f)), Some((_, m))) = (r, f, monetary) {
         let (rs, fs, ms) = (sorted_present(r), sorted_present(f), sorted_present(m));
         let ts = t.map(|(_, t)| sorted_present(t));
@@ -343,7 +361,14 @@ pub fn build_segments(input: &SegmentInput) -> Result<Vec<Segment>, TrainError> 
                 tenure: t.zip(ts.as_ref()).map(|((_, t), ts)| stand(t, ts)),
             });
         }
-        name_by_rfm(&mut segments, input.inherited, input.overrides);
+        let ev = evidence(input, [r, f, m], &members);
+        for (s, e) in segments.iter_mut().zip(&ev) {
+            if e.returner() {
+                s.tier = Tier::Low;
+            }
+        }
+        renames = name_by_rfm(&mut segments, &ev, input.inherited, input.overrides);
+        warn_contradicting_overrides(&segments, &ev, input.overrides, input.ids);
     } else {
         name_by_profile(input, &mut segments, &members);
     }
@@ -352,8 +377,32 @@ pub fn build_segments(input: &SegmentInput) -> Result<Vec<Segment>, TrainError> 
             s.id = *id;
         }
     }
+    let ids: Vec<usize> = renames.iter().map(|r| segments[r.0].id).collect();
     apply_overrides(&mut segments, input.overrides)?;
-    Ok(segments)
+    let renames = finish_renames(&segments, renames, &ids);
+    Ok(Built { segments, renames })
+}
+
+/// Renames (position, old name, why) with the final ids and names; a segment whose final
+/// name is its old one (an override) is not renamed.
+fn finish_renames(
+    segments: &[Segment],
+    renames: Vec<(usize, String, String)>,
+    ids: &[usize],
+) -> Vec<Rename> {
+    renames
+        .into_iter()
+        .zip(ids)
+        .filter_map(|((j, from, reason), &id)| {
+            let to = segments[j].name.clone();
+            (to != from).then_some(Rename {
+                id,
+                from,
+                to,
+                reason,
+            })
+        })
+        .collect()
 }
 
 fn profile(input: &SegmentInput, members: &[usize]) -> Vec<FeatureProfile> {
@@ -411,62 +460,523 @@ fn finite_or_zero(v: f64) -> f64 {
     }
 }
 
-/// The name of RFM prototype column `col` (prototypes repeat with a number when k > 11).
-fn rfm_name(col: usize) -> String {
-    let base = RFM_PROTOTYPES[col % RFM_PROTOTYPES.len()].0;
-    match col / RFM_PROTOTYPES.len() {
-        0 => base.to_string(),
-        copy => format!("{base} {}", copy + 1),
+/// Which lifecycle condition a convention name needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Group {
+    /// Champions, Loyal, Potential Loyalist, New, Promising: fewer than half churned.
+    Active,
+    /// Need Attention, About to Sleep: fewer than half churned.
+    Drifting,
+    /// At Risk, Can't Lose Them, Hibernating, Lost: fewer than half active or new.
+    Lapsed,
+}
+
+/// The RFM convention for one name: score ranges (1..5, inclusive), the lifecycle group, the
+/// least median M score, and a prototype (mean scores, churned share) that orders the names a
+/// segment is allowed.
+struct NameRule {
+    name: &'static str,
+    r: (u8, u8),
+    f: (u8, u8),
+    m: (u8, u8),
+    group: Group,
+    min_m: u8,
+    target: [f64; 3],
+    churned: f64,
+}
+
+const fn rule(
+    name: &'static str,
+    r: (u8, u8),
+    f: (u8, u8),
+    m: (u8, u8),
+    group: Group,
+    target: [f64; 3],
+    churned: f64,
+) -> NameRule {
+    NameRule {
+        name,
+        r,
+        f,
+        m,
+        group,
+        min_m: 1,
+        target,
+        churned,
     }
 }
 
-/// Names segments one-to-one after the closest RFM prototypes. Segments with an inherited
-/// name keep it, and the names they hold are not given to the others.
+/// The eleven RFM convention names. Hibernating and Lost share their score ranges; Lost is
+/// the lower-recency, more-churned of the two.
+const RULES: [NameRule; 11] = [
+    rule(
+        "Champions",
+        (4, 5),
+        (4, 5),
+        (4, 5),
+        Group::Active,
+        [5.0, 5.0, 5.0],
+        0.05,
+    ),
+    rule(
+        "Loyal",
+        (2, 5),
+        (3, 5),
+        (3, 5),
+        Group::Active,
+        [4.0, 4.0, 4.0],
+        0.1,
+    ),
+    rule(
+        "Potential Loyalist",
+        (3, 5),
+        (1, 3),
+        (1, 3),
+        Group::Active,
+        [4.5, 2.5, 2.5],
+        0.05,
+    ),
+    rule(
+        "New",
+        (4, 5),
+        (1, 1),
+        (1, 1),
+        Group::Active,
+        [5.0, 1.0, 1.0],
+        0.0,
+    ),
+    rule(
+        "Promising",
+        (3, 4),
+        (1, 1),
+        (1, 1),
+        Group::Active,
+        [3.5, 1.0, 1.0],
+        0.1,
+    ),
+    rule(
+        "Need Attention",
+        (2, 3),
+        (2, 3),
+        (2, 3),
+        Group::Drifting,
+        [2.5, 2.5, 2.5],
+        0.3,
+    ),
+    rule(
+        "About to Sleep",
+        (2, 3),
+        (1, 2),
+        (1, 2),
+        Group::Drifting,
+        [2.5, 1.5, 1.5],
+        0.4,
+    ),
+    NameRule {
+        min_m: 3,
+        ..rule(
+            "At Risk",
+            (1, 2),
+            (2, 5),
+            (2, 5),
+            Group::Lapsed,
+            [1.5, 3.5, 3.5],
+            0.6,
+        )
+    },
+    NameRule {
+        min_m: 3,
+        ..rule(
+            "Can't Lose Them",
+            (1, 1),
+            (4, 5),
+            (4, 5),
+            Group::Lapsed,
+            [1.0, 4.5, 4.5],
+            0.6,
+        )
+    },
+    rule(
+        "Hibernating",
+        (1, 2),
+        (1, 2),
+        (1, 2),
+        Group::Lapsed,
+        [1.8, 1.5, 1.5],
+        0.6,
+    ),
+    rule(
+        "Lost",
+        (1, 2),
+        (1, 2),
+        (1, 2),
+        Group::Lapsed,
+        [1.0, 1.0, 1.0],
+        0.9,
+    ),
+];
+
+/// The name of segments whose median net monetary is zero or less.
+pub const RETURNERS: &str = "Returners";
+
+/// The numbers a segment's name is judged by.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NameEvidence {
+    /// Median R, F and M quintile scores of the members (the lower middle value for an even
+    /// count).
+    pub scores: [u8; 3],
+    /// Mean R, F and M scores (order the allowed names).
+    pub mean_scores: [f64; 3],
+    /// Shares new, active, at_risk, churned; None without a lifecycle.
+    pub stages: Option<[f64; 4]>,
+    /// Median net monetary of the members.
+    pub median_monetary: Option<f64>,
+}
+
+impl NameEvidence {
+    /// Median net monetary ≤ 0: returns cancel the purchases.
+    pub fn returner(&self) -> bool {
+        self.median_monetary.is_some_and(|m| m <= 0.0)
+    }
+
+    fn churned(&self) -> Option<f64> {
+        self.stages.map(|s| s[Stage::Churned as usize])
+    }
+
+    fn active_or_new(&self) -> Option<f64> {
+        self.stages
+            .map(|s| s[Stage::Active as usize] + s[Stage::New as usize])
+    }
+
+    /// `median R2 F1 M2; 31% churned, 40% active, 3% new`.
+    pub fn describe(&self) -> String {
+        let [r, f, m] = self.scores;
+        let mix = match self.stages {
+            Some(s) => format!(
+                "{:.0}% churned, {:.0}% at risk, {:.0}% active, {:.0}% new",
+                100.0 * s[3],
+                100.0 * s[2],
+                100.0 * s[1],
+                100.0 * s[0]
+            ),
+            None => "lifecycle unknown (no tenure)".to_string(),
+        };
+        format!("median R{r} F{f} M{m}; {mix}")
+    }
+}
+
+fn lower_median(mut v: Vec<u8>) -> u8 {
+    v.sort_unstable();
+    v.get(v.len().saturating_sub(1) / 2).copied().unwrap_or(3)
+}
+
+/// Per segment: median and mean RFM scores (the model's cut points, or cut points fitted on
+/// these customers when the model has no lifecycle), lifecycle mix and median monetary.
+fn evidence(
+    input: &SegmentInput,
+    [r, f, m]: [&[Option<f64>]; 3],
+    members: &[Vec<usize>],
+) -> Vec<NameEvidence> {
+    let local;
+    let vm = match input.lifecycle {
+        Some(vm) => vm,
+        None => {
+            let rows: Vec<[f64; 3]> = (0..r.len())
+                .filter_map(|i| Some([r[i]?, f[i]?, m[i]?]))
+                .collect();
+            let col = |j: usize| rows.iter().map(|x| x[j]).collect::<Vec<f64>>();
+            // Only the cut points are used: without tenure there are no stages.
+            local = ValueModel::fit(&col(0), &col(1), &col(2), &col(0));
+            match &local {
+                Some(vm) => vm,
+                None => return Vec::new(),
+            }
+        }
+    };
+    members
+        .iter()
+        .enumerate()
+        .map(|(j, mem)| {
+            let sc: Vec<[u8; 3]> = mem
+                .iter()
+                .filter_map(|&i| {
+                    let s = vm.scores(r[i]?, f[i]?, m[i]?);
+                    Some([s.r, s.f, s.m])
+                })
+                .collect();
+            let pick = |d: usize| sc.iter().map(|s| s[d]).collect::<Vec<u8>>();
+            let mean =
+                |d: usize| sc.iter().map(|s| f64::from(s[d])).sum::<f64>() / sc.len().max(1) as f64;
+            let stages = input.values.get(j).and_then(|v| {
+                let total = v.stages.iter().sum::<u64>();
+                (total > 0).then(|| v.stages.map(|c| c as f64 / total as f64))
+            });
+            NameEvidence {
+                scores: [
+                    lower_median(pick(0)),
+                    lower_median(pick(1)),
+                    lower_median(pick(2)),
+                ],
+                mean_scores: [mean(0), mean(1), mean(2)],
+                stages,
+                median_monetary: segment_median(m, mem),
+            }
+        })
+        .collect()
+}
+
+fn rule_of(name: &str) -> Option<&'static NameRule> {
+    RULES.iter().find(|r| r.name.eq_ignore_ascii_case(name))
+}
+
+/// Why `rule` does not fit `ev`, or None when it fits.
+fn misfit(rule: &NameRule, ev: &NameEvidence) -> Option<String> {
+    if ev.returner() {
+        return Some(format!(
+            "median net monetary {} ≤ 0 (returners)",
+            fmt_money(ev.median_monetary)
+        ));
+    }
+    let within = |x: u8, (lo, hi): (u8, u8)| x + 1 >= lo && x <= hi + 1;
+    for (letter, x, range) in [
+        ('R', ev.scores[0], rule.r),
+        ('F', ev.scores[1], rule.f),
+        ('M', ev.scores[2], rule.m),
+    ] {
+        if !within(x, range) {
+            return Some(format!(
+                "median {letter}{x} is more than one level outside {letter}{}-{} for {}",
+                range.0, range.1, rule.name
+            ));
+        }
+    }
+    if ev.scores[2] < rule.min_m {
+        return Some(format!(
+            "median M{} is below M{} for {}",
+            ev.scores[2], rule.min_m, rule.name
+        ));
+    }
+    match rule.group {
+        Group::Active | Group::Drifting => ev
+            .churned()
+            .filter(|c| *c >= 0.5)
+            .map(|c| format!("{:.0}% churned (needs < 50% for {})", 100.0 * c, rule.name)),
+        Group::Lapsed => ev.active_or_new().filter(|a| *a >= 0.5).map(|a| {
+            format!(
+                "{:.0}% active or new (needs < 50% for {})",
+                100.0 * a,
+                rule.name
+            )
+        }),
+    }
+}
+
+fn fmt_money(v: Option<f64>) -> String {
+    v.map_or("-".into(), |v| format!("{v:.2}"))
+}
+
+/// Distance of the median scores (and, a tenth as much, the mean scores) and the churned
+/// share to the name's prototype.
+fn rule_cost(rule: &NameRule, ev: &NameEvidence) -> f64 {
+    let d: f64 = (0..3)
+        .map(|i| {
+            let t = rule.target[i];
+            (f64::from(ev.scores[i]) - t).powi(2) + 0.1 * (ev.mean_scores[i] - t).powi(2)
+        })
+        .sum();
+    d + ev
+        .churned()
+        .map_or(0.0, |c| 4.0 * (c - rule.churned).powi(2))
+}
+
+/// A descriptive name from the numbers, for a segment no convention name fits:
+/// `{Lapsed|Fading|Active|Recent} {one-time|occasional|frequent} {low|mid|high} spenders`.
+pub fn descriptive_name(ev: &NameEvidence) -> String {
+    let [r, f, m] = ev.scores;
+    let state = match (ev.churned(), ev.active_or_new()) {
+        (Some(c), _) if c >= 0.5 => "Lapsed",
+        (Some(_), Some(a)) if a >= 0.5 && r >= 4 => "Recent",
+        (Some(_), Some(a)) if a >= 0.5 => "Active",
+        (Some(_), _) => "Fading",
+        _ if r >= 4 => "Recent",
+        _ if r == 3 => "Fading",
+        _ => "Lapsed",
+    };
+    let freq = match f {
+        0 | 1 => "one-time",
+        2 | 3 => "occasional",
+        _ => "frequent",
+    };
+    let spend = match m {
+        0..=2 => "low",
+        3 => "mid",
+        _ => "high",
+    };
+    format!("{state} {freq} {spend} spenders")
+}
+
+/// Strips a disambiguating ` (…)` suffix.
+fn base_name(name: &str) -> &str {
+    match name.rfind(" (") {
+        Some(i) if name.ends_with(')') => &name[..i],
+        _ => name,
+    }
+}
+
+/// Why `name` (a name custseg gave) does not fit `ev`, or None when it still does.
+fn name_misfit(name: &str, ev: &NameEvidence) -> Option<String> {
+    let base = base_name(name);
+    if ev.returner() {
+        return (base != RETURNERS).then(|| {
+            format!(
+                "median net monetary {} ≤ 0 (returners)",
+                fmt_money(ev.median_monetary)
+            )
+        });
+    }
+    if let Some(rule) = rule_of(base) {
+        return misfit(rule, ev);
+    }
+    let now = descriptive_name(ev);
+    (base != now).then(|| format!("{} describes it now", now))
+}
+
+fn unique(name: String, ev: &NameEvidence, taken: &[String]) -> String {
+    if !taken.contains(&name) {
+        return name;
+    }
+    let [r, f, m] = ev.scores;
+    let with_scores = format!("{name} (R{r} F{f} M{m})");
+    if !taken.contains(&with_scores) {
+        return with_scores;
+    }
+    (2..)
+        .map(|n| format!("{name} ({n})"))
+        .find(|c| !taken.contains(c))
+        .unwrap_or(name)
+}
+
+/// Names segments after the RFM convention, among the names their own numbers allow, one
+/// to one at the least total distance to the names' prototypes (Hungarian algorithm); a
+/// segment no free name fits gets a descriptive name, and returners are `Returners`. A kept
+/// segment keeps its inherited name while it still fits. Returns the kept segments renamed:
+/// (position, old name, why).
 ///
 /// A default name the config renames (`"Loyal" = "Core"`) counts as taken when its new name
 /// is, so an override never produces a second `Core`.
 fn name_by_rfm(
     segments: &mut [Segment],
+    ev: &[NameEvidence],
     inherited: &[Option<String>],
     overrides: &BTreeMap<String, String>,
-) {
-    let fixed = |j: usize| inherited.get(j).cloned().flatten();
-    let taken: Vec<String> = (0..segments.len()).filter_map(fixed).collect();
+) -> Vec<(usize, String, String)> {
+    let k = segments.len();
+    let mut renames = Vec::new();
+    let mut fixed: Vec<Option<String>> = vec![None; k];
+    for j in 0..k {
+        let Some(old) = inherited.get(j).cloned().flatten() else {
+            continue;
+        };
+        // An inherited override's value is judged as the default name it replaced.
+        let default = overrides
+            .iter()
+            .find(|(key, v)| **v == old && rule_of(key).is_some())
+            .map_or(old.clone(), |(key, _)| key.clone());
+        match name_misfit(&default, &ev[j]) {
+            None => {
+                fixed[j] = Some(default);
+                segments[j].name_reason = Some(format!(
+                    "{}; kept from the previous version",
+                    ev[j].describe()
+                ));
+            }
+            Some(why) => renames.push((j, old, why)),
+        }
+    }
+    for j in 0..k {
+        if fixed[j].is_none() && ev[j].returner() {
+            let taken: Vec<String> = fixed.iter().flatten().cloned().collect();
+            fixed[j] = Some(unique(RETURNERS.to_string(), &ev[j], &taken));
+            segments[j].name_reason = Some(format!(
+                "median net monetary {} ≤ 0: returns cancel the purchases; {}",
+                fmt_money(ev[j].median_monetary),
+                ev[j].describe()
+            ));
+        }
+    }
+    let taken: Vec<String> = fixed
+        .iter()
+        .flatten()
+        .map(|n| base_name(n).to_string())
+        .collect();
     let is_taken = |name: &str| {
         taken.iter().any(|t| t == name) || overrides.get(name).is_some_and(|o| taken.contains(o))
     };
-    let free: Vec<usize> = (0..segments.len())
-        .filter(|&j| fixed(j).is_none())
-        .collect();
-    let copies = (segments.len() + taken.len()).div_ceil(RFM_PROTOTYPES.len());
+    let free: Vec<usize> = (0..k).filter(|&j| fixed[j].is_none()).collect();
+    // Columns: the eleven names, then one descriptive fallback per free segment.
     let cost: Vec<Vec<f64>> = free
         .iter()
-        .map(|&j| &segments[j])
-        .map(|s| {
-            let st = s.standing.expect("standing set before naming");
-            let mut row = Vec::new();
-            for c in 0..copies {
-                for (_, p) in RFM_PROTOTYPES {
-                    let mut d = (st.recency - p[0]).powi(2)
-                        + (st.frequency - p[1]).powi(2)
-                        + (st.monetary - p[2]).powi(2);
-                    if let Some(t) = st.tenure {
-                        d += 0.5 * (t - p[3]).powi(2);
-                    }
-                    let col = row.len();
-                    let penalty = if is_taken(&rfm_name(col)) { 1e6 } else { 0.0 };
-                    row.push(d + c as f64 * 0.01 + penalty);
-                }
-            }
+        .map(|&j| {
+            let mut row: Vec<f64> = RULES
+                .iter()
+                .map(|r| match misfit(r, &ev[j]) {
+                    None if !is_taken(r.name) => rule_cost(r, &ev[j]),
+                    _ => 1e9,
+                })
+                .collect();
+            row.extend(std::iter::repeat_n(1e6, free.len()));
             row
         })
         .collect();
-    for (&j, col) in free.iter().zip(hungarian(&cost)) {
-        segments[j].name = rfm_name(col);
+    for (row, (&j, col)) in free.iter().zip(hungarian(&cost)).enumerate() {
+        let reason = ev[j].describe();
+        if cost[row][col] < 1e6 {
+            fixed[j] = Some(RULES[col].name.to_string());
+            segments[j].name_reason = Some(reason);
+        } else {
+            let fits: Vec<&str> = RULES
+                .iter()
+                .filter(|r| misfit(r, &ev[j]).is_none())
+                .map(|r| r.name)
+                .collect();
+            let why = if fits.is_empty() {
+                "no RFM name fits".to_string()
+            } else {
+                format!("{} fits but is taken", fits.join(", "))
+            };
+            let taken: Vec<String> = fixed.iter().flatten().cloned().collect();
+            fixed[j] = Some(unique(descriptive_name(&ev[j]), &ev[j], &taken));
+            segments[j].name_reason = Some(format!("{reason}; {why}"));
+        }
     }
-    for (j, s) in segments.iter_mut().enumerate() {
-        if let Some(name) = fixed(j) {
-            s.name = name;
+    for (s, name) in segments.iter_mut().zip(fixed) {
+        s.name = name.unwrap_or_default();
+    }
+    renames
+}
+
+/// Warns, naming the segment, where a config override gives a convention name (or
+/// `Returners`) its numbers contradict. The override still wins.
+fn warn_contradicting_overrides(
+    segments: &[Segment],
+    ev: &[NameEvidence],
+    overrides: &BTreeMap<String, String>,
+    ids: &[usize],
+) {
+    for (j, s) in segments.iter().enumerate() {
+        let id = ids.get(j).copied().unwrap_or(s.id);
+        let Some(new) = overrides
+            .get(&s.name)
+            .or_else(|| overrides.get(&id.to_string()))
+        else {
+            continue;
+        };
+        let judged = rule_of(new).is_some() || base_name(new) == RETURNERS;
+        if let Some(why) = judged.then(|| name_misfit(new, &ev[j])).flatten() {
+            tracing::warn!(
+                "segment {id} is named '{new}' by the config's [segments.names], but its numbers contradict it: {why} ({})",
+                ev[j].describe()
+            );
         }
     }
 }
@@ -476,9 +986,10 @@ fn name_by_profile(input: &SegmentInput, segments: &mut [Segment], members: &[Ve
     for (j, s) in segments.iter_mut().enumerate() {
         if let Some(Some(name)) = input.inherited.get(j) {
             s.name = name.clone();
+            s.name_reason = Some("kept from the previous version".into());
             continue;
         }
-        let mut descriptors: Vec<(f64, String)> = Vec::new();
+        let mut descriptors: Vec<(f64, String, String)> = Vec::new();
         for c in input
             .candidates
             .iter()
@@ -497,7 +1008,15 @@ fn name_by_profile(input: &SegmentInput, segments: &mut [Segment], members: &[Ve
                         } else {
                             "Mid"
                         };
-                        descriptors.push(((p - 0.5).abs(), format!("{word} {label}")));
+                        descriptors.push((
+                            (p - 0.5).abs(),
+                            format!("{word} {label}"),
+                            format!(
+                                "median {label} {} at percentile {:.0}",
+                                fmt_money(Some(m)),
+                                100.0 * p
+                            ),
+                        ));
                     }
                 }
                 RawColumn::Labels(v) => {
@@ -512,8 +1031,15 @@ fn name_by_profile(input: &SegmentInput, segments: &mut [Segment], members: &[Ve
                         let share_all = all.iter().filter(|l| **l == top).count() as f64
                             / all.len().max(1) as f64;
                         if share_in >= 0.75 {
-                            descriptors
-                                .push(((share_in - share_all).min(0.5), format!("{label}: {top}")));
+                            descriptors.push((
+                                (share_in - share_all).min(0.5),
+                                format!("{label}: {top}"),
+                                format!(
+                                    "{:.0}% {label} {top} ({:.0}% overall)",
+                                    100.0 * share_in,
+                                    100.0 * share_all
+                                ),
+                            ));
                         }
                     }
                 }
@@ -523,9 +1049,20 @@ fn name_by_profile(input: &SegmentInput, segments: &mut [Segment], members: &[Ve
         let mut name = descriptors
             .iter()
             .take(2)
-            .map(|(_, d)| d.clone())
+            .map(|(_, d, _)| d.clone())
             .collect::<Vec<_>>()
             .join(", ");
+        let reason = descriptors
+            .iter()
+            .take(2)
+            .map(|(_, _, r)| r.clone())
+            .collect::<Vec<_>>()
+            .join("; ");
+        s.name_reason = Some(if reason.is_empty() {
+            "no feature sets it apart".to_string()
+        } else {
+            reason
+        });
         if name.is_empty() {
             name = format!("Segment {}", input.ids.get(j).copied().unwrap_or(s.id));
         }
@@ -560,6 +1097,12 @@ fn apply_overrides(
             .get(&s.name)
             .or_else(|| overrides.get(&s.id.to_string()))
         {
+            let numbers = s
+                .name_reason
+                .as_deref()
+                .map(|r| format!(" (default name {}: {r})", s.name))
+                .unwrap_or_default();
+            s.name_reason = Some(format!("set in config{numbers}"));
             s.name = new.clone();
         }
     }
@@ -627,8 +1170,11 @@ mod tests {
             overrides: &BTreeMap::new(),
             ids: &[],
             inherited: &[],
+            lifecycle: None,
+            values: &[],
         })
-        .unwrap();
+        .unwrap()
+        .segments;
         assert_eq!(segs[0].name, "Champions");
         assert_ne!(segs[1].name, "Champions");
         let st = segs[0].standing.unwrap();
@@ -654,8 +1200,11 @@ mod tests {
             overrides: &o,
             ids: &[],
             inherited: &[],
+            lifecycle: None,
+            values: &[],
         })
-        .unwrap();
+        .unwrap()
+        .segments;
         assert_eq!(segs[0].name, "Small");
         assert_eq!(segs[1].name, "High x");
         o.insert("1".to_string(), "Small".to_string());
@@ -668,6 +1217,8 @@ mod tests {
             overrides: &o,
             ids: &[],
             inherited: &[],
+            lifecycle: None,
+            values: &[],
         });
         assert!(matches!(err, Err(TrainError::DuplicateSegmentName { .. })));
     }
@@ -692,8 +1243,11 @@ mod tests {
             overrides: &BTreeMap::new(),
             ids: &[],
             inherited: &[],
+            lifecycle: None,
+            values: &[],
         })
-        .unwrap();
+        .unwrap()
+        .segments;
         let mut names: Vec<&str> = segs.iter().map(|s| s.name.as_str()).collect();
         names.sort_unstable();
         names.dedup();
@@ -715,8 +1269,11 @@ mod tests {
             overrides: &BTreeMap::new(),
             ids: &[],
             inherited: &[],
+            lifecycle: None,
+            values: &[],
         })
         .unwrap()
+        .segments
     }
 
     #[test]
@@ -776,5 +1333,198 @@ mod tests {
         assert!(segs
             .iter()
             .all(|s| s.tier == Tier::Medium && s.share_revenue.is_none()));
+    }
+
+    fn ev(scores: [u8; 3], churned: f64, active: f64) -> NameEvidence {
+        NameEvidence {
+            scores,
+            mean_scores: scores.map(f64::from),
+            stages: Some([0.0, active, 1.0 - churned - active, churned]),
+            median_monetary: Some(50.0),
+        }
+    }
+
+    fn fits(name: &str, e: &NameEvidence) -> bool {
+        misfit(rule_of(name).unwrap(), e).is_none()
+    }
+
+    fn blank(n: usize) -> Vec<Segment> {
+        let s = Segment {
+            id: 0,
+            name: String::new(),
+            tier: Tier::Medium,
+            size: 1,
+            share_customers: 0.0,
+            share_revenue: None,
+            standing: None,
+            profile: Vec::new(),
+            distance_p99: None,
+            value: None,
+            name_reason: None,
+        };
+        (0..n).map(|id| Segment { id, ..s.clone() }).collect()
+    }
+
+    #[test]
+    fn scores_must_fit_within_one_level() {
+        assert!(fits("Champions", &ev([3, 4, 5], 0.1, 0.8)));
+        assert!(!fits("Champions", &ev([2, 5, 5], 0.1, 0.8)));
+        assert!(fits("New", &ev([4, 2, 2], 0.0, 1.0)));
+        assert!(!fits("New", &ev([5, 3, 1], 0.0, 1.0)));
+        assert!(fits("Can't Lose Them", &ev([2, 3, 3], 0.6, 0.1)));
+        assert!(!fits("Can't Lose Them", &ev([3, 5, 5], 0.6, 0.1)));
+    }
+
+    #[test]
+    fn active_and_drifting_names_need_fewer_than_half_churned() {
+        // CDNOW at k = 2: median R2 F1 M2, 92% churned was `About to Sleep`.
+        let e = ev([2, 1, 2], 0.92, 0.05);
+        assert!(!fits("About to Sleep", &e));
+        assert!(!fits("Need Attention", &e));
+        assert!(fits("About to Sleep", &ev([2, 1, 2], 0.49, 0.3)));
+        assert!(!fits("Potential Loyalist", &ev([3, 2, 2], 0.5, 0.3)));
+    }
+
+    #[test]
+    fn lapsed_names_need_fewer_than_half_active_or_new() {
+        let e = ev([2, 1, 1], 0.2, 0.6);
+        for n in ["Hibernating", "Lost", "At Risk"] {
+            assert!(!fits(n, &e), "{n}");
+        }
+        assert!(fits("Hibernating", &ev([2, 1, 1], 0.4, 0.4)));
+    }
+
+    #[test]
+    fn at_risk_and_cant_lose_them_need_m_score_three() {
+        assert!(!fits("At Risk", &ev([1, 3, 2], 0.8, 0.1)));
+        assert!(fits("At Risk", &ev([1, 3, 3], 0.8, 0.1)));
+        assert!(!fits("Can't Lose Them", &ev([1, 5, 2], 0.8, 0.1)));
+    }
+
+    #[test]
+    fn lost_is_the_more_churned_of_hibernating_and_lost() {
+        let mut segs = blank(2);
+        let e = [ev([2, 1, 1], 0.95, 0.02), ev([2, 1, 1], 0.6, 0.2)];
+        name_by_rfm(&mut segs, &e, &[], &BTreeMap::new());
+        assert_eq!(segs[0].name, "Lost");
+        assert_eq!(segs[1].name, "Hibernating");
+        assert!(segs[0]
+            .name_reason
+            .as_deref()
+            .unwrap()
+            .contains("95% churned"));
+    }
+
+    #[test]
+    fn returners_are_named_for_it_with_tier_low() {
+        // Customers 0-1 spend, 2-3 returned everything (net monetary 0 and below).
+        let cands = vec![
+            num("recency_days", vec![5.0, 8.0, 100.0, 120.0]),
+            num("frequency", vec![4.0, 5.0, 1.0, 1.0]),
+            num("monetary", vec![500.0, 800.0, 0.0, -3.0]),
+        ];
+        let used: Vec<String> = cands.iter().map(|c| c.name.clone()).collect();
+        let b = build_segments(&SegmentInput {
+            candidates: &cands,
+            used: &used,
+            labels: &[0, 0, 1, 1],
+            k: 2,
+            value_feature: None,
+            overrides: &BTreeMap::new(),
+            ids: &[],
+            inherited: &[],
+            lifecycle: None,
+            values: &[],
+        })
+        .unwrap();
+        assert_eq!(b.segments[1].name, RETURNERS);
+        assert_eq!(b.segments[1].tier, Tier::Low);
+        let reason = b.segments[1].name_reason.as_deref().unwrap();
+        assert!(reason.contains("≤ 0"), "{reason}");
+        assert_ne!(b.segments[0].name, RETURNERS);
+    }
+
+    #[test]
+    fn descriptive_name_where_no_rfm_name_fits_and_names_stay_unique() {
+        // Recent one-time buyers, mostly churned: no convention name fits.
+        let e = ev([5, 1, 1], 0.7, 0.1);
+        assert!(RULES.iter().all(|r| misfit(r, &e).is_some()));
+        let mut segs = blank(3);
+        name_by_rfm(&mut segs, &[e.clone(), e.clone(), e], &[], &BTreeMap::new());
+        assert_eq!(segs[0].name, "Lapsed one-time low spenders");
+        assert!(segs[0]
+            .name_reason
+            .as_deref()
+            .unwrap()
+            .contains("no RFM name fits"));
+        let mut names: Vec<&str> = segs.iter().map(|s| s.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), 3, "{names:?}");
+    }
+
+    #[test]
+    fn fitting_names_taken_give_a_descriptive_name() {
+        let e = ev([5, 5, 5], 0.05, 0.9);
+        let mut segs = blank(2);
+        name_by_rfm(&mut segs, &[e.clone(), e], &[], &BTreeMap::new());
+        let names: Vec<&str> = segs.iter().map(|s| s.name.as_str()).collect();
+        assert!(
+            names.contains(&"Champions") || names.contains(&"Loyal"),
+            "{names:?}"
+        );
+        assert!(segs.iter().all(|s| !s.name.is_empty()));
+        assert_ne!(segs[0].name, segs[1].name);
+    }
+
+    #[test]
+    fn a_kept_segment_is_renamed_when_its_name_no_longer_fits() {
+        let mut segs = blank(2);
+        let e = [ev([2, 1, 2], 0.92, 0.05), ev([5, 5, 5], 0.05, 0.9)];
+        let inherited = [
+            Some("About to Sleep".to_string()),
+            Some("Champions".to_string()),
+        ];
+        let renames = name_by_rfm(&mut segs, &e, &inherited, &BTreeMap::new());
+        assert_eq!(segs[1].name, "Champions", "a name that still fits is kept");
+        assert!(segs[1].name_reason.as_deref().unwrap().contains("kept"));
+        assert_ne!(segs[0].name, "About to Sleep");
+        assert_eq!(renames.len(), 1);
+        let (pos, from, why) = &renames[0];
+        assert_eq!((*pos, from.as_str()), (0, "About to Sleep"));
+        assert!(why.contains("92% churned"), "{why}");
+    }
+
+    #[test]
+    fn a_kept_segment_that_became_returners_is_renamed() {
+        let mut segs = blank(1);
+        let mut e = ev([2, 1, 1], 0.4, 0.3);
+        e.median_monetary = Some(0.0);
+        let renames = name_by_rfm(
+            &mut segs,
+            &[e],
+            &[Some("About to Sleep".into())],
+            &BTreeMap::new(),
+        );
+        assert_eq!(segs[0].name, RETURNERS);
+        assert_eq!(renames.len(), 1);
+    }
+
+    #[test]
+    fn an_override_that_contradicts_the_numbers_wins_and_says_set_in_config() {
+        let mut segs = blank(1);
+        let e = [ev([1, 1, 1], 0.95, 0.0)];
+        name_by_rfm(&mut segs, &e, &[], &BTreeMap::new());
+        let mut o = BTreeMap::new();
+        o.insert("0".to_string(), "Champions".to_string());
+        warn_contradicting_overrides(&segs, &e, &o, &[]);
+        apply_overrides(&mut segs, &o).unwrap();
+        assert_eq!(segs[0].name, "Champions");
+        assert!(segs[0]
+            .name_reason
+            .as_deref()
+            .unwrap()
+            .starts_with("set in config"));
+        assert!(name_misfit("Champions", &e[0]).is_some());
     }
 }
