@@ -7,6 +7,7 @@
 //! k_min = 3
 //! seed = 7
 //! as_of = "2026-01-01"
+//! keep_duplicates = false   # true: keep exact-duplicate transaction lines
 //!
 //! [map]
 //! customer_id = "CustomerID"
@@ -50,6 +51,7 @@ pub struct TrainSection {
     pub window_days: Option<u32>,
     pub k_sample: Option<usize>,
     pub silhouette_sample: Option<usize>,
+    pub keep_duplicates: Option<bool>,
     pub name: Option<String>,
 }
 

@@ -173,6 +173,14 @@ pub fn print_trained(out: &TrainOutput, version: u32, dir: &Path, current: Optio
     );
     if let Some(c) = &x.data.transactions {
         println!("  transactions: {}; returns {}", c.summary(), c.returns);
+        if out.model.params.keep_duplicates {
+            println!("  exact-duplicate rows kept (--keep-duplicates)");
+        } else if c.duplicate > 0 {
+            println!(
+                "  {} exact-duplicate rows (every field equal) dropped; --keep-duplicates keeps them",
+                c.duplicate
+            );
+        }
     }
     if let Some(as_of) = &m.as_of {
         println!(

@@ -37,6 +37,9 @@ pub struct TrainValidParams {
     pub k_sample: usize,
     /// Silhouette is computed on at most this many customers.
     pub silhouette_sample: usize,
+    /// Keep exact-duplicate transaction lines instead of dropping them.
+    #[serde(default)]
+    pub keep_duplicates: bool,
 }
 
 /// Unvalidated training parameters; see [`TrainParams::new`] for the defaults.
@@ -52,7 +55,7 @@ impl Default for TrainParams {
 impl TrainParams {
     /// Defaults: k auto over 2..=10, `n_init` 10, `max_iter` 300, `tol` 1e-4, seed 0,
     /// as-of the day after the last transaction, no window, k search on up to 50 000
-    /// customers, silhouette on up to 5 000.
+    /// customers, silhouette on up to 5 000, exact-duplicate transaction lines dropped.
     ///
     /// ```
     /// use custseg::train::{TrainParams, KChoice};
@@ -72,6 +75,7 @@ impl TrainParams {
             window_days: None,
             k_sample: 50_000,
             silhouette_sample: 5_000,
+            keep_duplicates: false,
         })
     }
 
@@ -109,6 +113,10 @@ impl TrainParams {
     }
     pub fn silhouette_sample(mut self, n: usize) -> Self {
         self.0.silhouette_sample = n;
+        self
+    }
+    pub fn keep_duplicates(mut self, keep: bool) -> Self {
+        self.0.keep_duplicates = keep;
         self
     }
 }

@@ -316,6 +316,9 @@ pub fn train(
         Some(data::read_transactions(
             &inputs.transactions,
             &inputs.map,
+            &data::RowRules {
+                keep_duplicates: params.keep_duplicates,
+            },
             progress,
         )?)
     };
@@ -565,6 +568,7 @@ pub fn train(
             k_sample: params.k_sample,
             silhouette_sample: params.silhouette_sample,
             as_of_requested: params.as_of.map(format_day),
+            keep_duplicates: params.keep_duplicates,
         },
         input: InputRecord {
             transactions: log.as_ref().map(|l| l.files.clone()).unwrap_or_default(),
