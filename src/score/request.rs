@@ -2,10 +2,13 @@
 //!
 //! A customer is an object with an optional `customer_id` (string or integer, echoed back),
 //! feature values by name, and/or `transactions: [{date, amount | quantity + unit_price,
-//! order_id?}]`. With transactions, the RFM features are computed exactly as in training
-//! ([`compute_rfm`] as of the request's `as_of`, with the model's window); giving both
-//! transactions and a transaction feature is an error. Absent or `null` features are imputed
-//! (with a warning); fields the model does not use are reported as warnings.
+//! order_id?, …other attributes}]`. Transactions go through the trainer's row rules
+//! ([`crate::data::rows`], with the model's recorded choices) and the RFM features are
+//! computed exactly as in training ([`compute_rfm`] as of the request's `as_of`, with the
+//! model's window); giving both transactions and a transaction feature is an error. A
+//! customer whose transactions hold no purchase is valid but unscored (`no_purchases`).
+//! Absent or `null` features are imputed (with a warning); fields the model does not use are
+//! reported as warnings.
 
 use serde::Serialize;
 use serde_json::Value;
