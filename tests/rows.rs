@@ -70,7 +70,7 @@ fn r11_http_and_batch_scoring_of_raw_retail_lines_equal_training() {
                         .iter()
                         .filter_map(|w| w["code"].as_str())
                         .collect();
-                    assert_eq!(codes, ["no_purchases"], "{res}");
+                    assert_eq!(codes.last(), Some(&"no_purchases"), "{res}");
                     unscored += 1;
                 }
             }
