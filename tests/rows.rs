@@ -76,7 +76,11 @@ fn r11_http_and_batch_scoring_of_raw_retail_lines_equal_training() {
             }
         }
     }
-    assert_eq!(same, trained.len(), "100% of the trained customers compared");
+    assert_eq!(
+        same,
+        trained.len(),
+        "100% of the trained customers compared"
+    );
     assert_eq!(unscored, log.only_returns.len());
     assert!(unscored >= 4);
 
@@ -136,9 +140,7 @@ fn r11_lines_differing_only_in_an_attribute_are_not_duplicates_over_http() {
         json!({"date": "2011-05-02T10:00:00", "quantity": 6, "unit_price": 2.55,
                "order_id": 540001, "StockCode": code, "Country": "France"})
     };
-    let body = |lines: Vec<Value>| {
-        json!({"as_of": "2011-12-10", "customers": [{"customer_id": 1, "transactions": lines}]})
-    };
+    let body = |lines: Vec<Value>| json!({"as_of": "2011-12-10", "customers": [{"customer_id": 1, "transactions": lines}]});
     let two = post(
         s.addr,
         "/v1/score",
@@ -217,7 +219,10 @@ fn r11_keep_duplicates_is_a_flag_and_a_model_parameter() {
     let cfg = work.path().join("custseg.toml");
     std::fs::write(&cfg, "[train]\nkeep_duplicates = true\n").unwrap();
     let by_config = train(&["--config", cfg.to_str().unwrap()], "config");
-    assert!(by_config.contains("kept (--keep-duplicates)"), "{by_config}");
+    assert!(
+        by_config.contains("kept (--keep-duplicates)"),
+        "{by_config}"
+    );
     assert_eq!(params("config"), json!(true));
     // HTTP scoring with the model that kept them keeps them too.
     let s = start(config(&work.path().join("models")));

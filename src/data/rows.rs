@@ -300,9 +300,8 @@ pub fn time_of_day(date_text: &str) -> u64 {
     if rest.is_empty() {
         return 0;
     }
-    parse_time(rest).unwrap_or_else(|| {
-        twox_hash::XxHash3_64::oneshot_with_seed(2, rest.as_bytes()) | (1 << 63)
-    })
+    parse_time(rest)
+        .unwrap_or_else(|| twox_hash::XxHash3_64::oneshot_with_seed(2, rest.as_bytes()) | (1 << 63))
 }
 
 fn parse_time(rest: &str) -> Option<u64> {
@@ -412,9 +411,17 @@ mod tests {
     #[test]
     fn order_identity_is_the_trimmed_text_and_missing_tokens_are_no_order() {
         assert_eq!(order(Some(Cell::Text(" A1 "))), Some(order_key("A1")));
-        assert_eq!(order(Some(Cell::Number(536365.0))), Some(order_key("536365")));
+        assert_eq!(
+            order(Some(Cell::Number(536365.0))),
+            Some(order_key("536365"))
+        );
         assert_eq!(order(Some(Cell::Text("536365"))), Some(order_key("536365")));
-        for c in [Cell::Text("NA"), Cell::Text(""), Cell::Text("null"), Cell::Missing] {
+        for c in [
+            Cell::Text("NA"),
+            Cell::Text(""),
+            Cell::Text("null"),
+            Cell::Missing,
+        ] {
             assert_eq!(order(Some(c)), None, "{c:?}");
         }
         assert_eq!(order(None), None);
@@ -463,8 +470,16 @@ mod tests {
         assert_eq!(out[1], Err(dup), "same line as CSV text and JSON numbers");
         assert!(out[2].is_ok(), "another product on the same invoice");
         assert!(out[3].is_ok(), "another time of day");
-        let kept = judge_all(&RowRules { keep_duplicates: true }, &[(csv, a), (json, a_json)]);
-        assert!(kept.iter().all(Result::is_ok), "--keep-duplicates keeps them");
+        let kept = judge_all(
+            &RowRules {
+                keep_duplicates: true,
+            },
+            &[(csv, a), (json, a_json)],
+        );
+        assert!(
+            kept.iter().all(Result::is_ok),
+            "--keep-duplicates keeps them"
+        );
     }
 
     #[test]
@@ -507,7 +522,10 @@ mod tests {
         assert_eq!(time_of_day("2010-12-01 20:26:05.5"), t(20, 26, 5) + 500);
         assert_eq!(time_of_day("12/1/2010 8:26 PM"), t(20, 26, 0));
         assert_eq!(time_of_day("12/1/2010 12:05 AM"), t(0, 5, 0));
-        assert_ne!(time_of_day("2010-12-01 noon"), time_of_day("2010-12-01 dusk"));
+        assert_ne!(
+            time_of_day("2010-12-01 noon"),
+            time_of_day("2010-12-01 dusk")
+        );
         assert_ne!(time_of_day("2010-12-01 noon"), 0);
     }
 }

@@ -16,9 +16,9 @@ use csv::ByteRecord;
 use serde::{Deserialize, Serialize};
 
 use super::dates::{self, DayOrder};
+use super::rows::{self, Cell, Line, OtherFields, Reason, RowRules, Txn};
 use super::source::FileFingerprint;
 use super::table::{decode, normalize_name, Format, Table};
-use super::rows::{self, Cell, Line, OtherFields, Reason, RowRules, Txn};
 use super::DataError;
 use crate::progress::Progress;
 

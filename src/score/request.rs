@@ -102,7 +102,11 @@ fn role_cell<'a>(
             "invalid_type",
             format!(
                 "expected {}, got {}",
-                if text_ok { "a string or number" } else { "a number" },
+                if text_ok {
+                    "a string or number"
+                } else {
+                    "a number"
+                },
                 kind(other)
             ),
         )),
@@ -134,10 +138,18 @@ fn other_attributes(
 }
 
 /// The error for a transaction the row rules drop (duplicates are not errors).
-fn dropped_error(d: rows::Dropped, o: &serde_json::Map<String, Value>, at: &dyn Fn(&str) -> String) -> InputError {
+fn dropped_error(
+    d: rows::Dropped,
+    o: &serde_json::Map<String, Value>,
+    at: &dyn Fn(&str) -> String,
+) -> InputError {
     let name = d.field.map_or("", |f| f.name());
     match d.reason {
-        rows::Reason::BadDate => err(at("date"), "invalid_date", "not a valid date (use YYYY-MM-DD)"),
+        rows::Reason::BadDate => err(
+            at("date"),
+            "invalid_date",
+            "not a valid date (use YYYY-MM-DD)",
+        ),
         rows::Reason::BadAmount if o.get(name).is_some_and(|v| !v.is_null()) => err(
             at("amount"),
             "not_finite",
@@ -389,7 +401,9 @@ mod tests {
     }
 
     fn code(v: Value) -> &'static str {
-        prepare(&spec(), &v, 100, None, 10, &RowRules::default()).unwrap_err().code
+        prepare(&spec(), &v, 100, None, 10, &RowRules::default())
+            .unwrap_err()
+            .code
     }
 
     #[test]
@@ -456,7 +470,15 @@ mod tests {
 
     #[test]
     fn numeric_features_must_be_numbers() {
-        let e = prepare(&spec(), &json!({"recency_days": "3"}), 100, None, 10, &RowRules::default()).unwrap_err();
+        let e = prepare(
+            &spec(),
+            &json!({"recency_days": "3"}),
+            100,
+            None,
+            10,
+            &RowRules::default(),
+        )
+        .unwrap_err();
         assert_eq!((e.code, e.field.as_str()), ("invalid_type", "recency_days"));
     }
 
@@ -468,7 +490,15 @@ mod tests {
     #[test]
     fn categories_must_be_strings_or_numbers() {
         assert_eq!(code(json!({"gender": true})), "invalid_type");
-        assert!(prepare(&spec(), &json!({"gender": 3}), 100, None, 10, &RowRules::default()).is_ok());
+        assert!(prepare(
+            &spec(),
+            &json!({"gender": 3}),
+            100,
+            None,
+            10,
+            &RowRules::default()
+        )
+        .is_ok());
     }
 
     #[test]
@@ -500,8 +530,19 @@ mod tests {
             code(json!({"transactions": [{"date": "1970-01-02", "ammount": 1}]})),
             "missing_field"
         );
-        let e = prepare(&spec(), &json!({"transactions": [{"date": "1970-01-02", "amount": 1, "tags": {"a": 1}}]}), 100, None, 10, &RowRules::default()).unwrap_err();
-        assert_eq!((e.code, e.field.as_str()), ("invalid_type", "transactions[0].tags"));
+        let e = prepare(
+            &spec(),
+            &json!({"transactions": [{"date": "1970-01-02", "amount": 1, "tags": {"a": 1}}]}),
+            100,
+            None,
+            10,
+            &RowRules::default(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.code, e.field.as_str()),
+            ("invalid_type", "transactions[0].tags")
+        );
         assert_eq!(
             code(json!({"transactions": [{"amount": 1}]})),
             "missing_field"
@@ -536,10 +577,22 @@ mod tests {
             json!([{"date": "1970-01-02", "amount": -5}]),
             json!([{"date": "1999-01-02", "amount": 5}]),
         ] {
-            let p = prepare(&spec(), &json!({"customer_id": "c", "transactions": t}), 100, None, 10, &RowRules::default()).unwrap();
+            let p = prepare(
+                &spec(),
+                &json!({"customer_id": "c", "transactions": t}),
+                100,
+                None,
+                10,
+                &RowRules::default(),
+            )
+            .unwrap();
             assert!(p.no_purchases);
             assert!(p.raw.is_empty());
-            assert!(p.warnings.contains(&FeatureWarning::NoPurchases), "{:?}", p.warnings);
+            assert!(
+                p.warnings.contains(&FeatureWarning::NoPurchases),
+                "{:?}",
+                p.warnings
+            );
         }
     }
 
@@ -552,12 +605,25 @@ mod tests {
         ]});
         let p = prepare(&spec(), &c, 100, None, 10, &RowRules::default()).unwrap();
         assert_eq!(p.raw[1], RawValue::Num(1.0));
-        assert!((matches!(p.raw[2], RawValue::Num(m) if (m - 30.6).abs() < 1e-9)), "{:?}", p.raw);
-        assert_eq!(p.warnings, [FeatureWarning::DuplicateTransactions { count: 1 }]);
-        let keep = RowRules { keep_duplicates: true };
+        assert!(
+            (matches!(p.raw[2], RawValue::Num(m) if (m - 30.6).abs() < 1e-9)),
+            "{:?}",
+            p.raw
+        );
+        assert_eq!(
+            p.warnings,
+            [FeatureWarning::DuplicateTransactions { count: 1 }]
+        );
+        let keep = RowRules {
+            keep_duplicates: true,
+        };
         let p = prepare(&spec(), &c, 100, None, 10, &keep).unwrap();
         assert!(p.warnings.is_empty());
-        assert!((matches!(p.raw[2], RawValue::Num(m) if (m - 45.9).abs() < 1e-9)), "{:?}", p.raw);
+        assert!(
+            (matches!(p.raw[2], RawValue::Num(m) if (m - 45.9).abs() < 1e-9)),
+            "{:?}",
+            p.raw
+        );
     }
 
     #[test]

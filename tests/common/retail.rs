@@ -47,7 +47,9 @@ pub struct Retail {
     pub only_returns: Vec<String>,
 }
 
-const PRICES: [&str; 8] = ["2.55", "3.39", "0.85", "1.25", "12.75", "4.95", "1.65", "0.42"];
+const PRICES: [&str; 8] = [
+    "2.55", "3.39", "0.85", "1.25", "12.75", "4.95", "1.65", "0.42",
+];
 const COUNTRIES: [&str; 4] = ["United Kingdom", "France", "Germany", "EIRE"];
 const PRODUCTS: [(&str, &str); 8] = [
     ("85123A", "WHITE HANGING HEART T-LIGHT HOLDER"),
@@ -109,7 +111,11 @@ impl Retail {
             let customer = format!("{id}.0");
             let country = COUNTRIES[rng.gen_range(0..COUNTRIES.len())];
             let returns_only = c % 60 == 7;
-            let invoices = if returns_only { 1 } else { rng.gen_range(1..=6) };
+            let invoices = if returns_only {
+                1
+            } else {
+                rng.gen_range(1..=6)
+            };
             for _ in 0..invoices {
                 invoice += 1;
                 let at = (
@@ -119,7 +125,11 @@ impl Retail {
                     rng.gen_range(8..=19),
                     rng.gen_range(0..60),
                 );
-                let at = if at.0 == 2010 { (2010, 12, at.2, at.3, at.4) } else { at };
+                let at = if at.0 == 2010 {
+                    (2010, 12, at.2, at.3, at.4)
+                } else {
+                    at
+                };
                 let n = rng.gen_range(1..=4);
                 let quantity = rng.gen_range(1..=24);
                 let price = PRICES[rng.gen_range(0..PRICES.len())];
@@ -127,7 +137,7 @@ impl Retail {
                 for j in 0..n {
                     let (code, desc) = PRODUCTS[(c + j * 3) % PRODUCTS.len()];
                     // Half the invoices repeat the first line's quantity and price.
-                    let same = j > 0 && invoice % 2 == 0;
+                    let same = j > 0 && invoice.is_multiple_of(2);
                     order.push(RetailLine {
                         invoice: if c % 45 == 11 && j == 0 {
                             "NA".into()
@@ -136,7 +146,11 @@ impl Retail {
                         },
                         stock_code: code.into(),
                         description: desc.into(),
-                        quantity: if same { quantity } else { rng.gen_range(1..=24) },
+                        quantity: if same {
+                            quantity
+                        } else {
+                            rng.gen_range(1..=24)
+                        },
                         at,
                         unit_price: if same {
                             price

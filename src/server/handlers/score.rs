@@ -249,20 +249,27 @@ async fn score_with(
     let mut scratch = Vec::new();
     let mut per_segment = vec![0u64; model.file.k];
     for (i, c) in request.customers.iter().enumerate() {
-        let p =
-            prepare(&model.file.features, c, as_of, window, cfg.max_transactions, &rules).map_err(|e| {
-                let kind = if e.code == "too_many_transactions" {
-                    ApiErrorKind::TooLarge
-                } else {
-                    ApiErrorKind::Invalid
-                };
-                let field = if e.field.is_empty() {
-                    format!("customers[{i}]")
-                } else {
-                    format!("customers[{i}].{}", e.field)
-                };
-                ApiError::new(kind, e.code, e.message).with_field(field)
-            })?;
+        let p = prepare(
+            &model.file.features,
+            c,
+            as_of,
+            window,
+            cfg.max_transactions,
+            &rules,
+        )
+        .map_err(|e| {
+            let kind = if e.code == "too_many_transactions" {
+                ApiErrorKind::TooLarge
+            } else {
+                ApiErrorKind::Invalid
+            };
+            let field = if e.field.is_empty() {
+                format!("customers[{i}]")
+            } else {
+                format!("customers[{i}].{}", e.field)
+            };
+            ApiError::new(kind, e.code, e.message).with_field(field)
+        })?;
         if p.no_purchases {
             results.push(ScoreResult::unscored(p.customer_id, p.warnings));
             continue;
