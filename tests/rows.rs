@@ -15,9 +15,7 @@ use crate::server::{config, post, start};
 #[test]
 fn r11_http_and_batch_scoring_of_raw_retail_lines_equal_training() {
     let work = tempfile::tempdir().unwrap();
-    let log = Retail::generate(300, 11);
-    let path = work.path().join("online_retail.csv");
-    std::fs::write(&path, log.csv()).unwrap();
+    let (log, path) = Retail::write(work.path(), "online_retail.csv", 300, 11);
     let mut out = train_fixed(std::slice::from_ref(&path), &[], &[], 4);
     let c = out.metrics.data.transactions.clone().unwrap();
     assert!(c.duplicate > 10, "{c:?}");
@@ -127,9 +125,7 @@ fn r11_http_and_batch_scoring_of_raw_retail_lines_equal_training() {
 #[test]
 fn r11_lines_differing_only_in_an_attribute_are_not_duplicates_over_http() {
     let work = tempfile::tempdir().unwrap();
-    let log = Retail::generate(40, 3);
-    let path = work.path().join("retail.csv");
-    std::fs::write(&path, log.csv()).unwrap();
+    let (_, path) = Retail::write(work.path(), "retail.csv", 40, 3);
     let mut out = train_fixed(&[path], &[], &[], 2);
     let models = work.path().join("models");
     Registry::new(&models)
@@ -168,9 +164,7 @@ fn r11_lines_differing_only_in_an_attribute_are_not_duplicates_over_http() {
 #[test]
 fn r11_keep_duplicates_is_a_flag_and_a_model_parameter() {
     let work = tempfile::tempdir().unwrap();
-    let log = Retail::generate(120, 5);
-    let path = work.path().join("retail.csv");
-    std::fs::write(&path, log.csv()).unwrap();
+    let (log, path) = Retail::write(work.path(), "retail.csv", 120, 5);
     let train = |extra: &[&str], name: &str| {
         let mut args = vec![
             "train",

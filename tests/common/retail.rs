@@ -197,6 +197,19 @@ impl Retail {
         }
     }
 
+    /// Generates a log and writes it to `dir/name`; returns the log and the file.
+    pub fn write(
+        dir: &std::path::Path,
+        name: &str,
+        customers: usize,
+        seed: u64,
+    ) -> (Retail, std::path::PathBuf) {
+        let log = Retail::generate(customers, seed);
+        let path = dir.join(name);
+        std::fs::write(&path, log.csv()).unwrap();
+        (log, path)
+    }
+
     /// The log as CSV text.
     pub fn csv(&self) -> String {
         let mut s = HEADER.join(",");
