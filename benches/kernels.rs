@@ -79,6 +79,7 @@ fn scoring(c: &mut Criterion) {
                 20_000,
                 None,
                 10_000,
+                &Default::default(),
             )
             .expect("valid");
             model.score(&p.raw, &mut scratch).expect("scores")

@@ -141,7 +141,7 @@ fn hostile_bodies_get_documented_answers_and_the_server_survives() {
         (
             "only returns",
             customers(json!({"transactions": [{"date": "2024-01-01", "amount": -3}]})),
-            &[422],
+            &[200],
         ),
         (
             "as_of garbage",
@@ -224,6 +224,11 @@ fn hostile_bodies_get_documented_answers_and_the_server_survives() {
         let v = r.json();
         if r.status == 200 {
             for res in v["results"].as_array().unwrap() {
+                if res["segment_id"].is_null() {
+                    // A valid customer without a purchase: no segment, a warning.
+                    assert_eq!(res["warnings"][0]["code"], "no_purchases", "{what}: {res}");
+                    continue;
+                }
                 for key in ["distance", "margin"] {
                     assert!(
                         res[key].as_f64().is_some_and(f64::is_finite),

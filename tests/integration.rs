@@ -12,6 +12,7 @@ mod names;
 mod properties;
 mod report;
 mod retrain;
+mod rows;
 mod security;
 mod server;
 mod tables;

@@ -14,6 +14,6 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let map = ColumnMap::default();
-    let _ = read_transactions(&[path.clone()], &map, &Progress::hidden());
+    let _ = read_transactions(&[path.clone()], &map, &Default::default(), &Progress::hidden());
     let _ = read_customers(&[path], &map, &Progress::hidden());
 });

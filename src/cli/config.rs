@@ -7,6 +7,7 @@
 //! k_min = 3
 //! seed = 7
 //! as_of = "2026-01-01"
+//! keep_duplicates = false   # true: keep exact-duplicate transaction lines
 //!
 //! [map]
 //! customer_id = "CustomerID"
@@ -52,6 +53,7 @@ pub struct TrainSection {
     pub max_dropped_share: Option<f64>,
     pub k_sample: Option<usize>,
     pub silhouette_sample: Option<usize>,
+    pub keep_duplicates: Option<bool>,
     pub name: Option<String>,
 }
 

@@ -316,6 +316,11 @@ pub struct TrainArgs {
     /// Customers sampled for the silhouette (default 5000).
     #[arg(long)]
     pub silhouette_sample: Option<usize>,
+    /// Keep exact-duplicate transaction lines (default: drop and count them); for logs
+    /// without order or line ids, where identical lines can be genuine repeat purchases.
+    /// Recorded in the model, so scoring with it does the same.
+    #[arg(long)]
+    pub keep_duplicates: bool,
     /// TOML config: features, mapping, segment names, training defaults.
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -452,7 +457,8 @@ pub fn run(cli: Cli) -> Result<()> {
 fn bench_rfm(a: BenchRfmArgs) -> Result<()> {
     let t0 = std::time::Instant::now();
     let map = ColumnMap::parse(&a.map).map_err(|e| UsageError(e.to_string()))?;
-    let log = custseg::data::read_transactions(&a.transactions, &map, &Progress::hidden())?;
+    let rules = custseg::data::RowRules::default();
+    let log = custseg::data::read_transactions(&a.transactions, &map, &rules, &Progress::hidden())?;
     let read_s = t0.elapsed().as_secs_f64();
     let t1 = std::time::Instant::now();
     let as_of = log.last_day + 1;
@@ -594,6 +600,7 @@ pub fn prepare_train(a: &TrainArgs) -> Result<Prepared> {
                 .or(t.max_dropped_share)
                 .unwrap_or(defaults.max_dropped_share),
         )
+        .keep_duplicates(a.keep_duplicates || t.keep_duplicates.unwrap_or(false))
         .check()
         .map_err(|e| match e {
             custseg::train::TrainError::BadDroppedShare { share } => UsageError(format!(
@@ -903,7 +910,7 @@ fn score(a: ScoreArgs) -> Result<()> {
     }
     if let Some(as_of) = &s.as_of {
         println!(
-            "  as of {as_of}; {} customers without a purchase before it left out",
+            "  as of {as_of}; {} customers without a purchase before it (written with an empty segment and the warning no_purchases)",
             s.no_purchase
         );
     }

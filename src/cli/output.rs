@@ -272,6 +272,14 @@ pub fn print_trained(out: &TrainOutput, version: u32, dir: &Path, current: Optio
                 c.date_orders.len() - 3
             );
         }
+        if out.model.params.keep_duplicates {
+            println!("  exact-duplicate rows kept (--keep-duplicates)");
+        } else if c.duplicate > 0 {
+            println!(
+                "  {} exact-duplicate rows (every field equal) dropped; --keep-duplicates keeps them",
+                c.duplicate
+            );
+        }
     }
     if x.data.customer_ids_numbered {
         println!("  warning: the customer table has no customer id column: rows are numbered 1, 2, … as ids (name one with --map customer_id=COLUMN)");

@@ -1,6 +1,7 @@
-//! Fast non-cryptographic hashing for the reader's hot maps (customer ids, duplicate
-//! detection). Input files are trusted batch data, so hash-flooding resistance (SipHash,
-//! std's default) is not worth its cost here; the server never uses these maps.
+//! Fast non-cryptographic hashing for the reader's hot maps (customer ids, duplicate keys).
+//! Input files are trusted batch data, so hash-flooding resistance (SipHash, std's default)
+//! is not worth its cost here; the server uses them only for one customer's duplicate keys,
+//! bounded by its transaction limit.
 
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -63,37 +64,11 @@ impl Hasher for FxHasher {
 /// `HashMap`/`HashSet` builder using [`FxHasher`].
 pub type FxBuild = BuildHasherDefault<FxHasher>;
 
-/// A 64-bit hash of a whole CSV record: XXH3 of the field bytes, mixed with every field's end
-/// offset so that `("ab", "c")` and `("a", "bc")` differ.
-pub fn record_hash(rec: &csv::ByteRecord) -> u64 {
-    let mut h = twox_hash::XxHash3_64::oneshot(rec.as_slice());
-    let mut ends = FxHasher::default();
-    for i in 0..rec.len() {
-        if let Some(r) = rec.range(i) {
-            ends.add(r.end as u64);
-        }
-    }
-    ends.add(rec.len() as u64);
-    h ^= ends.finish();
-    h
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::HashSet;
     use std::hash::BuildHasher;
-
-    #[test]
-    fn equal_records_hash_equal_and_splits_differ() {
-        let a = csv::ByteRecord::from(vec!["ab", "c"]);
-        let b = csv::ByteRecord::from(vec!["a", "bc"]);
-        let c = csv::ByteRecord::from(vec!["ab", "c"]);
-        let d = csv::ByteRecord::from(vec!["ab", "c", ""]);
-        assert_eq!(record_hash(&a), record_hash(&c));
-        assert_ne!(record_hash(&a), record_hash(&b));
-        assert_ne!(record_hash(&a), record_hash(&d));
-    }
 
     #[test]
     fn ids_spread_over_the_low_bits() {

@@ -5,6 +5,7 @@
 pub mod customers;
 pub mod dates;
 pub mod fasthash;
+pub mod rows;
 pub mod source;
 pub mod table;
 pub mod transactions;
@@ -12,6 +13,7 @@ pub mod transactions;
 use std::path::PathBuf;
 
 pub use customers::{read_customers, CustomerTable};
+pub use rows::RowRules;
 pub use source::FileFingerprint;
 pub use transactions::{read_transactions, Cleaning, ColumnMap, TransactionLog, TxnField};
 

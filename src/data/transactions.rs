@@ -1,10 +1,12 @@
 //! Transaction logs: one row per order line (or per order), mapped onto the fields
 //! `customer_id`, `date`, `amount` (or `quantity` × `unit_price`) and optionally `order_id`.
 //!
-//! Cleaning rules, each counted: rows without a customer id, rows whose date or amount cannot
-//! be parsed (including NaN and infinities), and exact duplicates of an earlier row (every
-//! column equal, across all files of the log). Negative amounts are kept: they are returns
-//! and reduce the customer's monetary value without counting as orders.
+//! Every row goes through the row rules of [`super::rows`] (shared with HTTP scoring), each
+//! drop counted: rows without a customer id, rows whose date or amount cannot be parsed
+//! (including NaN and infinities), and exact duplicates of an earlier row (every field equal
+//! in canonical form, across all files of the log; kept with `keep_duplicates`). Negative
+//! amounts are kept: they are returns and reduce the customer's monetary value without
+//! counting as orders.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::Hash;
@@ -14,10 +16,10 @@ use csv::ByteRecord;
 use serde::{Deserialize, Serialize};
 
 use super::dates::{self, DateFormat, DayOrder, DayOrderDetector};
+use super::rows::{self, Cell, Line, OtherFields, Reason, RowRules, Txn};
 use super::source::FileFingerprint;
 use super::table::{decode, normalize_name, Format, Table};
-use super::{normalize_id, parse_number_with, DataError};
-use crate::features::rfm::{order_key, Txn};
+use super::DataError;
 use crate::progress::Progress;
 
 /// The fields a transaction log can map.
@@ -328,6 +330,24 @@ struct Columns {
     unit_price: Option<usize>,
 }
 
+impl Columns {
+    /// The columns in no role, each with its name's seed for [`OtherFields`].
+    fn others(&self, columns: &[String]) -> Vec<(usize, u64)> {
+        let roles = [
+            Some(self.customer),
+            Some(self.date),
+            self.amount,
+            self.order,
+            self.quantity,
+            self.unit_price,
+        ];
+        (0..columns.len())
+            .filter(|i| !roles.contains(&Some(*i)))
+            .map(|i| (i, rows::name_seed(&columns[i])))
+            .collect()
+    }
+}
+
 fn resolve(table: &Table, map: &ColumnMap) -> Result<Columns, DataError> {
     let find = |field: TxnField| -> Result<Option<usize>, DataError> {
         if let Some(col) = map.get(field.name()) {
@@ -390,7 +410,7 @@ fn resolve(table: &Table, map: &ColumnMap) -> Result<Columns, DataError> {
     })
 }
 
-use super::fasthash::{record_hash, FxBuild};
+use super::fasthash::FxBuild;
 
 fn field<'r>(rec: &'r ByteRecord, i: usize) -> std::borrow::Cow<'r, str> {
     decode(rec.get(i).unwrap_or(b""))
@@ -398,12 +418,14 @@ fn field<'r>(rec: &'r ByteRecord, i: usize) -> std::borrow::Cow<'r, str> {
 
 /// Reads and cleans every file of a transaction log.
 ///
-/// `inputs` are the paths the user gave (files, directories or globs). Dropped rows are
+/// `inputs` are the paths the user gave (files, directories or globs); every row goes through
+/// the row rules of [`super::rows`] with `rules`. Dropped rows are
 /// counted in the returned [`Cleaning`]; an error is returned only for unreadable files,
 /// unmappable columns, or when no valid row remains.
 pub fn read_transactions(
     inputs: &[PathBuf],
     map: &ColumnMap,
+    rules: &RowRules,
     progress: &Progress,
 ) -> Result<TransactionLog, DataError> {
     let mut log = TransactionLog {
@@ -431,7 +453,7 @@ pub fn read_transactions(
         seen: &mut seen,
     };
     for path in &files {
-        read_file(path, map, &mut state, &bar)?;
+        read_file(path, map, rules, &mut state, &bar)?;
     }
     bar.finish_and_clear();
     if log.cleaning.rows_kept == 0 {
@@ -460,6 +482,7 @@ struct ReadState<'a> {
 fn read_file(
     path: &Path,
     map: &ColumnMap,
+    rules: &RowRules,
     state: &mut ReadState,
     bar: &indicatif::ProgressBar,
 ) -> Result<(), DataError> {
@@ -483,6 +506,8 @@ fn read_file(
             order: None,
         },
         decimal_comma: table.format == Format::Delimited(b';'),
+        rules,
+        others: cols.others(&columns),
     };
     let mut rec = ByteRecord::new();
     let mut last_bytes = 0;
@@ -567,11 +592,32 @@ struct RowContext<'a> {
     columns: &'a [String],
     dates: DateRule<'a>,
     decimal_comma: bool,
+    rules: &'a RowRules,
+    /// Columns in no role, with their [`rows::name_seed`], for duplicate keys.
+    others: Vec<(usize, u64)>,
 }
 
 impl RowContext<'_> {
     fn column_name(&self, i: usize) -> &str {
         self.columns.get(i).map(String::as_str).unwrap_or("?")
+    }
+
+    /// The header of the column mapped to `f`.
+    fn column_of(&self, f: TxnField) -> &str {
+        self.index_of(f).map_or("?", |i| self.column_name(i))
+    }
+
+    /// The position of the column mapped to `f`.
+    fn index_of(&self, f: TxnField) -> Option<usize> {
+        let c = self.cols;
+        match f {
+            TxnField::CustomerId => Some(c.customer),
+            TxnField::Date => Some(c.date),
+            TxnField::Amount => c.amount,
+            TxnField::OrderId => c.order,
+            TxnField::Quantity => c.quantity,
+            TxnField::UnitPrice => c.unit_price,
+        }
     }
 
     fn take(
@@ -583,62 +629,53 @@ impl RowContext<'_> {
         seen: &mut HashSet<u64, FxBuild>,
     ) {
         let cleaning = &mut log.cleaning;
-        let Some(id) = normalize_id(&field(rec, self.cols.customer)) else {
+        let Some(id) = rows::customer_id(&field(rec, self.cols.customer)) else {
             cleaning.missing_customer_id += 1;
-            cleaning.note(
-                "missing_customer_id",
-                self.path,
-                row,
-                self.column_name(self.cols.customer),
-                Some(&field(rec, self.cols.customer)),
-            );
+            let raw = field(rec, self.cols.customer);
+            let column = self.column_name(self.cols.customer);
+            cleaning.note("missing_customer_id", self.path, row, column, Some(&raw));
             return;
         };
-        let Some(day) = self.dates.day(&field(rec, self.cols.date)) else {
-            cleaning.bad_date += 1;
-            let raw = field(rec, self.cols.date);
-            let column = self.column_name(self.cols.date);
-            cleaning.note("bad_date", self.path, row, column, Some(&raw));
-            return;
+        let date = field(rec, self.cols.date);
+        let text = |i: Option<usize>| i.map(|i| field(rec, i));
+        let (amount, quantity) = (text(self.cols.amount), text(self.cols.quantity));
+        let (unit_price, order) = (text(self.cols.unit_price), text(self.cols.order));
+        let line = Line {
+            customer: &id,
+            day: self.dates.day(&date),
+            date_text: &date,
+            amount: amount.as_deref().map(Cell::Text),
+            quantity: quantity.as_deref().map(Cell::Text),
+            unit_price: unit_price.as_deref().map(Cell::Text),
+            order: order.as_deref().map(Cell::Text),
         };
-        let number = |i: usize| parse_number_with(&field(rec, i), self.decimal_comma);
-        let amount = match (self.cols.amount, self.cols.quantity, self.cols.unit_price) {
-            (Some(ac), _, _) => number(ac).ok_or(ac),
-            (None, Some(qc), Some(pc)) => match (number(qc), number(pc)) {
-                (Some(q), Some(p)) => Some(q * p).filter(|v| v.is_finite()).ok_or(pc),
-                (None, _) => Err(qc),
-                (_, None) => Err(pc),
-            },
-            _ => Err(0),
-        };
-        let amount = match amount {
-            Ok(a) => a,
-            Err(col) => {
-                cleaning.bad_amount += 1;
-                let raw = field(rec, col);
-                cleaning.note(
-                    "bad_amount",
-                    self.path,
-                    row,
-                    self.column_name(col),
-                    Some(&raw),
-                );
+        let mut others = OtherFields::default();
+        for &(i, seed) in &self.others {
+            others.add(seed, Cell::Text(&field(rec, i)));
+        }
+        let txn = match rows::judge(self.rules, &line, &others, self.decimal_comma, seen) {
+            Ok(t) => t,
+            Err(d) => {
+                let column = d.field.map_or("*", |f| self.column_of(f));
+                let raw = match d.reason {
+                    Reason::Duplicate => None,
+                    _ => d
+                        .field
+                        .and_then(|f| self.index_of(f))
+                        .map(|i| field(rec, i)),
+                };
+                match d.reason {
+                    Reason::MissingCustomerId => cleaning.missing_customer_id += 1,
+                    Reason::BadDate => cleaning.bad_date += 1,
+                    Reason::BadAmount => cleaning.bad_amount += 1,
+                    Reason::Duplicate => cleaning.duplicate += 1,
+                }
+                cleaning.note(d.reason.name(), self.path, row, column, raw.as_deref());
                 return;
             }
         };
-        if !seen.insert(record_hash(rec)) {
-            cleaning.duplicate += 1;
-            cleaning.note("duplicate", self.path, row, "*", None);
-            return;
-        }
-        let order = self
-            .cols
-            .order
-            .map(|i| field(rec, i))
-            .filter(|s| !super::is_missing(s))
-            .map(|s| order_key(s.trim()));
         cleaning.rows_kept += 1;
-        if amount < 0.0 {
+        if !rows::is_purchase(txn.amount) {
             cleaning.returns += 1;
         }
         let cust = match index.get(id.as_str()) {
@@ -651,9 +688,9 @@ impl RowContext<'_> {
                 c
             }
         };
-        log.first_day = log.first_day.min(day);
-        log.last_day = log.last_day.max(day);
-        log.txns[cust as usize].push(Txn { day, amount, order });
+        log.first_day = log.first_day.min(txn.day);
+        log.last_day = log.last_day.max(txn.day);
+        log.txns[cust as usize].push(txn);
     }
 }
 

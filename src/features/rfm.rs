@@ -4,7 +4,8 @@
 //!
 //! Definitions (all as of `as_of`, a day number; transactions on or after `as_of` are
 //! ignored, and so are those older than `window_days` when a window is set):
-//! - purchases are transactions with amount ≥ 0; returns (amount < 0) only reduce monetary;
+//! - purchases are transactions with amount ≥ 0; returns (amount < 0) only reduce monetary
+//!   (the row rules of [`crate::data::rows`] decide what a transaction is);
 //! - `recency_days` = as_of − day of the last purchase;
 //! - `frequency` = distinct order ids among purchases, or distinct purchase days when the
 //!   log has no order id;
@@ -12,19 +13,7 @@
 //! - `avg_order_value` = monetary / frequency;
 //! - `tenure_days` = as_of − day of the first purchase.
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
-
-/// One transaction of one customer.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Txn {
-    /// Day number (days since 1970-01-01).
-    pub day: i32,
-    /// Amount; negative for a return.
-    pub amount: f64,
-    /// Hash of the order id ([`order_key`]); `None` when the log has no order id.
-    pub order: Option<u64>,
-}
+pub use crate::data::rows::{order_key, Txn};
 
 /// The RFM feature names, in model order.
 pub const RFM_FEATURES: [&str; 5] = [
@@ -58,13 +47,6 @@ impl Rfm {
     }
 }
 
-/// Hash of an order id, used to count distinct orders.
-pub fn order_key(id: &str) -> u64 {
-    let mut h = DefaultHasher::new();
-    id.hash(&mut h);
-    h.finish()
-}
-
 /// True when a transaction falls inside `[as_of − window_days, as_of)`.
 pub fn in_window(day: i32, as_of: i32, window_days: Option<u32>) -> bool {
     day < as_of && window_days.is_none_or(|w| day >= as_of - w as i32)
@@ -86,7 +68,7 @@ pub fn compute_rfm(txns: &[Txn], as_of: i32, window_days: Option<u32>) -> Option
     let mut keys: Vec<u64> = Vec::with_capacity(txns.len());
     for t in txns.iter().filter(|t| in_window(t.day, as_of, window_days)) {
         monetary += t.amount;
-        if t.amount >= 0.0 {
+        if crate::data::rows::is_purchase(t.amount) {
             first = first.min(t.day);
             last = last.max(t.day);
             // Day keys live in a range order hashes practically never hit.

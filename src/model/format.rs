@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::{Cleaning, FileFingerprint};
+use crate::data::{Cleaning, FileFingerprint, RowRules};
 use crate::features::FeatureSpec;
 use crate::train::Segment;
 
@@ -26,6 +26,19 @@ pub struct ParamsRecord {
     pub silhouette_sample: usize,
     /// `--as-of` as given (None: the day after the last transaction).
     pub as_of_requested: Option<String>,
+    /// Exact-duplicate transaction lines were kept (`--keep-duplicates`); absent in older
+    /// models, which dropped them.
+    #[serde(default)]
+    pub keep_duplicates: bool,
+}
+
+impl ParamsRecord {
+    /// The row rules training applied, for scoring with this model.
+    pub fn row_rules(&self) -> RowRules {
+        RowRules {
+            keep_duplicates: self.keep_duplicates,
+        }
+    }
 }
 
 /// What the model was trained on.

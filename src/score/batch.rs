@@ -39,7 +39,8 @@ pub struct BatchSummary {
     pub scored: u64,
     /// Customers per segment (by position in the model).
     pub per_segment: Vec<u64>,
-    /// Customers left out: no purchase before `as_of`.
+    /// Customers without a purchase before `as_of` (only returns, or all later): written
+    /// with an empty segment and the warning `no_purchases`, as HTTP scoring answers them.
     pub no_purchase: u64,
     /// Customers with at least one warning.
     pub with_warnings: u64,
@@ -64,6 +65,7 @@ fn warning_text(w: &FeatureWarning) -> String {
         FeatureWarning::DuplicateTransactions { count } => {
             format!("duplicate_transactions:{count}")
         }
+        FeatureWarning::NoPurchases => NO_PURCHASES.into(),
     }
 }
 
@@ -189,6 +191,9 @@ pub fn score_files(
     Ok(summary)
 }
 
+/// The warning of a customer without a purchase, as HTTP scoring names it.
+const NO_PURCHASES: &str = "no_purchases";
+
 /// The output CSV.
 struct ScoreWriter {
     w: std::io::BufWriter<std::fs::File>,
@@ -207,6 +212,18 @@ impl ScoreWriter {
 
     fn header(&mut self) -> Result<()> {
         self.raw(b"customer_id,segment_id,segment,tier,distance,margin,warnings,r_score,f_score,m_score,lifecycle\n")
+    }
+
+    /// A customer without a purchase: no segment, the `no_purchases` warning.
+    fn unscored_row(&mut self, id: &str) -> Result<()> {
+        self.buf.clear();
+        csv_field(&mut self.buf, id);
+        self.buf.extend_from_slice(b",,,,,,");
+        self.buf.extend_from_slice(NO_PURCHASES.as_bytes());
+        self.buf.extend_from_slice(b",,,,\n");
+        self.w
+            .write_all(&self.buf)
+            .map_err(|e| Error::io(&self.path, e))
     }
 
     fn row(
@@ -239,7 +256,8 @@ fn score_log(
     progress: &Progress,
 ) -> Result<()> {
     let spec = &model.file.features;
-    let log = data::read_transactions(&input.input, map, progress)?;
+    let rules = model.file.params.row_rules();
+    let log = data::read_transactions(&input.input, map, &rules, progress)?;
     log.cleaning.check_dropped_share(
         input
             .max_dropped_share
@@ -266,11 +284,12 @@ fn score_log(
     let mut scratch = Vec::new();
     let mut raw = Vec::with_capacity(spec.features.len());
     for (c, txns) in log.txns.iter().enumerate() {
+        let id = &log.customer_ids[c];
         let Some(r) = compute_rfm(txns, as_of, model.file.params.window_days) else {
             summary.no_purchase += 1;
+            out.unscored_row(id)?;
             continue;
         };
-        let id = &log.customer_ids[c];
         let row = table.as_ref().and_then(|t| t.position(id));
         let values = r.values();
         raw.clear();

@@ -2,16 +2,23 @@
 //!
 //! A customer is an object with an optional `customer_id` (string or integer, echoed back),
 //! feature values by name, and/or `transactions: [{date, amount | quantity + unit_price,
-//! order_id?}]`. With transactions, the RFM features are computed exactly as in training
-//! ([`compute_rfm`] as of the request's `as_of`, with the model's window); giving both
-//! transactions and a transaction feature is an error. Absent or `null` features are imputed
-//! (with a warning); fields the model does not use are reported as warnings.
+//! order_id?, …other attributes}]`. Transactions go through the trainer's row rules
+//! ([`crate::data::rows`], with the model's recorded choices) and the RFM features are
+//! computed exactly as in training ([`compute_rfm`] as of the request's `as_of`, with the
+//! model's window); giving both transactions and a transaction feature is an error. A
+//! customer whose transactions hold no purchase is valid but unscored (`no_purchases`).
+//! Absent or `null` features are imputed (with a warning); fields the model does not use are
+//! reported as warnings.
 
 use serde::Serialize;
 use serde_json::Value;
 
+use std::collections::HashSet;
+
 use crate::data::dates::parse_iso_date;
-use crate::features::rfm::{compute_rfm, order_key, Txn, RFM_FEATURES};
+use crate::data::fasthash::FxBuild;
+use crate::data::rows::{self, Cell, Line, OtherFields, RowRules, Txn};
+use crate::features::rfm::{compute_rfm, RFM_FEATURES};
 use crate::features::spec::format_number_label;
 use crate::features::{FeatureSpec, FeatureWarning, RawValue, Source};
 
@@ -41,6 +48,10 @@ pub struct Prepared {
     pub raw: Vec<RawValue>,
     /// Warnings found while reading the input (encoding adds its own).
     pub warnings: Vec<FeatureWarning>,
+    /// A valid customer whose transactions hold no purchase before `as_of` in the model's
+    /// window (only returns, or all later): not scored, `raw` is empty and `warnings` carries
+    /// [`FeatureWarning::NoPurchases`].
+    pub no_purchases: bool,
 }
 
 /// Features that cannot be negative.
@@ -71,9 +82,94 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
-/// Parses a customer's transactions; exact duplicates (every field equal) are dropped and
-/// counted, as the trainer drops duplicate rows.
-fn parse_transactions(v: &Value, max: usize) -> Result<(Vec<Txn>, usize), InputError> {
+/// The JSON names of the transaction roles; every other attribute only counts for duplicates.
+const ROLES: [&str; 5] = ["date", "amount", "quantity", "unit_price", "order_id"];
+
+/// A role attribute as a [`Cell`]: `None` when absent, [`Cell::Missing`] for `null`.
+fn role_cell<'a>(
+    o: &'a serde_json::Map<String, Value>,
+    name: &str,
+    field: &dyn Fn(&str) -> String,
+    text_ok: bool,
+) -> Result<Option<Cell<'a>>, InputError> {
+    match o.get(name) {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(Cell::Missing)),
+        Some(Value::Number(n)) => Ok(n.as_f64().map(Cell::Number)),
+        Some(Value::String(s)) if text_ok => Ok(Some(Cell::Text(s))),
+        Some(other) => Err(err(
+            field(name),
+            "invalid_type",
+            format!(
+                "expected {}, got {}",
+                if text_ok {
+                    "a string or number"
+                } else {
+                    "a number"
+                },
+                kind(other)
+            ),
+        )),
+    }
+}
+
+/// The digest of a transaction's other attributes (strings, numbers or null).
+fn other_attributes(
+    o: &serde_json::Map<String, Value>,
+    field: &dyn Fn(&str) -> String,
+) -> Result<OtherFields, InputError> {
+    let mut others = OtherFields::default();
+    for (k, v) in o.iter().filter(|(k, _)| !ROLES.contains(&k.as_str())) {
+        let cell = match v {
+            Value::Null => Cell::Missing,
+            Value::String(s) => Cell::Text(s),
+            Value::Number(n) => n.as_f64().map_or(Cell::Missing, Cell::Number),
+            other => {
+                return Err(err(
+                    field(k),
+                    "invalid_type",
+                    format!("expected a string, number or null, got {}", kind(other)),
+                ))
+            }
+        };
+        others.add(rows::name_seed(k), cell);
+    }
+    Ok(others)
+}
+
+/// The error for a transaction the row rules drop (duplicates are not errors).
+fn dropped_error(
+    d: rows::Dropped,
+    o: &serde_json::Map<String, Value>,
+    at: &dyn Fn(&str) -> String,
+) -> InputError {
+    let name = d.field.map_or("", |f| f.name());
+    match d.reason {
+        rows::Reason::BadDate => err(at("date"), "invalid_date", crate::score::ISO_DATE_EXPECTED),
+        rows::Reason::BadAmount if o.get(name).is_some_and(|v| !v.is_null()) => err(
+            at("amount"),
+            "not_finite",
+            "quantity × unit_price overflows",
+        ),
+        _ => err(
+            at("amount"),
+            "missing_field",
+            "every transaction needs an amount (or quantity and unit_price)",
+        ),
+    }
+}
+
+/// Parses a customer's transactions through the trainer's row rules ([`crate::data::rows`]):
+/// `date`, `amount` or `quantity` + `unit_price`, `order_id`, and any other string, number
+/// or null attributes, which count only for exact-duplicate detection. Exact duplicates are
+/// dropped and counted (unless the model keeps them); a line the trainer would drop for its
+/// date or amount is an error naming the field.
+fn parse_transactions(
+    v: &Value,
+    max: usize,
+    customer: &str,
+    rules: &RowRules,
+) -> Result<(Vec<Txn>, usize), InputError> {
     let Value::Array(items) = v else {
         return Err(err(
             "transactions",
@@ -89,7 +185,7 @@ fn parse_transactions(v: &Value, max: usize) -> Result<(Vec<Txn>, usize), InputE
         ));
     }
     let mut out = Vec::with_capacity(items.len());
-    let mut seen = std::collections::HashSet::with_capacity(items.len());
+    let mut seen = HashSet::with_capacity_and_hasher(items.len(), FxBuild::default());
     let mut duplicates = 0;
     for (i, t) in items.iter().enumerate() {
         let at = |f: &str| format!("transactions[{i}].{f}");
@@ -100,21 +196,9 @@ fn parse_transactions(v: &Value, max: usize) -> Result<(Vec<Txn>, usize), InputE
                 format!("expected an object, got {}", kind(t)),
             ));
         };
-        if let Some(k) = o.keys().find(|k| {
-            !matches!(
-                k.as_str(),
-                "date" | "amount" | "order_id" | "quantity" | "unit_price"
-            )
-        }) {
-            return Err(err(
-                at(k),
-                "unknown_field",
-                "transactions take date, amount (or quantity and unit_price) and order_id",
-            ));
-        }
-        let day = match o.get("date") {
-            Some(Value::String(s)) => parse_iso_date(s)
-                .ok_or_else(|| err(at("date"), "invalid_date", crate::score::ISO_DATE_EXPECTED))?,
+        let others = other_attributes(o, &at)?;
+        let date = match o.get("date") {
+            Some(Value::String(s)) => s.as_str(),
             Some(other) => {
                 return Err(err(
                     at("date"),
@@ -130,45 +214,20 @@ fn parse_transactions(v: &Value, max: usize) -> Result<(Vec<Txn>, usize), InputE
                 ))
             }
         };
-        let amount = match (o.get("amount"), o.get("quantity"), o.get("unit_price")) {
-            (Some(a), _, _) => number(a, &at("amount"))?,
-            (None, Some(q), Some(p)) => {
-                let a = number(q, &at("quantity"))? * number(p, &at("unit_price"))?;
-                if !a.is_finite() {
-                    return Err(err(
-                        at("amount"),
-                        "not_finite",
-                        "quantity × unit_price overflows",
-                    ));
-                }
-                a
-            }
-            _ => {
-                return Err(err(
-                    at("amount"),
-                    "missing_field",
-                    "every transaction needs an amount (or quantity and unit_price)",
-                ))
-            }
+        let line = Line {
+            customer,
+            day: parse_iso_date(date),
+            date_text: date,
+            amount: role_cell(o, "amount", &at, false)?,
+            quantity: role_cell(o, "quantity", &at, false)?,
+            unit_price: role_cell(o, "unit_price", &at, false)?,
+            order: role_cell(o, "order_id", &at, true)?,
         };
-        let order = match o.get("order_id") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(order_key(s.trim())),
-            Some(Value::Number(n)) => Some(order_key(&n.to_string())),
-            Some(other) => {
-                return Err(err(
-                    at("order_id"),
-                    "invalid_type",
-                    format!("expected a string or number, got {}", kind(other)),
-                ))
-            }
-        };
-        // Objects serialize with sorted keys, so equal transactions give equal text.
-        if !seen.insert(t.to_string()) {
-            duplicates += 1;
-            continue;
+        match rows::judge(rules, &line, &others, false, &mut seen) {
+            Ok(t) => out.push(t),
+            Err(d) if d.reason == rows::Reason::Duplicate => duplicates += 1,
+            Err(d) => return Err(dropped_error(d, o, &at)),
         }
-        out.push(Txn { day, amount, order });
     }
     Ok((out, duplicates))
 }
@@ -200,14 +259,24 @@ fn source_value(
         .map_err(|e| err(d.source(), "invalid_value", e.to_string()))
 }
 
+/// The customer id as the row rules key it (empty when none was given).
+fn customer_key(id: &Value) -> String {
+    match id {
+        Value::String(s) => rows::customer_id(s).unwrap_or_default(),
+        Value::Number(n) => n.to_string(),
+        _ => String::new(),
+    }
+}
+
 /// Validates one customer and computes its raw values for `spec`, with features from
-/// transactions as of day `as_of` over `window_days`.
+/// transactions as of day `as_of` over `window_days` and the model's row `rules`.
 pub fn prepare(
     spec: &FeatureSpec,
     customer: &Value,
     as_of: i32,
     window_days: Option<u32>,
     max_transactions: usize,
+    rules: &RowRules,
 ) -> Result<Prepared, InputError> {
     let Value::Object(obj) = customer else {
         return Err(err(
@@ -240,7 +309,8 @@ pub fn prepare(
                     "give either transactions or transaction features such as this one, not both",
                 ));
             }
-            let (txns, duplicates) = parse_transactions(t, max_transactions)?;
+            let key = customer_key(&customer_id);
+            let (txns, duplicates) = parse_transactions(t, max_transactions, &key, rules)?;
             if duplicates > 0 {
                 warnings.push(FeatureWarning::DuplicateTransactions { count: duplicates });
             }
@@ -248,13 +318,18 @@ pub fn prepare(
             if late > 0 {
                 warnings.push(FeatureWarning::TransactionsAfterAsOf { count: late });
             }
-            Some(compute_rfm(&txns, as_of, window_days).ok_or_else(|| {
-                err(
-                    "transactions",
-                    "no_purchases",
-                    "no purchase (amount ≥ 0) before as_of in the model's window",
-                )
-            })?)
+            match compute_rfm(&txns, as_of, window_days) {
+                Some(r) => Some(r),
+                None => {
+                    warnings.push(FeatureWarning::NoPurchases);
+                    return Ok(Prepared {
+                        customer_id,
+                        raw: Vec::new(),
+                        warnings,
+                        no_purchases: true,
+                    });
+                }
+            }
         }
         Some(_) => {
             warnings.push(FeatureWarning::UnknownField {
@@ -318,6 +393,7 @@ pub fn prepare(
         customer_id,
         raw,
         warnings,
+        no_purchases: false,
     })
 }
 
@@ -354,12 +430,14 @@ mod tests {
     }
 
     fn code(v: Value) -> &'static str {
-        prepare(&spec(), &v, 100, None, 10).unwrap_err().code
+        prepare(&spec(), &v, 100, None, 10, &RowRules::default())
+            .unwrap_err()
+            .code
     }
 
     #[test]
     fn features_by_name_with_imputation_and_unknown_fields() {
-        let p = prepare(&spec(), &json!({"customer_id": 7, "recency_days": 3, "frequency": 2, "gender": "F", "colour": "red"}), 100, None, 10).unwrap();
+        let p = prepare(&spec(), &json!({"customer_id": 7, "recency_days": 3, "frequency": 2, "gender": "F", "colour": "red"}), 100, None, 10, &RowRules::default()).unwrap();
         assert_eq!(p.customer_id, json!(7));
         assert_eq!(p.raw[0], RawValue::Num(3.0));
         assert_eq!(p.raw[2], RawValue::Missing);
@@ -381,7 +459,7 @@ mod tests {
             {"date": "1970-03-05", "amount": -1.0},
             {"date": "1970-12-01", "amount": 99.0}
         ]});
-        let p = prepare(&spec(), &c, 100, None, 10).unwrap();
+        let p = prepare(&spec(), &c, 100, None, 10, &RowRules::default()).unwrap();
         // as_of = day 100 = 1970-04-11; last purchase 1970-03-01 = day 59; first = day 31.
         assert_eq!(p.raw[0], RawValue::Num(41.0));
         assert_eq!(p.raw[1], RawValue::Num(2.0));
@@ -399,7 +477,7 @@ mod tests {
             {"order_id": "a", "amount": 10.0, "date": "1970-02-01"},
             {"date": "1970-02-01", "amount": 10.0, "order_id": "b"}
         ]});
-        let p = prepare(&spec(), &c, 100, None, 10).unwrap();
+        let p = prepare(&spec(), &c, 100, None, 10, &RowRules::default()).unwrap();
         assert_eq!(p.raw[1], RawValue::Num(2.0));
         assert_eq!(p.raw[2], RawValue::Num(20.0));
         assert_eq!(
@@ -421,7 +499,15 @@ mod tests {
 
     #[test]
     fn numeric_features_must_be_numbers() {
-        let e = prepare(&spec(), &json!({"recency_days": "3"}), 100, None, 10).unwrap_err();
+        let e = prepare(
+            &spec(),
+            &json!({"recency_days": "3"}),
+            100,
+            None,
+            10,
+            &RowRules::default(),
+        )
+        .unwrap_err();
         assert_eq!((e.code, e.field.as_str()), ("invalid_type", "recency_days"));
     }
 
@@ -433,7 +519,15 @@ mod tests {
     #[test]
     fn categories_must_be_strings_or_numbers() {
         assert_eq!(code(json!({"gender": true})), "invalid_type");
-        assert!(prepare(&spec(), &json!({"gender": 3}), 100, None, 10).is_ok());
+        assert!(prepare(
+            &spec(),
+            &json!({"gender": 3}),
+            100,
+            None,
+            10,
+            &RowRules::default()
+        )
+        .is_ok());
     }
 
     #[test]
@@ -460,9 +554,23 @@ mod tests {
 
     #[test]
     fn transaction_fields_are_checked() {
+        // A misspelt role is just another attribute: the amount is then missing.
         assert_eq!(
             code(json!({"transactions": [{"date": "1970-01-02", "ammount": 1}]})),
-            "unknown_field"
+            "missing_field"
+        );
+        let e = prepare(
+            &spec(),
+            &json!({"transactions": [{"date": "1970-01-02", "amount": 1, "tags": {"a": 1}}]}),
+            100,
+            None,
+            10,
+            &RowRules::default(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.code, e.field.as_str()),
+            ("invalid_type", "transactions[0].tags")
         );
         assert_eq!(
             code(json!({"transactions": [{"amount": 1}]})),
@@ -488,19 +596,62 @@ mod tests {
             code(json!({"transactions": [{"date": "1970-01-02", "amount": 1, "order_id": [1]}]})),
             "invalid_type"
         );
-        let e = prepare(&spec(), &json!({"transactions": [{"date": "1970-01-02", "amount": 1}, {"date": "x", "amount": 1}]}), 100, None, 10).unwrap_err();
+        let e = prepare(&spec(), &json!({"transactions": [{"date": "1970-01-02", "amount": 1}, {"date": "x", "amount": 1}]}), 100, None, 10, &RowRules::default()).unwrap_err();
         assert_eq!(e.field, "transactions[1].date");
     }
 
     #[test]
     fn only_returns_or_only_future_is_no_purchase() {
-        assert_eq!(
-            code(json!({"transactions": [{"date": "1970-01-02", "amount": -5}]})),
-            "no_purchases"
+        for t in [
+            json!([{"date": "1970-01-02", "amount": -5}]),
+            json!([{"date": "1999-01-02", "amount": 5}]),
+        ] {
+            let p = prepare(
+                &spec(),
+                &json!({"customer_id": "c", "transactions": t}),
+                100,
+                None,
+                10,
+                &RowRules::default(),
+            )
+            .unwrap();
+            assert!(p.no_purchases);
+            assert!(p.raw.is_empty());
+            assert!(
+                p.warnings.contains(&FeatureWarning::NoPurchases),
+                "{:?}",
+                p.warnings
+            );
+        }
+    }
+
+    #[test]
+    fn other_attributes_count_for_duplicates_only() {
+        let c = json!({"transactions": [
+            {"date": "1970-02-01", "quantity": 6, "unit_price": 2.55, "order_id": 536365, "StockCode": "85123A", "Country": "UK"},
+            {"date": "1970-02-01", "quantity": 6, "unit_price": 2.55, "order_id": 536365, "StockCode": "71053", "Country": "UK"},
+            {"date": "1970-02-01", "quantity": 6, "unit_price": 2.55, "order_id": "536365", "StockCode": "71053", "Country": "UK", "Description": null}
+        ]});
+        let p = prepare(&spec(), &c, 100, None, 10, &RowRules::default()).unwrap();
+        assert_eq!(p.raw[1], RawValue::Num(1.0));
+        assert!(
+            (matches!(p.raw[2], RawValue::Num(m) if (m - 30.6).abs() < 1e-9)),
+            "{:?}",
+            p.raw
         );
         assert_eq!(
-            code(json!({"transactions": [{"date": "1999-01-02", "amount": 5}]})),
-            "no_purchases"
+            p.warnings,
+            [FeatureWarning::DuplicateTransactions { count: 1 }]
+        );
+        let keep = RowRules {
+            keep_duplicates: true,
+        };
+        let p = prepare(&spec(), &c, 100, None, 10, &keep).unwrap();
+        assert!(p.warnings.is_empty());
+        assert!(
+            (matches!(p.raw[2], RawValue::Num(m) if (m - 45.9).abs() < 1e-9)),
+            "{:?}",
+            p.raw
         );
     }
 
@@ -521,7 +672,15 @@ mod tests {
             day_first: true,
         });
         let as_of = crate::data::dates::days_from_civil(2014, 7, 1);
-        let p = prepare(&spec, &json!({"joined": "21-06-2014"}), as_of, None, 10).unwrap();
+        let p = prepare(
+            &spec,
+            &json!({"joined": "21-06-2014"}),
+            as_of,
+            None,
+            10,
+            &RowRules::default(),
+        )
+        .unwrap();
         assert_eq!(p.raw[j], RawValue::Num(10.0));
         assert!(p
             .warnings
@@ -534,10 +693,31 @@ mod tests {
             as_of,
             None,
             10,
+            &RowRules::default(),
         )
         .unwrap();
         assert_eq!(p.raw[j], RawValue::Num(3.0));
-        let e = prepare(&spec, &json!({"joined": "2014-31-31"}), as_of, None, 10).unwrap_err();
+        let e = prepare(
+            &spec,
+            &json!({"joined": "2014-31-31"}),
+            as_of,
+            None,
+            10,
+            &RowRules::default(),
+        )
+        .unwrap_err();
         assert_eq!((e.field.as_str(), e.code), ("joined", "invalid_value"));
+    }
+
+    #[test]
+    fn missing_order_tokens_are_no_order_as_in_files() {
+        // Two purchase days, no order: frequency counts days, as a file's `NA` order id does.
+        let c = json!({"transactions": [
+            {"date": "1970-02-01", "amount": 1, "order_id": "NA"},
+            {"date": "1970-02-01", "amount": 2, "order_id": ""},
+            {"date": "1970-02-03", "amount": 3, "order_id": null}
+        ]});
+        let p = prepare(&spec(), &c, 100, None, 10, &RowRules::default()).unwrap();
+        assert_eq!(p.raw[1], RawValue::Num(2.0));
     }
 }

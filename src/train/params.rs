@@ -37,6 +37,9 @@ pub struct TrainValidParams {
     pub k_sample: usize,
     /// Silhouette is computed on at most this many customers.
     pub silhouette_sample: usize,
+    /// Keep exact-duplicate transaction lines instead of dropping them.
+    #[serde(default)]
+    pub keep_duplicates: bool,
     /// A run stops when one drop reason takes more than this share of the transaction rows
     /// (1.0: never).
     #[serde(default = "default_max_dropped_share")]
@@ -60,7 +63,8 @@ impl Default for TrainParams {
 impl TrainParams {
     /// Defaults: k auto over 2..=10, `n_init` 10, `max_iter` 300, `tol` 1e-4, seed 0,
     /// as-of the day after the last transaction, no window, k search on up to 50 000
-    /// customers, silhouette on up to 5 000, at most 5% of the rows dropped for one reason.
+    /// customers, silhouette on up to 5 000, at most 5% of the rows dropped for one reason,
+    /// exact-duplicate transaction lines dropped.
     ///
     /// ```
     /// use custseg::train::{TrainParams, KChoice};
@@ -81,6 +85,7 @@ impl TrainParams {
             k_sample: 50_000,
             silhouette_sample: 5_000,
             max_dropped_share: default_max_dropped_share(),
+            keep_duplicates: false,
         })
     }
 
@@ -122,6 +127,10 @@ impl TrainParams {
     }
     pub fn max_dropped_share(mut self, share: f64) -> Self {
         self.0.max_dropped_share = share;
+        self
+    }
+    pub fn keep_duplicates(mut self, keep: bool) -> Self {
+        self.0.keep_duplicates = keep;
         self
     }
 }

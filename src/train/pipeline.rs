@@ -280,7 +280,14 @@ pub fn train(
     let log = if inputs.transactions.is_empty() {
         None
     } else {
-        let log = data::read_transactions(&inputs.transactions, &inputs.map, progress)?;
+        let log = data::read_transactions(
+            &inputs.transactions,
+            &inputs.map,
+            &data::RowRules {
+                keep_duplicates: params.keep_duplicates,
+            },
+            progress,
+        )?;
         log.cleaning.check_dropped_share(params.max_dropped_share)?;
         Some(log)
     };
@@ -553,6 +560,7 @@ pub fn train(
             k_sample: params.k_sample,
             silhouette_sample: params.silhouette_sample,
             as_of_requested: params.as_of.map(format_day),
+            keep_duplicates: params.keep_duplicates,
         },
         input: InputRecord {
             transactions: log.as_ref().map(|l| l.files.clone()).unwrap_or_default(),

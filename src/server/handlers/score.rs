@@ -2,7 +2,8 @@
 //!
 //! The whole request is validated before anything is scored: a bad customer fails the request
 //! with 422 (or 413 for a limit) and `error.field` naming it, e.g. `customers[3].age`; results
-//! are never partial. Results come back in input order.
+//! are never partial. A valid customer without a purchase is not an error: its result has a
+//! null segment and a `no_purchases` warning. Results come back in input order.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
@@ -43,18 +44,21 @@ pub struct ScoreResult {
     /// The customer's id as sent (string or integer), or null.
     #[schema(value_type = Value)]
     pub customer_id: Value,
-    pub segment_id: usize,
-    pub segment: String,
+    /// The segment's id; null for a customer without a purchase (warning `no_purchases`),
+    /// and then `segment`, `tier`, `distance`, `distances` and `margin` are null too.
+    pub segment_id: Option<usize>,
+    pub segment: Option<String>,
     /// `high`, `medium` or `low`.
-    pub tier: String,
+    pub tier: Option<String>,
     /// Distance to the segment's centroid (scaled space).
-    pub distance: f64,
+    pub distance: Option<f64>,
     /// Distances to every segment, in the model's segment order (ascending segment id).
-    pub distances: Vec<f64>,
+    pub distances: Option<Vec<f64>>,
     /// Runner-up distance minus `distance`: small means borderline.
-    pub margin: f64,
+    pub margin: Option<f64>,
     /// `imputed`, `unknown_category`, `out_of_range`, `far_from_centroid`, `unknown_field`,
-    /// `transactions_after_as_of`, each with the feature or field.
+    /// `transactions_after_as_of`, `duplicate_transactions`, `no_purchases`, each with the
+    /// feature or field.
     #[schema(value_type = Vec<Object>)]
     pub warnings: Vec<FeatureWarning>,
     /// RFM quintile scores `{"r": 1-5, "f": 1-5, "m": 1-5}` (R: 5 = most recent), present when
@@ -67,6 +71,24 @@ pub struct ScoreResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub lifecycle: Option<Stage>,
+}
+
+impl ScoreResult {
+    /// A valid customer without a segment (no purchase before `as_of`).
+    fn unscored(customer_id: Value, warnings: Vec<FeatureWarning>) -> ScoreResult {
+        ScoreResult {
+            customer_id,
+            segment_id: None,
+            segment: None,
+            tier: None,
+            distance: None,
+            distances: None,
+            margin: None,
+            warnings,
+            rfm: None,
+            lifecycle: None,
+        }
+    }
 }
 
 /// A scoring response.
@@ -264,24 +286,36 @@ async fn score_with(
         model.file.as_of.as_deref(),
     )?;
     let window = model.file.params.window_days;
+    let rules = model.file.params.row_rules();
     let mut results = Vec::with_capacity(request.customers.len());
     let mut scratch = Vec::new();
     let mut per_segment = vec![0u64; model.file.k];
     for (i, c) in request.customers.iter().enumerate() {
-        let p =
-            prepare(&model.file.features, c, as_of, window, cfg.max_transactions).map_err(|e| {
-                let kind = if e.code == "too_many_transactions" {
-                    ApiErrorKind::TooLarge
-                } else {
-                    ApiErrorKind::Invalid
-                };
-                let field = if e.field.is_empty() {
-                    format!("customers[{i}]")
-                } else {
-                    format!("customers[{i}].{}", e.field)
-                };
-                ApiError::new(kind, e.code, e.message).with_field(field)
-            })?;
+        let p = prepare(
+            &model.file.features,
+            c,
+            as_of,
+            window,
+            cfg.max_transactions,
+            &rules,
+        )
+        .map_err(|e| {
+            let kind = if e.code == "too_many_transactions" {
+                ApiErrorKind::TooLarge
+            } else {
+                ApiErrorKind::Invalid
+            };
+            let field = if e.field.is_empty() {
+                format!("customers[{i}]")
+            } else {
+                format!("customers[{i}].{}", e.field)
+            };
+            ApiError::new(kind, e.code, e.message).with_field(field)
+        })?;
+        if p.no_purchases {
+            results.push(ScoreResult::unscored(p.customer_id, p.warnings));
+            continue;
+        }
         let mut s = model.score(&p.raw, &mut scratch).map_err(|e| {
             let (code, field) = match &e {
                 crate::features::FeatureError::Unscorable { feature, .. } => {
@@ -300,12 +334,12 @@ async fn score_with(
         per_segment[s.index] += 1;
         results.push(ScoreResult {
             customer_id: p.customer_id,
-            segment_id: seg.id,
-            segment: seg.name.clone(),
-            tier: seg.tier.to_string(),
-            distance: s.distance,
-            distances: s.distances,
-            margin: s.margin,
+            segment_id: Some(seg.id),
+            segment: Some(seg.name.clone()),
+            tier: Some(seg.tier.to_string()),
+            distance: Some(s.distance),
+            distances: Some(s.distances),
+            margin: Some(s.margin),
             warnings,
             rfm: s.rfm,
             lifecycle: s.lifecycle,

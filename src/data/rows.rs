@@ -1,0 +1,531 @@
+//! The row rules: the one implementation of what a transaction line means, shared by the
+//! trainer ([`super::read_transactions`]), batch scoring of transaction files (which reads
+//! them the same way) and the HTTP raw-transaction path (`score::request`), so the three
+//! cannot drift apart.
+//!
+//! A line is given as [`Cell`]s in roles (customer id, date, amount or quantity × unit price,
+//! order id) plus any other fields (CSV columns, JSON attributes), which only take part in
+//! duplicate detection. The rules, in the order they are applied:
+//! - **customer id**: trimmed; a missing token (blank, `NA`, `null`, …, see
+//!   [`super::is_missing`]) drops the line as `missing_customer_id`; float-formatted integers
+//!   (`17850.0`) become `17850` ([`customer_id`]);
+//! - **date**: a line whose date does not parse is dropped as `bad_date` (the caller's date
+//!   parser decides the day; this module reads the time of day for duplicate keys);
+//! - **amount**: the amount field when the line has one, else quantity × unit price; a
+//!   missing token, text that is not a number, NaN, an infinity or a product that overflows
+//!   drops the line as `bad_amount`, naming the field;
+//! - **purchase vs return**: an amount ≥ 0 is a purchase, a negative amount is a return
+//!   ([`is_purchase`]); returns reduce monetary value and are never orders;
+//! - **order identity**: [`order_key`] of the trimmed order id text; a missing token means the
+//!   line has no order (frequency then counts purchase days);
+//! - **exact duplicates**: a line whose [`DupKey`] equals an earlier line's is dropped as
+//!   `duplicate`, unless [`RowRules::keep_duplicates`]. The key covers every field in a
+//!   canonical form: the customer id as normalized, the day and the time of day as parsed
+//!   (`12/1/2010 8:26` and `2010-12-01T08:26:00` are the same instant, two lines at different
+//!   times are different lines), amount, quantity and unit price as numbers (`2.55`, `2.550`
+//!   and the JSON number 2.55 are equal), the order id text, and the *set* of the other fields
+//!   as (name, value) pairs where a value is a number when its trimmed text is one, else the
+//!   trimmed text, and missing values are left out. So a CSV row and a JSON line carrying the
+//!   same attributes under the CSV header names are duplicates or not in the same way.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
+
+use serde::{Deserialize, Serialize};
+
+use super::fasthash::FxBuild;
+use super::transactions::TxnField;
+use super::{is_missing, normalize_id, parse_number_with};
+
+/// One transaction of one customer, after the row rules.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Txn {
+    /// Day number (days since 1970-01-01).
+    pub day: i32,
+    /// Amount; negative for a return.
+    pub amount: f64,
+    /// Hash of the order id ([`order_key`]); `None` when the line has no order id.
+    pub order: Option<u64>,
+}
+
+/// Hash of an order id, used to count distinct orders.
+pub fn order_key(id: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    id.hash(&mut h);
+    h.finish()
+}
+
+/// Purchase vs return: an amount ≥ 0 is a purchase, a negative one a return.
+#[inline]
+pub fn is_purchase(amount: f64) -> bool {
+    amount >= 0.0
+}
+
+/// The customer id rule: `None` for a missing token, else the normalized id
+/// ([`normalize_id`]).
+pub fn customer_id(raw: &str) -> Option<String> {
+    normalize_id(raw)
+}
+
+/// Choices of the row rules that a model records, so batch and HTTP scoring with that model
+/// apply the same ones as its training.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowRules {
+    /// Keep exact-duplicate lines instead of dropping them (logs without order or line ids,
+    /// where identical lines can be genuine repeat purchases).
+    #[serde(default)]
+    pub keep_duplicates: bool,
+}
+
+/// One field of a line as read: text from a file or a JSON string, a JSON number, or nothing
+/// (an absent attribute, JSON `null`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Cell<'a> {
+    /// No value.
+    Missing,
+    /// Text; missing tokens such as `NA` count as no value.
+    Text(&'a str),
+    /// A number (JSON).
+    Number(f64),
+}
+
+/// Why a line was dropped; the names are [`super::Cleaning`]'s counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    MissingCustomerId,
+    BadDate,
+    BadAmount,
+    Duplicate,
+}
+
+impl Reason {
+    /// The counter name (`bad_amount`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Reason::MissingCustomerId => "missing_customer_id",
+            Reason::BadDate => "bad_date",
+            Reason::BadAmount => "bad_amount",
+            Reason::Duplicate => "duplicate",
+        }
+    }
+}
+
+/// A dropped line: the reason and the field that caused it (`None` for a duplicate, which is
+/// every field).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dropped {
+    pub reason: Reason,
+    pub field: Option<TxnField>,
+}
+
+/// A line in roles. `None` for a role means the line has no such field (no column mapped, no
+/// JSON attribute); [`Cell::Missing`] means the field is there without a value.
+#[derive(Clone, Copy, Debug)]
+pub struct Line<'a> {
+    /// The customer id as normalized by [`customer_id`].
+    pub customer: &'a str,
+    /// The day, as the caller's date parser read it (`None`: not a date).
+    pub day: Option<i32>,
+    /// The date as written, for the time of day.
+    pub date_text: &'a str,
+    pub amount: Option<Cell<'a>>,
+    pub quantity: Option<Cell<'a>>,
+    pub unit_price: Option<Cell<'a>>,
+    pub order: Option<Cell<'a>>,
+}
+
+/// The amount rule: the amount field, else quantity × unit price; finite or an error naming
+/// the field at fault.
+pub fn amount(line: &Line, decimal_comma: bool) -> Result<f64, TxnField> {
+    let number = |c: Cell, f: TxnField| match c {
+        Cell::Number(x) if x.is_finite() => Ok(x),
+        Cell::Text(s) => parse_number_with(s, decimal_comma).ok_or(f),
+        _ => Err(f),
+    };
+    match (line.amount, line.quantity, line.unit_price) {
+        (Some(a), _, _) => number(a, TxnField::Amount),
+        (None, Some(q), Some(p)) => {
+            let a = number(q, TxnField::Quantity)? * number(p, TxnField::UnitPrice)?;
+            if a.is_finite() {
+                Ok(a)
+            } else {
+                Err(TxnField::UnitPrice)
+            }
+        }
+        _ => Err(TxnField::Amount),
+    }
+}
+
+/// The order identity rule: [`order_key`] of the trimmed text; no order for a missing token.
+/// A JSON number is its decimal text.
+pub fn order(cell: Option<Cell>) -> Option<u64> {
+    match cell? {
+        Cell::Text(s) if !is_missing(s) => Some(order_key(s.trim())),
+        Cell::Number(x) => Some(order_key(&number_text(x))),
+        _ => None,
+    }
+}
+
+/// Integers as integers (`536365`), other numbers in Rust's shortest round-trip form.
+fn number_text(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        x.to_string()
+    }
+}
+
+/// Applies every rule to one line: the kept transaction, or why it is dropped. `others` is
+/// the [`OtherFields`] digest of the line's other fields; `seen` remembers duplicate keys
+/// across the lines of one log (or one HTTP customer).
+pub fn judge(
+    rules: &RowRules,
+    line: &Line,
+    others: &OtherFields,
+    decimal_comma: bool,
+    seen: &mut HashSet<u64, FxBuild>,
+) -> Result<Txn, Dropped> {
+    let drop = |reason, field| Dropped { reason, field };
+    let day = line
+        .day
+        .ok_or_else(|| drop(Reason::BadDate, Some(TxnField::Date)))?;
+    let amount = amount(line, decimal_comma).map_err(|f| drop(Reason::BadAmount, Some(f)))?;
+    let order = order(line.order);
+    if !rules.keep_duplicates {
+        let key = DupKey::of(line, day, order, others, decimal_comma);
+        if !seen.insert(key.0) {
+            return Err(drop(Reason::Duplicate, None));
+        }
+    }
+    Ok(Txn { day, amount, order })
+}
+
+/// Canonical 64-bit key of a whole line for exact-duplicate detection (see the module doc).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DupKey(pub u64);
+
+/// Tags keep a missing value, a number and a text apart.
+const TAG_ABSENT: u64 = 0x9e37_79b9_7f4a_7c15;
+
+fn canonical_bits(x: f64) -> u64 {
+    // -0.0 and 0.0 are the same amount.
+    (if x == 0.0 { 0.0 } else { x }).to_bits()
+}
+
+fn role_number(cell: Option<Cell>, decimal_comma: bool) -> u64 {
+    match cell {
+        None => TAG_ABSENT,
+        Some(Cell::Number(x)) => canonical_bits(x),
+        Some(Cell::Text(s)) => match parse_number_with(s, decimal_comma) {
+            Some(x) => canonical_bits(x),
+            None => twox_hash::XxHash3_64::oneshot_with_seed(1, s.trim().as_bytes()),
+        },
+        Some(Cell::Missing) => TAG_ABSENT ^ 1,
+    }
+}
+
+impl DupKey {
+    fn of(line: &Line, day: i32, order: Option<u64>, others: &OtherFields, dc: bool) -> DupKey {
+        let words = [
+            twox_hash::XxHash3_64::oneshot(line.customer.as_bytes()),
+            day as u32 as u64,
+            time_of_day(line.date_text),
+            role_number(line.amount, dc),
+            role_number(line.quantity, dc),
+            role_number(line.unit_price, dc),
+            order.unwrap_or(TAG_ABSENT),
+            others.0,
+        ];
+        let mut buf = [0u8; 64];
+        for (chunk, w) in buf.chunks_exact_mut(8).zip(words) {
+            chunk.copy_from_slice(&w.to_le_bytes());
+        }
+        DupKey(twox_hash::XxHash3_64::oneshot(&buf))
+    }
+}
+
+/// Digest of the *set* of a line's other fields: each (name, canonical value) pair hashed on
+/// its own and summed, so field order does not matter; missing values are left out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OtherFields(u64);
+
+/// A field name's seed for [`OtherFields::add`]; compute it once per column.
+pub fn name_seed(name: &str) -> u64 {
+    twox_hash::XxHash3_64::oneshot(name.trim().as_bytes())
+}
+
+impl OtherFields {
+    /// Adds one field; `seed` is [`name_seed`] of its name.
+    pub fn add(&mut self, seed: u64, cell: Cell) {
+        let value = match cell {
+            Cell::Missing => return,
+            Cell::Number(x) => Some(x),
+            Cell::Text(s) => {
+                if is_missing(s) {
+                    return;
+                }
+                let t = s.trim();
+                match t.parse::<f64>() {
+                    Ok(x) if x.is_finite() => Some(x),
+                    _ => {
+                        let h = twox_hash::XxHash3_64::oneshot_with_seed(seed, t.as_bytes());
+                        self.0 = self.0.wrapping_add(h);
+                        return;
+                    }
+                }
+            }
+        };
+        if let Some(x) = value {
+            let mut b = [0u8; 9];
+            b[0] = 0xff; // no UTF-8 text starts with 0xff
+            b[1..].copy_from_slice(&canonical_bits(x).to_le_bytes());
+            self.0 = self
+                .0
+                .wrapping_add(twox_hash::XxHash3_64::oneshot_with_seed(seed, &b));
+        }
+    }
+}
+
+/// The time of day written after a date, as milliseconds since midnight, for duplicate keys:
+/// `H:MM`, `H:MM:SS` or `H:MM:SS.fff`, optionally with `AM`/`PM`; a zone (`Z`, `+02:00`) is
+/// ignored like the day ignores it. No time is midnight; a time that does not parse is hashed
+/// as its text (so two different ones stay different).
+pub fn time_of_day(date_text: &str) -> u64 {
+    let s = date_text.trim().trim_matches('"').trim();
+    let Some(at) = s.find([' ', 'T']) else {
+        return 0;
+    };
+    let rest = s[at + 1..].trim();
+    if rest.is_empty() {
+        return 0;
+    }
+    parse_time(rest)
+        .unwrap_or_else(|| twox_hash::XxHash3_64::oneshot_with_seed(2, rest.as_bytes()) | (1 << 63))
+}
+
+fn parse_time(rest: &str) -> Option<u64> {
+    let upper = rest.len() >= 2 && rest[rest.len() - 2..].eq_ignore_ascii_case("pm");
+    let ampm = upper || (rest.len() >= 2 && rest[rest.len() - 2..].eq_ignore_ascii_case("am"));
+    let clock = if ampm {
+        rest[..rest.len() - 2].trim_end()
+    } else {
+        rest
+    };
+    // The zone starts at 'Z', '+' or a '-' after the clock.
+    let end = clock.find(['Z', 'z', '+', '-']).unwrap_or(clock.len());
+    let mut parts = clock[..end].split(':');
+    let digits = |p: &str| !p.is_empty() && p.len() <= 2 && p.bytes().all(|b| b.is_ascii_digit());
+    let h = parts.next().filter(|p| digits(p))?.parse::<u64>().ok()?;
+    let m = parts.next().filter(|p| digits(p))?.parse::<u64>().ok()?;
+    let (sec, ms) = match parts.next() {
+        None => (0, 0),
+        Some(p) => {
+            let (whole, frac) = p.split_once('.').unwrap_or((p, ""));
+            if !digits(whole) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let ms = format!("{frac:0<3}")[..3].parse::<u64>().ok()?;
+            (whole.parse::<u64>().ok()?, ms)
+        }
+    };
+    if parts.next().is_some() || m > 59 || sec > 60 {
+        return None;
+    }
+    let h = match (ampm, upper, h) {
+        (false, _, h) if h <= 23 => h,
+        (true, false, 12) => 0,
+        (true, true, h) if h < 12 => h + 12,
+        (true, _, h) if (1..=12).contains(&h) => h,
+        _ => return None,
+    };
+    Some(((h * 60 + m) * 60 + sec) * 1000 + ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line<'a>(date: &'a str, q: Cell<'a>, p: Cell<'a>, order: Cell<'a>) -> Line<'a> {
+        Line {
+            customer: "17850",
+            day: Some(14_944),
+            date_text: date,
+            amount: None,
+            quantity: Some(q),
+            unit_price: Some(p),
+            order: Some(order),
+        }
+    }
+
+    fn others(pairs: &[(&str, Cell)]) -> OtherFields {
+        let mut o = OtherFields::default();
+        for (n, c) in pairs {
+            o.add(name_seed(n), *c);
+        }
+        o
+    }
+
+    fn judge_all(rules: &RowRules, lines: &[(Line, OtherFields)]) -> Vec<Result<Txn, Dropped>> {
+        let mut seen = HashSet::default();
+        lines
+            .iter()
+            .map(|(l, o)| judge(rules, l, o, false, &mut seen))
+            .collect()
+    }
+
+    #[test]
+    fn missing_customer_id_tokens_drop_the_line() {
+        for s in ["", " ", "NA", "null", "NaN", "?"] {
+            assert_eq!(customer_id(s), None, "{s:?}");
+        }
+        assert_eq!(customer_id("17850.0").as_deref(), Some("17850"));
+    }
+
+    #[test]
+    fn amount_is_quantity_times_unit_price_and_finite() {
+        let l = line("", Cell::Text("6"), Cell::Text("2.55"), Cell::Missing);
+        assert!((amount(&l, false).unwrap() - 15.3).abs() < 1e-12);
+        let l = line("", Cell::Number(-2.0), Cell::Number(2.5), Cell::Missing);
+        assert_eq!(amount(&l, false), Ok(-5.0));
+        let l = line("", Cell::Text("NA"), Cell::Text("2"), Cell::Missing);
+        assert_eq!(amount(&l, false), Err(TxnField::Quantity));
+        let l = line("", Cell::Text("3"), Cell::Missing, Cell::Missing);
+        assert_eq!(amount(&l, false), Err(TxnField::UnitPrice));
+        let l = line("", Cell::Number(1e300), Cell::Number(1e300), Cell::Missing);
+        assert_eq!(amount(&l, false), Err(TxnField::UnitPrice));
+        let mut l = line("", Cell::Text("x"), Cell::Text("x"), Cell::Missing);
+        l.amount = Some(Cell::Text("$1,234.50"));
+        assert_eq!(amount(&l, false), Ok(1234.5), "the amount field wins");
+        l.amount = Some(Cell::Text("inf"));
+        assert_eq!(amount(&l, false), Err(TxnField::Amount));
+    }
+
+    #[test]
+    fn purchase_vs_return_is_the_sign_of_the_amount() {
+        assert!(is_purchase(0.0));
+        assert!(is_purchase(3.0));
+        assert!(!is_purchase(-0.01));
+    }
+
+    #[test]
+    fn order_identity_is_the_trimmed_text_and_missing_tokens_are_no_order() {
+        assert_eq!(order(Some(Cell::Text(" A1 "))), Some(order_key("A1")));
+        assert_eq!(
+            order(Some(Cell::Number(536365.0))),
+            Some(order_key("536365"))
+        );
+        assert_eq!(order(Some(Cell::Text("536365"))), Some(order_key("536365")));
+        for c in [
+            Cell::Text("NA"),
+            Cell::Text(""),
+            Cell::Text("null"),
+            Cell::Missing,
+        ] {
+            assert_eq!(order(Some(c)), None, "{c:?}");
+        }
+        assert_eq!(order(None), None);
+    }
+
+    #[test]
+    fn duplicates_are_exact_over_every_field_in_canonical_form() {
+        let rules = RowRules::default();
+        let csv = line(
+            "12/1/2010 8:26",
+            Cell::Text("6"),
+            Cell::Text("2.55"),
+            Cell::Text("536365"),
+        );
+        let json = line(
+            "2010-12-01T08:26:00",
+            Cell::Number(6.0),
+            Cell::Number(2.55),
+            Cell::Number(536365.0),
+        );
+        let a = others(&[
+            ("StockCode", Cell::Text("85123A")),
+            ("Country", Cell::Text("United Kingdom ")),
+            ("Description", Cell::Text("")),
+        ]);
+        let a_json = others(&[
+            ("Country", Cell::Text("United Kingdom")),
+            ("StockCode", Cell::Text("85123A")),
+        ]);
+        let b = others(&[
+            ("StockCode", Cell::Text("71053")),
+            ("Country", Cell::Text("United Kingdom")),
+        ]);
+        let later = line(
+            "12/1/2010 8:27",
+            Cell::Text("6"),
+            Cell::Text("2.55"),
+            Cell::Text("536365"),
+        );
+        let out = judge_all(&rules, &[(csv, a), (json, a_json), (csv, b), (later, a)]);
+        let dup = Dropped {
+            reason: Reason::Duplicate,
+            field: None,
+        };
+        assert!(out[0].is_ok());
+        assert_eq!(out[1], Err(dup), "same line as CSV text and JSON numbers");
+        assert!(out[2].is_ok(), "another product on the same invoice");
+        assert!(out[3].is_ok(), "another time of day");
+        let kept = judge_all(
+            &RowRules {
+                keep_duplicates: true,
+            },
+            &[(csv, a), (json, a_json)],
+        );
+        assert!(
+            kept.iter().all(Result::is_ok),
+            "--keep-duplicates keeps them"
+        );
+    }
+
+    #[test]
+    fn other_fields_compare_numbers_as_numbers() {
+        let n = |c| others(&[("CustomerNo", c)]);
+        assert_eq!(n(Cell::Text("17850.0")), n(Cell::Number(17850.0)));
+        assert_eq!(n(Cell::Text(" 2.550")), n(Cell::Number(2.55)));
+        assert_ne!(n(Cell::Text("2.55")), n(Cell::Text("2.56")));
+        assert_eq!(n(Cell::Text("NA")), OtherFields::default());
+        assert_eq!(n(Cell::Missing), OtherFields::default());
+        assert_ne!(
+            others(&[("a", Cell::Text("1"))]),
+            others(&[("b", Cell::Text("1"))])
+        );
+    }
+
+    #[test]
+    fn bad_dates_and_amounts_drop_with_their_field() {
+        let mut l = line("", Cell::Text("1"), Cell::Text("x"), Cell::Missing);
+        let out = judge_all(&RowRules::default(), &[(l, OtherFields::default())]);
+        assert_eq!(
+            out[0],
+            Err(Dropped {
+                reason: Reason::BadAmount,
+                field: Some(TxnField::UnitPrice)
+            })
+        );
+        l.day = None;
+        let out = judge_all(&RowRules::default(), &[(l, OtherFields::default())]);
+        assert_eq!(out[0].unwrap_err().reason.name(), "bad_date");
+    }
+
+    #[test]
+    fn time_of_day_reads_clock_forms_and_ignores_zones() {
+        let t = |h: u64, m: u64, s: u64| ((h * 60 + m) * 60 + s) * 1000;
+        assert_eq!(time_of_day("2010-12-01"), 0);
+        assert_eq!(time_of_day("2010-12-01T00:00:00Z"), 0);
+        assert_eq!(time_of_day("12/1/2010 8:26"), t(8, 26, 0));
+        assert_eq!(time_of_day("2010-12-01T08:26:00+02:00"), t(8, 26, 0));
+        assert_eq!(time_of_day("2010-12-01 20:26:05.5"), t(20, 26, 5) + 500);
+        assert_eq!(time_of_day("12/1/2010 8:26 PM"), t(20, 26, 0));
+        assert_eq!(time_of_day("12/1/2010 12:05 AM"), t(0, 5, 0));
+        assert_ne!(
+            time_of_day("2010-12-01 noon"),
+            time_of_day("2010-12-01 dusk")
+        );
+        assert_ne!(time_of_day("2010-12-01 noon"), 0);
+    }
+}
