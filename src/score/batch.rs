@@ -52,7 +52,7 @@ fn warning_text(w: &FeatureWarning) -> String {
         FeatureWarning::UnknownCategory { feature } => format!("unknown_category:{feature}"),
         FeatureWarning::OutOfRange { feature } => format!("out_of_range:{feature}"),
         FeatureWarning::FarFromCentroid { .. } => "far_from_centroid".into(),
-        FeatureWarning::UnknownField { field } => format!("unknown_field:{field}"),
+        FeatureWarning::UnknownField { field, .. } => format!("unknown_field:{field}"),
         FeatureWarning::TransactionsAfterAsOf { count } => {
             format!("transactions_after_as_of:{count}")
         }
