@@ -181,6 +181,9 @@ pub struct ServeArgs {
     /// How often CURRENT files are checked, in ms (default 2000; 0 = only SIGHUP/reload).
     #[arg(long, env = "CUSTSEG_WATCH_INTERVAL_MS")]
     pub watch_interval_ms: Option<u64>,
+    /// Largest share of a model's features a customer may leave out (default 0.5).
+    #[arg(long, env = "CUSTSEG_MAX_MISSING_SHARE")]
+    pub max_missing_share: Option<f64>,
 }
 
 impl ServeArgs {
@@ -229,6 +232,9 @@ impl ServeArgs {
         }
         if let Some(v) = self.watch_interval_ms {
             c.watch_interval_ms = v;
+        }
+        if let Some(v) = self.max_missing_share {
+            c.max_missing_share = v;
         }
         c.validate()?;
         Ok(c)

@@ -9,8 +9,9 @@
 //! - `recency_days` ≤ `tenure_days` (the last purchase is not before the first);
 //! - `frequency` < 1 only with `monetary` = 0 (spend needs an order);
 //! - with `frequency`, `monetary` and `avg_order_value` all given, `avg_order_value` =
-//!   `monetary` / `frequency` within what rounding explains: 0.01 (cents) or, when both are
-//!   whole numbers, 1 (whole currency units), times (1 + 1/frequency) / 2, plus 1e-6 relative.
+//!   `monetary` / `frequency` within what rounding explains (clients round): each of
+//!   `avg_order_value` and `monetary` may be rounded to the unit it is written with (whole
+//!   numbers, one decimal, else cents), plus 1e-6 relative.
 //!
 //! Batch scoring and the HTTP scorer both call [`check`]; neither has its own copy.
 
@@ -55,16 +56,26 @@ fn given(spec: &FeatureSpec, raw: &[RawValue], name: &str) -> Option<f64> {
     }
 }
 
-/// Tolerance for `avg_order_value` against `monetary / frequency`.
-fn aov_tolerance(monetary: f64, frequency: f64, aov: f64) -> f64 {
-    let unit = if monetary.fract() == 0.0 && aov.fract() == 0.0 {
+/// Rounding unit a value was probably written with: 1 for a whole number, 0.1 for one
+/// decimal, else 0.01 (cents; finer values are exact enough for the 0.01 bound).
+fn rounding_unit(x: f64) -> f64 {
+    let on = |u: f64| ((x / u).round() * u - x).abs() <= 1e-9 * x.abs().max(1.0);
+    if on(1.0) {
         1.0
+    } else if on(0.1) {
+        0.1
     } else {
         0.01
-    };
+    }
+}
+
+/// Tolerance for `avg_order_value` against `monetary / frequency`: half a rounding unit of
+/// `avg_order_value` plus half of `monetary`'s divided by `frequency`, plus 1e-6 relative.
+fn aov_tolerance(monetary: f64, frequency: f64, aov: f64) -> f64 {
+    let rounding = rounding_unit(aov) / 2.0 + rounding_unit(monetary) / (2.0 * frequency);
     let ratio = monetary / frequency;
     // A hair over the rounding bound so exact-bound cases pass despite binary fractions.
-    unit * (1.0 + 1.0 / frequency) / 2.0 * (1.0 + 1e-9) + 1e-6 * ratio.abs().max(aov.abs())
+    rounding * (1.0 + 1e-9) + 1e-6 * ratio.abs().max(aov.abs())
 }
 
 /// Checks one customer's raw values (in `spec` order) against the rules above.
@@ -216,7 +227,11 @@ mod tests {
             aov(100.0, 3.0, 50.0),
             Some(&["avg_order_value", "monetary", "frequency"][..])
         );
-        assert!(aov(100.5, 3.0, 33.0).is_some());
+        assert!(aov(100.5, 3.0, 33.0).is_none());
+        assert!(aov(100.25, 3.0, 32.0).is_some());
+        // One decimal: 1420.5 / 9 = 157.833 → 157.8.
+        assert_eq!(aov(1420.5, 9.0, 157.8), None);
+        assert!(aov(1420.5, 9.0, 157.7).is_some());
         assert_eq!(aov(1e9, 7.0, 1e9 / 7.0 * (1.0 + 1e-7)), None);
         assert_eq!(aov(100.0, 3.0, NA), None);
     }

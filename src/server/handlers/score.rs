@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use crate::data::dates::{format_day, parse_date, today, DayOrder};
 use crate::features::lifecycle::{RfmScores, Stage};
 use crate::features::FeatureWarning;
-use crate::score::request::prepare;
+use crate::score::request::{check_missing, prepare};
 use crate::server::auth::Scope;
 use crate::server::error::{ApiError, ApiErrorKind};
 use crate::server::state::AppState;
@@ -226,8 +226,12 @@ async fn score_with(
     let mut scratch = Vec::new();
     let mut per_segment = vec![0u64; model.file.k];
     for (i, c) in request.customers.iter().enumerate() {
-        let p =
-            prepare(&model.file.features, c, as_of, window, cfg.max_transactions).map_err(|e| {
+        let p = prepare(&model.file.features, c, as_of, window, cfg.max_transactions)
+            .and_then(|p| {
+                check_missing(&model.file.features, &p, cfg.max_missing_share)?;
+                Ok(p)
+            })
+            .map_err(|e| {
                 let kind = if e.code == "too_many_transactions" {
                     ApiErrorKind::TooLarge
                 } else {
