@@ -10,5 +10,6 @@ mod model_format;
 mod properties;
 mod report;
 mod retrain;
+mod scoring;
 mod server;
 mod train;

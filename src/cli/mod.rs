@@ -106,6 +106,13 @@ pub struct ScoreArgs {
     /// Features as of this date (default: day after the last transaction in the input).
     #[arg(long)]
     pub as_of: Option<String>,
+    /// Score a customer table without some of the model's feature columns, imputing them
+    /// (training median/mode) for every row; without it such a table is an error.
+    #[arg(long)]
+    pub allow_missing_features: bool,
+    /// Model store: `--model NAME[/vN]` is then looked up in it.
+    #[arg(long)]
+    pub models_dir: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -113,6 +120,9 @@ pub struct ExportArgs {
     /// Model folder: models/NAME (its CURRENT version) or models/NAME/vN.
     #[arg(long)]
     pub model: PathBuf,
+    /// Model store: `--model NAME[/vN]` is then looked up in it.
+    #[arg(long)]
+    pub models_dir: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum)]
     pub format: ExportFormat,
@@ -764,9 +774,41 @@ fn demo_body() -> String {
     .to_string()
 }
 
-fn resolve_model_path(path: &Path) -> Result<PathBuf> {
+/// The model version folder `--model` names: a version folder, a model folder (its CURRENT
+/// version), or `NAME[/vN]` in `--models-dir`. A path that is no folder says where it looked
+/// and suggests `models/NAME` when that exists.
+fn resolve_model_path(path: &Path, models_dir: Option<&Path>) -> Result<PathBuf> {
+    if let Some(root) = models_dir.filter(|_| !path.join("model.json").is_file()) {
+        let spec = path
+            .to_str()
+            .ok_or_else(|| UsageError(format!("--model {}: not a model name", path.display())))?;
+        let (_, _, dir) = Registry::new(root).resolve(spec)?;
+        return Ok(dir);
+    }
     if path.join("model.json").is_file() {
         return Ok(path.to_path_buf());
+    }
+    if !path.is_dir() {
+        let looked = std::env::current_dir()
+            .map(|d| d.join(path))
+            .unwrap_or_else(|_| path.to_path_buf());
+        let mut msg = format!(
+            "--model {}: no model folder {}",
+            path.display(),
+            looked.display()
+        );
+        let guess = Path::new("models").join(path);
+        if path.is_relative() && guess.is_dir() {
+            msg.push_str(&format!(
+                "; {} exists: use --model {} (or --models-dir models --model {})",
+                guess.display(),
+                guess.display(),
+                path.display()
+            ));
+        } else {
+            msg.push_str(" (give models/NAME, models/NAME/vN, or NAME with --models-dir DIR)");
+        }
+        anyhow::bail!(UsageError(msg));
     }
     let name = path
         .file_name()
@@ -777,11 +819,58 @@ fn resolve_model_path(path: &Path) -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// `--allow-missing-features` as the way out of a table without some feature columns.
+fn missing_features_hint(e: anyhow::Error) -> anyhow::Error {
+    let Some(custseg::Error::Data(d @ custseg::data::DataError::MissingFeatures { missing, .. })) =
+        e.downcast_ref::<custseg::Error>()
+    else {
+        return e;
+    };
+    let maps: Vec<String> = missing
+        .iter()
+        .filter_map(|(f, c)| c.as_ref().map(|c| format!("--map {f}={c}")))
+        .collect();
+    let rename = if maps.is_empty() {
+        String::new()
+    } else {
+        format!("rename the column or pass {}; ", maps.join(" "))
+    };
+    UsageError(format!(
+        "{d}; {rename}pass --allow-missing-features to impute them on purpose"
+    ))
+    .into()
+}
+
+/// Loud warnings for imputation a batch run did on purpose or found in the file.
+fn print_imputed(model: &custseg::Model, s: &custseg::score::batch::BatchSummary) {
+    if !s.missing_columns.is_empty() {
+        eprintln!(
+            "warning: no column for {}: imputed with the training median/mode for every row (--allow-missing-features)",
+            s.missing_columns.join(", ")
+        );
+    }
+    let counts: Vec<String> = model
+        .file
+        .features
+        .features
+        .iter()
+        .zip(&s.imputed_rows)
+        .filter(|(_, n)| **n > 0)
+        .map(|(f, n)| format!("{} {n}", f.name))
+        .collect();
+    if !counts.is_empty() {
+        eprintln!(
+            "warning: rows with an imputed value, per feature: {}",
+            counts.join(", ")
+        );
+    }
+}
+
 fn score(a: ScoreArgs) -> Result<()> {
     if a.input.is_empty() {
         anyhow::bail!(UsageError("give --input PATH".into()));
     }
-    let dir = resolve_model_path(&a.model)?;
+    let dir = resolve_model_path(&a.model, a.models_dir.as_deref())?;
     let model = custseg::Model::load(&dir)?;
     let input = custseg::score::batch::BatchInput {
         input: a.input,
@@ -792,8 +881,11 @@ fn score(a: ScoreArgs) -> Result<()> {
             .as_deref()
             .map(train::pipeline::as_of_day)
             .transpose()?,
+        allow_missing_features: a.allow_missing_features,
     };
-    let s = custseg::score::batch::score_files(&model, &input, &a.output, &Progress::auto())?;
+    let s = custseg::score::batch::score_files(&model, &input, &a.output, &Progress::auto())
+        .map_err(|e| missing_features_hint(e.into()))?;
+    print_imputed(&model, &s);
     println!(
         "scored {} customers with {} v{} -> {}",
         s.scored,
@@ -821,7 +913,7 @@ fn score(a: ScoreArgs) -> Result<()> {
 }
 
 fn export(a: ExportArgs) -> Result<()> {
-    let dir = resolve_model_path(&a.model)?;
+    let dir = resolve_model_path(&a.model, a.models_dir.as_deref())?;
     let model = custseg::Model::load(&dir)?;
     let ExportFormat::Pmml = a.format;
     let xml =

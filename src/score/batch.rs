@@ -12,7 +12,7 @@ use crate::data::table::{decode, Table};
 use crate::data::{self, ColumnMap, CustomerTable, DataError};
 use crate::error::{Error, Result};
 use crate::features::rfm::{compute_rfm, RFM_FEATURES};
-use crate::features::{FeatureWarning, RawValue, Source};
+use crate::features::{consistency, suggest, FeatureSpec, FeatureWarning, RawValue, Source};
 use crate::model::Model;
 use crate::progress::Progress;
 
@@ -27,6 +27,9 @@ pub struct BatchInput {
     pub map: ColumnMap,
     /// Features as of this day (default: the day after the last transaction).
     pub as_of: Option<i32>,
+    /// Score a customer table that lacks some model feature columns, imputing them (else
+    /// [`DataError::MissingFeatures`]).
+    pub allow_missing_features: bool,
 }
 
 /// What a batch run did.
@@ -44,6 +47,11 @@ pub struct BatchSummary {
     pub as_of: Option<String>,
     /// Transaction cleaning counts, for transaction input.
     pub cleaning: Option<data::Cleaning>,
+    /// Model features a customer table had no column for (imputed for every row, allowed by
+    /// [`BatchInput::allow_missing_features`]).
+    pub missing_columns: Vec<String>,
+    /// Rows with an imputed value, per model feature (model order), for customer tables.
+    pub imputed_rows: Vec<u64>,
 }
 
 fn warning_text(w: &FeatureWarning) -> String {
@@ -90,9 +98,9 @@ fn table_value(
         })
 }
 
-/// True when the input's first file has a column named like a transaction feature of the model
-/// (`recency_days`, `frequency`, …): it is then read as a customer table of features (missing
-/// ones imputed, with a warning) rather than as a transaction log.
+/// True when the input's first file has a column named like (or close to, see
+/// [`suggest`]) a transaction feature of the model (`recency_days`, `frequency`, …): it is
+/// then read as a customer table of features rather than as a transaction log.
 fn has_transaction_features(input: &[PathBuf], model: &Model) -> Result<bool> {
     let Some(first) = input.first() else {
         return Ok(false);
@@ -108,7 +116,10 @@ fn has_transaction_features(input: &[PathBuf], model: &Model) -> Result<bool> {
             .features
             .iter()
             .filter(|f| f.source == Source::Transactions)
-            .any(|f| table.find_column(&f.name).is_some()))
+            .any(|f| {
+                table.find_column(&f.name).is_some()
+                    || table.columns.iter().any(|c| suggest::is_close(c, &f.name))
+            }))
 }
 
 /// Scores every customer of `input` with `model` and writes `output`. The input is a
@@ -273,6 +284,8 @@ struct ScoredChunk {
     ids: Vec<(String, u64)>,
     per_segment: Vec<u64>,
     with_warnings: u64,
+    /// Rows with an imputed value, per feature.
+    imputed: Vec<u64>,
     error: Option<Error>,
 }
 
@@ -309,6 +322,7 @@ fn score_rows(
         ids: Vec::with_capacity(rows.len()),
         per_segment: vec![0; model.file.k],
         with_warnings: 0,
+        imputed: vec![0; spec.features.len()],
         error: None,
     };
     let mut raw: Vec<RawValue> = vec![RawValue::Missing; spec.features.len()];
@@ -362,6 +376,13 @@ fn score_rows(
                 }
             }
         }
+        if let Err(e) = consistency::check(spec, &raw) {
+            out.error = Some(inconsistent_row(spec, &e, cols, table_columns, path, row));
+            return out;
+        }
+        for (n, v) in out.imputed.iter_mut().zip(&raw) {
+            *n += u64::from(*v == RawValue::Missing);
+        }
         let s = match model.score(&raw, &mut scratch) {
             Ok(s) => s,
             Err(e) => {
@@ -397,6 +418,81 @@ fn score_rows(
         out.ids.push((id, row));
     }
     out
+}
+
+/// A row breaking a [`consistency`] rule, naming the file, row and every column involved.
+fn inconsistent_row(
+    spec: &FeatureSpec,
+    e: &consistency::Inconsistency,
+    cols: &[Option<usize>],
+    table_columns: &[String],
+    path: &Path,
+    row: u64,
+) -> Error {
+    let column = e
+        .fields
+        .iter()
+        .map(|f| {
+            spec.position(f)
+                .and_then(|j| cols[j])
+                .map_or_else(|| f.to_string(), |i| table_columns[i].clone())
+        })
+        .collect::<Vec<_>>()
+        .join(" and ");
+    DataError::BadValue {
+        path: path.to_path_buf(),
+        row,
+        column,
+        reason: e.reason.to_string(),
+    }
+    .into()
+}
+
+/// Model features `cols` has no column for, each with the file's unused column closest to its
+/// name; an error unless `allow`, else added to `summary.missing_columns`.
+fn check_missing_columns(
+    spec: &FeatureSpec,
+    cols: &[Option<usize>],
+    id_col: usize,
+    table_columns: &[String],
+    path: &Path,
+    allow: bool,
+    summary: &mut BatchSummary,
+) -> Result<(), DataError> {
+    let unused: Vec<&str> = table_columns
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != id_col && !cols.contains(&Some(*i)))
+        .map(|(_, c)| c.as_str())
+        .collect();
+    let missing: Vec<(String, Option<String>)> = spec
+        .features
+        .iter()
+        .zip(cols)
+        .filter(|(_, c)| c.is_none())
+        .map(|(f, _)| {
+            let close = unused
+                .iter()
+                .copied()
+                .find(|c| suggest::is_close(c, &f.name));
+            (f.name.clone(), close.map(str::to_string))
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !allow {
+        return Err(DataError::MissingFeatures {
+            path: path.to_path_buf(),
+            missing,
+        });
+    }
+    for (f, _) in missing {
+        if !summary.missing_columns.contains(&f) {
+            summary.missing_columns.push(f);
+        }
+    }
+    Ok(())
 }
 
 /// Formats output rows as CSV with reusable buffers.
@@ -487,6 +583,7 @@ fn score_table(
         files.extend(data::source::expand(i)?);
     }
     let bar = progress.spinner("scoring");
+    summary.imputed_rows = vec![0; spec.features.len()];
     let mut first_rows: HashMap<String, u64, FxBuild> = HashMap::default();
     let mut batch: Vec<(csv::ByteRecord, u64)> = Vec::new();
     let mut rows = 0u64;
@@ -505,6 +602,15 @@ fn score_table(
             })
             .collect();
         let columns = table.columns.clone();
+        check_missing_columns(
+            spec,
+            &cols,
+            id_col,
+            &columns,
+            path,
+            input.allow_missing_features,
+            summary,
+        )?;
         // Double buffering: while one batch is scored in parallel, the next one is read.
         let mut next: Vec<(csv::ByteRecord, u64)> = Vec::new();
         let mut len = fill_batch(&mut table, &mut batch)?;
@@ -541,6 +647,9 @@ fn score_table(
                     *t += n;
                 }
                 summary.with_warnings += c.with_warnings;
+                for (t, n) in summary.imputed_rows.iter_mut().zip(&c.imputed) {
+                    *t += n;
+                }
                 if let Some(e) = c.error {
                     return Err(e);
                 }
