@@ -67,6 +67,24 @@ fn r11_batch_table_without_a_feature_column_is_exit_2_unless_allowed() {
         .all(|l| l.contains("imputed:monetary")));
 }
 
+/// Batch-scores `input` with the golden model in `d`; asserts exit 2 and returns the output.
+fn score_fails(d: &Path, input: &str) -> String {
+    let args = [
+        "score",
+        "--model",
+        "default",
+        "--models-dir",
+        ".",
+        "--input",
+        input,
+        "--output",
+        "o.csv",
+    ];
+    let o = custseg(&args, d);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    text(&o)
+}
+
 #[test]
 fn r11_batch_misspelled_column_gets_did_you_mean() {
     let store = golden_store();
@@ -78,22 +96,7 @@ fn r11_batch_misspelled_column_gets_did_you_mean() {
             l.to_string()
         }
     });
-    let o = custseg(
-        &[
-            "score",
-            "--model",
-            "default",
-            "--models-dir",
-            ".",
-            "--input",
-            &input,
-            "--output",
-            "o.csv",
-        ],
-        d,
-    );
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    let t = text(&o);
+    let t = score_fails(d, &input);
     assert!(
         t.contains("recency_days (the file has 'Recency': did you mean recency_days?)"),
         "{t}"
@@ -115,22 +118,7 @@ fn r11_batch_impossible_row_names_file_row_and_both_columns() {
         f[5] = "10".into();
         f.join(",")
     });
-    let o = custseg(
-        &[
-            "score",
-            "--model",
-            "default",
-            "--models-dir",
-            ".",
-            "--input",
-            &input,
-            "--output",
-            "o.csv",
-        ],
-        d,
-    );
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    let t = text(&o);
+    let t = score_fails(d, &input);
     assert!(
         t.contains("bad.csv row 3 column recency_days and tenure_days"),
         "{t}"
