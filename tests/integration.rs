@@ -13,6 +13,7 @@ mod properties;
 mod report;
 mod retrain;
 mod rows;
+mod scoring;
 mod security;
 mod server;
 mod tables;

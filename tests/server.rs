@@ -87,6 +87,8 @@ pub(crate) fn config(models: &Path) -> ServerConfig {
         models_dir: models.to_path_buf(),
         workers: 2,
         watch_interval_ms: 0,
+        // These tests send sparse customers on purpose; tests/scoring.rs covers the limit.
+        max_missing_share: 1.0,
         ..Default::default()
     }
 }
@@ -1165,6 +1167,8 @@ fn batch_score_matches_assignments_for_a_log_and_for_a_feature_table() {
                 input.to_str().unwrap(),
                 "--output",
                 out3.to_str().unwrap(),
+                // Sparse tables: these cases are about bad values, not missing columns.
+                "--allow-missing-features",
             ],
             work.path(),
         );
@@ -1247,7 +1251,11 @@ fn serve_process_reports_bad_config_and_shuts_down_on_sigterm() {
     );
 
     // A real process: config file + flags; prints where it listens; SIGTERM stops it cleanly.
-    std::fs::write(&cfg, "max_customers = 2\nworkers = 1\n").unwrap();
+    std::fs::write(
+        &cfg,
+        "max_customers = 2\nworkers = 1\nmax_missing_share = 1.0\n",
+    )
+    .unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_custseg"))
         .args([
             "serve",

@@ -112,6 +112,13 @@ pub struct ScoreArgs {
     /// Stop when one reason drops more than this share of the rows (1.0 disables).
     #[arg(long, value_name = "SHARE")]
     pub max_dropped_share: Option<f64>,
+    /// Score a customer table without some of the model's feature columns, imputing them
+    /// (training median/mode) for every row; without it such a table is an error.
+    #[arg(long)]
+    pub allow_missing_features: bool,
+    /// Model store: `--model NAME[/vN]` is then looked up in it.
+    #[arg(long)]
+    pub models_dir: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -119,6 +126,9 @@ pub struct ExportArgs {
     /// Model folder: models/NAME (its CURRENT version) or models/NAME/vN.
     #[arg(long)]
     pub model: PathBuf,
+    /// Model store: `--model NAME[/vN]` is then looked up in it.
+    #[arg(long)]
+    pub models_dir: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum)]
     pub format: ExportFormat,
@@ -194,6 +204,9 @@ pub struct ServeArgs {
     /// model's own as-of date).
     #[arg(long, env = "CUSTSEG_DEFAULT_AS_OF", value_name = "today|model")]
     pub default_as_of: Option<custseg::server::config::DefaultAsOf>,
+    /// Largest share of a model's features a customer may leave out (default 0.5).
+    #[arg(long, env = "CUSTSEG_MAX_MISSING_SHARE")]
+    pub max_missing_share: Option<f64>,
 }
 
 impl ServeArgs {
@@ -248,6 +261,9 @@ impl ServeArgs {
         }
         if let Some(v) = self.default_as_of {
             c.default_as_of = v;
+        }
+        if let Some(v) = self.max_missing_share {
+            c.max_missing_share = v;
         }
         c.validate()?;
         Ok(c)
@@ -855,9 +871,41 @@ fn demo_body() -> String {
     .to_string()
 }
 
-fn resolve_model_path(path: &Path) -> Result<PathBuf> {
+/// The model version folder `--model` names: a version folder, a model folder (its CURRENT
+/// version), or `NAME[/vN]` in `--models-dir`. A path that is no folder says where it looked
+/// and suggests `models/NAME` when that exists.
+fn resolve_model_path(path: &Path, models_dir: Option<&Path>) -> Result<PathBuf> {
+    if let Some(root) = models_dir.filter(|_| !path.join("model.json").is_file()) {
+        let spec = path
+            .to_str()
+            .ok_or_else(|| UsageError(format!("--model {}: not a model name", path.display())))?;
+        let (_, _, dir) = Registry::new(root).resolve(spec)?;
+        return Ok(dir);
+    }
     if path.join("model.json").is_file() {
         return Ok(path.to_path_buf());
+    }
+    if !path.is_dir() {
+        let looked = std::env::current_dir()
+            .map(|d| d.join(path))
+            .unwrap_or_else(|_| path.to_path_buf());
+        let mut msg = format!(
+            "--model {}: no model folder {}",
+            path.display(),
+            looked.display()
+        );
+        let guess = Path::new("models").join(path);
+        if path.is_relative() && guess.is_dir() {
+            msg.push_str(&format!(
+                "; {} exists: use --model {} (or --models-dir models --model {})",
+                guess.display(),
+                guess.display(),
+                path.display()
+            ));
+        } else {
+            msg.push_str(" (give models/NAME, models/NAME/vN, or NAME with --models-dir DIR)");
+        }
+        anyhow::bail!(UsageError(msg));
     }
     let name = path
         .file_name()
@@ -868,11 +916,58 @@ fn resolve_model_path(path: &Path) -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// `--allow-missing-features` as the way out of a table without some feature columns.
+fn missing_features_hint(e: anyhow::Error) -> anyhow::Error {
+    let Some(custseg::Error::Data(d @ custseg::data::DataError::MissingFeatures { missing, .. })) =
+        e.downcast_ref::<custseg::Error>()
+    else {
+        return e;
+    };
+    let maps: Vec<String> = missing
+        .iter()
+        .filter_map(|(f, c)| c.as_ref().map(|c| format!("--map {f}={c}")))
+        .collect();
+    let rename = if maps.is_empty() {
+        String::new()
+    } else {
+        format!("rename the column or pass {}; ", maps.join(" "))
+    };
+    UsageError(format!(
+        "{d}; {rename}pass --allow-missing-features to impute them on purpose"
+    ))
+    .into()
+}
+
+/// Loud warnings for imputation a batch run did on purpose or found in the file.
+fn print_imputed(model: &custseg::Model, s: &custseg::score::batch::BatchSummary) {
+    if !s.missing_columns.is_empty() {
+        eprintln!(
+            "warning: no column for {}: imputed with the training median/mode for every row (--allow-missing-features)",
+            s.missing_columns.join(", ")
+        );
+    }
+    let counts: Vec<String> = model
+        .file
+        .features
+        .features
+        .iter()
+        .zip(&s.imputed_rows)
+        .filter(|(_, n)| **n > 0)
+        .map(|(f, n)| format!("{} {n}", f.name))
+        .collect();
+    if !counts.is_empty() {
+        eprintln!(
+            "warning: rows with an imputed value, per feature: {}",
+            counts.join(", ")
+        );
+    }
+}
+
 fn score(a: ScoreArgs) -> Result<()> {
     if a.input.is_empty() {
         anyhow::bail!(UsageError("give --input PATH".into()));
     }
-    let dir = resolve_model_path(&a.model)?;
+    let dir = resolve_model_path(&a.model, a.models_dir.as_deref())?;
     let model = custseg::Model::load(&dir)?;
     let mut map = ColumnMap::parse(&a.map)?;
     map.date_format = a
@@ -895,9 +990,11 @@ fn score(a: ScoreArgs) -> Result<()> {
             .map(|raw| parse_as_of(raw, "--as-of"))
             .transpose()?,
         max_dropped_share: a.max_dropped_share,
+        allow_missing_features: a.allow_missing_features,
     };
     let s = custseg::score::batch::score_files(&model, &input, &a.output, &Progress::auto())
-        .map_err(|e| flag_hint(e.into()))?;
+        .map_err(|e| missing_features_hint(flag_hint(e.into())))?;
+    print_imputed(&model, &s);
     println!(
         "scored {} customers with {} v{} -> {}",
         s.scored,
@@ -928,7 +1025,7 @@ fn score(a: ScoreArgs) -> Result<()> {
 }
 
 fn export(a: ExportArgs) -> Result<()> {
-    let dir = resolve_model_path(&a.model)?;
+    let dir = resolve_model_path(&a.model, a.models_dir.as_deref())?;
     let model = custseg::Model::load(&dir)?;
     let ExportFormat::Pmml = a.format;
     let xml =

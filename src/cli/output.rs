@@ -374,6 +374,30 @@ pub fn print_trained(out: &TrainOutput, version: u32, dir: &Path, current: Optio
     print_name_reasons(m);
 }
 
+/// Input files shown in full by `models show`; the rest are summarized.
+const SHOWN_INPUTS: usize = 3;
+
+/// Input files of one kind: the first few, then `… and N more (R rows, X MB)`.
+fn print_inputs(files: &[custseg::data::FileFingerprint]) {
+    for f in files.iter().take(SHOWN_INPUTS) {
+        println!(
+            "  input {} ({} rows, sha256 {}…)",
+            f.path,
+            f.rows,
+            &f.sha256[..f.sha256.len().min(12)]
+        );
+    }
+    if let Some(rest) = files.get(SHOWN_INPUTS..).filter(|r| !r.is_empty()) {
+        let rows: u64 = rest.iter().map(|f| f.rows).sum();
+        let bytes: u64 = rest.iter().map(|f| f.bytes).sum();
+        println!(
+            "  … and {} more ({rows} rows, {:.1} MB)",
+            rest.len(),
+            bytes as f64 / 1e6
+        );
+    }
+}
+
 /// `models show`.
 pub fn print_model(model: &Model, metrics: Option<&Metrics>, dir: &Path) {
     let m = &model.file;
@@ -387,14 +411,8 @@ pub fn print_model(model: &Model, metrics: Option<&Metrics>, dir: &Path) {
         m.as_of.as_deref().unwrap_or("- (customer table only)")
     );
     println!("  customers {}, k = {}", m.input.customers_segmented, m.k);
-    for f in m.input.transactions.iter().chain(&m.input.customers) {
-        println!(
-            "  input {} ({} rows, sha256 {}…)",
-            f.path,
-            f.rows,
-            &f.sha256[..f.sha256.len().min(12)]
-        );
-    }
+    print_inputs(&m.input.transactions);
+    print_inputs(&m.input.customers);
     println!("  features: {}", feature_list(m));
     println!("{}", value_line(m));
     if let Some(x) = metrics {

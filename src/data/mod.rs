@@ -89,6 +89,14 @@ pub enum DataError {
         limit: f64,
         samples: Vec<String>,
     },
+    /// A customer table to score has no column for some of the model's features; each with
+    /// the column it was probably meant to be (`did you mean`).
+    #[error("{}: no column for model feature(s) {}; scoring would impute them for every row", path.display(), missing_features(missing))]
+    MissingFeatures {
+        path: PathBuf,
+        /// Feature, and the file's column close to its name.
+        missing: Vec<(String, Option<String>)>,
+    },
     /// Files of one input disagree on their columns.
     #[error("{}: columns differ from {}: {reason}", path.display(), first.display())]
     InconsistentColumns {
@@ -103,6 +111,18 @@ fn quoted(names: &[String]) -> String {
     names
         .iter()
         .map(|n| format!("'{n}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `recency_days (the file has 'recency': did you mean recency_days?), monetary`.
+fn missing_features(missing: &[(String, Option<String>)]) -> String {
+    missing
+        .iter()
+        .map(|(f, close)| match close {
+            Some(c) => format!("{f} (the file has '{c}': did you mean {f}?)"),
+            None => f.clone(),
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -7,9 +7,11 @@
 //! every feature's scaled values are multiplied by √weight so `weight` is its share of the
 //! squared distance. Missing values take the training median (numeric) or mode (categorical).
 
+pub mod consistency;
 pub mod lifecycle;
 pub mod rfm;
 pub mod spec;
+pub mod suggest;
 pub mod table;
 
 use std::collections::BTreeMap;

@@ -102,8 +102,15 @@ pub enum FeatureWarning {
     OutOfRange { feature: String },
     /// Farther from its segment's centroid than 99% of that segment's training customers.
     FarFromCentroid { segment: String },
-    /// A field the model does not use (a typo, or a feature left out in training).
-    UnknownField { field: String },
+    /// A field the model does not use (a typo, or a feature left out in training); with the
+    /// model feature it is close to ([`super::suggest`]) and a message saying so.
+    UnknownField {
+        field: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        did_you_mean: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
     /// Transactions on or after `as_of` were ignored.
     TransactionsAfterAsOf { count: usize },
     /// Exact duplicates of an earlier transaction (every field equal) were dropped, as the
@@ -112,6 +119,21 @@ pub enum FeatureWarning {
     /// No purchase before `as_of` in the model's window (only returns, or all later): the
     /// customer is valid but has no segment.
     NoPurchases,
+}
+
+impl FeatureWarning {
+    /// `unknown_field` for `field`, with `did you mean FEATURE` when it is close to one of
+    /// `features` (the features the customer did not give).
+    pub fn unknown_field<'a>(field: &str, features: impl IntoIterator<Item = &'a str>) -> Self {
+        let did_you_mean = super::suggest::did_you_mean(field, features).map(str::to_string);
+        FeatureWarning::UnknownField {
+            field: field.to_string(),
+            message: did_you_mean
+                .as_ref()
+                .map(|f| format!("not a model feature; did you mean {f}?")),
+            did_you_mean,
+        }
+    }
 }
 
 impl Feature {

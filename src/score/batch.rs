@@ -13,7 +13,9 @@ use crate::data::{self, ColumnMap, CustomerTable, DataError};
 use crate::error::{Error, Result};
 use crate::features::rfm::{compute_rfm, RFM_FEATURES};
 use crate::features::table::{column_for, derived_value};
-use crate::features::{Feature, FeatureWarning, RawValue, Source};
+use crate::features::{
+    consistency, suggest, Feature, FeatureSpec, FeatureWarning, RawValue, Source,
+};
 use crate::model::Model;
 use crate::progress::Progress;
 
@@ -30,6 +32,9 @@ pub struct BatchInput {
     pub as_of: Option<i32>,
     /// Largest share of the log's rows one drop reason may take (None: the default 5%).
     pub max_dropped_share: Option<f64>,
+    /// Score a customer table that lacks some model feature columns, imputing them (else
+    /// [`DataError::MissingFeatures`]).
+    pub allow_missing_features: bool,
 }
 
 /// What a batch run did.
@@ -50,6 +55,11 @@ pub struct BatchSummary {
     pub cleaning: Option<data::Cleaning>,
     /// The customer table had no id column: its rows were numbered 1, 2, … as ids.
     pub ids_numbered: bool,
+    /// Model features a customer table had no column for (imputed for every row, allowed by
+    /// [`BatchInput::allow_missing_features`]).
+    pub missing_columns: Vec<String>,
+    /// Rows with an imputed value, per model feature (model order), for customer tables.
+    pub imputed_rows: Vec<u64>,
 }
 
 fn warning_text(w: &FeatureWarning) -> String {
@@ -58,7 +68,7 @@ fn warning_text(w: &FeatureWarning) -> String {
         FeatureWarning::UnknownCategory { feature } => format!("unknown_category:{feature}"),
         FeatureWarning::OutOfRange { feature } => format!("out_of_range:{feature}"),
         FeatureWarning::FarFromCentroid { .. } => "far_from_centroid".into(),
-        FeatureWarning::UnknownField { field } => format!("unknown_field:{field}"),
+        FeatureWarning::UnknownField { field, .. } => format!("unknown_field:{field}"),
         FeatureWarning::TransactionsAfterAsOf { count } => {
             format!("transactions_after_as_of:{count}")
         }
@@ -115,9 +125,9 @@ fn table_as_of(model: &Model, given: Option<i32>) -> Option<i32> {
     })
 }
 
-/// True when the input's first file has a column named like a transaction feature of the model
-/// (`recency_days`, `frequency`, …): it is then read as a customer table of features (missing
-/// ones imputed, with a warning) rather than as a transaction log.
+/// True when the input's first file has a column named like (or close to, see
+/// [`suggest`]) a transaction feature of the model (`recency_days`, `frequency`, …): it is
+/// then read as a customer table of features rather than as a transaction log.
 fn has_transaction_features(input: &[PathBuf], model: &Model) -> Result<bool> {
     let Some(first) = input.first() else {
         return Ok(false);
@@ -133,7 +143,10 @@ fn has_transaction_features(input: &[PathBuf], model: &Model) -> Result<bool> {
             .features
             .iter()
             .filter(|f| f.source == Source::Transactions)
-            .any(|f| table.find_column(&f.name).is_some()))
+            .any(|f| {
+                table.find_column(&f.name).is_some()
+                    || table.columns.iter().any(|c| suggest::is_close(c, &f.name))
+            }))
 }
 
 /// Scores every customer of `input` with `model` and writes `output`. The input is a
@@ -329,6 +342,8 @@ struct ScoredChunk {
     ids: Vec<(String, u64)>,
     per_segment: Vec<u64>,
     with_warnings: u64,
+    /// Rows with an imputed value, per feature.
+    imputed: Vec<u64>,
     error: Option<Error>,
 }
 
@@ -410,6 +425,7 @@ fn score_rows(
         ids: Vec::with_capacity(rows.len()),
         per_segment: vec![0; model.file.k],
         with_warnings: 0,
+        imputed: vec![0; spec.features.len()],
         error: None,
     };
     let mut raw: Vec<RawValue> = vec![RawValue::Missing; spec.features.len()];
@@ -458,6 +474,13 @@ fn score_rows(
                 return out;
             }
         }
+        if let Err(e) = consistency::check(spec, &raw) {
+            out.error = Some(inconsistent_row(spec, &e, cols, table_columns, path, row));
+            return out;
+        }
+        for (n, v) in out.imputed.iter_mut().zip(&raw) {
+            *n += u64::from(*v == RawValue::Missing);
+        }
         let s = match model.score(&raw, &mut scratch) {
             Ok(s) => s,
             Err(e) => {
@@ -493,6 +516,81 @@ fn score_rows(
         out.ids.push((id, row));
     }
     out
+}
+
+/// A row breaking a [`consistency`] rule, naming the file, row and every column involved.
+fn inconsistent_row(
+    spec: &FeatureSpec,
+    e: &consistency::Inconsistency,
+    cols: &[Option<usize>],
+    table_columns: &[String],
+    path: &Path,
+    row: u64,
+) -> Error {
+    let column = e
+        .fields
+        .iter()
+        .map(|f| {
+            spec.position(f)
+                .and_then(|j| cols[j])
+                .map_or_else(|| f.to_string(), |i| table_columns[i].clone())
+        })
+        .collect::<Vec<_>>()
+        .join(" and ");
+    DataError::BadValue {
+        path: path.to_path_buf(),
+        row,
+        column,
+        reason: e.reason.to_string(),
+    }
+    .into()
+}
+
+/// Model features `cols` has no column for, each with the file's unused column closest to its
+/// name; an error unless `allow`, else added to `summary.missing_columns`.
+fn check_missing_columns(
+    spec: &FeatureSpec,
+    cols: &[Option<usize>],
+    id_col: Option<usize>,
+    table_columns: &[String],
+    path: &Path,
+    allow: bool,
+    summary: &mut BatchSummary,
+) -> Result<(), DataError> {
+    let unused: Vec<&str> = table_columns
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| Some(*i) != id_col && !cols.contains(&Some(*i)))
+        .map(|(_, c)| c.as_str())
+        .collect();
+    let missing: Vec<(String, Option<String>)> = spec
+        .features
+        .iter()
+        .zip(cols)
+        .filter(|(_, c)| c.is_none())
+        .map(|(f, _)| {
+            let close = unused
+                .iter()
+                .copied()
+                .find(|c| suggest::is_close(c, &f.name));
+            (f.name.clone(), close.map(str::to_string))
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !allow {
+        return Err(DataError::MissingFeatures {
+            path: path.to_path_buf(),
+            missing,
+        });
+    }
+    for (f, _) in missing {
+        if !summary.missing_columns.contains(&f) {
+            summary.missing_columns.push(f);
+        }
+    }
+    Ok(())
 }
 
 /// Formats output rows as CSV with reusable buffers.
@@ -583,6 +681,7 @@ fn score_table(
         files.extend(data::source::expand(i)?);
     }
     let bar = progress.spinner("scoring");
+    summary.imputed_rows = vec![0; spec.features.len()];
     let mut first_rows: HashMap<String, u64, FxBuild> = HashMap::default();
     let mut batch: Vec<(csv::ByteRecord, u64)> = Vec::new();
     let mut rows = 0u64;
@@ -597,8 +696,18 @@ fn score_table(
             .collect();
         let columns = table.columns.clone();
         summary.ids_numbered |= id_col.is_none();
+        let cols: Vec<Option<usize>> = found.iter().map(|c| c.map(|(i, _)| i)).collect();
+        check_missing_columns(
+            spec,
+            &cols,
+            id_col,
+            &columns,
+            path,
+            input.allow_missing_features,
+            summary,
+        )?;
         let layout = Layout {
-            cols: found.iter().map(|c| c.map(|(i, _)| i)).collect(),
+            cols,
             from_source: found.iter().map(|c| c.is_some_and(|(_, s)| s)).collect(),
             id_col,
             columns: &columns,
@@ -642,6 +751,9 @@ fn score_table(
                     *t += n;
                 }
                 summary.with_warnings += c.with_warnings;
+                for (t, n) in summary.imputed_rows.iter_mut().zip(&c.imputed) {
+                    *t += n;
+                }
                 if let Some(e) = c.error {
                     return Err(e);
                 }

@@ -20,7 +20,7 @@ use crate::data::fasthash::FxBuild;
 use crate::data::rows::{self, Cell, Line, OtherFields, RowRules, Txn};
 use crate::features::rfm::{compute_rfm, RFM_FEATURES};
 use crate::features::spec::format_number_label;
-use crate::features::{FeatureSpec, FeatureWarning, RawValue, Source};
+use crate::features::{consistency, FeatureSpec, FeatureWarning, RawValue, Source};
 
 /// A problem with one customer's input. `field` is relative to the customer
 /// (`age`, `transactions[2].amount`).
@@ -332,9 +332,7 @@ pub fn prepare(
             }
         }
         Some(_) => {
-            warnings.push(FeatureWarning::UnknownField {
-                field: "transactions".into(),
-            });
+            warnings.push(FeatureWarning::unknown_field("transactions", []));
             None
         }
         None => None,
@@ -377,6 +375,15 @@ pub fn prepare(
             });
         }
     }
+    consistency::check(spec, &raw).map_err(|e| err(e.fields[0], e.code(), e.to_string()))?;
+    // Hints point at the features this customer left out (imputed).
+    let imputed: Vec<&str> = spec
+        .features
+        .iter()
+        .zip(&raw)
+        .filter(|(_, v)| **v == RawValue::Missing)
+        .map(|(f, _)| f.name.as_str())
+        .collect();
     for key in obj.keys() {
         let known = key == "customer_id"
             || key == "transactions"
@@ -386,7 +393,7 @@ pub fn prepare(
                 .iter()
                 .any(|f| f.derived.as_ref().is_some_and(|d| d.source() == key));
         if !known {
-            warnings.push(FeatureWarning::UnknownField { field: key.clone() });
+            warnings.push(FeatureWarning::unknown_field(key, imputed.iter().copied()));
         }
     }
     Ok(Prepared {
@@ -395,6 +402,50 @@ pub fn prepare(
         warnings,
         no_purchases: false,
     })
+}
+
+/// Fails a customer with more than `max_share` of the model's features imputed
+/// (`too_many_missing`), naming them, each with the field it was probably given as
+/// (`did you mean`).
+pub fn check_missing(spec: &FeatureSpec, p: &Prepared, max_share: f64) -> Result<(), InputError> {
+    let missing: Vec<&str> = spec
+        .features
+        .iter()
+        .zip(&p.raw)
+        .filter(|(_, v)| **v == RawValue::Missing)
+        .map(|(f, _)| f.name.as_str())
+        .collect();
+    let n = spec.features.len();
+    if n == 0 || missing.len() as f64 <= max_share * n as f64 {
+        return Ok(());
+    }
+    let named: Vec<String> = missing
+        .iter()
+        .map(|f| {
+            let given = p.warnings.iter().find_map(|w| match w {
+                FeatureWarning::UnknownField {
+                    field,
+                    did_you_mean: Some(d),
+                    ..
+                } if d == f => Some(field),
+                _ => None,
+            });
+            match given {
+                Some(g) => format!("{f} (given as {g}: did you mean {f}?)"),
+                None => f.to_string(),
+            }
+        })
+        .collect();
+    Err(err(
+        "",
+        "too_many_missing",
+        format!(
+            "{} of the model's {n} features are missing and would be imputed (more than {}%): {}",
+            missing.len(),
+            format_number_label((max_share * 1000.0).round() / 10.0),
+            named.join(", ")
+        ),
+    ))
 }
 
 #[cfg(test)]
@@ -442,12 +493,121 @@ mod tests {
         assert_eq!(p.raw[0], RawValue::Num(3.0));
         assert_eq!(p.raw[2], RawValue::Missing);
         assert_eq!(p.raw[3], RawValue::Text("F".into()));
+        assert_eq!(p.warnings, [FeatureWarning::unknown_field("colour", [])]);
+    }
+
+    #[test]
+    fn misspelled_fields_say_did_you_mean() {
+        let p = prepare(
+            &spec(),
+            &json!({"Recency": 3, "frequncy": 2, "monetary": 5}),
+            100,
+            None,
+            10,
+            &RowRules::default(),
+        )
+        .unwrap();
+        let hints: Vec<_> = p
+            .warnings
+            .iter()
+            .map(|w| match w {
+                FeatureWarning::UnknownField {
+                    did_you_mean,
+                    message,
+                    ..
+                } => (did_you_mean.clone(), message.clone()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(hints[0].0.as_deref(), Some("recency_days"));
+        assert!(hints[0]
+            .1
+            .as_deref()
+            .unwrap()
+            .contains("did you mean recency_days"));
+        assert_eq!(hints[1].0.as_deref(), Some("frequency"));
+        // A given feature is never suggested.
+        let p = prepare(
+            &spec(),
+            &json!({"recency_days": 1, "recency": 3}),
+            100,
+            None,
+            10,
+            &RowRules::default(),
+        )
+        .unwrap();
+        assert_eq!(p.warnings, [FeatureWarning::unknown_field("recency", [])]);
+    }
+
+    #[test]
+    fn impossible_combinations_name_both_fields() {
+        let mut s = spec();
+        s.features[2].name = "tenure_days".into();
+        let e = prepare(
+            &s,
+            &json!({"recency_days": 500, "tenure_days": 10}),
+            100,
+            None,
+            10,
+            &RowRules::default(),
+        )
+        .unwrap_err();
         assert_eq!(
-            p.warnings,
-            [FeatureWarning::UnknownField {
-                field: "colour".into()
-            }]
+            (e.code, e.field.as_str()),
+            ("inconsistent_features", "recency_days")
         );
+        assert!(
+            e.message.contains("recency_days and tenure_days"),
+            "{}",
+            e.message
+        );
+        assert_eq!(
+            code(json!({"frequency": 0, "monetary": 5})),
+            "inconsistent_features"
+        );
+        assert_eq!(code(json!({"frequency": 1.5})), "invalid_value");
+    }
+
+    #[test]
+    fn too_many_missing_names_the_imputed_features_with_hints() {
+        let s = spec();
+        let p = prepare(
+            &s,
+            &json!({"recency": 3, "gender": "F"}),
+            100,
+            None,
+            10,
+            &RowRules::default(),
+        )
+        .unwrap();
+        let e = check_missing(&s, &p, 0.5).unwrap_err();
+        assert_eq!(e.code, "too_many_missing");
+        assert!(
+            e.message.starts_with("3 of the model's 4 features"),
+            "{}",
+            e.message
+        );
+        assert!(
+            e.message.contains(
+                "recency_days (given as recency: did you mean recency_days?), frequency, monetary"
+            ),
+            "{}",
+            e.message
+        );
+        // Half is not more than half; a share of 1 never fails.
+        let p = prepare(
+            &s,
+            &json!({"recency_days": 3, "gender": "F"}),
+            100,
+            None,
+            10,
+            &RowRules::default(),
+        )
+        .unwrap();
+        assert!(check_missing(&s, &p, 0.5).is_ok());
+        let p = prepare(&s, &json!({}), 100, None, 10, &RowRules::default()).unwrap();
+        assert!(check_missing(&s, &p, 1.0).is_ok());
+        assert!(check_missing(&s, &p, 0.0).is_err());
     }
 
     #[test]

@@ -45,6 +45,9 @@ pub struct ServerConfig {
     pub max_model_bytes: u64,
     /// The as-of date of a request without `as_of`.
     pub default_as_of: DefaultAsOf,
+    /// Largest share of a model's features a customer may leave out (imputed) before it is
+    /// refused with 422 `too_many_missing`; 1 allows any.
+    pub max_missing_share: f64,
 }
 
 /// What a scoring request without `as_of` is evaluated at.
@@ -88,6 +91,7 @@ impl Default for ServerConfig {
             watch_interval_ms: 2000,
             max_model_bytes: crate::model::DEFAULT_MAX_MODEL_BYTES,
             default_as_of: DefaultAsOf::Today,
+            max_missing_share: 0.5,
         }
     }
 }
@@ -110,6 +114,8 @@ pub enum ConfigError {
     ShortKey { len: usize },
     #[error("bad model name '{name}'")]
     BadName { name: String },
+    #[error("{field} must be a number from 0 to 1")]
+    NotAShare { field: &'static str },
 }
 
 /// Keys by scope after merging the lists and the key file.
@@ -162,6 +168,11 @@ impl ServerConfig {
             if v < min {
                 return Err(ConfigError::TooSmall { field, min });
             }
+        }
+        if !(0.0..=1.0).contains(&self.max_missing_share) {
+            return Err(ConfigError::NotAShare {
+                field: "max_missing_share",
+            });
         }
         if crate::model::registry::check_name(&self.default_model).is_err() {
             return Err(ConfigError::BadName {
@@ -322,6 +333,20 @@ mod tests {
             c.validate(),
             Err(ConfigError::KeyFile { line: 1, .. })
         ));
+    }
+
+    #[test]
+    fn max_missing_share_is_a_share() {
+        for bad in [-0.1, 1.5, f64::NAN] {
+            let c = ServerConfig {
+                max_missing_share: bad,
+                ..Default::default()
+            };
+            assert!(matches!(c.validate(), Err(ConfigError::NotAShare { .. })));
+        }
+        let c: ServerConfig = toml::from_str("max_missing_share = 1.0").unwrap();
+        assert!(c.validate().is_ok());
+        assert_eq!(ServerConfig::default().max_missing_share, 0.5);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use crate::data::dates::{format_day, parse_iso_date, today};
 use crate::features::lifecycle::{RfmScores, Stage};
 use crate::features::FeatureWarning;
-use crate::score::request::prepare;
+use crate::score::request::{check_missing, prepare};
 use crate::server::auth::Scope;
 use crate::server::config::DefaultAsOf;
 use crate::server::error::{ApiError, ApiErrorKind};
@@ -299,6 +299,12 @@ async fn score_with(
             cfg.max_transactions,
             &rules,
         )
+        .and_then(|p| {
+            if !p.no_purchases {
+                check_missing(&model.file.features, &p, cfg.max_missing_share)?;
+            }
+            Ok(p)
+        })
         .map_err(|e| {
             let kind = if e.code == "too_many_transactions" {
                 ApiErrorKind::TooLarge
