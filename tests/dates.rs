@@ -5,12 +5,12 @@ use std::path::Path;
 
 use serde_json::json;
 
-use crate::common::{custseg, shared, text};
+use crate::common::{custseg, dataset, text};
 use crate::server::{config, golden_store, post, start};
 
 /// CDNOW with its `YYYYMMDD` dates rewritten as `DD{sep}MM{sep}YYYY`.
 fn cdnow_day_first(dir: &Path, sep: char) -> std::path::PathBuf {
-    let src = std::fs::read_to_string(shared("CDNOW_master.txt")).unwrap();
+    let src = std::fs::read_to_string(dataset("CDNOW_master.txt")).unwrap();
     let mut out = String::with_capacity(src.len() + src.len() / 5);
     for (i, line) in src.lines().enumerate() {
         let f: Vec<&str> = line.split_whitespace().collect();
@@ -54,7 +54,7 @@ fn train(dir: &Path, tx: &Path, name: &str, extra: &[&str]) -> std::process::Out
 #[test]
 fn r11_cdnow_written_day_first_trains_exactly_like_the_original() {
     let dir = tempfile::tempdir().unwrap();
-    let orig = train(dir.path(), &shared("CDNOW_master.txt"), "orig", &[]);
+    let orig = train(dir.path(), &dataset("CDNOW_master.txt"), "orig", &[]);
     assert!(orig.status.success(), "{}", text(&orig));
     let expected = std::fs::read(dir.path().join("m/orig/v1/assignments.csv")).unwrap();
     for sep in ['-', '.'] {
@@ -210,7 +210,7 @@ fn r11_more_than_five_percent_bad_dates_stop_with_three_samples() {
 #[test]
 fn r11_as_of_flags_are_iso_8601_only() {
     let dir = tempfile::tempdir().unwrap();
-    let cdnow = shared("CDNOW_master.txt");
+    let cdnow = dataset("CDNOW_master.txt");
     for bad in ["10/12/2011", "01.10.1997", "12-10-2011"] {
         let out = train(dir.path(), &cdnow, "a", &["--as-of", bad]);
         let t = text(&out);

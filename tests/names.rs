@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use crate::common::{custseg, read_csv, repo, shared, text};
+use crate::common::{custseg, dataset, read_csv, repo, text};
 
 /// (name, R range, F range, M range, lapsed, needs M >= 3) as SPEC "Segment names" has them.
 type Range = (u8, u8);
@@ -137,7 +137,7 @@ fn check_names(dir: &Path) -> Vec<String> {
 }
 
 fn cdnow(k: &str) -> PathBuf {
-    let tx = shared("CDNOW_master.txt");
+    let tx = dataset("CDNOW_master.txt");
     trained(
         &format!("cd{k}"),
         &["--transactions", tx.to_str().unwrap(), "--k", k],
@@ -251,7 +251,7 @@ fn r11_retrain_renames_a_kept_segment_whose_name_no_longer_fits() {
     let dir = tempfile::tempdir().unwrap();
     let models = dir.path().join("models");
     let cfg = dir.path().join("names.toml");
-    let tx = shared("CDNOW_master.txt");
+    let tx = dataset("CDNOW_master.txt");
     let (tx, models_s, cfg_s) = (
         tx.to_str().unwrap(),
         models.to_str().unwrap(),

@@ -527,7 +527,7 @@ fn r11_map_customer_id_and_pandas_index_columns_are_ids() {
 #[test]
 fn r11_mall_customers_still_trains_and_scores_back() {
     let dir = tempfile::tempdir().unwrap();
-    let mall = crate::common::shared("Mall_Customers.csv");
+    let mall = crate::common::dataset("Mall_Customers.csv");
     let mall = mall.to_str().unwrap();
     let out = train(
         dir.path(),

@@ -26,11 +26,6 @@ pub fn dataset(name: &str) -> PathBuf {
     p
 }
 
-/// Old name of [`dataset`], kept while branches that call it are merged.
-pub fn shared(name: &str) -> PathBuf {
-    dataset(name)
-}
-
 /// A file of this repository.
 pub fn repo(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
