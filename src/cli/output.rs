@@ -262,24 +262,7 @@ pub fn print_trained(out: &TrainOutput, version: u32, dir: &Path, current: Optio
         dir.display()
     );
     if let Some(c) = &x.data.transactions {
-        println!("  transactions: {}; returns {}", c.summary(), c.returns);
-        for (file, how) in c.date_orders.iter().take(3) {
-            println!("  dates in {file}: {how}");
-        }
-        if c.date_orders.len() > 3 {
-            println!(
-                "  dates in {} more files: see metrics.json",
-                c.date_orders.len() - 3
-            );
-        }
-        if out.model.params.keep_duplicates {
-            println!("  exact-duplicate rows kept (--keep-duplicates)");
-        } else if c.duplicate > 0 {
-            println!(
-                "  {} exact-duplicate rows (every field equal) dropped; --keep-duplicates keeps them",
-                c.duplicate
-            );
-        }
+        print_cleaning(c, m.params.keep_duplicates);
     }
     if x.data.customer_ids_numbered {
         println!("  warning: the customer table has no customer id column: rows are numbered 1, 2, … as ids (name one with --map customer_id=COLUMN)");
@@ -341,29 +324,7 @@ pub fn print_trained(out: &TrainOutput, version: u32, dir: &Path, current: Optio
         x.silhouette, x.calinski_harabasz, x.davies_bouldin, x.inertia
     );
     if let (Some(l), Some(mig)) = (&m.lineage, &x.migration) {
-        let kept: Vec<String> = l
-            .matches
-            .iter()
-            .filter(|s| s.previous_id.is_some())
-            .map(|s| s.id.to_string())
-            .collect();
-        let new: Vec<String> = l
-            .matches
-            .iter()
-            .filter(|s| s.previous_id.is_none())
-            .map(|s| s.id.to_string())
-            .collect();
-        println!(
-            "  segment ids continue v{}: kept [{}], new [{}]; {:.1}% of the {} customers in both versions kept their segment (custseg models diff {} v{} v{})",
-            l.previous_version,
-            kept.join(" "),
-            new.join(" "),
-            100.0 * mig.same_id_share,
-            mig.customers,
-            m.name,
-            l.previous_version,
-            m.version
-        );
+        print_lineage(m, l, mig);
     }
     print_renames(m);
     println!();
@@ -372,6 +333,60 @@ pub fn print_trained(out: &TrainOutput, version: u32, dir: &Path, current: Optio
     print_value_table(m);
     println!();
     print_name_reasons(m);
+}
+
+/// How cleaning went: the counts, how each file's day/month order was decided, and the
+/// exact-duplicate rule the model uses.
+fn print_cleaning(c: &custseg::data::Cleaning, keep_duplicates: bool) {
+    println!("  transactions: {}; returns {}", c.summary(), c.returns);
+    for (file, how) in c.date_orders.iter().take(3) {
+        println!("  dates in {file}: {how}");
+    }
+    if c.date_orders.len() > 3 {
+        println!(
+            "  dates in {} more files: see metrics.json",
+            c.date_orders.len() - 3
+        );
+    }
+    if keep_duplicates {
+        println!("  exact-duplicate rows kept (--keep-duplicates)");
+    } else if c.duplicate > 0 {
+        println!(
+            "  {} exact-duplicate rows (every field equal) dropped; --keep-duplicates keeps them",
+            c.duplicate
+        );
+    }
+}
+
+/// Which segment ids a retrain kept and how many customers kept their segment.
+fn print_lineage(
+    m: &ModelFile,
+    l: &custseg::model::format::Lineage,
+    mig: &custseg::model::format::Migration,
+) {
+    let kept: Vec<String> = l
+        .matches
+        .iter()
+        .filter(|s| s.previous_id.is_some())
+        .map(|s| s.id.to_string())
+        .collect();
+    let new: Vec<String> = l
+        .matches
+        .iter()
+        .filter(|s| s.previous_id.is_none())
+        .map(|s| s.id.to_string())
+        .collect();
+    println!(
+        "  segment ids continue v{}: kept [{}], new [{}]; {:.1}% of the {} customers in both versions kept their segment (custseg models diff {} v{} v{})",
+        l.previous_version,
+        kept.join(" "),
+        new.join(" "),
+        100.0 * mig.same_id_share,
+        mig.customers,
+        m.name,
+        l.previous_version,
+        m.version
+    );
 }
 
 /// Input files shown in full by `models show`; the rest are summarized.

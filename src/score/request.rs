@@ -285,40 +285,13 @@ pub fn prepare(
             format!("a customer must be an object, got {}", kind(customer)),
         ));
     };
-    let customer_id = match obj.get("customer_id") {
-        None | Some(Value::Null) => Value::Null,
-        Some(v @ Value::String(_)) => v.clone(),
-        Some(v @ Value::Number(n)) if n.is_i64() || n.is_u64() => v.clone(),
-        Some(v) => {
-            return Err(err(
-                "customer_id",
-                "invalid_type",
-                format!("expected a string or integer, got {}", kind(v)),
-            ))
-        }
-    };
+    let customer_id = customer_id_of(obj)?;
     let mut warnings = Vec::new();
     let rfm = match obj.get("transactions") {
         Some(t) if spec.uses_transactions() => {
-            if let Some(f) = spec.features.iter().find(|f| {
-                f.source == Source::Transactions && obj.get(&f.name).is_some_and(|v| !v.is_null())
-            }) {
-                return Err(err(
-                    f.name.clone(),
-                    "conflicting_inputs",
-                    "give either transactions or transaction features such as this one, not both",
-                ));
-            }
             let key = customer_key(&customer_id);
-            let (txns, duplicates) = parse_transactions(t, max_transactions, &key, rules)?;
-            if duplicates > 0 {
-                warnings.push(FeatureWarning::DuplicateTransactions { count: duplicates });
-            }
-            let late = txns.iter().filter(|t| t.day >= as_of).count();
-            if late > 0 {
-                warnings.push(FeatureWarning::TransactionsAfterAsOf { count: late });
-            }
-            match compute_rfm(&txns, as_of, window_days) {
+            let limits = (as_of, window_days, max_transactions);
+            match rfm_of(spec, obj, t, &key, limits, rules, &mut warnings)? {
                 Some(r) => Some(r),
                 None => {
                     warnings.push(FeatureWarning::NoPurchases);
@@ -339,48 +312,110 @@ pub fn prepare(
     };
     let mut raw = Vec::with_capacity(spec.features.len());
     for f in &spec.features {
-        if let (Some(r), Source::Transactions) = (&rfm, f.source) {
-            let j = RFM_FEATURES.iter().position(|n| *n == f.name).unwrap_or(0);
-            raw.push(RawValue::Num(r.values()[j]));
-            continue;
-        }
-        let v = match obj.get(&f.name) {
-            None | Some(Value::Null) => {
-                raw.push(source_value(f, obj, as_of)?);
-                continue;
+        raw.push(match (&rfm, f.source) {
+            (Some(r), Source::Transactions) => {
+                let j = RFM_FEATURES.iter().position(|n| *n == f.name).unwrap_or(0);
+                RawValue::Num(r.values()[j])
             }
-            Some(v) => v,
-        };
-        if f.is_numeric() {
-            let x = number(v, &f.name)?;
-            if x < 0.0 && NON_NEGATIVE.contains(&f.name.as_str()) {
-                return Err(err(f.name.clone(), "out_of_range", "cannot be negative"));
-            }
-            raw.push(RawValue::Num(x));
-        } else {
-            raw.push(match v {
-                Value::String(s) => RawValue::Text(s.clone()),
-                Value::Number(n) => RawValue::Text(
-                    n.as_f64()
-                        .map(format_number_label)
-                        .unwrap_or_else(|| n.to_string()),
-                ),
-                other => {
-                    return Err(err(
-                        f.name.clone(),
-                        "invalid_type",
-                        format!("expected a string, got {}", kind(other)),
-                    ))
-                }
-            });
-        }
+            _ => match obj.get(&f.name) {
+                None | Some(Value::Null) => source_value(f, obj, as_of)?,
+                Some(v) => feature_value(f, v)?,
+            },
+        });
     }
     consistency::check(spec, &raw).map_err(|e| err(e.fields[0], e.code(), e.to_string()))?;
-    // Hints point at the features this customer left out (imputed).
+    unknown_field_warnings(spec, obj, &raw, &mut warnings);
+    Ok(Prepared {
+        customer_id,
+        raw,
+        warnings,
+        no_purchases: false,
+    })
+}
+
+/// The `customer_id` as given (string or integer), or `null`.
+fn customer_id_of(obj: &serde_json::Map<String, Value>) -> Result<Value, InputError> {
+    match obj.get("customer_id") {
+        None | Some(Value::Null) => Ok(Value::Null),
+        Some(v @ Value::String(_)) => Ok(v.clone()),
+        Some(v @ Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(v.clone()),
+        Some(v) => Err(err(
+            "customer_id",
+            "invalid_type",
+            format!("expected a string or integer, got {}", kind(v)),
+        )),
+    }
+}
+
+/// The RFM features of a customer's raw transactions as of `limits.0` over the window
+/// `limits.1` (at most `limits.2` lines), with the duplicate and late-line warnings; `None`
+/// when there is no purchase. Giving transaction features beside them is an error.
+fn rfm_of(
+    spec: &FeatureSpec,
+    obj: &serde_json::Map<String, Value>,
+    transactions: &Value,
+    key: &str,
+    (as_of, window_days, max_transactions): (i32, Option<u32>, usize),
+    rules: &RowRules,
+    warnings: &mut Vec<FeatureWarning>,
+) -> Result<Option<crate::features::rfm::Rfm>, InputError> {
+    if let Some(f) = spec.features.iter().find(|f| {
+        f.source == Source::Transactions && obj.get(&f.name).is_some_and(|v| !v.is_null())
+    }) {
+        return Err(err(
+            f.name.clone(),
+            "conflicting_inputs",
+            "give either transactions or transaction features such as this one, not both",
+        ));
+    }
+    let (txns, duplicates) = parse_transactions(transactions, max_transactions, key, rules)?;
+    if duplicates > 0 {
+        warnings.push(FeatureWarning::DuplicateTransactions { count: duplicates });
+    }
+    let late = txns.iter().filter(|t| t.day >= as_of).count();
+    if late > 0 {
+        warnings.push(FeatureWarning::TransactionsAfterAsOf { count: late });
+    }
+    Ok(compute_rfm(&txns, as_of, window_days))
+}
+
+/// One feature's value as given: a finite number (non-negative for RFM counts) for a
+/// numeric feature, a string or number label for a categorical one.
+fn feature_value(f: &crate::features::Feature, v: &Value) -> Result<RawValue, InputError> {
+    if f.is_numeric() {
+        let x = number(v, &f.name)?;
+        if x < 0.0 && NON_NEGATIVE.contains(&f.name.as_str()) {
+            return Err(err(f.name.clone(), "out_of_range", "cannot be negative"));
+        }
+        return Ok(RawValue::Num(x));
+    }
+    match v {
+        Value::String(s) => Ok(RawValue::Text(s.clone())),
+        Value::Number(n) => Ok(RawValue::Text(
+            n.as_f64()
+                .map(format_number_label)
+                .unwrap_or_else(|| n.to_string()),
+        )),
+        other => Err(err(
+            f.name.clone(),
+            "invalid_type",
+            format!("expected a string, got {}", kind(other)),
+        )),
+    }
+}
+
+/// A warning per field the model does not use; hints point at the features this customer
+/// left out (imputed).
+fn unknown_field_warnings(
+    spec: &FeatureSpec,
+    obj: &serde_json::Map<String, Value>,
+    raw: &[RawValue],
+    warnings: &mut Vec<FeatureWarning>,
+) {
     let imputed: Vec<&str> = spec
         .features
         .iter()
-        .zip(&raw)
+        .zip(raw)
         .filter(|(_, v)| **v == RawValue::Missing)
         .map(|(f, _)| f.name.as_str())
         .collect();
@@ -396,12 +431,6 @@ pub fn prepare(
             warnings.push(FeatureWarning::unknown_field(key, imputed.iter().copied()));
         }
     }
-    Ok(Prepared {
-        customer_id,
-        raw,
-        warnings,
-        no_purchases: false,
-    })
 }
 
 /// Fails a customer with more than `max_share` of the model's features imputed
