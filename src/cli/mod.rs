@@ -551,10 +551,23 @@ fn flag_hint(err: anyhow::Error) -> anyhow::Error {
     });
     let hint = match data {
         Some(DataError::DateOrder { .. }) => {
-            "pass --date-format FMT (e.g. --date-format %d-%m-%Y), or set date_format in the config's [map]"
+            "pass --date-format FMT (e.g. --date-format %d-%m-%Y), or set date_format in the config's [map]".to_string()
         }
         Some(DataError::TooManyDropped { .. }) => {
             "fix the input or --map, or raise --max-dropped-share (1.0 disables the check)"
+                .to_string()
+        }
+        Some(DataError::MissingFeatures { missing, .. }) => {
+            let maps: Vec<String> = missing
+                .iter()
+                .filter_map(|(f, c)| c.as_ref().map(|c| format!("--map {f}={c}")))
+                .collect();
+            let rename = if maps.is_empty() {
+                String::new()
+            } else {
+                format!("rename the column or pass {}; ", maps.join(" "))
+            };
+            format!("{rename}pass --allow-missing-features to impute them on purpose")
         }
         _ => return err,
     };
@@ -916,28 +929,6 @@ fn resolve_model_path(path: &Path, models_dir: Option<&Path>) -> Result<PathBuf>
     Ok(dir)
 }
 
-/// `--allow-missing-features` as the way out of a table without some feature columns.
-fn missing_features_hint(e: anyhow::Error) -> anyhow::Error {
-    let Some(custseg::Error::Data(d @ custseg::data::DataError::MissingFeatures { missing, .. })) =
-        e.downcast_ref::<custseg::Error>()
-    else {
-        return e;
-    };
-    let maps: Vec<String> = missing
-        .iter()
-        .filter_map(|(f, c)| c.as_ref().map(|c| format!("--map {f}={c}")))
-        .collect();
-    let rename = if maps.is_empty() {
-        String::new()
-    } else {
-        format!("rename the column or pass {}; ", maps.join(" "))
-    };
-    UsageError(format!(
-        "{d}; {rename}pass --allow-missing-features to impute them on purpose"
-    ))
-    .into()
-}
-
 /// Loud warnings for imputation a batch run did on purpose or found in the file.
 fn print_imputed(model: &custseg::Model, s: &custseg::score::batch::BatchSummary) {
     if !s.missing_columns.is_empty() {
@@ -993,7 +984,7 @@ fn score(a: ScoreArgs) -> Result<()> {
         allow_missing_features: a.allow_missing_features,
     };
     let s = custseg::score::batch::score_files(&model, &input, &a.output, &Progress::auto())
-        .map_err(|e| missing_features_hint(flag_hint(e.into())))?;
+        .map_err(|e| flag_hint(e.into()))?;
     print_imputed(&model, &s);
     println!(
         "scored {} customers with {} v{} -> {}",
