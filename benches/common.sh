@@ -1,5 +1,5 @@
 # Shared set-up for the scripts that run a custseg server (sourced, not run):
-# builds the release binary, makes a work folder removed on exit, trains the bundled sample
+# builds the release binary (or takes $CUSTSEG_BIN), makes a work folder removed on exit, trains the bundled sample
 # into "$work/models", and starts `custseg serve` on a free loopback port.
 #
 # After `bench_setup`: $here (checkout), $bin (custseg), $work, $models.
@@ -8,8 +8,13 @@
 bench_setup() {
     here="$(cd "$(dirname "${BASH_SOURCE[1]}")/.." && pwd)"
     cd "$here"
-    cargo build --release --quiet
-    bin="${CARGO_TARGET_DIR:-$here/target}/release/custseg"
+    # CUSTSEG_BIN runs another build (e.g. an older commit's) against the same set-up.
+    if [ -n "${CUSTSEG_BIN:-}" ]; then
+        bin="$CUSTSEG_BIN"
+    else
+        cargo build --release --quiet
+        bin="${CARGO_TARGET_DIR:-$here/target}/release/custseg"
+    fi
     work="$(mktemp -d)"
     models="$work/models"
     server_pid=""
@@ -46,4 +51,29 @@ start_server() {
 
 need_wrk() {
     command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 2; }
+}
+
+# Writes a wrk script to FILE that POSTs N customers given by features (N = 1 is the fixed
+# customer of the soak and load runs; more are generated, consistent with each other:
+# avg_order_value = monetary / frequency and recency below tenure).
+customers_lua() {
+    local file="$1" n="$2"
+    cat >"$file" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local n = $n
+LUA
+    cat >>"$file" <<'LUA'
+local c = {}
+local genders = {"F", "M"}
+local regions = {"North", "South", "East", "West"}
+if n == 1 then
+  c[1] = '{"customer_id":"c1","recency_days":12,"frequency":9,"monetary":1420.5,"avg_order_value":157.8,"tenure_days":610,"age":41,"gender":"F","annual_income":72000,"occupation":"Manager","region":"North","signup_channel":"app"}'
+end
+for i = #c + 1, n do
+  c[#c + 1] = string.format('{"customer_id":"c%d","recency_days":%d,"frequency":%d,"monetary":%d.25,"avg_order_value":%.6f,"tenure_days":%d,"age":%d,"gender":"%s","annual_income":%d,"occupation":"Manager","region":"%s","signup_channel":"web"}',
+    i, (i * 37) % 100, 1 + i % 30, 50 + i * 41, (50 + i * 41 + 0.25) / (1 + i % 30), 100 + (i * 13) % 600, 18 + i % 60, genders[1 + i % 2], 30000 + i * 700, regions[1 + i % 4])
+end
+wrk.body = '{"customers":[' .. table.concat(c, ",") .. ']}'
+LUA
 }

@@ -21,11 +21,7 @@ bench_setup
 start_server --watch-interval-ms 0 ${SERVER_WORKERS:+--workers "$SERVER_WORKERS"}
 
 # wrk scripts: one fixed body per scenario.
-cat >"$work/one.lua" <<'LUA'
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.body = '{"customers":[{"customer_id":"c1","recency_days":12,"frequency":9,"monetary":1420.5,"avg_order_value":157.8,"tenure_days":610,"age":41,"gender":"F","annual_income":72000,"occupation":"Manager","region":"North","signup_channel":"app"}]}'
-LUA
+customers_lua "$work/one.lua" 1
 cat >"$work/raw.lua" <<'LUA'
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -35,18 +31,7 @@ for i = 1, 12 do
 end
 wrk.body = '{"as_of":"2026-01-01","customers":[{"customer_id":"c1","age":41,"gender":"F","annual_income":72000,"occupation":"Manager","region":"North","signup_channel":"app","transactions":[' .. table.concat(t, ",") .. ']}]}'
 LUA
-cat >"$work/hundred.lua" <<'LUA'
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local c = {}
-local genders = {"F", "M"}
-local regions = {"North", "South", "East", "West"}
-for i = 1, 100 do
-  c[#c + 1] = string.format('{"customer_id":"c%d","recency_days":%d,"frequency":%d,"monetary":%d.25,"avg_order_value":%d.5,"tenure_days":%d,"age":%d,"gender":"%s","annual_income":%d,"occupation":"Manager","region":"%s","signup_channel":"web"}',
-    i, (i * 37) % 700, 1 + i % 30, 50 + i * 41, 20 + i % 90, 100 + (i * 13) % 600, 18 + i % 60, genders[1 + i % 2], 30000 + i * 700, regions[1 + i % 4])
-end
-wrk.body = '{"customers":[' .. table.concat(c, ",") .. ']}'
-LUA
+customers_lua "$work/hundred.lua" 100
 
 run() {
     local name="$1" conns="$2"; shift 2

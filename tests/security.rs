@@ -159,3 +159,251 @@ fn r12_score_scope_model_answers_carry_no_file_system_paths() {
     assert!(!text.contains("transactions.csv"), "{text}");
     assert!(text.contains("\"metrics\""), "{text}");
 }
+
+/// Opens a connection and sends a request head for a JSON POST (and nothing of the body).
+fn open_post(addr: std::net::SocketAddr, framing: &str) -> TcpStream {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let head = format!(
+        "POST /v1/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{framing}\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s
+}
+
+/// Reads until the server closes the connection; panics if it does not within the socket's
+/// read timeout. Returns the status and the raw answer.
+fn read_until_closed(s: &mut TcpStream) -> (u16, String) {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!(
+                "the server kept the connection open ({e}); read so far: {}",
+                String::from_utf8_lossy(&raw)
+            ),
+        }
+    }
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+/// A one-customer request still scores.
+fn assert_scores(addr: std::net::SocketAddr) {
+    let body = serde_json::json!({"customers": [{"recency_days": 5}]});
+    let ok = crate::server::post(addr, "/v1/score", &[], &body);
+    assert_eq!(ok.status, 200, "{}", ok.text());
+}
+
+/// `custseg_<name> <value>` from /metrics.
+fn gauge(addr: std::net::SocketAddr, name: &str) -> u64 {
+    let text = get(addr, "/metrics", &[]).text();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in /metrics"))
+}
+
+#[test]
+fn r12_a_body_sent_too_slowly_is_answered_408_and_its_connection_closed() {
+    let store = golden_store();
+    let s = start(custseg::server::ServerConfig {
+        body_timeout_s: 1,
+        ..config(store.path())
+    });
+    for framing in ["Content-Length: 200", "Transfer-Encoding: chunked"] {
+        let mut c = open_post(s.addr, framing);
+        // A first byte, then nothing more (a client at 1 byte/s looks the same to a deadline).
+        let first: &[u8] = if framing.starts_with("Content") {
+            b"{"
+        } else {
+            b"1\r\n{\r\n"
+        };
+        c.write_all(first).unwrap();
+        let (status, text) = read_until_closed(&mut c);
+        assert_eq!(status, 408, "{framing}: {text}");
+        assert!(text.contains("\"body_timeout\""), "{framing}: {text}");
+    }
+    assert_scores(s.addr);
+}
+
+#[test]
+fn r12_request_bodies_in_flight_share_one_memory_budget() {
+    let store = golden_store();
+    let s = start(custseg::server::ServerConfig {
+        max_body_bytes: 64 << 10,
+        max_inflight_body_bytes: 100_000,
+        body_timeout_s: 60,
+        ..config(store.path())
+    });
+    // One upload declares 60 000 bytes and stalls: its length is reserved before it is read.
+    let mut held = open_post(s.addr, "Content-Length: 60000");
+    held.write_all(b"{\"customers\":").unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while gauge(s.addr, "custseg_body_bytes_in_flight") < 60_000 {
+        assert!(std::time::Instant::now() < deadline, "never reserved");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // A second declared 60 000 would pass the budget: refused before a byte is read.
+    let mut refused = open_post(s.addr, "Content-Length: 60000");
+    let (status, text) = read_until_closed(&mut refused);
+    assert_eq!(status, 503, "{text}");
+    assert!(text.contains("\"busy\""), "{text}");
+    assert!(
+        text.to_ascii_lowercase().contains("retry-after: 1"),
+        "{text}"
+    );
+    // A chunked upload reserves as it arrives and is refused at the chunk that passes it.
+    let mut chunked = open_post(s.addr, "Transfer-Encoding: chunked");
+    let chunk = format!("4e20\r\n{}\r\n", " ".repeat(20_000));
+    for _ in 0..3 {
+        let _ = chunked.write_all(chunk.as_bytes());
+    }
+    let (status, text) = read_until_closed(&mut chunked);
+    assert_eq!(status, 503, "{text}");
+    // When the stalled upload goes away its bytes are given back and scoring works.
+    drop(held);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while gauge(s.addr, "custseg_body_bytes_in_flight") > 0 {
+        assert!(std::time::Instant::now() < deadline, "never released");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_scores(s.addr);
+}
+
+#[test]
+fn r12_health_and_metrics_answer_while_scoring_is_saturated() {
+    let store = golden_store();
+    let s = start(custseg::server::ServerConfig {
+        scoring_threads: 1,
+        scoring_queue: 0,
+        ..config(store.path())
+    });
+    let customers: Vec<_> = (0..1000)
+        .map(|i| {
+            serde_json::json!({"customer_id": i, "recency_days": i % 300,
+                               "frequency": 1 + i % 17, "monetary": 10.5 * f64::from(i)})
+        })
+        .collect();
+    let body = serde_json::json!({ "customers": customers });
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            let (addr, body, stop) = (s.addr, body.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let (mut ok, mut overloaded) = (0, 0);
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let r = crate::server::post(addr, "/v1/score", &[], &body);
+                    match r.status {
+                        200 => ok += 1,
+                        503 => {
+                            assert!(r.text().contains("\"overloaded\""), "{}", r.text());
+                            assert!(r.headers.to_ascii_lowercase().contains("retry-after: 1"));
+                            overloaded += 1;
+                        }
+                        other => panic!("status {other}: {}", r.text()),
+                    }
+                }
+                (ok, overloaded)
+            })
+        })
+        .collect();
+    // While eight clients keep one scoring thread busy, the health routes answer.
+    let mut saw_busy_pool = false;
+    for _ in 0..40 {
+        assert_eq!(get(s.addr, "/healthz", &[]).status, 200);
+        assert_eq!(get(s.addr, "/readyz", &[]).status, 200);
+        saw_busy_pool |= gauge(s.addr, "custseg_scoring_jobs") > 0;
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (ok, overloaded) = clients
+        .into_iter()
+        .map(|c| c.join().expect("client"))
+        .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+    assert!(saw_busy_pool, "health was never checked while scoring ran");
+    assert!(ok > 0, "nothing was scored");
+    assert!(
+        overloaded > 0,
+        "one thread and no queue never refused ({ok} served)"
+    );
+}
+
+#[test]
+fn r12_connections_over_the_cap_wait_and_are_served_when_idle_ones_time_out() {
+    let store = golden_store();
+    let s = start(custseg::server::ServerConfig {
+        max_connections: 4,
+        header_timeout_ms: 500,
+        ..config(store.path())
+    });
+    // Twelve idle sockets: four are accepted, the rest wait in the listen backlog.
+    let idle: Vec<TcpStream> = (0..12)
+        .map(|_| TcpStream::connect(s.addr).expect("connect"))
+        .collect();
+    // Health is answered once idle connections reach the header deadline and are closed.
+    assert_eq!(get(s.addr, "/healthz", &[]).status, 200);
+    let mut closed = 0;
+    for mut c in idle {
+        c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let (status, _) = read_until_closed(&mut c);
+        assert!(status == 408 || status == 0, "idle socket got {status}");
+        closed += 1;
+    }
+    assert_eq!(closed, 12);
+}
+
+#[cfg(unix)]
+#[test]
+fn r12_the_default_connection_cap_stays_below_the_descriptor_limit() {
+    let store = golden_store();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let bin = env!("CARGO_BIN_EXE_custseg");
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 128 && exec '{bin}' serve --models-dir '{}' --bind 127.0.0.1:{port} \
+             --workers 2 --header-timeout-ms 1000",
+            store.path().display()
+        ))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while TcpStream::connect(addr).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server never listened"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // More idle sockets than the process has descriptors.
+    let idle: Vec<TcpStream> = (0..200)
+        .filter_map(|_| TcpStream::connect(addr).ok())
+        .collect();
+    assert!(idle.len() > 128, "only {} connected", idle.len());
+    let health = get(addr, "/healthz", &[]);
+    drop(idle);
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(health.status, 200);
+    assert!(
+        !log.contains("Too many open files"),
+        "the server ran out of descriptors: {log}"
+    );
+}

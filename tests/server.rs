@@ -95,7 +95,7 @@ pub(crate) fn config(models: &Path) -> ServerConfig {
 
 pub(crate) struct Resp {
     pub(crate) status: u16,
-    headers: String,
+    pub(crate) headers: String,
     body: Vec<u8>,
 }
 

@@ -207,6 +207,24 @@ pub struct ServeArgs {
     /// Largest share of a model's features a customer may leave out (default 0.5).
     #[arg(long, env = "CUSTSEG_MAX_MISSING_SHARE")]
     pub max_missing_share: Option<f64>,
+    /// Seconds a client gets to send a request body (default 30; 408 after).
+    #[arg(long, env = "CUSTSEG_BODY_TIMEOUT")]
+    pub body_timeout: Option<u64>,
+    /// Milliseconds a connection gets to send its request head (default 5000).
+    #[arg(long, env = "CUSTSEG_HEADER_TIMEOUT_MS")]
+    pub header_timeout_ms: Option<u64>,
+    /// Bytes of request bodies held at once across connections (default 134217728; 503 over).
+    #[arg(long, env = "CUSTSEG_MAX_INFLIGHT_BODY_BYTES")]
+    pub max_inflight_body_bytes: Option<usize>,
+    /// Scoring threads, apart from the HTTP workers (default: one per core).
+    #[arg(long, env = "CUSTSEG_SCORING_THREADS")]
+    pub scoring_threads: Option<usize>,
+    /// Scoring requests that may wait for a thread (default 256; 503 over).
+    #[arg(long, env = "CUSTSEG_SCORING_QUEUE")]
+    pub scoring_queue: Option<usize>,
+    /// Open connections (default: `ulimit -n` less 64).
+    #[arg(long, env = "CUSTSEG_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
 }
 
 impl ServeArgs {
@@ -216,15 +234,34 @@ impl ServeArgs {
             Some(p) => custseg::server::ServerConfig::from_file(p)?,
             None => custseg::server::ServerConfig::default(),
         };
-        if let Some(v) = self.models_dir {
-            c.models_dir = v;
+        macro_rules! set {
+            ($($flag:ident => $field:ident),* $(,)?) => {
+                $(if let Some(v) = self.$flag {
+                    c.$field = v;
+                })*
+            };
         }
-        if let Some(v) = self.bind {
-            c.bind = v;
-        }
-        if let Some(v) = self.default_model {
-            c.default_model = v;
-        }
+        set!(
+            models_dir => models_dir,
+            bind => bind,
+            default_model => default_model,
+            max_body_bytes => max_body_bytes,
+            max_customers => max_customers,
+            max_transactions => max_transactions,
+            max_json_depth => max_json_depth,
+            workers => workers,
+            shutdown_timeout => shutdown_timeout_s,
+            watch_interval_ms => watch_interval_ms,
+            max_model_bytes => max_model_bytes,
+            default_as_of => default_as_of,
+            max_missing_share => max_missing_share,
+            body_timeout => body_timeout_s,
+            header_timeout_ms => header_timeout_ms,
+            max_inflight_body_bytes => max_inflight_body_bytes,
+            scoring_threads => scoring_threads,
+            scoring_queue => scoring_queue,
+            max_connections => max_connections,
+        );
         if !self.api_keys.is_empty() {
             c.api_keys = self.api_keys;
         }
@@ -235,36 +272,6 @@ impl ServeArgs {
             c.key_file = Some(v);
         }
         c.allow_unauthenticated |= self.allow_unauthenticated;
-        if let Some(v) = self.max_body_bytes {
-            c.max_body_bytes = v;
-        }
-        if let Some(v) = self.max_customers {
-            c.max_customers = v;
-        }
-        if let Some(v) = self.max_transactions {
-            c.max_transactions = v;
-        }
-        if let Some(v) = self.max_json_depth {
-            c.max_json_depth = v;
-        }
-        if let Some(v) = self.workers {
-            c.workers = v;
-        }
-        if let Some(v) = self.shutdown_timeout {
-            c.shutdown_timeout_s = v;
-        }
-        if let Some(v) = self.watch_interval_ms {
-            c.watch_interval_ms = v;
-        }
-        if let Some(v) = self.max_model_bytes {
-            c.max_model_bytes = v;
-        }
-        if let Some(v) = self.default_as_of {
-            c.default_as_of = v;
-        }
-        if let Some(v) = self.max_missing_share {
-            c.max_missing_share = v;
-        }
         c.validate()?;
         Ok(c)
     }

@@ -48,6 +48,22 @@ pub struct ServerConfig {
     /// Largest share of a model's features a customer may leave out (imputed) before it is
     /// refused with 422 `too_many_missing`; 1 allows any.
     pub max_missing_share: f64,
+    /// Seconds a client gets to send a whole request body (408 `body_timeout` after).
+    pub body_timeout_s: u64,
+    /// Milliseconds a new or kept-alive connection gets to send its request head before it
+    /// is closed (408); idle sockets hold descriptors no longer than this.
+    pub header_timeout_ms: u64,
+    /// Bytes of request bodies held in memory across all connections; a body that would pass
+    /// it is answered 503 `busy` with `Retry-After` before it is read.
+    pub max_inflight_body_bytes: usize,
+    /// Threads that score (0 = one per core), apart from the HTTP workers.
+    pub scoring_threads: usize,
+    /// Scoring requests that may wait for a scoring thread; the next answers 503
+    /// `overloaded` with `Retry-After`.
+    pub scoring_queue: usize,
+    /// Open connections across all workers (0 = the descriptor limit less 64 reserved);
+    /// beyond it new connections wait in the listen backlog.
+    pub max_connections: usize,
 }
 
 /// What a scoring request without `as_of` is evaluated at.
@@ -92,6 +108,12 @@ impl Default for ServerConfig {
             max_model_bytes: crate::model::DEFAULT_MAX_MODEL_BYTES,
             default_as_of: DefaultAsOf::Today,
             max_missing_share: 0.5,
+            body_timeout_s: 30,
+            header_timeout_ms: 5000,
+            max_inflight_body_bytes: 128 << 20,
+            scoring_threads: 0,
+            scoring_queue: 256,
+            max_connections: 0,
         }
     }
 }
@@ -116,6 +138,14 @@ pub enum ConfigError {
     BadName { name: String },
     #[error("{field} must be a number from 0 to 1")]
     NotAShare { field: &'static str },
+    #[error("max_inflight_body_bytes ({budget}) must be at least max_body_bytes ({body})")]
+    BudgetBelowBody { budget: usize, body: usize },
+    #[error("max_connections {asked} is above what the descriptor limit allows ({allowed}: RLIMIT_NOFILE less {reserved} kept for files); raise `ulimit -n` or ask for fewer")]
+    OverDescriptorLimit {
+        asked: usize,
+        allowed: usize,
+        reserved: u64,
+    },
 }
 
 /// Keys by scope after merging the lists and the key file.
@@ -164,6 +194,16 @@ impl ServerConfig {
                 usize::try_from(self.max_model_bytes).unwrap_or(usize::MAX),
                 1024,
             ),
+            (
+                "body_timeout_s",
+                usize::try_from(self.body_timeout_s).unwrap_or(usize::MAX),
+                1,
+            ),
+            (
+                "header_timeout_ms",
+                usize::try_from(self.header_timeout_ms).unwrap_or(usize::MAX),
+                100,
+            ),
         ] {
             if v < min {
                 return Err(ConfigError::TooSmall { field, min });
@@ -174,6 +214,13 @@ impl ServerConfig {
                 field: "max_missing_share",
             });
         }
+        if self.max_inflight_body_bytes < self.max_body_bytes {
+            return Err(ConfigError::BudgetBelowBody {
+                budget: self.max_inflight_body_bytes,
+                body: self.max_body_bytes,
+            });
+        }
+        self.connection_cap()?;
         if crate::model::registry::check_name(&self.default_model).is_err() {
             return Err(ConfigError::BadName {
                 name: self.default_model.clone(),
@@ -224,6 +271,24 @@ impl ServerConfig {
             });
         }
         Ok((addr, keys))
+    }
+}
+
+impl ServerConfig {
+    /// Open connections allowed across all workers: `max_connections`, or the descriptor
+    /// limit less the descriptors kept for files when it is 0.
+    pub fn connection_cap(&self) -> Result<usize, ConfigError> {
+        let allowed = super::limits::connections_from_rlimit();
+        match (self.max_connections, allowed) {
+            (0, Some(a)) => Ok(a),
+            (0, None) => Ok(25_000),
+            (n, Some(a)) if n > a => Err(ConfigError::OverDescriptorLimit {
+                asked: n,
+                allowed: a,
+                reserved: super::limits::RESERVED_DESCRIPTORS,
+            }),
+            (n, _) => Ok(n),
+        }
     }
 }
 
@@ -347,6 +412,54 @@ mod tests {
         let c: ServerConfig = toml::from_str("max_missing_share = 1.0").unwrap();
         assert!(c.validate().is_ok());
         assert_eq!(ServerConfig::default().max_missing_share, 0.5);
+    }
+
+    #[test]
+    fn body_budget_holds_at_least_one_body() {
+        let c = ServerConfig {
+            max_body_bytes: 1 << 20,
+            max_inflight_body_bytes: 1 << 19,
+            ..Default::default()
+        };
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::BudgetBelowBody { .. })
+        ));
+    }
+
+    #[test]
+    fn timeouts_have_minimums() {
+        let c = ServerConfig {
+            body_timeout_s: 0,
+            ..Default::default()
+        };
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::TooSmall {
+                field: "body_timeout_s",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn connections_stay_below_the_descriptor_limit() {
+        let allowed = crate::server::limits::connections_from_rlimit().unwrap();
+        let c = ServerConfig::default();
+        assert_eq!(c.connection_cap().unwrap(), allowed);
+        let c = ServerConfig {
+            max_connections: allowed + 1,
+            ..Default::default()
+        };
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::OverDescriptorLimit { .. })
+        ));
+        let c = ServerConfig {
+            max_connections: 16,
+            ..Default::default()
+        };
+        assert_eq!(c.connection_cap().unwrap(), 16);
     }
 
     #[test]

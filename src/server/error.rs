@@ -29,6 +29,10 @@ pub enum ApiErrorKind {
     ReloadFailed,
     /// No model loaded yet (503).
     NotReady,
+    /// The body did not arrive within the body deadline (408).
+    Timeout,
+    /// The body budget or the scoring queue is full; retry later (503 with `Retry-After`).
+    Busy,
 }
 
 /// An error answered to a client.
@@ -92,7 +96,8 @@ impl ResponseError for ApiError {
             ApiErrorKind::NotFound => StatusCode::NOT_FOUND,
             ApiErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiErrorKind::ReloadFailed => StatusCode::CONFLICT,
-            ApiErrorKind::NotReady => StatusCode::SERVICE_UNAVAILABLE,
+            ApiErrorKind::NotReady | ApiErrorKind::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            ApiErrorKind::Timeout => StatusCode::REQUEST_TIMEOUT,
         }
     }
 
@@ -100,6 +105,13 @@ impl ResponseError for ApiError {
         let mut res = HttpResponse::build(self.status_code());
         if self.kind == ApiErrorKind::Unauthorized {
             res.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        if self.kind == ApiErrorKind::Busy {
+            res.insert_header(("Retry-After", "1"));
+        }
+        if self.kind == ApiErrorKind::Timeout {
+            // The rest of a late body is not waited for.
+            res.force_close();
         }
         res.json(ErrorBody {
             error: ErrorDetail {

@@ -39,6 +39,15 @@ pub fn method_label(method: &str) -> &'static str {
         .unwrap_or("other")
 }
 
+/// Gauges in the text exposition format: `(name, help, value)`, names fixed in code.
+pub fn render_gauges(gauges: &[(&str, &str, usize)]) -> String {
+    let mut s = String::new();
+    for (name, help, v) in gauges {
+        let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+    }
+    s
+}
+
 /// Process-wide counters.
 #[derive(Default)]
 pub struct Metrics {

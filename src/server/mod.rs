@@ -7,6 +7,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod handlers;
+pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
@@ -45,6 +46,8 @@ pub enum ServerError {
     /// (The I/O error is in the message only, so a printed chain names it once.)
     #[error("cannot listen on {bind}: {cause}")]
     Bind { bind: String, cause: std::io::Error },
+    #[error("cannot start the server's threads: {cause}")]
+    Threads { cause: std::io::Error },
 }
 
 /// Builds the app with shared state; used by [`bind`] and by tests.
@@ -85,19 +88,26 @@ pub fn app(
 /// watcher. Must be called inside an actix system.
 pub fn bind(config: ServerConfig) -> Result<Bound, ServerError> {
     let (addr, keys) = config.validate()?;
-    let state = Arc::new(AppState::new(config.clone(), &keys));
+    let cap = config.connection_cap()?;
+    let state = Arc::new(
+        AppState::new(config.clone(), &keys).map_err(|cause| ServerError::Threads { cause })?,
+    );
     state.reload_changed();
     let data = web::Data::from(state.clone());
-    let mut server = HttpServer::new(move || app(data.clone()))
+    let workers = match config.workers {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let server = HttpServer::new(move || app(data.clone()))
         .shutdown_timeout(config.shutdown_timeout_s)
+        .workers(workers)
+        .max_connections(limits::per_worker(cap, workers))
+        .client_request_timeout(Duration::from_millis(config.header_timeout_ms))
         .bind(addr)
         .map_err(|source| ServerError::Bind {
             bind: config.bind.clone(),
             cause: source,
         })?;
-    if config.workers > 0 {
-        server = server.workers(config.workers);
-    }
     let addrs = server.addrs();
     let server = server.run();
 
@@ -174,6 +184,12 @@ pub fn run_with(config: ServerConfig, on_bound: impl FnOnce(&[SocketAddr])) -> a
                 }
             });
         }
+        tracing::info!(
+            connections = st.config.connection_cap()?,
+            scoring_slots = st.scoring.limit(),
+            body_budget = st.body_budget.limit(),
+            "limits"
+        );
         bound.server.await?;
         drop(bound.reload_trigger);
         Ok(())

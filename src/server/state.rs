@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use super::auth::Auth;
 use super::config::{Keys, ServerConfig};
+use super::limits::{BodyBudget, ScoringPool};
 use super::metrics::Metrics;
 use crate::model::{read_store_file, Model, Registry};
 
@@ -41,6 +42,10 @@ pub struct AppState {
     pub registry: Registry,
     pub auth: Auth,
     pub metrics: Metrics,
+    /// Memory of request bodies in flight, across all connections.
+    pub body_budget: Arc<BodyBudget>,
+    /// Where scoring runs, apart from the HTTP workers.
+    pub scoring: ScoringPool,
     models: ArcSwap<BTreeMap<String, Arc<LoadedModel>>>,
     reload_lock: Mutex<()>,
     /// Versions that failed to load, with their file's modification time, so the watcher
@@ -52,8 +57,11 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(config: ServerConfig, keys: &Keys) -> Self {
-        AppState {
+    /// Fails only when the scoring threads cannot be started.
+    pub fn new(config: ServerConfig, keys: &Keys) -> std::io::Result<Self> {
+        Ok(AppState {
+            body_budget: BodyBudget::new(config.max_inflight_body_bytes),
+            scoring: ScoringPool::new(config.scoring_threads, config.scoring_queue)?,
             registry: Registry::new(&config.models_dir),
             auth: Auth::new(keys),
             metrics: Metrics::default(),
@@ -62,7 +70,7 @@ impl AppState {
             broken_current: Mutex::new(HashMap::new()),
             failed: Mutex::new(HashMap::new()),
             config,
-        }
+        })
     }
 
     /// The served version of a model.

@@ -34,9 +34,32 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 /// Prometheus text metrics.
 #[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Prometheus text format")))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let mut text = state.metrics.render(&state.loaded());
+    text.push_str(&crate::server::metrics::render_gauges(&[
+        (
+            "custseg_scoring_jobs",
+            "Scoring requests running or queued on the scoring pool.",
+            state.scoring.admitted(),
+        ),
+        (
+            "custseg_scoring_slots",
+            "Scoring threads plus queue places; more jobs than this answer 503.",
+            state.scoring.limit(),
+        ),
+        (
+            "custseg_body_bytes_in_flight",
+            "Bytes of request bodies held in memory across all connections.",
+            state.body_budget.used(),
+        ),
+        (
+            "custseg_body_bytes_budget",
+            "The most request-body bytes held at once; more answer 503.",
+            state.body_budget.limit(),
+        ),
+    ]));
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render(&state.loaded()))
+        .body(text)
 }
 
 /// This API's OpenAPI 3 document.

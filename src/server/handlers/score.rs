@@ -18,7 +18,8 @@ use crate::score::request::{check_missing, prepare};
 use crate::server::auth::Scope;
 use crate::server::config::DefaultAsOf;
 use crate::server::error::{ApiError, ApiErrorKind};
-use crate::server::state::AppState;
+use crate::server::limits::{PoolRefusal, Reservation, INLINE_BODY};
+use crate::server::state::{AppState, LoadedModel};
 
 /// A scoring request.
 #[derive(Deserialize, ToSchema)]
@@ -145,12 +146,14 @@ fn request_as_of(
     Ok((day, vec![warning]))
 }
 
-/// Reads a JSON body within the byte limit.
+/// Reads a JSON body within the byte limit, the body deadline and the shared body budget.
+/// A declared `Content-Length` is reserved from the budget before anything is read; a chunked
+/// body reserves as it arrives. The reservation lives as long as the body.
 pub async fn read_body(
     req: &HttpRequest,
-    mut payload: web::Payload,
-    limit: usize,
-) -> Result<web::BytesMut, ApiError> {
+    payload: &mut web::Payload,
+    state: &AppState,
+) -> Result<(web::Bytes, Reservation), ApiError> {
     let ct = req
         .headers()
         .get("content-type")
@@ -165,6 +168,7 @@ pub async fn read_body(
             "send Content-Type: application/json",
         ));
     }
+    let limit = state.config.max_body_bytes;
     let too_large = || {
         ApiError::new(
             ApiErrorKind::TooLarge,
@@ -172,16 +176,39 @@ pub async fn read_body(
             format!("the body limit is {limit} bytes"),
         )
     };
-    let declared = req
-        .headers()
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
+    let busy = || {
+        ApiError::new(
+            ApiErrorKind::Busy,
+            "busy",
+            "the server holds as many request bodies as it may; retry shortly",
+        )
+    };
+    let declared = declared_length(req);
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large());
     }
-    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
-    while let Some(chunk) = payload.next().await {
+    let mut reservation = state.body_budget.empty();
+    if !reservation.grow(declared.unwrap_or(0)) {
+        return Err(busy());
+    }
+    let timeout = std::time::Duration::from_secs(state.config.body_timeout_s);
+    let deadline = tokio::time::Instant::now() + timeout;
+    // Grows with what arrives: a declared length is not memory until its bytes come.
+    let mut body = web::BytesMut::new();
+    loop {
+        let next = tokio::time::timeout_at(deadline, payload.next())
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    ApiErrorKind::Timeout,
+                    "body_timeout",
+                    format!(
+                        "the body did not arrive within {} s",
+                        state.config.body_timeout_s
+                    ),
+                )
+            })?;
+        let Some(chunk) = next else { break };
         let chunk = chunk.map_err(|e| {
             ApiError::new(
                 ApiErrorKind::MalformedJson,
@@ -192,9 +219,20 @@ pub async fn read_body(
         if body.len() + chunk.len() > limit {
             return Err(too_large());
         }
+        if !reservation.ensure(body.len() + chunk.len()) {
+            return Err(busy());
+        }
         body.extend_from_slice(&chunk);
     }
-    Ok(body)
+    Ok((body.freeze(), reservation))
+}
+
+/// The request's `Content-Length`, when it has a valid one.
+fn declared_length(req: &HttpRequest) -> Option<usize> {
+    req.headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
 }
 
 /// Nesting depth of JSON text, ignoring brackets inside strings.
@@ -251,7 +289,7 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(
 }
 
 async fn score_with(
-    state: &AppState,
+    state: web::Data<AppState>,
     req: &HttpRequest,
     payload: web::Payload,
     name: &str,
@@ -264,9 +302,105 @@ async fn score_with(
             format!("no model '{name}' is loaded"),
         )
     })?;
+    // A body for the pool while the pool is full: refused before it is read.
+    let small = declared_length(req).is_some_and(|n| n <= INLINE_BODY);
+    if !small && state.scoring.admitted() >= state.scoring.limit() {
+        return Ok(unread_body_response(&overloaded(), payload));
+    }
+    let mut payload = payload;
+    let (body, reservation) = match read_body(req, &mut payload, &state).await {
+        Ok(read) => read,
+        Err(e) => return Ok(unread_body_response(&e, payload)),
+    };
+    let json = if body.len() <= INLINE_BODY {
+        // Tens of microseconds: not worth a hand-off, and too short to delay health checks.
+        let json = score_body(&state, &loaded, &body);
+        drop(reservation);
+        json?
+    } else {
+        score_on_pool(&state, loaded, body, reservation).await?
+    };
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(json))
+}
+
+/// Scores a large body on the scoring pool, so the HTTP worker stays free for other
+/// connections and health checks.
+async fn score_on_pool(
+    state: &web::Data<AppState>,
+    loaded: std::sync::Arc<LoadedModel>,
+    body: web::Bytes,
+    reservation: Reservation,
+) -> Result<Vec<u8>, ApiError> {
+    let st = state.clone().into_inner();
+    let job = move || {
+        let _body_memory = reservation;
+        score_body(&st, &loaded, &body)
+    };
+    state
+        .scoring
+        .run(job)
+        .await
+        .map_err(|refusal| match refusal {
+            PoolRefusal::Full => overloaded(),
+            PoolRefusal::Closed => ApiError::new(
+                ApiErrorKind::NotReady,
+                "shutting_down",
+                "the server is stopping",
+            ),
+        })?
+}
+
+/// 503 for a full scoring pool.
+fn overloaded() -> ApiError {
+    ApiError::new(
+        ApiErrorKind::Busy,
+        "overloaded",
+        "every scoring thread is busy and the queue is full; retry shortly",
+    )
+}
+
+/// The answer to a body that was not read to its end (late, too large, over the budget). The
+/// unread payload rides along inside the response body, so that when the response has been
+/// sent actix sees the body unfinished and closes the connection, rather than draining the
+/// rest of a chunked body at whatever pace the client sends it.
+fn unread_body_response(e: &ApiError, payload: web::Payload) -> HttpResponse {
+    use actix_web::ResponseError;
+    e.error_response()
+        .map_body(|_, inner| ClosingBody {
+            inner,
+            _payload: payload,
+        })
+        .map_into_boxed_body()
+}
+
+/// A response body that keeps its request's payload open until it has been sent.
+struct ClosingBody {
+    inner: actix_web::body::BoxBody,
+    _payload: web::Payload,
+}
+
+impl actix_web::body::MessageBody for ClosingBody {
+    type Error = Box<dyn std::error::Error>;
+
+    fn size(&self) -> actix_web::body::BodySize {
+        self.inner.size()
+    }
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<web::Bytes, Self::Error>>> {
+        std::pin::Pin::new(&mut self.get_mut().inner).poll_next(cx)
+    }
+}
+
+/// Parses, checks and scores one request body; runs on the scoring pool and returns the
+/// response body.
+fn score_body(state: &AppState, loaded: &LoadedModel, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let cfg = &state.config;
-    let body = read_body(req, payload, cfg.max_body_bytes).await?;
-    let request: ScoreRequest = parse_json(&body, cfg.max_json_depth)?;
+    let request: ScoreRequest = parse_json(body, cfg.max_json_depth)?;
     if request.customers.len() > cfg.max_customers {
         return Err(ApiError::new(
             ApiErrorKind::TooLarge,
@@ -356,13 +490,14 @@ async fn score_with(
             state.metrics.scored(&loaded.name, &seg.name, n);
         }
     }
-    Ok(HttpResponse::Ok().json(ScoreResponse {
+    serde_json::to_vec(&ScoreResponse {
         model: loaded.name.clone(),
         version: loaded.version,
         as_of: format_day(as_of),
         warnings: request_warnings,
         results,
-    }))
+    })
+    .map_err(|e| ApiError::new(ApiErrorKind::Invalid, "unencodable", e.to_string()))
 }
 
 /// Scores customers with the default model.
@@ -386,7 +521,7 @@ pub async fn score_default(
             format!("the default model '{name}' is not loaded"),
         ));
     }
-    score_with(&state, &req, payload, &name).await
+    score_with(state, &req, payload, &name).await
 }
 
 /// Scores customers with a named model.
@@ -402,7 +537,7 @@ pub async fn score_named(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    score_with(&state, &req, payload, &path.into_inner()).await
+    score_with(state, &req, payload, &path.into_inner()).await
 }
 
 #[cfg(test)]
