@@ -437,7 +437,7 @@ fn score_rows(
             None => (first + k as u64 + 1).to_string(),
             Some(id_col) => {
                 let raw_id = decode(rec.get(id_col).unwrap_or(b""));
-                let Some(id) = data::normalize_id(&raw_id) else {
+                let Some(id) = data::rows::customer_id(&raw_id) else {
                     out.error = Some(
                         DataError::BadValue {
                             path: path.to_path_buf(),
