@@ -97,9 +97,14 @@ pub struct ScoreArgs {
     /// Customer table with demographics, alongside a transaction log.
     #[arg(long)]
     pub customers: Vec<PathBuf>,
-    /// Output CSV (written atomically).
+    /// Output CSV (written atomically), or `-` for stdout (messages then go to stderr).
     #[arg(long)]
     pub output: PathBuf,
+    /// A CSV for people: cells a spreadsheet would run as a formula (starting with =, +, -,
+    /// @, tab or CR, except plain numbers) get a leading ' so they show as text. Without it,
+    /// ids are written byte-exact for joins.
+    #[arg(long)]
+    pub spreadsheet_safe: bool,
     /// Column mapping FIELD=COLUMN (the model's own mapping applies first).
     #[arg(long = "map", value_name = "FIELD=COLUMN")]
     pub map: Vec<String>,
@@ -455,6 +460,13 @@ pub fn run(cli: Cli) -> Result<()> {
                 .map_err(|e| flag_hint(e.into()))?;
             let (version, dir) = registry.save(&name, &mut out, promote)?;
             output::print_trained(&out, version, &dir, registry.current(&name)?);
+            let cells = custseg::model::registry::assignments_formula_cells(&out);
+            if cells > 0 {
+                println!(
+                    "  {}",
+                    formula_warning(cells, &dir.join("assignments.csv").display().to_string())
+                );
+            }
             if let Some(keep) = a.keep {
                 print_pruned(&name, &registry.prune(&name, keep as usize)?);
             }
@@ -982,37 +994,89 @@ fn score(a: ScoreArgs) -> Result<()> {
             .transpose()?,
         max_dropped_share: a.max_dropped_share,
         allow_missing_features: a.allow_missing_features,
+        spreadsheet_safe: a.spreadsheet_safe,
     };
-    let s = custseg::score::batch::score_files(&model, &input, &a.output, &Progress::auto())
-        .map_err(|e| flag_hint(e.into()))?;
+    let to_stdout = is_stdout(&a.output);
+    let s = if to_stdout {
+        let mut out = std::io::stdout().lock();
+        custseg::score::batch::score_to(
+            &model,
+            &input,
+            &mut out,
+            Path::new("<stdout>"),
+            &Progress::auto(),
+        )
+    } else {
+        custseg::score::batch::score_files(&model, &input, &a.output, &Progress::auto())
+    }
+    .map_err(|e| flag_hint(e.into()))?;
     print_imputed(&model, &s);
-    println!(
+    // With the CSV on stdout, every message goes to stderr.
+    let mut say: Box<dyn std::io::Write> = if to_stdout {
+        Box::new(std::io::stderr())
+    } else {
+        Box::new(std::io::stdout())
+    };
+    let shown = match to_stdout {
+        true => "stdout".to_string(),
+        false => a.output.display().to_string(),
+    };
+    print_scored(&mut say, &model, &s, &shown, a.spreadsheet_safe)
+        .context("writing the summary")?;
+    Ok(())
+}
+
+/// The summary of a batch run.
+fn print_scored(
+    say: &mut dyn std::io::Write,
+    model: &custseg::Model,
+    s: &custseg::score::batch::BatchSummary,
+    output: &str,
+    spreadsheet_safe: bool,
+) -> std::io::Result<()> {
+    writeln!(
+        say,
         "scored {} customers with {} v{} -> {}",
-        s.scored,
-        model.file.name,
-        model.file.version,
-        a.output.display()
-    );
+        s.scored, model.file.name, model.file.version, output
+    )?;
     if s.ids_numbered {
-        println!("  warning: the input has no customer id column: rows are numbered 1, 2, … as ids, as in training (name one with --map customer_id=COLUMN)");
+        writeln!(say, "  warning: the input has no customer id column: rows are numbered 1, 2, … as ids, as in training (name one with --map customer_id=COLUMN)")?;
+    }
+    if s.formula_cells > 0 && !spreadsheet_safe {
+        writeln!(say, "  {}", formula_warning(s.formula_cells, output))?;
     }
     if let Some(as_of) = &s.as_of {
-        println!(
+        writeln!(
+            say,
             "  as of {as_of}; {} customers without a purchase before it (written with an empty segment and the warning no_purchases)",
             s.no_purchase
-        );
+        )?;
     }
     if let Some(c) = &s.cleaning {
-        println!("  transactions: {}", c.summary());
+        writeln!(say, "  transactions: {}", c.summary())?;
     }
-    println!(
+    writeln!(
+        say,
         "  {} customers with warnings (see the warnings column)",
         s.with_warnings
-    );
+    )?;
     for (seg, n) in model.file.segments.iter().zip(&s.per_segment) {
-        println!("  {:>3}  {:<24} {n}", seg.id, seg.name);
+        writeln!(say, "  {:>3}  {:<24} {n}", seg.id, seg.name)?;
     }
     Ok(())
+}
+
+/// The warning for a machine CSV with cells a spreadsheet would run as formulas: their count
+/// and the file, never the cells themselves (they are customer ids).
+fn formula_warning(cells: u64, file: &str) -> String {
+    format!(
+        "warning: {cells} cells of {file} start with =, +, -, @, tab or CR and are written exactly (for joins); a spreadsheet may run them as formulas: for a copy to open in one, use custseg score --spreadsheet-safe"
+    )
+}
+
+/// The one rule for `--output -`: standard output.
+fn is_stdout(path: &Path) -> bool {
+    path == Path::new("-")
 }
 
 fn export(a: ExportArgs) -> Result<()> {
@@ -1024,7 +1088,7 @@ fn export(a: ExportArgs) -> Result<()> {
             path: dir.join("model.json"),
             reason: format!("cannot export as PMML: {e}"),
         })?;
-    if a.output == Path::new("-") {
+    if is_stdout(&a.output) {
         use std::io::Write;
         let mut out = std::io::stdout().lock();
         out.write_all(xml.as_bytes())

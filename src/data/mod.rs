@@ -7,6 +7,7 @@ pub mod dates;
 pub mod fasthash;
 pub mod rows;
 pub mod source;
+pub mod spreadsheet;
 pub mod table;
 pub mod transactions;
 
@@ -15,6 +16,7 @@ use std::path::PathBuf;
 pub use customers::{read_customers, CustomerTable};
 pub use rows::RowRules;
 pub use source::FileFingerprint;
+pub use spreadsheet::{is_formula_like, spreadsheet_safe};
 pub use transactions::{read_transactions, Cleaning, ColumnMap, TransactionLog, TxnField};
 
 /// Errors from reading input data. Messages name the file, and the row and column when

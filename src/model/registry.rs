@@ -8,6 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::{Model, ModelError};
+use crate::data::{is_formula_like, spreadsheet_safe};
 use crate::features::spec::RawColumn;
 use crate::train::segments::FeatureProfile;
 use crate::train::TrainOutput;
@@ -502,11 +503,13 @@ mod erased {
     }
 }
 
-fn csv_bytes(rows: Vec<Vec<String>>) -> Vec<u8> {
+/// A CSV for people: every cell through [`spreadsheet_safe`], so a spreadsheet shows
+/// formula-like texts (a categorical level such as `=cmd` in a profile) as text.
+fn people_csv_bytes(rows: Vec<Vec<String>>) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in rows {
         // Writing to a Vec cannot fail.
-        let _ = w.write_record(&r);
+        let _ = w.write_record(r.iter().map(|c| spreadsheet_safe(c).into_owned()));
     }
     w.into_inner().unwrap_or_default()
 }
@@ -519,7 +522,9 @@ fn num(v: f64) -> String {
     }
 }
 
-/// `segments.csv`: one row per segment with its profile in original units.
+/// `segments.csv`: one row per segment with its profile in original units. It is a summary
+/// for people (no customer ids, nothing to join on but the numeric `segment_id`), so its
+/// cells are written spreadsheet-safe.
 pub fn segments_csv(out: &TrainOutput) -> Vec<u8> {
     let segs = &out.model.segments;
     let mut header: Vec<String> = [
@@ -575,7 +580,22 @@ pub fn segments_csv(out: &TrainOutput) -> Vec<u8> {
         }
         rows.push(r);
     }
-    csv_bytes(rows)
+    people_csv_bytes(rows)
+}
+
+/// Cells of `assignments.csv` that a spreadsheet could run as formulas (ids and label
+/// values, written exactly there so joins work): the count for a warning.
+pub fn assignments_formula_cells(out: &TrainOutput) -> u64 {
+    let a = &out.assignments;
+    let labels = a.columns.iter().flat_map(|c| match &c.values {
+        RawColumn::Labels(v) => v.as_slice(),
+        RawColumn::Numbers(_) => &[],
+    });
+    let ids = a.ids.iter().filter(|id| is_formula_like(id)).count();
+    let levels = labels
+        .filter(|l| l.as_deref().is_some_and(is_formula_like))
+        .count();
+    (ids + levels) as u64
 }
 
 /// `assignments.csv`: one row per training customer: id, features in original units
