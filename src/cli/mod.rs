@@ -124,6 +124,9 @@ pub struct ScoreArgs {
     /// Model store: `--model NAME[/vN]` is then looked up in it.
     #[arg(long)]
     pub models_dir: Option<PathBuf>,
+    /// Read a model whose folder is a symbolic link out of the model store.
+    #[arg(long, env = "CUSTSEG_ALLOW_SYMLINKS")]
+    pub allow_symlinks: bool,
 }
 
 #[derive(Args, Debug)]
@@ -140,6 +143,9 @@ pub struct ExportArgs {
     /// Output file (written atomically; not inside the model's folder), or `-` for stdout.
     #[arg(long)]
     pub output: PathBuf,
+    /// Read a model whose folder is a symbolic link out of the model store.
+    #[arg(long, env = "CUSTSEG_ALLOW_SYMLINKS")]
+    pub allow_symlinks: bool,
 }
 
 /// Formats `custseg export` writes.
@@ -212,6 +218,10 @@ pub struct ServeArgs {
     /// Largest share of a model's features a customer may leave out (default 0.5).
     #[arg(long, env = "CUSTSEG_MAX_MISSING_SHARE")]
     pub max_missing_share: Option<f64>,
+    /// Serve model and version folders that are symbolic links out of the model store
+    /// (refused by default; links inside it are fine).
+    #[arg(long, env = "CUSTSEG_ALLOW_SYMLINKS")]
+    pub allow_symlinks: bool,
 }
 
 impl ServeArgs {
@@ -240,6 +250,7 @@ impl ServeArgs {
             c.key_file = Some(v);
         }
         c.allow_unauthenticated |= self.allow_unauthenticated;
+        c.allow_symlinks |= self.allow_symlinks;
         if let Some(v) = self.max_body_bytes {
             c.max_body_bytes = v;
         }
@@ -417,6 +428,15 @@ pub struct StoreArg {
     /// Model store.
     #[arg(long, default_value = "models")]
     pub models_dir: PathBuf,
+    /// Also read model and version folders that are symbolic links out of the store.
+    #[arg(long, env = "CUSTSEG_ALLOW_SYMLINKS")]
+    pub allow_symlinks: bool,
+}
+
+impl StoreArg {
+    fn registry(&self) -> Registry {
+        Registry::new(&self.models_dir).allow_symlinks(self.allow_symlinks)
+    }
 }
 
 #[derive(Args, Debug)]
@@ -472,9 +492,9 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Models(m) => models(m),
-        Command::Score(a) => score(a),
-        Command::Export(a) => export(a),
+        Command::Models(m) => models(m).map_err(flag_hint),
+        Command::Score(a) => score(a).map_err(flag_hint),
+        Command::Export(a) => export(a).map_err(flag_hint),
         Command::Serve(a) => custseg::server::run(a.into_config()?),
         Command::Demo(a) => demo(a),
         Command::BenchKmeans(a) => bench_kmeans(a),
@@ -561,6 +581,23 @@ fn flag_hint(err: anyhow::Error) -> anyhow::Error {
                 _ => None,
             })
     });
+    let outside = err.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<custseg::model::ModelError>().or_else(|| {
+                match c.downcast_ref::<custseg::Error>() {
+                    Some(custseg::Error::Model(m)) => Some(m),
+                    _ => None,
+                }
+            }),
+            Some(custseg::model::ModelError::OutsideStore { .. })
+        )
+    });
+    if outside {
+        return UsageError(format!(
+            "{err:#}; pass --allow-symlinks (or set CUSTSEG_ALLOW_SYMLINKS=true) to read it anyway"
+        ))
+        .into();
+    }
     let hint = match data {
         Some(DataError::DateOrder { .. }) => {
             "pass --date-format FMT (e.g. --date-format %d-%m-%Y), or set date_format in the config's [map]".to_string()
@@ -692,7 +729,7 @@ pub fn prepare_train(a: &TrainArgs) -> Result<Prepared> {
 fn models(cmd: ModelsCommand) -> Result<()> {
     match cmd {
         ModelsCommand::List(s) => {
-            let reg = Registry::new(&s.models_dir);
+            let reg = s.registry();
             let list = reg.list()?;
             if list.is_empty() {
                 println!("no models in {}", s.models_dir.display());
@@ -717,7 +754,7 @@ fn models(cmd: ModelsCommand) -> Result<()> {
             Ok(())
         }
         ModelsCommand::Show { model, store, json } => {
-            let reg = Registry::new(&store.models_dir);
+            let reg = store.registry();
             let (_, _, dir) = reg.resolve(&model)?;
             let m = custseg::Model::load(&dir)?;
             if json {
@@ -735,7 +772,7 @@ fn models(cmd: ModelsCommand) -> Result<()> {
             version,
             store,
         } => {
-            let reg = Registry::new(&store.models_dir);
+            let reg = store.registry();
             let v = version
                 .trim_start_matches('v')
                 .parse::<u32>()
@@ -745,7 +782,7 @@ fn models(cmd: ModelsCommand) -> Result<()> {
             Ok(())
         }
         ModelsCommand::Rollback { name, store } => {
-            let reg = Registry::new(&store.models_dir);
+            let reg = store.registry();
             let current = reg
                 .current(&name)?
                 .ok_or_else(|| UsageError(format!("model '{name}' has no CURRENT version")))?;
@@ -765,7 +802,7 @@ fn models(cmd: ModelsCommand) -> Result<()> {
             store,
             json,
         } => {
-            let d = diff::compute(&Registry::new(&store.models_dir), &name, &from, &to)?;
+            let d = diff::compute(&store.registry(), &name, &from, &to)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&d)?);
             } else {
@@ -774,7 +811,7 @@ fn models(cmd: ModelsCommand) -> Result<()> {
             Ok(())
         }
         ModelsCommand::Prune { name, keep, store } => {
-            let reg = Registry::new(&store.models_dir);
+            let reg = store.registry();
             print_pruned(&name, &reg.prune(&name, keep as usize)?);
             Ok(())
         }
@@ -899,15 +936,34 @@ fn demo_body() -> String {
 /// The model version folder `--model` names: a version folder, a model folder (its CURRENT
 /// version), or `NAME[/vN]` in `--models-dir`. A path that is no folder says where it looked
 /// and suggests `models/NAME` when that exists.
-fn resolve_model_path(path: &Path, models_dir: Option<&Path>) -> Result<PathBuf> {
+/// Folders of a model store (`STORE/NAME/vN`) are checked by the store's rules, so a
+/// symbolic link out of it is refused unless `allow_symlinks`.
+fn resolve_model_path(
+    path: &Path,
+    models_dir: Option<&Path>,
+    allow_symlinks: bool,
+) -> Result<PathBuf> {
+    let store = |root: &Path| Registry::new(root).allow_symlinks(allow_symlinks);
     if let Some(root) = models_dir.filter(|_| !path.join("model.json").is_file()) {
         let spec = path
             .to_str()
             .ok_or_else(|| UsageError(format!("--model {}: not a model name", path.display())))?;
-        let (_, _, dir) = Registry::new(root).resolve(spec)?;
+        let (_, _, dir) = store(root).resolve(spec)?;
         return Ok(dir);
     }
     if path.join("model.json").is_file() {
+        // A version folder of a store: STORE/NAME/vN.
+        let parts = (|| {
+            let v = path.file_name()?.to_str()?.strip_prefix('v')?;
+            v.parse::<u32>().ok()?;
+            let model = path.parent()?;
+            let name = model.file_name()?.to_str()?;
+            custseg::model::registry::check_name(name).ok()?;
+            Some((model.parent()?, format!("{name}/v{v}")))
+        })();
+        if let Some((root, spec)) = parts {
+            store(root).resolve(&spec)?;
+        }
         return Ok(path.to_path_buf());
     }
     if !path.is_dir() {
@@ -937,7 +993,7 @@ fn resolve_model_path(path: &Path, models_dir: Option<&Path>) -> Result<PathBuf>
         .and_then(|n| n.to_str())
         .ok_or_else(|| UsageError(format!("--model {}: not a model folder", path.display())))?;
     let root = path.parent().unwrap_or(Path::new("."));
-    let (_, _, dir) = Registry::new(root).resolve(name)?;
+    let (_, _, dir) = store(root).resolve(name)?;
     Ok(dir)
 }
 
@@ -970,7 +1026,7 @@ fn score(a: ScoreArgs) -> Result<()> {
     if a.input.is_empty() {
         anyhow::bail!(UsageError("give --input PATH".into()));
     }
-    let dir = resolve_model_path(&a.model, a.models_dir.as_deref())?;
+    let dir = resolve_model_path(&a.model, a.models_dir.as_deref(), a.allow_symlinks)?;
     let model = custseg::Model::load(&dir)?;
     let mut map = ColumnMap::parse(&a.map)?;
     map.date_format = a
@@ -1080,7 +1136,7 @@ fn is_stdout(path: &Path) -> bool {
 }
 
 fn export(a: ExportArgs) -> Result<()> {
-    let dir = resolve_model_path(&a.model, a.models_dir.as_deref())?;
+    let dir = resolve_model_path(&a.model, a.models_dir.as_deref(), a.allow_symlinks)?;
     let model = custseg::Model::load(&dir)?;
     let ExportFormat::Pmml = a.format;
     let xml =

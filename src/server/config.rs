@@ -48,6 +48,9 @@ pub struct ServerConfig {
     /// Largest share of a model's features a customer may leave out (imputed) before it is
     /// refused with 422 `too_many_missing`; 1 allows any.
     pub max_missing_share: f64,
+    /// Serve model and version folders that are symbolic links out of `models_dir`
+    /// (refused by default; links inside the store are always fine).
+    pub allow_symlinks: bool,
 }
 
 /// What a scoring request without `as_of` is evaluated at.
@@ -92,6 +95,7 @@ impl Default for ServerConfig {
             max_model_bytes: crate::model::DEFAULT_MAX_MODEL_BYTES,
             default_as_of: DefaultAsOf::Today,
             max_missing_share: 0.5,
+            allow_symlinks: false,
         }
     }
 }

@@ -54,7 +54,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(config: ServerConfig, keys: &Keys) -> Self {
         AppState {
-            registry: Registry::new(&config.models_dir),
+            registry: Registry::new(&config.models_dir).allow_symlinks(config.allow_symlinks),
             auth: Auth::new(keys),
             metrics: Metrics::default(),
             models: ArcSwap::from_pointee(BTreeMap::new()),
