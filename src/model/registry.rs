@@ -134,8 +134,8 @@ impl Registry {
         let mut warned = self.warned.lock().unwrap_or_else(|p| p.into_inner());
         if warned.insert(path.clone()) {
             match version {
-                Some(v) => tracing::warn!(model, version = v, "not loaded: {e}"),
-                None => tracing::warn!(model, "not loaded: {e}"),
+                Some(v) => tracing::warn!(model, version = v, "left out of the store: {e}"),
+                None => tracing::warn!(model, "left out of the store: {e}"),
             }
         }
     }
