@@ -322,3 +322,133 @@ fn r12_cli_commands_refuse_a_model_linked_out_of_the_store() {
     );
     assert!(out.status.success(), "{}", text(&out));
 }
+
+/// Runs `custseg serve` on the store with a fast watcher; returns its address and the child.
+#[cfg(unix)]
+fn serve_process(
+    store: &Path,
+    env: &[(&str, &str)],
+) -> (std::net::SocketAddr, std::process::Child) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_custseg"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--workers", "1"])
+        .args(["--watch-interval-ms", "20", "--models-dir"])
+        .arg(store)
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("serve prints its address").unwrap();
+        if let Some(rest) = line.strip_prefix("custseg serving on http://") {
+            break rest.trim().parse().unwrap();
+        }
+    };
+    // Keep reading stdout: the server prints more, and a closed pipe would end it.
+    std::thread::spawn(move || lines.for_each(drop));
+    (addr, child)
+}
+
+/// SIGTERM, wait, and the process's stderr.
+#[cfg(unix)]
+fn stop(mut child: std::process::Child) -> String {
+    use std::io::Read;
+    let pid = child.id().to_string();
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    assert!(child.wait().unwrap().success());
+    let mut logs = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    logs
+}
+
+#[cfg(unix)]
+#[test]
+fn r12_the_server_warns_once_about_a_linked_model_and_the_env_var_allows_it() {
+    let (store, _outside) = store_with_outside_link();
+    let (addr, child) = serve_process(store.path(), &[]);
+    // Many watcher ticks pass while it refuses the link.
+    for _ in 0..10 {
+        assert_eq!(get(addr, "/v1/models/evil", &[]).status, 404);
+        std::thread::sleep(std::time::Duration::from_millis(30));
+    }
+    assert_eq!(get(addr, "/v1/models/default", &[]).status, 200);
+    let logs = stop(child);
+    let warnings: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("left out of the store"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{logs}");
+    assert!(
+        warnings[0].contains("WARN") && warnings[0].contains("evil"),
+        "{logs}"
+    );
+
+    let (addr, child) = serve_process(store.path(), &[("CUSTSEG_ALLOW_SYMLINKS", "true")]);
+    let r = get(addr, "/v1/models/evil", &[]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let logs = stop(child);
+    assert!(!logs.contains("left out of the store"), "{logs}");
+}
+
+#[test]
+fn r12_label_cells_stay_exact_in_assignments_and_are_safe_in_segments_csv() {
+    let d = tempfile::tempdir().unwrap();
+    let mut w = csv::Writer::from_path(d.path().join("c.csv")).unwrap();
+    w.write_record(["id", "age", "channel"]).unwrap();
+    let channels = ["=cmd|' /C calc'!A0", "web", "shop"];
+    for i in 0..30 {
+        let age = (20 + (i * 7) % 50).to_string();
+        // Most customers of the first group share the dangerous level, so it is a top level.
+        let channel = channels[if i < 12 { 0 } else { 1 + i % 2 }];
+        w.write_record([&format!("k{i}"), &age, channel]).unwrap();
+    }
+    w.flush().unwrap();
+    let out = custseg(
+        &[
+            "train",
+            "--customers",
+            "c.csv",
+            "--k",
+            "2",
+            "--seed",
+            "1",
+            "--models-dir",
+            "models",
+        ],
+        d.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert_formula_warning(&text(&out), 12, "assignments.csv");
+    let v1 = d.path().join("models/default/v1");
+    let (header, rows) = read_csv(&v1.join("assignments.csv"));
+    let col = header.iter().position(|h| h == "channel").unwrap();
+    let exact = rows.iter().filter(|r| r[col] == channels[0]).count();
+    assert_eq!(exact, 12, "assignments.csv keeps the level exact");
+    let (header, rows) = read_csv(&v1.join("segments.csv"));
+    let col = header.iter().position(|h| h == "top_channel").unwrap();
+    let tops: Vec<&str> = rows.iter().map(|r| r[col].as_str()).collect();
+    assert!(
+        tops.iter()
+            .any(|t| t.starts_with(&format!("'{}", channels[0]))),
+        "{tops:?}"
+    );
+    for r in &rows {
+        for cell in r {
+            assert!(
+                !custseg::data::is_formula_like(cell),
+                "{cell:?} in segments.csv"
+            );
+        }
+    }
+}
