@@ -9,6 +9,7 @@ mod export;
 mod hostile;
 mod model_format;
 mod names;
+mod outputs;
 mod properties;
 mod report;
 mod retrain;

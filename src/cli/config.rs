@@ -105,10 +105,31 @@ impl ConfigFile {
             path: path.display().to_string(),
             reason: e.to_string(),
         })?;
-        toml::from_str(&text).map_err(|e| TrainError::BadConfig {
+        let cfg: ConfigFile = toml::from_str(&text).map_err(|e| TrainError::BadConfig {
             path: path.display().to_string(),
             reason: e.to_string(),
-        })
+        })?;
+        cfg.check_names().map_err(|reason| TrainError::BadConfig {
+            path: path.display().to_string(),
+            reason,
+        })?;
+        Ok(cfg)
+    }
+
+    /// Segment names are display texts in every output: one a spreadsheet would run as a
+    /// formula ([`custseg::data::is_formula_like`]) is refused, naming its key.
+    fn check_names(&self) -> Result<(), String> {
+        match self
+            .segments
+            .names
+            .iter()
+            .find(|(_, name)| custseg::data::is_formula_like(name))
+        {
+            Some((key, name)) => Err(format!(
+                "[segments.names] {key:?} = {name:?}: a segment name may not start with =, +, -, @, a tab or CR (spreadsheets run such cells as formulas)"
+            )),
+            None => Ok(()),
+        }
     }
 
     /// The feature part.
@@ -144,6 +165,25 @@ mod tests {
         assert_eq!(cfg.train.k.as_deref(), Some("4"));
         assert_eq!(cfg.features["monetary"].weight, Some(2.0));
         assert_eq!(cfg.segments.names["Champions"], "VIP");
+    }
+
+    #[test]
+    fn formula_like_segment_names_are_refused_naming_the_key() {
+        for bad in [
+            "=HYPERLINK(\"http://x\")",
+            "+1 VIP",
+            "-x",
+            "@SUM(A1)",
+            "\tVIP",
+        ] {
+            let mut cfg = ConfigFile::default();
+            cfg.segments.names.insert("Champions".into(), bad.into());
+            let e = cfg.check_names().unwrap_err();
+            assert!(e.contains("[segments.names] \"Champions\""), "{e}");
+        }
+        let mut cfg = ConfigFile::default();
+        cfg.segments.names.insert("2".into(), "VIP - gold".into());
+        assert_eq!(cfg.check_names(), Ok(()));
     }
 
     #[test]

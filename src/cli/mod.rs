@@ -97,9 +97,14 @@ pub struct ScoreArgs {
     /// Customer table with demographics, alongside a transaction log.
     #[arg(long)]
     pub customers: Vec<PathBuf>,
-    /// Output CSV (written atomically).
+    /// Output CSV (written atomically), or `-` for stdout (messages then go to stderr).
     #[arg(long)]
     pub output: PathBuf,
+    /// A CSV for people: cells a spreadsheet would run as a formula (starting with =, +, -,
+    /// @, tab or CR, except plain numbers) get a leading ' so they show as text. Without it,
+    /// ids are written byte-exact for joins.
+    #[arg(long)]
+    pub spreadsheet_safe: bool,
     /// Column mapping FIELD=COLUMN (the model's own mapping applies first).
     #[arg(long = "map", value_name = "FIELD=COLUMN")]
     pub map: Vec<String>,
@@ -119,6 +124,9 @@ pub struct ScoreArgs {
     /// Model store: `--model NAME[/vN]` is then looked up in it.
     #[arg(long)]
     pub models_dir: Option<PathBuf>,
+    /// Read a model whose folder is a symbolic link out of the model store.
+    #[arg(long, env = "CUSTSEG_ALLOW_SYMLINKS")]
+    pub allow_symlinks: bool,
 }
 
 #[derive(Args, Debug)]
@@ -135,6 +143,9 @@ pub struct ExportArgs {
     /// Output file (written atomically; not inside the model's folder), or `-` for stdout.
     #[arg(long)]
     pub output: PathBuf,
+    /// Read a model whose folder is a symbolic link out of the model store.
+    #[arg(long, env = "CUSTSEG_ALLOW_SYMLINKS")]
+    pub allow_symlinks: bool,
 }
 
 /// Formats `custseg export` writes.
@@ -225,6 +236,10 @@ pub struct ServeArgs {
     /// Open connections (default: `ulimit -n` less 64).
     #[arg(long, env = "CUSTSEG_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// Serve model and version folders that are symbolic links out of the model store
+    /// (refused by default; links inside it are fine).
+    #[arg(long, env = "CUSTSEG_ALLOW_SYMLINKS")]
+    pub allow_symlinks: bool,
 }
 
 impl ServeArgs {
@@ -272,6 +287,7 @@ impl ServeArgs {
             c.key_file = Some(v);
         }
         c.allow_unauthenticated |= self.allow_unauthenticated;
+        c.allow_symlinks |= self.allow_symlinks;
         c.validate()?;
         Ok(c)
     }
@@ -419,6 +435,15 @@ pub struct StoreArg {
     /// Model store.
     #[arg(long, default_value = "models")]
     pub models_dir: PathBuf,
+    /// Also read model and version folders that are symbolic links out of the store.
+    #[arg(long, env = "CUSTSEG_ALLOW_SYMLINKS")]
+    pub allow_symlinks: bool,
+}
+
+impl StoreArg {
+    fn registry(&self) -> Registry {
+        Registry::new(&self.models_dir).allow_symlinks(self.allow_symlinks)
+    }
 }
 
 #[derive(Args, Debug)]
@@ -462,14 +487,21 @@ pub fn run(cli: Cli) -> Result<()> {
                 .map_err(|e| flag_hint(e.into()))?;
             let (version, dir) = registry.save(&name, &mut out, promote)?;
             output::print_trained(&out, version, &dir, registry.current(&name)?);
+            let cells = custseg::model::registry::assignments_formula_cells(&out);
+            if cells > 0 {
+                println!(
+                    "  {}",
+                    formula_warning(cells, &dir.join("assignments.csv").display().to_string())
+                );
+            }
             if let Some(keep) = a.keep {
                 print_pruned(&name, &registry.prune(&name, keep as usize)?);
             }
             Ok(())
         }
-        Command::Models(m) => models(m),
-        Command::Score(a) => score(a),
-        Command::Export(a) => export(a),
+        Command::Models(m) => models(m).map_err(flag_hint),
+        Command::Score(a) => score(a).map_err(flag_hint),
+        Command::Export(a) => export(a).map_err(flag_hint),
         Command::Serve(a) => custseg::server::run(a.into_config()?),
         Command::Demo(a) => demo(a),
         Command::BenchKmeans(a) => bench_kmeans(a),
@@ -556,6 +588,23 @@ fn flag_hint(err: anyhow::Error) -> anyhow::Error {
                 _ => None,
             })
     });
+    let outside = err.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<custseg::model::ModelError>().or_else(|| {
+                match c.downcast_ref::<custseg::Error>() {
+                    Some(custseg::Error::Model(m)) => Some(m),
+                    _ => None,
+                }
+            }),
+            Some(custseg::model::ModelError::OutsideStore { .. })
+        )
+    });
+    if outside {
+        return UsageError(format!(
+            "{err:#}; pass --allow-symlinks (or set CUSTSEG_ALLOW_SYMLINKS=true) to read it anyway"
+        ))
+        .into();
+    }
     let hint = match data {
         Some(DataError::DateOrder { .. }) => {
             "pass --date-format FMT (e.g. --date-format %d-%m-%Y), or set date_format in the config's [map]".to_string()
@@ -687,7 +736,7 @@ pub fn prepare_train(a: &TrainArgs) -> Result<Prepared> {
 fn models(cmd: ModelsCommand) -> Result<()> {
     match cmd {
         ModelsCommand::List(s) => {
-            let reg = Registry::new(&s.models_dir);
+            let reg = s.registry();
             let list = reg.list()?;
             if list.is_empty() {
                 println!("no models in {}", s.models_dir.display());
@@ -712,7 +761,7 @@ fn models(cmd: ModelsCommand) -> Result<()> {
             Ok(())
         }
         ModelsCommand::Show { model, store, json } => {
-            let reg = Registry::new(&store.models_dir);
+            let reg = store.registry();
             let (_, _, dir) = reg.resolve(&model)?;
             let m = custseg::Model::load(&dir)?;
             if json {
@@ -730,7 +779,7 @@ fn models(cmd: ModelsCommand) -> Result<()> {
             version,
             store,
         } => {
-            let reg = Registry::new(&store.models_dir);
+            let reg = store.registry();
             let v = version
                 .trim_start_matches('v')
                 .parse::<u32>()
@@ -740,7 +789,7 @@ fn models(cmd: ModelsCommand) -> Result<()> {
             Ok(())
         }
         ModelsCommand::Rollback { name, store } => {
-            let reg = Registry::new(&store.models_dir);
+            let reg = store.registry();
             let current = reg
                 .current(&name)?
                 .ok_or_else(|| UsageError(format!("model '{name}' has no CURRENT version")))?;
@@ -760,7 +809,7 @@ fn models(cmd: ModelsCommand) -> Result<()> {
             store,
             json,
         } => {
-            let d = diff::compute(&Registry::new(&store.models_dir), &name, &from, &to)?;
+            let d = diff::compute(&store.registry(), &name, &from, &to)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&d)?);
             } else {
@@ -769,7 +818,7 @@ fn models(cmd: ModelsCommand) -> Result<()> {
             Ok(())
         }
         ModelsCommand::Prune { name, keep, store } => {
-            let reg = Registry::new(&store.models_dir);
+            let reg = store.registry();
             print_pruned(&name, &reg.prune(&name, keep as usize)?);
             Ok(())
         }
@@ -894,15 +943,34 @@ fn demo_body() -> String {
 /// The model version folder `--model` names: a version folder, a model folder (its CURRENT
 /// version), or `NAME[/vN]` in `--models-dir`. A path that is no folder says where it looked
 /// and suggests `models/NAME` when that exists.
-fn resolve_model_path(path: &Path, models_dir: Option<&Path>) -> Result<PathBuf> {
+/// Folders of a model store (`STORE/NAME/vN`) are checked by the store's rules, so a
+/// symbolic link out of it is refused unless `allow_symlinks`.
+fn resolve_model_path(
+    path: &Path,
+    models_dir: Option<&Path>,
+    allow_symlinks: bool,
+) -> Result<PathBuf> {
+    let store = |root: &Path| Registry::new(root).allow_symlinks(allow_symlinks);
     if let Some(root) = models_dir.filter(|_| !path.join("model.json").is_file()) {
         let spec = path
             .to_str()
             .ok_or_else(|| UsageError(format!("--model {}: not a model name", path.display())))?;
-        let (_, _, dir) = Registry::new(root).resolve(spec)?;
+        let (_, _, dir) = store(root).resolve(spec)?;
         return Ok(dir);
     }
     if path.join("model.json").is_file() {
+        // A version folder of a store: STORE/NAME/vN.
+        let parts = (|| {
+            let v = path.file_name()?.to_str()?.strip_prefix('v')?;
+            v.parse::<u32>().ok()?;
+            let model = path.parent()?;
+            let name = model.file_name()?.to_str()?;
+            custseg::model::registry::check_name(name).ok()?;
+            Some((model.parent()?, format!("{name}/v{v}")))
+        })();
+        if let Some((root, spec)) = parts {
+            store(root).resolve(&spec)?;
+        }
         return Ok(path.to_path_buf());
     }
     if !path.is_dir() {
@@ -932,7 +1000,7 @@ fn resolve_model_path(path: &Path, models_dir: Option<&Path>) -> Result<PathBuf>
         .and_then(|n| n.to_str())
         .ok_or_else(|| UsageError(format!("--model {}: not a model folder", path.display())))?;
     let root = path.parent().unwrap_or(Path::new("."));
-    let (_, _, dir) = Registry::new(root).resolve(name)?;
+    let (_, _, dir) = store(root).resolve(name)?;
     Ok(dir)
 }
 
@@ -965,7 +1033,7 @@ fn score(a: ScoreArgs) -> Result<()> {
     if a.input.is_empty() {
         anyhow::bail!(UsageError("give --input PATH".into()));
     }
-    let dir = resolve_model_path(&a.model, a.models_dir.as_deref())?;
+    let dir = resolve_model_path(&a.model, a.models_dir.as_deref(), a.allow_symlinks)?;
     let model = custseg::Model::load(&dir)?;
     let mut map = ColumnMap::parse(&a.map)?;
     map.date_format = a
@@ -989,41 +1057,93 @@ fn score(a: ScoreArgs) -> Result<()> {
             .transpose()?,
         max_dropped_share: a.max_dropped_share,
         allow_missing_features: a.allow_missing_features,
+        spreadsheet_safe: a.spreadsheet_safe,
     };
-    let s = custseg::score::batch::score_files(&model, &input, &a.output, &Progress::auto())
-        .map_err(|e| flag_hint(e.into()))?;
+    let to_stdout = is_stdout(&a.output);
+    let s = if to_stdout {
+        let mut out = std::io::stdout().lock();
+        custseg::score::batch::score_to(
+            &model,
+            &input,
+            &mut out,
+            Path::new("<stdout>"),
+            &Progress::auto(),
+        )
+    } else {
+        custseg::score::batch::score_files(&model, &input, &a.output, &Progress::auto())
+    }
+    .map_err(|e| flag_hint(e.into()))?;
     print_imputed(&model, &s);
-    println!(
+    // With the CSV on stdout, every message goes to stderr.
+    let mut say: Box<dyn std::io::Write> = if to_stdout {
+        Box::new(std::io::stderr())
+    } else {
+        Box::new(std::io::stdout())
+    };
+    let shown = match to_stdout {
+        true => "stdout".to_string(),
+        false => a.output.display().to_string(),
+    };
+    print_scored(&mut say, &model, &s, &shown, a.spreadsheet_safe)
+        .context("writing the summary")?;
+    Ok(())
+}
+
+/// The summary of a batch run.
+fn print_scored(
+    say: &mut dyn std::io::Write,
+    model: &custseg::Model,
+    s: &custseg::score::batch::BatchSummary,
+    output: &str,
+    spreadsheet_safe: bool,
+) -> std::io::Result<()> {
+    writeln!(
+        say,
         "scored {} customers with {} v{} -> {}",
-        s.scored,
-        model.file.name,
-        model.file.version,
-        a.output.display()
-    );
+        s.scored, model.file.name, model.file.version, output
+    )?;
     if s.ids_numbered {
-        println!("  warning: the input has no customer id column: rows are numbered 1, 2, … as ids, as in training (name one with --map customer_id=COLUMN)");
+        writeln!(say, "  warning: the input has no customer id column: rows are numbered 1, 2, … as ids, as in training (name one with --map customer_id=COLUMN)")?;
+    }
+    if s.formula_cells > 0 && !spreadsheet_safe {
+        writeln!(say, "  {}", formula_warning(s.formula_cells, output))?;
     }
     if let Some(as_of) = &s.as_of {
-        println!(
+        writeln!(
+            say,
             "  as of {as_of}; {} customers without a purchase before it (written with an empty segment and the warning no_purchases)",
             s.no_purchase
-        );
+        )?;
     }
     if let Some(c) = &s.cleaning {
-        println!("  transactions: {}", c.summary());
+        writeln!(say, "  transactions: {}", c.summary())?;
     }
-    println!(
+    writeln!(
+        say,
         "  {} customers with warnings (see the warnings column)",
         s.with_warnings
-    );
+    )?;
     for (seg, n) in model.file.segments.iter().zip(&s.per_segment) {
-        println!("  {:>3}  {:<24} {n}", seg.id, seg.name);
+        writeln!(say, "  {:>3}  {:<24} {n}", seg.id, seg.name)?;
     }
     Ok(())
 }
 
+/// The warning for a machine CSV with cells a spreadsheet would run as formulas: their count
+/// and the file, never the cells themselves (they are customer ids).
+fn formula_warning(cells: u64, file: &str) -> String {
+    format!(
+        "warning: {cells} cells of {file} start with =, +, -, @, tab or CR and are written exactly (for joins); a spreadsheet may run them as formulas: for a copy to open in one, use custseg score --spreadsheet-safe"
+    )
+}
+
+/// The one rule for `--output -`: standard output.
+fn is_stdout(path: &Path) -> bool {
+    path == Path::new("-")
+}
+
 fn export(a: ExportArgs) -> Result<()> {
-    let dir = resolve_model_path(&a.model, a.models_dir.as_deref())?;
+    let dir = resolve_model_path(&a.model, a.models_dir.as_deref(), a.allow_symlinks)?;
     let model = custseg::Model::load(&dir)?;
     let ExportFormat::Pmml = a.format;
     let xml =
@@ -1031,7 +1151,7 @@ fn export(a: ExportArgs) -> Result<()> {
             path: dir.join("model.json"),
             reason: format!("cannot export as PMML: {e}"),
         })?;
-    if a.output == Path::new("-") {
+    if is_stdout(&a.output) {
         use std::io::Write;
         let mut out = std::io::stdout().lock();
         out.write_all(xml.as_bytes())

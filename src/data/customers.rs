@@ -14,7 +14,7 @@ use csv::ByteRecord;
 use super::source::FileFingerprint;
 use super::table::{decode, feature_name, normalize_name, Table};
 use super::transactions::{ColumnMap, TxnField};
-use super::{is_missing, normalize_id, DataError};
+use super::{is_missing, rows, DataError};
 use crate::progress::Progress;
 
 /// One candidate feature column of a customer table.
@@ -111,7 +111,7 @@ pub fn resolve_columns(
 /// The normalized customer id in column `col` of a row; a missing id is an error naming it.
 pub fn row_id(rec: &ByteRecord, col: usize, table: &Table, row: u64) -> Result<String, DataError> {
     let raw_id = decode(rec.get(col).unwrap_or(b""));
-    normalize_id(&raw_id).ok_or_else(|| DataError::BadValue {
+    rows::customer_id(&raw_id).ok_or_else(|| DataError::BadValue {
         path: table.path.clone(),
         row,
         column: table.columns[col].clone(),

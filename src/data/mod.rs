@@ -7,6 +7,7 @@ pub mod dates;
 pub mod fasthash;
 pub mod rows;
 pub mod source;
+pub mod spreadsheet;
 pub mod table;
 pub mod transactions;
 
@@ -15,6 +16,7 @@ use std::path::PathBuf;
 pub use customers::{read_customers, CustomerTable};
 pub use rows::RowRules;
 pub use source::FileFingerprint;
+pub use spreadsheet::{is_formula_like, spreadsheet_safe};
 pub use transactions::{read_transactions, Cleaning, ColumnMap, TransactionLog, TxnField};
 
 /// Errors from reading input data. Messages name the file, and the row and column when
@@ -184,35 +186,6 @@ pub fn parse_number_with(raw: &str, decimal_comma: bool) -> Option<f64> {
     v.is_finite().then_some(v)
 }
 
-/// Normalizes a customer id: trims it and turns float-formatted integers (`17850.0`, as
-/// spreadsheets and pandas write them) into their integer text. Leading zeros are kept:
-/// `0001` stays `0001`. Returns `None` for a missing id.
-///
-/// ```
-/// use custseg::data::normalize_id;
-/// assert_eq!(normalize_id("17850.0").as_deref(), Some("17850"));
-/// assert_eq!(normalize_id(" 0001 ").as_deref(), Some("0001"));
-/// assert_eq!(normalize_id("").as_deref(), None);
-/// ```
-pub fn normalize_id(raw: &str) -> Option<String> {
-    let s = raw.trim().trim_matches('"').trim();
-    if is_missing(s) {
-        return None;
-    }
-    if let Some((int, frac)) = s.split_once('.') {
-        let int_ok = !int.is_empty()
-            && int
-                .strip_prefix('-')
-                .unwrap_or(int)
-                .bytes()
-                .all(|b| b.is_ascii_digit());
-        if int_ok && !frac.is_empty() && frac.bytes().all(|b| b == b'0') {
-            return Some(int.to_string());
-        }
-    }
-    Some(s.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,14 +211,5 @@ mod tests {
         assert_eq!(parse_number("-€ 3.5"), Some(-3.5));
         assert_eq!(parse_number("+2"), Some(2.0));
         assert_eq!(parse_number(".5"), Some(0.5));
-    }
-
-    #[test]
-    fn ids_keep_leading_zeros_and_drop_float_suffix() {
-        assert_eq!(normalize_id("12346.00").as_deref(), Some("12346"));
-        assert_eq!(normalize_id("12346.5").as_deref(), Some("12346.5"));
-        assert_eq!(normalize_id("A-17").as_deref(), Some("A-17"));
-        assert_eq!(normalize_id("NaN"), None);
-        assert_eq!(normalize_id(".0").as_deref(), Some(".0"));
     }
 }

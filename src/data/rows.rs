@@ -6,9 +6,11 @@
 //! A line is given as [`Cell`]s in roles (customer id, date, amount or quantity × unit price,
 //! order id) plus any other fields (CSV columns, JSON attributes), which only take part in
 //! duplicate detection. The rules, in the order they are applied:
-//! - **customer id**: trimmed; a missing token (blank, `NA`, `null`, …, see
-//!   [`super::is_missing`]) drops the line as `missing_customer_id`; float-formatted integers
-//!   (`17850.0`) become `17850` ([`customer_id`]);
+//! - **customer id**: surrounding ASCII spaces trimmed, nothing else (a tab or control
+//!   character is part of the id, so `\t=1+1` is never read as `=1+1`); a missing token
+//!   (blank, `NA`, `null`, …, see [`super::is_missing`]) drops the line as
+//!   `missing_customer_id`; float-formatted integers (`17850.0`) become `17850`
+//!   ([`customer_id`]);
 //! - **date**: a line whose date does not parse is dropped as `bad_date` (the caller's date
 //!   parser decides the day; this module reads the time of day for duplicate keys);
 //! - **amount**: the amount field when the line has one, else quantity × unit price; a
@@ -36,7 +38,7 @@ use serde::{Deserialize, Serialize};
 
 use super::fasthash::FxBuild;
 use super::transactions::TxnField;
-use super::{is_missing, normalize_id, parse_number_with};
+use super::{is_missing, parse_number_with};
 
 /// One transaction of one customer, after the row rules.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -62,10 +64,38 @@ pub fn is_purchase(amount: f64) -> bool {
     amount >= 0.0
 }
 
-/// The customer id rule: `None` for a missing token, else the normalized id
-/// ([`normalize_id`]).
+/// The customer id rule, the one place an id is read (transaction logs, customer tables,
+/// batch scoring and HTTP): surrounding ASCII spaces (and stray double quotes) are trimmed
+/// and float-formatted integers (`17850.0`, as spreadsheets and pandas write them) become
+/// their integer text; nothing else is changed, so an id is never trimmed into a different
+/// one: `\t=1+1` stays `\t=1+1` (a tab, CR, LF or other control character is part of the
+/// id), and leading zeros stay. `None` for a missing id: blank (whitespace only) or a
+/// missing token such as `NA` ([`super::is_missing`]).
+///
+/// ```
+/// use custseg::data::rows::customer_id;
+/// assert_eq!(customer_id("17850.0").as_deref(), Some("17850"));
+/// assert_eq!(customer_id(" 0001 ").as_deref(), Some("0001"));
+/// assert_eq!(customer_id("\t=1+1").as_deref(), Some("\t=1+1"));
+/// assert_eq!(customer_id("").as_deref(), None);
+/// ```
 pub fn customer_id(raw: &str) -> Option<String> {
-    normalize_id(raw)
+    let s = raw.trim_matches(' ').trim_matches('"').trim_matches(' ');
+    if is_missing(s) {
+        return None;
+    }
+    if let Some((int, frac)) = s.split_once('.') {
+        let int_ok = !int.is_empty()
+            && int
+                .strip_prefix('-')
+                .unwrap_or(int)
+                .bytes()
+                .all(|b| b.is_ascii_digit());
+        if int_ok && !frac.is_empty() && frac.bytes().all(|b| b == b'0') {
+            return Some(int.to_string());
+        }
+    }
+    Some(s.to_string())
 }
 
 /// Choices of the row rules that a model records, so batch and HTTP scoring with that model
@@ -380,6 +410,28 @@ mod tests {
             assert_eq!(customer_id(s), None, "{s:?}");
         }
         assert_eq!(customer_id("17850.0").as_deref(), Some("17850"));
+    }
+
+    #[test]
+    fn ids_keep_leading_zeros_and_drop_float_suffix() {
+        assert_eq!(customer_id("12346.00").as_deref(), Some("12346"));
+        assert_eq!(customer_id("12346.5").as_deref(), Some("12346.5"));
+        assert_eq!(customer_id("A-17").as_deref(), Some("A-17"));
+        assert_eq!(customer_id(".0").as_deref(), Some(".0"));
+        assert_eq!(customer_id(" 0001 ").as_deref(), Some("0001"));
+    }
+
+    #[test]
+    fn ids_are_never_trimmed_into_a_different_id() {
+        for id in ["\t=2+2", "=1+1\t", "\r@x", "c1\n", "\u{0}c1", "\u{a0}c1"] {
+            assert_eq!(customer_id(id).as_deref(), Some(id), "{id:?}");
+        }
+        // Only ASCII spaces around the id go; a tab inside the spaces stays.
+        assert_eq!(customer_id("  \t=2+2 ").as_deref(), Some("\t=2+2"));
+        assert_eq!(customer_id(" \"=1+1\" ").as_deref(), Some("=1+1"));
+        // Whitespace only is still a missing id.
+        assert_eq!(customer_id("\t"), None);
+        assert_eq!(customer_id(" \r\n "), None);
     }
 
     #[test]

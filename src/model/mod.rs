@@ -32,6 +32,13 @@ pub enum ModelError {
     /// A model name that is not `[A-Za-z0-9_-]`, 1–64 characters.
     #[error("bad model name '{name}': use 1-64 letters, digits, '-' or '_'")]
     BadName { name: String },
+    /// A model or version folder (or model file) that resolves outside the model store.
+    #[error("{}: resolves to {}, outside the model store {}; models are read only from the store (symbolic links out of it are refused unless allowed)", path.display(), target.display(), root.display())]
+    OutsideStore {
+        path: PathBuf,
+        target: PathBuf,
+        root: PathBuf,
+    },
     /// Nothing found where a model was expected.
     #[error("{what}")]
     NotFound { what: String },

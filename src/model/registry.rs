@@ -2,12 +2,20 @@
 //! place (never edited afterwards), and `DIR/NAME/CURRENT` naming the served version,
 //! replaced atomically. Saving holds an exclusive lock on `DIR/NAME/.lock` so two trainers
 //! cannot take the same version number.
+//!
+//! Models come only from the store: a model folder, version folder or model file that
+//! resolves outside the store's root (a symbolic link out of it) is refused: left out of
+//! [`Registry::names`] and [`Registry::versions`] with one warning per path, and an
+//! [`ModelError::OutsideStore`] error when asked for by name. Links that stay inside the
+//! store (`models/prod -> default`, `v3 -> v2`) are fine. [`Registry::allow_symlinks`]
+//! turns the check off.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::{Model, ModelError};
+use crate::data::{is_formula_like, spreadsheet_safe};
 use crate::features::spec::RawColumn;
 use crate::train::segments::FeatureProfile;
 use crate::train::TrainOutput;
@@ -16,6 +24,9 @@ use crate::train::TrainOutput;
 #[derive(Clone, Debug)]
 pub struct Registry {
     root: PathBuf,
+    allow_symlinks: bool,
+    /// Paths refused as outside the store and already warned about (one warning each).
+    warned: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<PathBuf>>>,
 }
 
 /// Summary of one model name.
@@ -68,7 +79,65 @@ fn sync_dir(path: &Path) -> Result<(), ModelError> {
 impl Registry {
     /// A store at `root` (created on first save).
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Registry { root: root.into() }
+        Registry {
+            root: root.into(),
+            allow_symlinks: false,
+            warned: Default::default(),
+        }
+    }
+
+    /// Also read models whose folders or files are symbolic links out of the store
+    /// (default: refused, see the module docs).
+    pub fn allow_symlinks(mut self, allow: bool) -> Self {
+        self.allow_symlinks = allow;
+        self
+    }
+
+    /// The store rule for links: `path` (a model folder, version folder or model file of
+    /// this store) must resolve inside the store's root, unless links are allowed. A path
+    /// that does not exist passes: the caller reports what is missing.
+    fn check_inside(&self, path: &Path) -> Result<(), ModelError> {
+        if self.allow_symlinks {
+            return Ok(());
+        }
+        let Ok(target) = fs::canonicalize(path) else {
+            return Ok(());
+        };
+        let root = match self.root.as_os_str().is_empty() {
+            true => Path::new("."),
+            false => self.root.as_path(),
+        };
+        let root = fs::canonicalize(root).map_err(|e| ModelError::io(root, e))?;
+        if target.starts_with(&root) {
+            Ok(())
+        } else {
+            Err(ModelError::OutsideStore {
+                path: path.to_path_buf(),
+                target,
+                root,
+            })
+        }
+    }
+
+    /// [`Registry::check_inside`] for a version folder and the files read from it.
+    fn check_version_inside(&self, dir: &Path) -> Result<(), ModelError> {
+        self.check_inside(dir)?;
+        self.check_inside(&dir.join("model.json"))?;
+        self.check_inside(&dir.join("metrics.json"))
+    }
+
+    /// Logs a refused path once (the watcher lists the store every few seconds).
+    fn warn_outside_once(&self, model: &str, version: Option<u32>, e: &ModelError) {
+        let ModelError::OutsideStore { path, .. } = e else {
+            return;
+        };
+        let mut warned = self.warned.lock().unwrap_or_else(|p| p.into_inner());
+        if warned.insert(path.clone()) {
+            match version {
+                Some(v) => tracing::warn!(model, version = v, "left out of the store: {e}"),
+                None => tracing::warn!(model, "left out of the store: {e}"),
+            }
+        }
     }
 
     /// The store's folder.
@@ -85,6 +154,7 @@ impl Registry {
     pub fn versions(&self, name: &str) -> Result<Vec<u32>, ModelError> {
         check_name(name)?;
         let dir = self.model_dir(name);
+        self.check_inside(&dir)?;
         let entries = match fs::read_dir(&dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -93,7 +163,16 @@ impl Registry {
         let mut out: Vec<u32> = entries
             .flatten()
             .filter(|e| e.path().join("model.json").is_file())
-            .filter_map(|e| e.file_name().to_str()?.strip_prefix('v')?.parse().ok())
+            .filter_map(|e| {
+                let v = e.file_name().to_str()?.strip_prefix('v')?.parse().ok()?;
+                match self.check_version_inside(&e.path()) {
+                    Ok(()) => Some(v),
+                    Err(err) => {
+                        self.warn_outside_once(name, Some(v), &err);
+                        None
+                    }
+                }
+            })
             .collect();
         out.sort_unstable();
         Ok(out)
@@ -131,7 +210,13 @@ impl Registry {
             .filter(|e| e.path().is_dir())
             .filter_map(|e| e.file_name().to_str().map(String::from))
             .filter(|n| check_name(n).is_ok())
-            .filter(|n| self.versions(n).is_ok_and(|v| !v.is_empty()))
+            .filter(|n| match self.versions(n) {
+                Ok(v) => !v.is_empty(),
+                Err(e) => {
+                    self.warn_outside_once(n, None, &e);
+                    false
+                }
+            })
             .collect();
         names.sort();
         Ok(names)
@@ -176,6 +261,8 @@ impl Registry {
                 })?,
             },
         };
+        let dir = self.model_dir(name).join(format!("v{v}"));
+        self.check_version_inside(&dir)?;
         if !versions.contains(&v) {
             return Err(ModelError::NotFound {
                 what: format!(
@@ -184,11 +271,7 @@ impl Registry {
                 ),
             });
         }
-        Ok((
-            name.to_string(),
-            v,
-            self.model_dir(name).join(format!("v{v}")),
-        ))
+        Ok((name.to_string(), v, dir))
     }
 
     /// The version a retrain of `name` continues: the one `CURRENT` names, or else the latest
@@ -224,6 +307,7 @@ impl Registry {
                 what: format!("no model '{name}' in {}", self.root.display()),
             });
         }
+        self.check_inside(&dir)?;
         let _lock = self.lock(&dir)?;
         self.set_current_locked(name, version)
     }
@@ -259,6 +343,7 @@ impl Registry {
                 what: format!("no model '{name}' in {}", self.root.display()),
             });
         }
+        self.check_inside(&dir)?;
         let _lock = self.lock(&dir)?;
         let current = self.current(name)?;
         let versions = self.versions(name)?;
@@ -330,6 +415,7 @@ impl Registry {
         check_name(name)?;
         let dir = self.model_dir(name);
         fs::create_dir_all(&dir).map_err(|e| ModelError::io(&dir, e))?;
+        self.check_inside(&dir)?;
         let lock = self.lock(&dir)?;
 
         let version = self.versions(name)?.last().copied().unwrap_or(0) + 1;
@@ -502,11 +588,13 @@ mod erased {
     }
 }
 
-fn csv_bytes(rows: Vec<Vec<String>>) -> Vec<u8> {
+/// A CSV for people: every cell through [`spreadsheet_safe`], so a spreadsheet shows
+/// formula-like texts (a categorical level such as `=cmd` in a profile) as text.
+fn people_csv_bytes(rows: Vec<Vec<String>>) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in rows {
         // Writing to a Vec cannot fail.
-        let _ = w.write_record(&r);
+        let _ = w.write_record(r.iter().map(|c| spreadsheet_safe(c).into_owned()));
     }
     w.into_inner().unwrap_or_default()
 }
@@ -519,7 +607,9 @@ fn num(v: f64) -> String {
     }
 }
 
-/// `segments.csv`: one row per segment with its profile in original units.
+/// `segments.csv`: one row per segment with its profile in original units. It is a summary
+/// for people (no customer ids, nothing to join on but the numeric `segment_id`), so its
+/// cells are written spreadsheet-safe.
 pub fn segments_csv(out: &TrainOutput) -> Vec<u8> {
     let segs = &out.model.segments;
     let mut header: Vec<String> = [
@@ -575,7 +665,22 @@ pub fn segments_csv(out: &TrainOutput) -> Vec<u8> {
         }
         rows.push(r);
     }
-    csv_bytes(rows)
+    people_csv_bytes(rows)
+}
+
+/// Cells of `assignments.csv` that a spreadsheet could run as formulas (ids and label
+/// values, written exactly there so joins work): the count for a warning.
+pub fn assignments_formula_cells(out: &TrainOutput) -> u64 {
+    let a = &out.assignments;
+    let labels = a.columns.iter().flat_map(|c| match &c.values {
+        RawColumn::Labels(v) => v.as_slice(),
+        RawColumn::Numbers(_) => &[],
+    });
+    let ids = a.ids.iter().filter(|id| is_formula_like(id)).count();
+    let levels = labels
+        .filter(|l| l.as_deref().is_some_and(is_formula_like))
+        .count();
+    (ids + levels) as u64
 }
 
 /// `assignments.csv`: one row per training customer: id, features in original units
@@ -731,6 +836,57 @@ mod tests {
         );
         let chain = format!("{:#}", anyhow::Error::from(e));
         assert_eq!(chain.matches("os error 2").count(), 1, "{chain}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn folders_linked_out_of_the_store_are_refused_unless_allowed() {
+        use std::os::unix::fs::symlink;
+        let (dir, reg) = store_with(&[1]);
+        let outside = tempfile::tempdir().unwrap();
+        let evil = outside.path().join("evil");
+        fs::create_dir_all(evil.join("v1")).unwrap();
+        fs::write(evil.join("v1/model.json"), "{}").unwrap();
+        symlink(&evil, reg.model_dir("evil")).unwrap();
+        symlink(
+            outside.path().join("evil/v1"),
+            reg.model_dir("m").join("v2"),
+        )
+        .unwrap();
+        // Inside the store, links are fine: another name for m, and v3 -> v1.
+        symlink(reg.model_dir("m"), reg.model_dir("alias")).unwrap();
+        symlink(reg.model_dir("m").join("v1"), reg.model_dir("m").join("v3")).unwrap();
+
+        assert_eq!(
+            reg.names().unwrap(),
+            vec!["alias".to_string(), "m".to_string()]
+        );
+        assert_eq!(reg.versions("m").unwrap(), vec![1, 3]);
+        for spec in ["evil", "evil/v1", "m/v2"] {
+            let e = reg.resolve(spec).unwrap_err();
+            assert!(matches!(e, ModelError::OutsideStore { .. }), "{spec}: {e}");
+            assert!(e.to_string().contains("outside the model store"), "{e}");
+        }
+        assert!(reg.resolve("alias/v3").is_ok());
+
+        let allowed = Registry::new(reg.root()).allow_symlinks(true);
+        assert_eq!(allowed.names().unwrap(), vec!["alias", "evil", "m"]);
+        assert_eq!(allowed.versions("m").unwrap(), vec![1, 2, 3]);
+        assert!(allowed.resolve("evil").is_ok());
+        drop(dir);
+    }
+
+    #[test]
+    fn people_csvs_write_formula_like_cells_as_text() {
+        let rows = vec![
+            vec!["segment".to_string(), "top_channel".into(), "mean".into()],
+            vec!["Champions".into(), "=cmd (40%)".into(), "-5.0000".into()],
+        ];
+        let text = String::from_utf8(people_csv_bytes(rows)).unwrap();
+        assert_eq!(
+            text,
+            "segment,top_channel,mean\nChampions,'=cmd (40%),-5.0000\n"
+        );
     }
 
     #[test]

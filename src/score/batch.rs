@@ -35,6 +35,11 @@ pub struct BatchInput {
     /// Score a customer table that lacks some model feature columns, imputing them (else
     /// [`DataError::MissingFeatures`]).
     pub allow_missing_features: bool,
+    /// People-facing output: write formula-like cells ([`data::is_formula_like`]) with a
+    /// leading `'` so a spreadsheet shows them as text. Off (the default), every cell is
+    /// byte-exact for joins, and such cells are only counted
+    /// ([`BatchSummary::formula_cells`]).
+    pub spreadsheet_safe: bool,
 }
 
 /// What a batch run did.
@@ -60,6 +65,9 @@ pub struct BatchSummary {
     pub missing_columns: Vec<String>,
     /// Rows with an imputed value, per model feature (model order), for customer tables.
     pub imputed_rows: Vec<u64>,
+    /// Cells that start like a spreadsheet formula ([`data::is_formula_like`]): written
+    /// exactly, or prefixed with `'` when [`BatchInput::spreadsheet_safe`].
+    pub formula_cells: u64,
 }
 
 fn warning_text(w: &FeatureWarning) -> String {
@@ -149,14 +157,48 @@ fn has_transaction_features(input: &[PathBuf], model: &Model) -> Result<bool> {
             }))
 }
 
-/// Scores every customer of `input` with `model` and writes `output`. The input is a
-/// transaction log when the model uses transaction features, unless it already carries them
-/// as columns (a customer table of features, e.g. a model's own `assignments.csv`), which is
-/// streamed row by row.
+/// Scores every customer of `input` with `model` and writes `output`, atomically (a
+/// temporary file renamed into place). See [`score_to`].
 pub fn score_files(
     model: &Model,
     input: &BatchInput,
     output: &Path,
+    progress: &Progress,
+) -> Result<BatchSummary> {
+    let tmp = output.with_file_name(format!(
+        ".{}.tmp-{}",
+        output
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("scores"),
+        std::process::id()
+    ));
+    let result = (|| -> Result<BatchSummary> {
+        let file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+        let summary = score_to(model, input, &mut w, &tmp, progress)?;
+        let file = w
+            .into_inner()
+            .map_err(|e| Error::io(&tmp, e.into_error()))?;
+        file.sync_all().map_err(|e| Error::io(&tmp, e))?;
+        std::fs::rename(&tmp, output).map_err(|e| Error::io(output, e))?;
+        Ok(summary)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Scores every customer of `input` with `model` and writes the CSV to `w` (`name` names it
+/// in errors), flushing it at the end. The input is a transaction log when the model uses
+/// transaction features, unless it already carries them as columns (a customer table of
+/// features, e.g. a model's own `assignments.csv`), which is streamed row by row.
+pub fn score_to(
+    model: &Model,
+    input: &BatchInput,
+    w: &mut dyn Write,
+    name: &Path,
     progress: &Progress,
 ) -> Result<BatchSummary> {
     let mut map = input.map.clone();
@@ -168,39 +210,20 @@ pub fn score_files(
     };
     let as_log =
         model.file.features.uses_transactions() && !has_transaction_features(&input.input, model)?;
-    let tmp = output.with_file_name(format!(
-        ".{}.tmp-{}",
-        output
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("scores"),
-        std::process::id()
-    ));
-    let result = (|| -> Result<()> {
-        let file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        let mut out = ScoreWriter {
-            w: std::io::BufWriter::with_capacity(1 << 20, file),
-            path: tmp.clone(),
-            fmt: RowFormatter::default(),
-            buf: Vec::new(),
-        };
-        out.header()?;
-        if as_log {
-            score_log(model, input, &map, &mut out, &mut summary, progress)?;
-        } else {
-            score_table(model, input, &map, &mut out, &mut summary, progress)?;
-        }
-        let file = out
-            .w
-            .into_inner()
-            .map_err(|e| Error::io(&tmp, e.into_error()))?;
-        file.sync_all().map_err(|e| Error::io(&tmp, e))?;
-        std::fs::rename(&tmp, output).map_err(|e| Error::io(output, e))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    let mut out = ScoreWriter {
+        w,
+        path: name.to_path_buf(),
+        fmt: RowFormatter::new(input.spreadsheet_safe),
+        buf: Vec::new(),
+    };
+    out.header()?;
+    if as_log {
+        score_log(model, input, &map, &mut out, &mut summary, progress)?;
+    } else {
+        score_table(model, input, &map, &mut out, &mut summary, progress)?;
     }
-    result?;
+    summary.formula_cells += out.fmt.cells.formula;
+    out.w.flush().map_err(|e| Error::io(name, e))?;
     Ok(summary)
 }
 
@@ -208,14 +231,14 @@ pub fn score_files(
 const NO_PURCHASES: &str = "no_purchases";
 
 /// The output CSV.
-struct ScoreWriter {
-    w: std::io::BufWriter<std::fs::File>,
+struct ScoreWriter<'w> {
+    w: &'w mut dyn Write,
     path: PathBuf,
     fmt: RowFormatter,
     buf: Vec<u8>,
 }
 
-impl ScoreWriter {
+impl ScoreWriter<'_> {
     /// Appends pre-formatted CSV bytes.
     fn raw(&mut self, bytes: &[u8]) -> Result<()> {
         self.w
@@ -230,7 +253,7 @@ impl ScoreWriter {
     /// A customer without a purchase: no segment, the `no_purchases` warning.
     fn unscored_row(&mut self, id: &str) -> Result<()> {
         self.buf.clear();
-        csv_field(&mut self.buf, id);
+        self.fmt.cells.put(&mut self.buf, id);
         self.buf.extend_from_slice(b",,,,,,");
         self.buf.extend_from_slice(NO_PURCHASES.as_bytes());
         self.buf.extend_from_slice(b",,,,\n");
@@ -264,7 +287,7 @@ fn score_log(
     model: &Model,
     input: &BatchInput,
     map: &ColumnMap,
-    out: &mut ScoreWriter,
+    out: &mut ScoreWriter<'_>,
     summary: &mut BatchSummary,
     progress: &Progress,
 ) -> Result<()> {
@@ -344,6 +367,8 @@ struct ScoredChunk {
     with_warnings: u64,
     /// Rows with an imputed value, per feature.
     imputed: Vec<u64>,
+    /// Formula-like cells written.
+    formula_cells: u64,
     error: Option<Error>,
 }
 
@@ -378,6 +403,8 @@ struct Layout<'a> {
     path: &'a Path,
     /// As-of day for derived features.
     as_of: Option<i32>,
+    /// Prefix formula-like cells ([`BatchInput::spreadsheet_safe`]).
+    spreadsheet_safe: bool,
 }
 
 /// Reads one trimmed cell for feature `f` into `slot`: missing, a derived feature's source
@@ -426,18 +453,19 @@ fn score_rows(
         per_segment: vec![0; model.file.k],
         with_warnings: 0,
         imputed: vec![0; spec.features.len()],
+        formula_cells: 0,
         error: None,
     };
     let mut raw: Vec<RawValue> = vec![RawValue::Missing; spec.features.len()];
     let mut scratch = Vec::new();
-    let mut line = RowFormatter::default();
+    let mut line = RowFormatter::new(layout.spreadsheet_safe);
     for (k, (rec, row)) in rows.iter().enumerate() {
         let row = *row;
         let id = match layout.id_col {
             None => (first + k as u64 + 1).to_string(),
             Some(id_col) => {
                 let raw_id = decode(rec.get(id_col).unwrap_or(b""));
-                let Some(id) = data::normalize_id(&raw_id) else {
+                let Some(id) = data::rows::customer_id(&raw_id) else {
                     out.error = Some(
                         DataError::BadValue {
                             path: path.to_path_buf(),
@@ -515,6 +543,7 @@ fn score_rows(
         line.write(&mut out.bytes, model, &id, &s);
         out.ids.push((id, row));
     }
+    out.formula_cells = line.cells.formula;
     out
 }
 
@@ -594,13 +623,44 @@ fn check_missing_columns(
 }
 
 /// Formats output rows as CSV with reusable buffers.
-#[derive(Default)]
 struct RowFormatter {
     distance: String,
     margin: String,
+    cells: Cells,
+}
+
+/// Writes CSV cells, counting formula-like ones and, in the spreadsheet-safe mode, prefixing
+/// them with `'` ([`data::spreadsheet_safe`]).
+struct Cells {
+    safe: bool,
+    formula: u64,
+}
+
+impl Cells {
+    fn put(&mut self, out: &mut Vec<u8>, f: &str) {
+        if data::is_formula_like(f) {
+            self.formula += 1;
+            if self.safe {
+                csv_field(out, &data::spreadsheet_safe(f));
+                return;
+            }
+        }
+        csv_field(out, f);
+    }
 }
 
 impl RowFormatter {
+    fn new(spreadsheet_safe: bool) -> Self {
+        RowFormatter {
+            distance: String::new(),
+            margin: String::new(),
+            cells: Cells {
+                safe: spreadsheet_safe,
+                formula: 0,
+            },
+        }
+    }
+
     fn write(&mut self, out: &mut Vec<u8>, model: &Model, id: &str, s: &super::Scored) {
         use std::fmt::Write as _;
         let seg = &model.file.segments[s.index];
@@ -637,15 +697,17 @@ impl RowFormatter {
             if i > 0 {
                 out.push(b',');
             }
-            csv_field(out, f);
+            self.cells.put(out, f);
         }
         out.push(b'\n');
     }
 }
 
-/// Writes one CSV field, quoted when it has to be.
+/// Writes one CSV field, quoted when it has to be (a tab is quoted too, so a file of ids
+/// with tabs is never taken for a tab-separated one).
 fn csv_field(out: &mut Vec<u8>, f: &str) {
-    if f.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
+    if f.bytes()
+        .any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r' | b'\t'))
         || f.starts_with(' ')
         || f.ends_with(' ')
     {
@@ -669,7 +731,7 @@ fn score_table(
     model: &Model,
     input: &BatchInput,
     map: &ColumnMap,
-    out: &mut ScoreWriter,
+    out: &mut ScoreWriter<'_>,
     summary: &mut BatchSummary,
     progress: &Progress,
 ) -> Result<()> {
@@ -713,6 +775,7 @@ fn score_table(
             columns: &columns,
             path,
             as_of: table_as_of(model, input.as_of),
+            spreadsheet_safe: input.spreadsheet_safe,
         };
         // Double buffering: while one batch is scored in parallel, the next one is read.
         let mut next: Vec<(csv::ByteRecord, u64)> = Vec::new();
@@ -751,6 +814,7 @@ fn score_table(
                     *t += n;
                 }
                 summary.with_warnings += c.with_warnings;
+                summary.formula_cells += c.formula_cells;
                 for (t, n) in summary.imputed_rows.iter_mut().zip(&c.imputed) {
                     *t += n;
                 }
@@ -786,13 +850,40 @@ mod tests {
     #[test]
     fn csv_fields_are_quoted_only_when_needed() {
         let mut out = Vec::new();
-        for f in ["plain", "a,b", "say \"hi\"", "two\nlines", " padded", ""] {
+        for f in [
+            "plain",
+            "a,b",
+            "say \"hi\"",
+            "two\nlines",
+            " padded",
+            "",
+            "\tx",
+        ] {
             csv_field(&mut out, f);
             out.push(b'|');
         }
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "plain|\"a,b\"|\"say \"\"hi\"\"\"|\"two\nlines\"|\" padded\"||"
+            "plain|\"a,b\"|\"say \"\"hi\"\"\"|\"two\nlines\"|\" padded\"||\"\tx\"|"
+        );
+    }
+
+    #[test]
+    fn formula_like_cells_are_counted_and_prefixed_only_in_the_safe_mode() {
+        let cells = ["=1+1", "\t=2+2", "-5", "c1", "@SUM(A1)"];
+        let write = |safe: bool| {
+            let mut c = Cells { safe, formula: 0 };
+            let mut out = Vec::new();
+            for f in cells {
+                c.put(&mut out, f);
+                out.push(b'|');
+            }
+            (String::from_utf8(out).unwrap(), c.formula)
+        };
+        assert_eq!(write(false), ("=1+1|\"\t=2+2\"|-5|c1|@SUM(A1)|".into(), 3));
+        assert_eq!(
+            write(true),
+            ("'=1+1|\"'\t=2+2\"|-5|c1|'@SUM(A1)|".into(), 3)
         );
     }
 }

@@ -64,6 +64,9 @@ pub struct ServerConfig {
     /// Open connections across all workers (0 = the descriptor limit less 64 reserved);
     /// beyond it new connections wait in the listen backlog.
     pub max_connections: usize,
+    /// Serve model and version folders that are symbolic links out of `models_dir`
+    /// (refused by default; links inside the store are always fine).
+    pub allow_symlinks: bool,
 }
 
 /// What a scoring request without `as_of` is evaluated at.
@@ -114,6 +117,7 @@ impl Default for ServerConfig {
             scoring_threads: 0,
             scoring_queue: 256,
             max_connections: 0,
+            allow_symlinks: false,
         }
     }
 }

@@ -62,7 +62,7 @@ impl AppState {
         Ok(AppState {
             body_budget: BodyBudget::new(config.max_inflight_body_bytes),
             scoring: ScoringPool::new(config.scoring_threads, config.scoring_queue)?,
-            registry: Registry::new(&config.models_dir),
+            registry: Registry::new(&config.models_dir).allow_symlinks(config.allow_symlinks),
             auth: Auth::new(keys),
             metrics: Metrics::default(),
             models: ArcSwap::from_pointee(BTreeMap::new()),

@@ -44,6 +44,8 @@ pub enum TrainError {
     NoCustomers { reason: String },
     #[error("segment name '{name}' is used twice (check the config's segment names)")]
     DuplicateSegmentName { name: String },
+    #[error("segment name for '{key}' ({name:?}) starts like a spreadsheet formula (=, +, -, @, tab or CR): spreadsheets would run it")]
+    FormulaSegmentName { key: String, name: String },
     #[error("{path}: {reason}")]
     BadConfig { path: String, reason: String },
     #[error(

@@ -1092,6 +1092,15 @@ fn apply_overrides(
     segments: &mut [Segment],
     overrides: &BTreeMap<String, String>,
 ) -> Result<(), TrainError> {
+    if let Some((key, name)) = overrides
+        .iter()
+        .find(|(_, n)| crate::data::is_formula_like(n))
+    {
+        return Err(TrainError::FormulaSegmentName {
+            key: key.clone(),
+            name: name.clone(),
+        });
+    }
     for s in segments.iter_mut() {
         if let Some(new) = overrides
             .get(&s.name)
@@ -1526,5 +1535,18 @@ mod tests {
             .unwrap()
             .starts_with("set in config"));
         assert!(name_misfit("Champions", &e[0]).is_some());
+    }
+
+    #[test]
+    fn an_override_that_a_spreadsheet_would_run_is_refused() {
+        let mut segs = blank(1);
+        let mut o = BTreeMap::new();
+        o.insert("0".to_string(), "=HYPERLINK(\"http://x\")".to_string());
+        let err = apply_overrides(&mut segs, &o);
+        assert!(
+            matches!(&err, Err(TrainError::FormulaSegmentName { key, .. }) if key == "0"),
+            "{err:?}"
+        );
+        assert_ne!(segs[0].name, o["0"]);
     }
 }
