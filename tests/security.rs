@@ -75,6 +75,30 @@ fn r12_a_broken_current_does_not_stop_other_models_from_reloading() {
     );
 }
 
+#[cfg(unix)]
+#[test]
+fn r12_a_version_linked_out_of_the_store_is_counted_as_one_failed_reload() {
+    let store = golden_store();
+    let m = store.path();
+    let v = save_trained(m, "other", true);
+    let s = start(config(m));
+    wait_for_version(s.addr, "other", v);
+    let outside = tempfile::tempdir().unwrap();
+    crate::server::copy_dir(&m.join(format!("other/v{v}")), &outside.path().join("v"));
+    std::os::unix::fs::symlink(outside.path().join("v"), m.join("other/v9")).unwrap();
+    std::fs::write(m.join("other/CURRENT"), "v9\n").unwrap();
+    for _ in 0..4 {
+        s.trigger.send(()).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    wait_for_version(s.addr, "other", v);
+    let metrics = get(s.addr, "/metrics", &[]).text();
+    assert!(
+        metrics.contains("custseg_reloads_total{model=\"other\",result=\"failed\"} 1\n"),
+        "{metrics}"
+    );
+}
+
 #[test]
 fn r12_bearer_tokens_are_compared_exactly_and_once() {
     let store = golden_store();
@@ -359,6 +383,34 @@ fn r12_connections_over_the_cap_wait_and_are_served_when_idle_ones_time_out() {
         closed += 1;
     }
     assert_eq!(closed, 12);
+}
+
+#[test]
+fn r12_the_health_listener_answers_while_clients_hold_every_main_connection() {
+    let store = golden_store();
+    let s = start(custseg::server::ServerConfig {
+        max_connections: 4,
+        header_timeout_ms: 60_000,
+        health_bind: Some("127.0.0.1:0".into()),
+        ..config(store.path())
+    });
+    let health = s.health.expect("a health listener");
+    // Twelve idle sockets fill the main listener's four connections for a minute.
+    let _idle: Vec<TcpStream> = (0..12)
+        .map(|_| TcpStream::connect(s.addr).expect("connect"))
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        let mut c = TcpStream::connect(health).expect("connect");
+        // Far below the minute a probe on the main address would wait.
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        c.write_all(req.as_bytes()).unwrap();
+        let (status, text) = read_until_closed(&mut c);
+        assert_eq!(status, 200, "{path}: {text}");
+    }
+    // Only the open routes are there.
+    assert_eq!(get(health, "/v1/models", &[]).status, 404);
 }
 
 #[cfg(unix)]

@@ -22,6 +22,8 @@ use crate::common::{custseg, dataset, read_csv, repo, text, train_fixed};
 
 pub(crate) struct Srv {
     pub(crate) addr: SocketAddr,
+    /// The health listener's address, when `health_bind` was set.
+    pub(crate) health: Option<SocketAddr>,
     handle: actix_web::dev::ServerHandle,
     pub(crate) trigger: mpsc::Sender<()>,
     state: Arc<AppState>,
@@ -30,6 +32,7 @@ pub(crate) struct Srv {
 
 type Started = (
     SocketAddr,
+    Option<SocketAddr>,
     actix_web::dev::ServerHandle,
     mpsc::Sender<()>,
     Arc<AppState>,
@@ -43,12 +46,16 @@ pub(crate) fn try_start(config: ServerConfig) -> Result<Srv, String> {
                 Ok(b) => {
                     let started = (
                         b.addrs[0],
+                        b.health.as_ref().map(|(a, _)| a[0]),
                         b.server.handle(),
                         b.reload_trigger.clone(),
                         b.state.clone(),
                     );
                     let _ = tx.send(Ok(started));
                     let _ = b.server.await;
+                    if let Some((_, h)) = &b.health {
+                        h.stop(false).await;
+                    }
                 }
                 Err(e) => {
                     let _ = tx.send(Err(e.to_string()));
@@ -56,11 +63,12 @@ pub(crate) fn try_start(config: ServerConfig) -> Result<Srv, String> {
             }
         })
     });
-    let (addr, handle, trigger, state) = rx
+    let (addr, health, handle, trigger, state) = rx
         .recv_timeout(Duration::from_secs(60))
         .map_err(|e| format!("server did not start: {e}"))??;
     Ok(Srv {
         addr,
+        health,
         handle,
         trigger,
         state,
@@ -229,7 +237,7 @@ fn golden_dir() -> PathBuf {
     repo("tests/data/golden/v1")
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();

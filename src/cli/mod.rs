@@ -236,6 +236,9 @@ pub struct ServeArgs {
     /// Open connections (default: `ulimit -n` less 64).
     #[arg(long, env = "CUSTSEG_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// Also serve /healthz, /readyz and /metrics on this address, with connections of its own.
+    #[arg(long, env = "CUSTSEG_HEALTH_BIND")]
+    pub health_bind: Option<String>,
     /// Serve model and version folders that are symbolic links out of the model store
     /// (refused by default; links inside it are fine).
     #[arg(long, env = "CUSTSEG_ALLOW_SYMLINKS")]
@@ -288,6 +291,9 @@ impl ServeArgs {
         }
         c.allow_unauthenticated |= self.allow_unauthenticated;
         c.allow_symlinks |= self.allow_symlinks;
+        if self.health_bind.is_some() {
+            c.health_bind = self.health_bind;
+        }
         c.validate()?;
         Ok(c)
     }

@@ -64,6 +64,9 @@ pub struct ServerConfig {
     /// Open connections across all workers (0 = the descriptor limit less 64 reserved);
     /// beyond it new connections wait in the listen backlog.
     pub max_connections: usize,
+    /// A second address serving only `/healthz`, `/readyz` and `/metrics`, with connections
+    /// of its own, for probes that must be answered however many connections clients hold.
+    pub health_bind: Option<String>,
     /// Serve model and version folders that are symbolic links out of `models_dir`
     /// (refused by default; links inside the store are always fine).
     pub allow_symlinks: bool,
@@ -117,6 +120,7 @@ impl Default for ServerConfig {
             scoring_threads: 0,
             scoring_queue: 256,
             max_connections: 0,
+            health_bind: None,
             allow_symlinks: false,
         }
     }
@@ -225,6 +229,7 @@ impl ServerConfig {
             });
         }
         self.connection_cap()?;
+        self.health_addr()?;
         if crate::model::registry::check_name(&self.default_model).is_err() {
             return Err(ConfigError::BadName {
                 name: self.default_model.clone(),
@@ -282,7 +287,13 @@ impl ServerConfig {
     /// Open connections allowed across all workers: `max_connections`, or the descriptor
     /// limit less the descriptors kept for files when it is 0.
     pub fn connection_cap(&self) -> Result<usize, ConfigError> {
-        let allowed = super::limits::connections_from_rlimit();
+        let health = if self.health_bind.is_some() {
+            super::limits::HEALTH_CONNECTIONS
+        } else {
+            0
+        };
+        let allowed =
+            super::limits::connections_from_rlimit().map(|a| a.saturating_sub(health).max(16));
         match (self.max_connections, allowed) {
             (0, Some(a)) => Ok(a),
             (0, None) => Ok(25_000),
@@ -293,6 +304,20 @@ impl ServerConfig {
             }),
             (n, _) => Ok(n),
         }
+    }
+
+    /// The health listener's address, when one is set.
+    pub fn health_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        self.health_bind
+            .as_deref()
+            .map(|b| {
+                b.parse()
+                    .map_err(|e: std::net::AddrParseError| ConfigError::Bind {
+                        bind: b.to_string(),
+                        reason: e.to_string(),
+                    })
+            })
+            .transpose()
     }
 }
 

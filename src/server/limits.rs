@@ -220,6 +220,9 @@ impl ScoringPool {
 /// Descriptors kept free of connections: model files, the store's lock, logs, the listener.
 pub const RESERVED_DESCRIPTORS: u64 = 64;
 
+/// Connections the health listener accepts (they come out of the main listener's share).
+pub const HEALTH_CONNECTIONS: usize = 32;
+
 /// The default connection cap: the soft `RLIMIT_NOFILE` less [`RESERVED_DESCRIPTORS`], at
 /// least 16 (`None` when the limit cannot be read).
 pub fn connections_from_rlimit() -> Option<usize> {

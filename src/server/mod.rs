@@ -32,6 +32,8 @@ pub struct Bound {
     pub addrs: Vec<SocketAddr>,
     /// Shared state.
     pub state: Arc<AppState>,
+    /// The health listener's addresses and handle (`health_bind`), already running.
+    pub health: Option<(Vec<SocketAddr>, actix_web::dev::ServerHandle)>,
     /// Sending `()` triggers an immediate check of every model's CURRENT; dropping it stops
     /// the watcher.
     pub reload_trigger: mpsc::Sender<()>,
@@ -50,9 +52,12 @@ pub enum ServerError {
     Threads { cause: std::io::Error },
 }
 
-/// Builds the app with shared state; used by [`bind`] and by tests.
+/// The app with shared state and the given routes (all of them, [`routes::configure`], or
+/// the health listener's, [`routes::configure_health`]), the JSON 404, and the per-request
+/// metrics and log line.
 pub fn app(
     state: web::Data<AppState>,
+    routes: fn(&mut web::ServiceConfig),
 ) -> App<
     impl actix_web::dev::ServiceFactory<
         actix_web::dev::ServiceRequest,
@@ -65,7 +70,7 @@ pub fn app(
     let metrics_state = state.clone();
     App::new()
         .app_data(state)
-        .configure(routes::configure)
+        .configure(routes)
         .default_service(web::to(routes::not_found))
         .wrap_fn(move |req, srv| {
             let started = Instant::now();
@@ -98,7 +103,7 @@ pub fn bind(config: ServerConfig) -> Result<Bound, ServerError> {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
-    let server = HttpServer::new(move || app(data.clone()))
+    let server = HttpServer::new(move || app(data.clone(), routes::configure))
         .shutdown_timeout(config.shutdown_timeout_s)
         .workers(workers)
         .max_connections(limits::per_worker(cap, workers))
@@ -110,6 +115,10 @@ pub fn bind(config: ServerConfig) -> Result<Bound, ServerError> {
         })?;
     let addrs = server.addrs();
     let server = server.run();
+    let health = match config.health_addr()? {
+        Some(haddr) => Some(bind_health(&config, haddr, web::Data::from(state.clone()))?),
+        None => None,
+    };
 
     let (tx, rx) = mpsc::channel::<()>();
     let watched = state.clone();
@@ -137,8 +146,34 @@ pub fn bind(config: ServerConfig) -> Result<Bound, ServerError> {
         server,
         addrs,
         state,
+        health,
         reload_trigger: tx,
     })
+}
+
+/// Starts the health listener: `/healthz`, `/readyz` and `/metrics` on an address of their
+/// own, with one worker and connections of their own, so probes are answered however many
+/// connections clients hold on the main address.
+fn bind_health(
+    config: &ServerConfig,
+    addr: SocketAddr,
+    data: web::Data<AppState>,
+) -> Result<(Vec<SocketAddr>, actix_web::dev::ServerHandle), ServerError> {
+    let server = HttpServer::new(move || app(data.clone(), routes::configure_health))
+        .workers(1)
+        .max_connections(limits::HEALTH_CONNECTIONS)
+        .client_request_timeout(Duration::from_millis(config.header_timeout_ms))
+        .shutdown_timeout(1)
+        .bind(addr)
+        .map_err(|source| ServerError::Bind {
+            bind: addr.to_string(),
+            cause: source,
+        })?;
+    let addrs = server.addrs();
+    let server = server.run();
+    let handle = server.handle();
+    actix_rt::spawn(server);
+    Ok((addrs, handle))
 }
 
 /// Runs the server until SIGTERM/SIGINT; SIGHUP reloads changed models.
@@ -156,6 +191,9 @@ pub fn run_with(config: ServerConfig, on_bound: impl FnOnce(&[SocketAddr])) -> a
         let loaded = st.loaded();
         for a in &bound.addrs {
             println!("custseg serving on http://{a}");
+        }
+        for a in bound.health.iter().flat_map(|(addrs, _)| addrs) {
+            println!("  health and metrics also on http://{a}");
         }
         if loaded.is_empty() {
             println!(
@@ -191,6 +229,9 @@ pub fn run_with(config: ServerConfig, on_bound: impl FnOnce(&[SocketAddr])) -> a
             "limits"
         );
         bound.server.await?;
+        if let Some((_, h)) = &bound.health {
+            h.stop(true).await;
+        }
         drop(bound.reload_trigger);
         Ok(())
     })

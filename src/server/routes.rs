@@ -30,12 +30,23 @@ pub async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
     ))
 }
 
+/// A resource whose other methods answer 405 with `Allow`.
+fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path.to_string())
+        .default_service(web::to(move || async move { method_not_allowed(allow) }))
+}
+
+/// The open routes a probe or a scraper reads: `/healthz`, `/readyz`, `/metrics`. They are
+/// also all the health listener (`health_bind`) serves.
+pub fn configure_health(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/healthz", "GET").route(web::get().to(health::healthz)))
+        .service(resource("/readyz", "GET").route(web::get().to(health::readyz)))
+        .service(resource("/metrics", "GET").route(web::get().to(health::metrics)));
+}
+
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    let resource = |path: &str, allow: &'static str| {
-        web::resource(path.to_string())
-            .default_service(web::to(move || async move { method_not_allowed(allow) }))
-    };
+    configure_health(cfg);
     cfg.service(resource("/v1/score", "POST").route(web::post().to(score::score_default)))
         .service(resource("/v1/models", "GET").route(web::get().to(models::list)))
         .service(resource("/v1/models/{name}", "GET").route(web::get().to(models::show)))
@@ -43,8 +54,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             resource("/v1/models/{name}/score", "POST").route(web::post().to(score::score_named)),
         )
         .service(resource("/v1/models/{name}/reload", "POST").route(web::post().to(models::reload)))
-        .service(resource("/healthz", "GET").route(web::get().to(health::healthz)))
-        .service(resource("/readyz", "GET").route(web::get().to(health::readyz)))
-        .service(resource("/metrics", "GET").route(web::get().to(health::metrics)))
         .service(resource("/openapi.json", "GET").route(web::get().to(health::openapi)));
 }

@@ -221,8 +221,13 @@ impl AppState {
             .unwrap_or_else(|p| p.into_inner())
             .get(name)
             == Some(&(target, mtime));
-        if !known_bad {
-            let _ = self.reload(name);
+        // Remembered whatever failed (the version's files, or resolving it), so the watcher
+        // counts and logs one failure per change rather than one per tick.
+        if !known_bad && self.reload(name).is_err() {
+            self.failed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(name.into(), (target, mtime));
         }
     }
 }
