@@ -98,7 +98,8 @@ echo "trainer: $((trainer_kills + write_kills)) runs, $killed killed mid-run, $f
 
 # The server: kill -9 under load, restart, it must serve the CURRENT version.
 port="$(free_port)"
-body='{"customers":[{"customer_id":"c1","recency_days":12,"frequency":9,"monetary":1420.5}]}'
+# Every feature of the demo model (a customer missing most of them is refused: too_many_missing).
+body='{"customers":[{"customer_id":"c1","recency_days":12,"frequency":9,"monetary":1420.5,"avg_order_value":157.8,"tenure_days":610,"age":41,"gender":"F","annual_income":72000,"occupation":"Manager","region":"North","signup_channel":"app"}]}'
 for i in $(seq "$server_kills"); do
     "$bin" serve --models-dir "$models" --bind "127.0.0.1:$port" >/dev/null 2>&1 &
     spid=$!

@@ -393,6 +393,10 @@ fn r12_the_server_warns_once_about_a_linked_model_and_the_env_var_allows_it() {
         warnings[0].contains("WARN") && warnings[0].contains("evil"),
         "{logs}"
     );
+    assert!(
+        !logs.contains('\u{1b}'),
+        "logs written to a file carry no terminal colour codes: {logs:?}"
+    );
 
     let (addr, child) = serve_process(store.path(), &[("CUSTSEG_ALLOW_SYMLINKS", "true")]);
     let r = get(addr, "/v1/models/evil", &[]);
