@@ -183,8 +183,6 @@ fn create(path: &Path) -> Result<BufWriter<File>> {
 pub fn generate(customers: u64, seed: u64, out: &Path) -> Result<Generated> {
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let (first, last) = period();
-    let span = f64::from(last - first);
     let cust_path = out.join("customers.csv");
     let mut cw = create(&cust_path)?;
     let io = |e| Error::io(&cust_path, e);
@@ -195,7 +193,6 @@ pub fn generate(customers: u64, seed: u64, out: &Path) -> Result<Generated> {
     .map_err(io)?;
     let mut orders: Vec<Order> = Vec::new();
     let unit = LogNormal::new(0.0, 0.45).expect("valid");
-    let tail = Pareto::new(1.0, 1.6).expect("valid");
     for c in 0..customers {
         let mut u: f64 = rng.gen();
         let arch = ARCHETYPES
@@ -206,129 +203,143 @@ pub fn generate(customers: u64, seed: u64, out: &Path) -> Result<Generated> {
                 hit
             })
             .unwrap_or(&ARCHETYPES[2]);
-        let start = first + (span * rng.gen_range(arch.start.0..=arch.start.1)) as i32;
-        let stop = last - rng.gen_range(arch.churn.0..=arch.churn.1) as i32;
-        let gap = Exp::new(1.0 / rng.gen_range(arch.gap.0..=arch.gap.1)).expect("positive rate");
-        let price = (arch.price * unit.sample(&mut rng)) as f32;
-        let mut day = start.min(last);
-        let mut n = 0;
-        loop {
-            orders.push(Order {
-                day,
-                customer: c as u32,
-                lines: rng.gen_range(1..=4),
-                price,
-                returned: rng.gen_bool(0.03),
-            });
-            n += 1;
-            day += 1 + gap.sample(&mut rng) as i32;
-            if day > stop.min(last) || (arch.max_orders > 0 && n >= arch.max_orders) {
-                break;
-            }
-        }
-        // Demographics, with a few missing values.
-        let age = Normal::new(arch.age, 11.0)
-            .expect("valid")
-            .sample(&mut rng)
-            .clamp(18.0, 85.0) as u32;
-        let income = (arch.income * LogNormal::new(0.0, 0.35).expect("valid").sample(&mut rng)
-            / 100.0)
-            .round()
-            * 100.0;
-        let gender = if rng.gen_bool(0.02) {
-            "Other"
-        } else if rng.gen_bool(0.52) {
-            "F"
-        } else {
-            "M"
-        };
-        let occupation = if age >= 66 && rng.gen_bool(0.7) {
-            "Retired"
-        } else if age <= 24 && rng.gen_bool(0.5) {
-            "Student"
-        } else {
-            OCCUPATIONS[rng.gen_range(0..OCCUPATIONS.len())]
-        };
-        let age_s = if rng.gen_bool(0.02) {
-            String::new()
-        } else {
-            age.to_string()
-        };
-        let income_s = if rng.gen_bool(0.01) {
-            String::new()
-        } else {
-            format!("{income:.0}")
-        };
-        let region = if rng.gen_bool(0.01) {
-            ""
-        } else {
-            pick(&mut rng, &REGIONS)
-        };
-        let channel = pick(&mut rng, &CHANNELS);
-        writeln!(
-            cw,
-            "C{:07},{age_s},{gender},{income_s},{occupation},{region},{channel}",
-            c + 1
-        )
-        .map_err(io)?;
+        push_orders(&mut rng, arch, c as u32, &unit, &mut orders);
+        let row = demographics(&mut rng, arch);
+        writeln!(cw, "C{:07},{row}", c + 1).map_err(io)?;
     }
     cw.flush().map_err(io)?;
     drop(cw);
-
     orders.sort_by_key(|o| (o.day, o.customer));
-    let tx_path = out.join("transactions.csv");
-    let mut tw = create(&tx_path)?;
-    let io = |e| Error::io(&tx_path, e);
+    let lines = write_transactions(&mut rng, &orders, &unit, &out.join("transactions.csv"))?;
+    Ok(Generated {
+        customers,
+        orders: orders.len() as u64,
+        lines,
+    })
+}
+
+/// One customer's orders, from the archetype's start, gap, churn and price.
+fn push_orders(
+    rng: &mut Xoshiro256PlusPlus,
+    arch: &Archetype,
+    customer: u32,
+    unit: &LogNormal<f64>,
+    orders: &mut Vec<Order>,
+) {
+    let (first, last) = period();
+    let span = f64::from(last - first);
+    let start = first + (span * rng.gen_range(arch.start.0..=arch.start.1)) as i32;
+    let stop = last - rng.gen_range(arch.churn.0..=arch.churn.1) as i32;
+    let gap = Exp::new(1.0 / rng.gen_range(arch.gap.0..=arch.gap.1)).expect("positive rate");
+    let price = (arch.price * unit.sample(rng)) as f32;
+    let mut day = start.min(last);
+    let mut n = 0;
+    loop {
+        orders.push(Order {
+            day,
+            customer,
+            lines: rng.gen_range(1..=4),
+            price,
+            returned: rng.gen_bool(0.03),
+        });
+        n += 1;
+        day += 1 + gap.sample(rng) as i32;
+        if day > stop.min(last) || (arch.max_orders > 0 && n >= arch.max_orders) {
+            break;
+        }
+    }
+}
+
+/// A customer's demographics as CSV fields after the id, with a few missing values.
+fn demographics(rng: &mut Xoshiro256PlusPlus, arch: &Archetype) -> String {
+    let age = Normal::new(arch.age, 11.0)
+        .expect("valid")
+        .sample(rng)
+        .clamp(18.0, 85.0) as u32;
+    let income = (arch.income * LogNormal::new(0.0, 0.35).expect("valid").sample(rng) / 100.0)
+        .round()
+        * 100.0;
+    let gender = if rng.gen_bool(0.02) {
+        "Other"
+    } else if rng.gen_bool(0.52) {
+        "F"
+    } else {
+        "M"
+    };
+    let occupation = if age >= 66 && rng.gen_bool(0.7) {
+        "Retired"
+    } else if age <= 24 && rng.gen_bool(0.5) {
+        "Student"
+    } else {
+        OCCUPATIONS[rng.gen_range(0..OCCUPATIONS.len())]
+    };
+    let age_s = if rng.gen_bool(0.02) {
+        String::new()
+    } else {
+        age.to_string()
+    };
+    let income_s = if rng.gen_bool(0.01) {
+        String::new()
+    } else {
+        format!("{income:.0}")
+    };
+    let region = if rng.gen_bool(0.01) {
+        ""
+    } else {
+        pick(rng, &REGIONS)
+    };
+    let channel = pick(rng, &CHANNELS);
+    format!("{age_s},{gender},{income_s},{occupation},{region},{channel}")
+}
+
+/// Writes the order lines (a few orders with a heavy-tailed basket), then the returns as a
+/// block of credit notes in date order; returns the number of lines.
+fn write_transactions(
+    rng: &mut Xoshiro256PlusPlus,
+    orders: &[Order],
+    unit: &LogNormal<f64>,
+    path: &Path,
+) -> Result<u64> {
+    let (_, last) = period();
+    let tail = Pareto::new(1.0, 1.6).expect("valid");
+    let mut tw = create(path)?;
+    let io = |e| Error::io(path, e);
     writeln!(tw, "order_id,customer_id,order_date,quantity,unit_price").map_err(io)?;
     let mut lines = 0u64;
     let mut returns: Vec<(i32, String)> = Vec::new();
     for (i, o) in orders.iter().enumerate() {
         let date = format_day(o.day);
         let big = if rng.gen_bool(0.02) {
-            f64::min(tail.sample(&mut rng), 40.0)
+            f64::min(tail.sample(rng), 40.0)
         } else {
             1.0
         };
         for l in 0..o.lines {
-            let qty = 1 + (Exp::new(0.8).expect("valid").sample(&mut rng) as u32).min(20);
-            let price = (f64::from(o.price) * unit.sample(&mut rng) * big).max(0.5);
+            let qty = 1 + (Exp::new(0.8).expect("valid").sample(rng) as u32).min(20);
+            let price = (f64::from(o.price) * unit.sample(rng) * big).max(0.5);
             let price = (price * 100.0).round() / 100.0;
-            writeln!(
-                tw,
-                "O{:08},C{:07},{date},{qty},{price:.2}",
-                i + 1,
-                o.customer + 1
-            )
-            .map_err(io)?;
+            let (order, customer) = (i + 1, o.customer + 1);
+            writeln!(tw, "O{order:08},C{customer:07},{date},{qty},{price:.2}").map_err(io)?;
             lines += 1;
             if o.returned && l == 0 {
                 let back = o.day + rng.gen_range(1..=14);
                 if back <= last {
-                    returns.push((
-                        back,
-                        format!(
-                            "R{:08},C{:07},{},-{qty},{price:.2}",
-                            i + 1,
-                            o.customer + 1,
-                            format_day(back)
-                        ),
-                    ));
+                    let line = format!(
+                        "R{order:08},C{customer:07},{},-{qty},{price:.2}",
+                        format_day(back)
+                    );
+                    returns.push((back, line));
                 }
             }
         }
     }
-    // Returns are appended in date order, as a separate block of credit notes.
     returns.sort();
     for (_, line) in &returns {
         writeln!(tw, "{line}").map_err(io)?;
         lines += 1;
     }
     tw.flush().map_err(io)?;
-    Ok(Generated {
-        customers,
-        orders: orders.len() as u64,
-        lines,
-    })
+    Ok(lines)
 }
 
 #[cfg(test)]

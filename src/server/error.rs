@@ -1,5 +1,6 @@
-//! API errors: every failure answers `{"error": {"code", "message", "field"}}` with a 4xx
-//! status; the status of each error kind is decided in one exhaustive match.
+//! API errors: every failure answers `{"error": {"code", "message", "field"}}`. A bad request
+//! gets a 4xx, a busy server a 503, and only a bug a 500; the status of each error kind is
+//! decided in one exhaustive match.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
@@ -33,6 +34,8 @@ pub enum ApiErrorKind {
     Timeout,
     /// The body budget or the scoring queue is full; retry later (503 with `Retry-After`).
     Busy,
+    /// A bug: scoring panicked (500). Never the answer to a bad request.
+    Internal,
 }
 
 /// An error answered to a client.
@@ -98,6 +101,7 @@ impl ResponseError for ApiError {
             ApiErrorKind::ReloadFailed => StatusCode::CONFLICT,
             ApiErrorKind::NotReady | ApiErrorKind::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ApiErrorKind::Timeout => StatusCode::REQUEST_TIMEOUT,
+            ApiErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 

@@ -147,6 +147,8 @@ pub enum PoolRefusal {
     Full,
     /// The pool has shut down (the server is stopping).
     Closed,
+    /// The job panicked (a bug); the pool keeps running.
+    Panicked,
 }
 
 /// Threads that run scoring jobs (JSON parsing, features, distances, the response body), so
@@ -210,10 +212,13 @@ impl ScoringPool {
         }
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.pool.spawn(move || {
-            let _slot = slot;
-            let _ = tx.send(job());
+            // A panicking job must not take the pool down (rayon aborts on a panic).
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+            // The slot is free once the work is done, before the caller hears of it.
+            drop(slot);
+            let _ = tx.send(result.map_err(|_| PoolRefusal::Panicked));
         });
-        rx.await.map_err(|_| PoolRefusal::Closed)
+        rx.await.map_err(|_| PoolRefusal::Closed)?
     }
 }
 
@@ -333,6 +338,8 @@ mod tests {
             .await;
             assert_eq!(rc, Err(PoolRefusal::Full));
             assert_eq!((ra, rb), (Ok(7), Ok(7)));
+            let boom = pool.run(|| -> i32 { panic!("a bug") }).await;
+            assert_eq!(boom, Err(PoolRefusal::Panicked));
         });
         assert_eq!(pool.admitted(), 0, "every slot is given back");
         let r = rt.block_on(pool.run(|| 5));

@@ -349,6 +349,11 @@ async fn score_on_pool(
                 "shutting_down",
                 "the server is stopping",
             ),
+            PoolRefusal::Panicked => ApiError::new(
+                ApiErrorKind::Internal,
+                "internal_error",
+                "scoring failed unexpectedly (a bug: please report it)",
+            ),
         })?
 }
 
