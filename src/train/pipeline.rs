@@ -258,7 +258,34 @@ pub fn as_of_day(raw: &str) -> Result<i32> {
     Ok(parse_as_of(raw)?)
 }
 
-/// Trains a model on `inputs` with `params`.
+/// The inputs as read and cleaned.
+struct Loaded {
+    log: Option<TransactionLog>,
+    table: Option<CustomerTable>,
+}
+
+/// The customers, their candidate features, the fitted spec and the scaled matrix.
+struct Featured {
+    as_of: Option<i32>,
+    /// Derived table columns are as of the training as-of, or today for a table alone.
+    table_as_of: i32,
+    report: DataReport,
+    pop: Population,
+    cands: Vec<Candidate>,
+    spec: features::FeatureSpec,
+    x: Array2<f64>,
+}
+
+/// The fitted clustering, segments in id order.
+struct Clustered {
+    centroids: Array2<f64>,
+    labels: Vec<usize>,
+    distances: Vec<f64>,
+    identity: Option<lineage::Identity>,
+}
+
+/// Trains a model on `inputs` with `params`: load → features → choose k → fit → identity →
+/// segments → assemble, each timed.
 ///
 /// With a `previous` version of the model, segments that are the same groups keep their ids
 /// and names (see [`super::lineage`]) and the output records where the training customers
@@ -270,6 +297,99 @@ pub fn train(
     progress: &Progress,
 ) -> Result<TrainOutput> {
     let start = Instant::now();
+    let loaded = load(inputs, params, progress)?;
+    let read_s = start.elapsed().as_secs_f64();
+    let t_feat = Instant::now();
+    let mut f = featurize(inputs, params, &loaded)?;
+    let features_s = t_feat.elapsed().as_secs_f64();
+    let t_search = Instant::now();
+    let (fitted, k_search, k_search_sample) = choose_and_fit(&f.x, params, progress)?;
+    let k_search_s = t_search.elapsed().as_secs_f64();
+    let t_fit = Instant::now();
+    let mut c = identify(&f, fitted.centroids.clone(), previous);
+    let k = c.centroids.nrows();
+    let used: Vec<String> = f.spec.features.iter().map(|x| x.name.clone()).collect();
+    let (lifecycle, values) = value_model(&f.cands, &used, &c.labels, k).unzip();
+    let built = build_segments(&SegmentInput {
+        candidates: &f.cands,
+        used: &used,
+        labels: &c.labels,
+        k,
+        value_feature: inputs.value_feature.as_deref(),
+        overrides: &inputs.segment_names,
+        ids: c.identity.as_ref().map_or(&[], |i| &i.ids),
+        inherited: c.identity.as_ref().map_or(&[], |i| &i.inherited),
+        lifecycle: lifecycle.as_ref(),
+        values: values.as_deref().unwrap_or_default(),
+    })?;
+    let mut segments = built.segments;
+    if let Some(id) = c.identity.as_mut() {
+        id.lineage.renames = built.renames;
+    }
+    set_distance_p99(&mut segments, &c.labels, &c.distances);
+    let fit_s = t_fit.elapsed().as_secs_f64();
+    let migration = migration_from(previous, &f.pop.ids, &segments, &c.labels);
+    let quality = Quality::of(&f.x, &c, params);
+    let value_column =
+        super::segments::value_column(&f.cands, &used, inputs.value_feature.as_deref()).map(|v| {
+            if v.money {
+                v.label
+            } else {
+                format!("{} (a score: tiers only, no revenue share)", v.label)
+            }
+        });
+    let model = model_file(
+        inputs,
+        params,
+        &loaded,
+        &mut f,
+        &c,
+        segments,
+        lifecycle,
+        value_column,
+    );
+    let metrics = Metrics {
+        k,
+        inertia: quality.inertia,
+        silhouette: quality.silhouette,
+        silhouette_sample: params.silhouette_sample.min(f.pop.ids.len()),
+        calinski_harabasz: quality.calinski_harabasz,
+        davies_bouldin: quality.davies_bouldin,
+        iterations: fitted.iterations,
+        run_inertias: fitted.run_inertias,
+        k_search,
+        k_search_sample,
+        data: std::mem::take(&mut f.report),
+        timings: Timings {
+            read_s,
+            features_s,
+            k_search_s,
+            fit_s,
+            total_s: start.elapsed().as_secs_f64(),
+        },
+        migration,
+    };
+    let columns = f
+        .cands
+        .into_iter()
+        .filter(|x| used.contains(&x.name))
+        .collect();
+    Ok(TrainOutput {
+        model,
+        metrics,
+        assignments: Assignments {
+            ids: f.pop.ids,
+            columns,
+            labels: c.labels,
+            distances: c.distances,
+        },
+        matrix: f.x,
+    })
+}
+
+/// Reads and cleans the transaction log and the customer table (either may be absent, not
+/// both).
+fn load(inputs: &TrainInputs, params: &TrainValidParams, progress: &Progress) -> Result<Loaded> {
     if inputs.transactions.is_empty() && inputs.customers.is_empty() {
         return Err(TrainError::NoInputs.into());
     }
@@ -300,21 +420,19 @@ pub fn train(
             progress,
         )?)
     };
-    let read_s = start.elapsed().as_secs_f64();
+    Ok(Loaded { log, table })
+}
 
-    let t_feat = Instant::now();
-    let as_of = params.as_of.or(log.as_ref().map(|l| l.last_day + 1));
+/// The customers as of the training date, their candidate features, the fitted feature spec
+/// and the scaled matrix.
+fn featurize(inputs: &TrainInputs, params: &TrainValidParams, loaded: &Loaded) -> Result<Featured> {
+    let (log, table) = (loaded.log.as_ref(), loaded.table.as_ref());
+    let as_of = params.as_of.or(log.map(|l| l.last_day + 1));
     let mut report = DataReport {
-        transactions: log.as_ref().map(|l| l.cleaning.clone()),
+        transactions: log.map(|l| l.cleaning.clone()),
         ..Default::default()
     };
-    let pop = population(
-        log.as_ref(),
-        table.as_ref(),
-        as_of,
-        params.window_days,
-        &mut report,
-    );
+    let pop = population(log, table, as_of, params.window_days, &mut report);
     if pop.ids.is_empty() {
         return Err(TrainError::NoCustomers {
             reason: format!(
@@ -329,18 +447,17 @@ pub fn train(
         }
         .into());
     }
-    if table.as_ref().is_some_and(|t| t.numbered) {
+    if table.is_some_and(|t| t.numbered) {
         report.customer_ids_numbered = true;
         tracing::warn!(
             "the customer table has no customer id column: rows are numbered 1, 2, … as ids"
         );
     }
-    // Derived table columns are as of the training as-of, or today for a table alone.
     let table_as_of = as_of.unwrap_or_else(data::dates::today);
     let (cands, derivations) = candidates(
         &pop,
         log.is_some(),
-        table.as_ref(),
+        table,
         &inputs.features,
         table_as_of,
         &mut report,
@@ -352,40 +469,59 @@ pub fn train(
             .find(|(n, _)| *n == f.name)
             .map(|(_, d)| d.clone());
     }
-    let derived = spec.features.iter().any(|f| f.derived.is_some());
     report.features_dropped.extend(fit_report.dropped);
     report.imputed = fit_report.imputed;
-    let n = pop.ids.len();
+    let x = encode_matrix(&spec, &cands, pop.ids.len())?;
+    Ok(Featured {
+        as_of,
+        table_as_of,
+        report,
+        pop,
+        cands,
+        spec,
+        x,
+    })
+}
+
+/// The scaled `(n, d)` matrix of the candidates the spec uses.
+fn encode_matrix(
+    spec: &features::FeatureSpec,
+    cands: &[Candidate],
+    n: usize,
+) -> Result<Array2<f64>> {
     let d = spec.n_columns();
     let mut x = Array2::<f64>::zeros((n, d));
-    {
-        let data = x.as_slice_mut().expect("fresh array is contiguous");
-        let mut at = 0;
-        let mut warnings = Vec::new();
-        for f in &spec.features {
-            let w = f.width();
-            let cand = cands
-                .iter()
-                .find(|c| c.name == f.name)
-                .expect("spec comes from candidates");
-            for i in 0..n {
-                f.encode(
-                    &cand.values.get(i),
-                    &mut data[i * d + at..i * d + at + w],
-                    &mut warnings,
-                )?;
-                warnings.clear();
-            }
-            at += w;
+    let data = x.as_slice_mut().expect("fresh array is contiguous");
+    let mut at = 0;
+    let mut warnings = Vec::new();
+    for f in &spec.features {
+        let w = f.width();
+        let cand = cands
+            .iter()
+            .find(|c| c.name == f.name)
+            .expect("spec comes from candidates");
+        for i in 0..n {
+            f.encode(
+                &cand.values.get(i),
+                &mut data[i * d + at..i * d + at + w],
+                &mut warnings,
+            )?;
+            warnings.clear();
         }
+        at += w;
     }
-    let features_s = t_feat.elapsed().as_secs_f64();
+    Ok(x)
+}
 
-    // k: fixed, or searched on a seeded sample.
-    let t_search = Instant::now();
-    let mut k_search = Vec::new();
-    let mut k_search_sample = 0;
-    let fitted: KmFit = match params.k {
+/// k-means with the given k, or with the k chosen on a seeded sample (then refined on all
+/// customers); also the k search's points and sample size.
+fn choose_and_fit(
+    x: &Array2<f64>,
+    params: &TrainValidParams,
+    progress: &Progress,
+) -> Result<(KmFit, Vec<KPoint>, usize)> {
+    let n = x.nrows();
+    let (min, max) = match params.k {
         KChoice::Fixed(k) => {
             if k > n {
                 return Err(TrainError::TooFewCustomers { k, n }.into());
@@ -400,80 +536,83 @@ pub fn train(
                 params.seed,
             )?;
             bar.finish_and_clear();
-            f
+            return Ok((f, Vec::new(), 0));
         }
-        KChoice::Auto { min, max } => {
-            let max = max.min(n.saturating_sub(1));
-            if min > max {
-                return Err(TrainError::TooFewCustomers { k: min, n }.into());
-            }
-            let idx = sample_rows(n, params.k_sample, params.seed);
-            k_search_sample = idx.len();
-            let xs = if idx.len() == n {
-                x.clone()
-            } else {
-                x.select(Axis(0), &idx)
-            };
-            let bar = progress.bar("searching k", (max - min + 1) as u64);
-            let mut fits = Vec::new();
-            for k in min..=max {
-                let f = kmeans::fit(
-                    xs.view(),
-                    k,
-                    params.n_init,
-                    params.max_iter,
-                    params.tol,
-                    params.seed,
-                )?;
-                let (labels, _) = labels_of(&xs, &f.centroids);
-                k_search.push(KPoint {
-                    k,
-                    inertia: f.inertia,
-                    silhouette: silhouette(
-                        xs.view(),
-                        &labels,
-                        k,
-                        params.silhouette_sample,
-                        params.seed,
-                    ),
-                    calinski_harabasz: calinski_harabasz(xs.view(), &labels, k),
-                    davies_bouldin: davies_bouldin(xs.view(), &labels, k),
-                    iterations: f.iterations,
-                    mean_rank: 0.0,
-                    chosen: false,
-                });
-                fits.push(f);
-                bar.inc(1);
-            }
-            bar.finish_and_clear();
-            let k = choose_k(&mut k_search);
-            let best = fits.swap_remove(k - min);
-            if idx.len() == n {
-                best
-            } else {
-                let bar = progress.spinner(&format!("fitting k = {k} on all customers"));
-                let f = kmeans::refine(x.view(), &best.centroids, params.max_iter, params.tol)?;
-                bar.finish_and_clear();
-                f
-            }
-        }
+        KChoice::Auto { min, max } => (min, max.min(n.saturating_sub(1))),
     };
-    let k_search_s = t_search.elapsed().as_secs_f64();
+    if min > max {
+        return Err(TrainError::TooFewCustomers { k: min, n }.into());
+    }
+    let idx = sample_rows(n, params.k_sample, params.seed);
+    let xs = if idx.len() == n {
+        x.clone()
+    } else {
+        x.select(Axis(0), &idx)
+    };
+    let (mut k_search, mut fits) = search_k(&xs, min, max, params, progress)?;
+    let k = choose_k(&mut k_search);
+    let best = fits.swap_remove(k - min);
+    if idx.len() == n {
+        return Ok((best, k_search, idx.len()));
+    }
+    let bar = progress.spinner(&format!("fitting k = {k} on all customers"));
+    let f = kmeans::refine(x.view(), &best.centroids, params.max_iter, params.tol)?;
+    bar.finish_and_clear();
+    Ok((f, k_search, idx.len()))
+}
 
-    let t_fit = Instant::now();
-    let k = fitted.centroids.nrows();
-    let (mut labels, mut distances) = labels_of(&x, &fitted.centroids);
-    let mut centroids = fitted.centroids;
-    // Segment ids: continue the previous version's where a segment is the same group; order
-    // the segments by id.
+/// One fit and its quality scores per k in `min..=max`, on the sample `xs`.
+fn search_k(
+    xs: &Array2<f64>,
+    min: usize,
+    max: usize,
+    params: &TrainValidParams,
+    progress: &Progress,
+) -> Result<(Vec<KPoint>, Vec<KmFit>)> {
+    let bar = progress.bar("searching k", (max - min + 1) as u64);
+    let mut points = Vec::new();
+    let mut fits = Vec::new();
+    for k in min..=max {
+        let f = kmeans::fit(
+            xs.view(),
+            k,
+            params.n_init,
+            params.max_iter,
+            params.tol,
+            params.seed,
+        )?;
+        let (labels, _) = labels_of(xs, &f.centroids);
+        points.push(KPoint {
+            k,
+            inertia: f.inertia,
+            silhouette: silhouette(xs.view(), &labels, k, params.silhouette_sample, params.seed),
+            calinski_harabasz: calinski_harabasz(xs.view(), &labels, k),
+            davies_bouldin: davies_bouldin(xs.view(), &labels, k),
+            iterations: f.iterations,
+            mean_rank: 0.0,
+            chosen: false,
+        });
+        fits.push(f);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok((points, fits))
+}
+
+/// Labels every customer; with a previous version, continues its segment ids where a segment
+/// is the same group and orders the segments by id.
+fn identify(f: &Featured, centroids: Array2<f64>, previous: Option<&Model>) -> Clustered {
+    let k = centroids.nrows();
+    let (mut labels, mut distances) = labels_of(&f.x, &centroids);
+    let mut centroids = centroids;
     let identity = previous.map(|p| {
         let radii = lineage::radii(&labels, &distances, k);
-        let mut id = lineage::match_segments(&p.file, &spec, centroids.view(), &radii);
+        let mut id = lineage::match_segments(&p.file, &f.spec, centroids.view(), &radii);
         let mut order: Vec<usize> = (0..k).collect();
         order.sort_by_key(|&j| id.ids[j]);
         if order.iter().enumerate().any(|(i, &j)| i != j) {
             centroids = centroids.select(Axis(0), &order);
-            (labels, distances) = labels_of(&x, &centroids);
+            (labels, distances) = labels_of(&f.x, &centroids);
             id.ids = order.iter().map(|&j| id.ids[j]).collect();
             id.inherited = order.iter().map(|&j| id.inherited[j].clone()).collect();
             id.lineage.matches = order
@@ -483,33 +622,20 @@ pub fn train(
         }
         id
     });
-    let inertia: f64 = distances.iter().map(|d| d * d).sum();
-    let sil = silhouette(x.view(), &labels, k, params.silhouette_sample, params.seed);
-    let ch = calinski_harabasz(x.view(), &labels, k);
-    let db = davies_bouldin(x.view(), &labels, k);
-    let used: Vec<String> = spec.features.iter().map(|f| f.name.clone()).collect();
-    let (lifecycle, values) = value_model(&cands, &used, &labels, k).unzip();
-    let built = build_segments(&SegmentInput {
-        candidates: &cands,
-        used: &used,
-        labels: &labels,
-        k,
-        value_feature: inputs.value_feature.as_deref(),
-        overrides: &inputs.segment_names,
-        ids: identity.as_ref().map_or(&[], |i| &i.ids),
-        inherited: identity.as_ref().map_or(&[], |i| &i.inherited),
-        lifecycle: lifecycle.as_ref(),
-        values: values.as_deref().unwrap_or_default(),
-    })?;
-    let mut segments = built.segments;
-    let mut identity = identity;
-    if let Some(id) = identity.as_mut() {
-        id.lineage.renames = built.renames;
+    Clustered {
+        centroids,
+        labels,
+        distances,
+        identity,
     }
+}
+
+/// Each segment's 99th-percentile distance of its customers to its centroid.
+fn set_distance_p99(segments: &mut [super::Segment], labels: &[usize], distances: &[f64]) {
     for (j, s) in segments.iter_mut().enumerate() {
         let mut d: Vec<f64> = labels
             .iter()
-            .zip(&distances)
+            .zip(distances)
             .filter(|(l, _)| **l == j)
             .map(|(_, d)| *d)
             .collect();
@@ -518,37 +644,83 @@ pub fn train(
             s.distance_p99 = Some(d[((d.len() - 1) as f64 * 0.99).round() as usize]);
         }
     }
-    let fit_s = t_fit.elapsed().as_secs_f64();
+}
 
-    // Where the previous version's customers are now. A previous version whose assignments
-    // cannot be read only loses the matrix.
-    let migration = previous.and_then(|p| {
-        let saved = lineage::saved_labels(p)
-            .map_err(|e| tracing::warn!("no migration matrix: {e}"))
-            .ok()?;
-        let (from, only_in_from) = lineage::join_labels(&saved, &pop.ids);
-        Some(lineage::migration(
-            p.file.version,
-            &p.file.segments,
-            &from,
-            &segments,
-            &labels,
-            only_in_from,
-        ))
-    });
+/// Where the previous version's customers are now. A previous version whose assignments
+/// cannot be read only loses the matrix.
+fn migration_from(
+    previous: Option<&Model>,
+    ids: &[String],
+    segments: &[super::Segment],
+    labels: &[usize],
+) -> Option<crate::model::format::Migration> {
+    let p = previous?;
+    let saved = lineage::saved_labels(p)
+        .map_err(|e| tracing::warn!("no migration matrix: {e}"))
+        .ok()?;
+    let (from, only_in_from) = lineage::join_labels(&saved, ids);
+    Some(lineage::migration(
+        p.file.version,
+        &p.file.segments,
+        &from,
+        segments,
+        labels,
+        only_in_from,
+    ))
+}
 
+/// The clustering's quality on all customers.
+struct Quality {
+    inertia: f64,
+    silhouette: f64,
+    calinski_harabasz: f64,
+    davies_bouldin: f64,
+}
+
+impl Quality {
+    fn of(x: &Array2<f64>, c: &Clustered, params: &TrainValidParams) -> Quality {
+        let k = c.centroids.nrows();
+        Quality {
+            inertia: c.distances.iter().map(|d| d * d).sum(),
+            silhouette: silhouette(
+                x.view(),
+                &c.labels,
+                k,
+                params.silhouette_sample,
+                params.seed,
+            ),
+            calinski_harabasz: calinski_harabasz(x.view(), &c.labels, k),
+            davies_bouldin: davies_bouldin(x.view(), &c.labels, k),
+        }
+    }
+}
+
+/// The model file of a training run (name, version and creation time are the registry's).
+#[allow(clippy::too_many_arguments)]
+fn model_file(
+    inputs: &TrainInputs,
+    params: &TrainValidParams,
+    loaded: &Loaded,
+    f: &mut Featured,
+    c: &Clustered,
+    segments: Vec<super::Segment>,
+    lifecycle: Option<ValueModel>,
+    value_column: Option<String>,
+) -> ModelFile {
+    let (log, table) = (loaded.log.as_ref(), loaded.table.as_ref());
     let (k_mode, k_min, k_max) = match params.k {
         KChoice::Fixed(k) => ("fixed", k, k),
         KChoice::Auto { min, max } => ("auto", min, max),
     };
-    let model = ModelFile {
+    let derived = f.spec.features.iter().any(|x| x.derived.is_some());
+    ModelFile {
         format_version: FORMAT_VERSION,
         name: String::new(),
         version: 0,
         created_at: String::new(),
         custseg_version: env!("CARGO_PKG_VERSION").to_string(),
         seed: params.seed,
-        k,
+        k: c.centroids.nrows(),
         params: ParamsRecord {
             k_mode: k_mode.into(),
             k_min,
@@ -563,70 +735,27 @@ pub fn train(
             keep_duplicates: params.keep_duplicates,
         },
         input: InputRecord {
-            transactions: log.as_ref().map(|l| l.files.clone()).unwrap_or_default(),
-            customers: table.as_ref().map(|t| t.files.clone()).unwrap_or_default(),
+            transactions: log.map(|l| l.files.clone()).unwrap_or_default(),
+            customers: table.map(|t| t.files.clone()).unwrap_or_default(),
             column_map: inputs.map.pairs.clone(),
-            transaction_rows: log.as_ref().map_or(0, |l| l.cleaning.rows_read),
-            transaction_rows_kept: log.as_ref().map_or(0, |l| l.cleaning.rows_kept),
-            customer_rows: table.as_ref().map_or(0, |t| t.ids.len() as u64),
-            customers_segmented: n as u64,
+            transaction_rows: log.map_or(0, |l| l.cleaning.rows_read),
+            transaction_rows_kept: log.map_or(0, |l| l.cleaning.rows_kept),
+            customer_rows: table.map_or(0, |t| t.ids.len() as u64),
+            customers_segmented: f.pop.ids.len() as u64,
         },
         as_of: if log.is_some() {
-            as_of.map(format_day)
+            f.as_of.map(format_day)
         } else {
-            derived.then(|| format_day(table_as_of))
+            derived.then(|| format_day(f.table_as_of))
         },
-        features: spec,
-        centroids: centroids.rows().into_iter().map(|r| r.to_vec()).collect(),
+        features: std::mem::take(&mut f.spec),
+        centroids: c.centroids.rows().into_iter().map(|r| r.to_vec()).collect(),
         segments,
-        inertia,
-        lineage: identity.map(|i| i.lineage),
+        inertia: c.distances.iter().map(|d| d * d).sum(),
+        lineage: c.identity.as_ref().map(|i| i.lineage.clone()),
         lifecycle,
-        value_column: super::segments::value_column(&cands, &used, inputs.value_feature.as_deref())
-            .map(|c| {
-                if c.money {
-                    c.label
-                } else {
-                    format!("{} (a score: tiers only, no revenue share)", c.label)
-                }
-            }),
-    };
-    let metrics = Metrics {
-        k,
-        inertia,
-        silhouette: sil,
-        silhouette_sample: params.silhouette_sample.min(n),
-        calinski_harabasz: ch,
-        davies_bouldin: db,
-        iterations: fitted.iterations,
-        run_inertias: fitted.run_inertias,
-        k_search,
-        k_search_sample,
-        data: report,
-        timings: Timings {
-            read_s,
-            features_s,
-            k_search_s,
-            fit_s,
-            total_s: start.elapsed().as_secs_f64(),
-        },
-        migration,
-    };
-    let columns = cands
-        .into_iter()
-        .filter(|c| used.contains(&c.name))
-        .collect();
-    Ok(TrainOutput {
-        model,
-        metrics,
-        assignments: Assignments {
-            ids: pop.ids,
-            columns,
-            labels,
-            distances,
-        },
-        matrix: x,
-    })
+        value_column,
+    }
 }
 
 /// Fits RFM score cut points and the typical purchase interval on the training customers
