@@ -24,7 +24,7 @@
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
-use crate::features::{Encoding, Transform};
+use crate::features::{Encoding, FeatureSpec, Transform};
 use crate::model::ModelFile;
 
 /// The PMML namespace written.
@@ -59,28 +59,7 @@ pub enum ExportError {
 pub fn pmml(model: &ModelFile) -> Result<String, ExportError> {
     check(model)?;
     let spec = &model.features;
-    let mut names = Names::default();
-    for f in &spec.features {
-        names.taken.insert(f.name.clone());
-    }
-    // Derived field names: a trimmed copy per categorical feature, one per scaled column.
-    let mut trimmed: Vec<Option<String>> = Vec::new();
-    let mut scaled: Vec<String> = Vec::new();
-    let column_names = spec.column_names();
-    for f in &spec.features {
-        trimmed.push(match f.encoding {
-            Encoding::Categorical { .. } => Some(names.unique(format!("trimmed:{}", f.name))),
-            Encoding::Numeric { .. } => None,
-        });
-    }
-    for c in &column_names {
-        scaled.push(names.unique(format!("scaled:{c}")));
-    }
-    let out_id = names.unique("segment_id".into());
-    let out_name = names.unique("segment".into());
-    let out_sq = names.unique("squared_distance".into());
-    let out_dist = names.unique("distance".into());
-
+    let names = FieldNames::of(spec);
     let mut x = Xml::default();
     x.line(0, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
     x.line(
@@ -88,8 +67,68 @@ pub fn pmml(model: &ModelFile) -> Result<String, ExportError> {
         &format!(r#"<PMML xmlns="{PMML_NAMESPACE}" version="4.4">"#),
     );
     header(&mut x, model);
+    data_dictionary(&mut x, spec);
+    x.line(
+        1,
+        &format!(
+            r#"<ClusteringModel modelName="{}" functionName="clustering" modelClass="centerBased" numberOfClusters="{}" algorithmName="k-means">"#,
+            attr(&model.name),
+            model.centroids.len()
+        ),
+    );
 
-    // Data dictionary: the raw inputs.
+    mining_schema(&mut x, spec);
+    output(&mut x, &names);
+    local_transformations(&mut x, spec, &names);
+    clusters(&mut x, model, &names.scaled);
+    x.line(1, "</ClusteringModel>");
+    x.line(0, "</PMML>");
+    Ok(x.0)
+}
+
+/// The names of the derived and output fields, unique against the inputs' names: a trimmed
+/// copy per categorical feature, one per scaled column, and the four outputs.
+struct FieldNames {
+    trimmed: Vec<Option<String>>,
+    scaled: Vec<String>,
+    out_id: String,
+    out_name: String,
+    out_sq: String,
+    out_dist: String,
+}
+
+impl FieldNames {
+    fn of(spec: &FeatureSpec) -> FieldNames {
+        let mut names = Names::default();
+        for f in &spec.features {
+            names.taken.insert(f.name.clone());
+        }
+        let trimmed = spec
+            .features
+            .iter()
+            .map(|f| match f.encoding {
+                Encoding::Categorical { .. } => Some(names.unique(format!("trimmed:{}", f.name))),
+                Encoding::Numeric { .. } => None,
+            })
+            .collect();
+        let scaled = spec
+            .column_names()
+            .iter()
+            .map(|c| names.unique(format!("scaled:{c}")))
+            .collect();
+        FieldNames {
+            trimmed,
+            scaled,
+            out_id: names.unique("segment_id".into()),
+            out_name: names.unique("segment".into()),
+            out_sq: names.unique("squared_distance".into()),
+            out_dist: names.unique("distance".into()),
+        }
+    }
+}
+
+/// Data dictionary: the raw inputs.
+fn data_dictionary(x: &mut Xml, spec: &FeatureSpec) {
     x.line(
         1,
         &format!(
@@ -122,17 +161,10 @@ pub fn pmml(model: &ModelFile) -> Result<String, ExportError> {
         }
     }
     x.line(1, "</DataDictionary>");
+}
 
-    x.line(
-        1,
-        &format!(
-            r#"<ClusteringModel modelName="{}" functionName="clustering" modelClass="centerBased" numberOfClusters="{}" algorithmName="k-means">"#,
-            attr(&model.name),
-            model.centroids.len()
-        ),
-    );
-
-    // Mining schema: imputation and the treatment of values outside the vocabulary.
+/// Mining schema: imputation and the treatment of values outside the vocabulary.
+fn mining_schema(x: &mut Xml, spec: &FeatureSpec) {
     x.line(2, "<MiningSchema>");
     for f in &spec.features {
         let (replacement, treatment, invalid) = match &f.encoding {
@@ -148,51 +180,62 @@ pub fn pmml(model: &ModelFile) -> Result<String, ExportError> {
         );
     }
     x.line(2, "</MiningSchema>");
+}
 
-    // Output: segment id and name, squared distance (the measure) and distance (as custseg).
+/// Output: segment id and name, squared distance (the measure) and distance (as custseg).
+fn output(x: &mut Xml, names: &FieldNames) {
+    let (out_id, out_name, out_sq, out_dist) = (
+        &names.out_id,
+        &names.out_name,
+        &names.out_sq,
+        &names.out_dist,
+    );
     x.line(2, "<Output>");
     x.line(
         3,
         &format!(
             r#"<OutputField name="{}" optype="categorical" dataType="string" feature="predictedValue"/>"#,
-            attr(&out_id)
+            attr(out_id)
         ),
     );
     x.line(
         3,
         &format!(
             r#"<OutputField name="{}" optype="categorical" dataType="string" feature="predictedDisplayValue"/>"#,
-            attr(&out_name)
+            attr(out_name)
         ),
     );
     x.line(
         3,
         &format!(
             r#"<OutputField name="{}" optype="continuous" dataType="double" feature="entityAffinity"/>"#,
-            attr(&out_sq)
+            attr(out_sq)
         ),
     );
     x.line(
         3,
         &format!(
             r#"<OutputField name="{}" optype="continuous" dataType="double" feature="transformedValue">"#,
-            attr(&out_dist)
+            attr(out_dist)
         ),
     );
     x.line(
         4,
         &format!(
             r#"<Apply function="sqrt"><FieldRef field="{}"/></Apply>"#,
-            attr(&out_sq)
+            attr(out_sq)
         ),
     );
     x.line(3, "</OutputField>");
     x.line(2, "</Output>");
+}
 
-    // Local transformations: the scaled columns.
+/// Local transformations: the scaled columns.
+fn local_transformations(x: &mut Xml, spec: &FeatureSpec, names: &FieldNames) {
+    let (trimmed, scaled) = (&names.trimmed, &names.scaled);
     x.line(2, "<LocalTransformations>");
     let mut col = 0;
-    for (f, trim) in spec.features.iter().zip(&trimmed) {
+    for (f, trim) in spec.features.iter().zip(trimmed) {
         let w = f.weight.sqrt();
         match &f.encoding {
             Encoding::Numeric {
@@ -217,7 +260,7 @@ pub fn pmml(model: &ModelFile) -> Result<String, ExportError> {
                     constant(*std),
                     constant(w)
                 );
-                derived(&mut x, &scaled[col], &expr);
+                derived(x, &scaled[col], &expr);
                 col += 1;
             }
             Encoding::Categorical {
@@ -251,21 +294,24 @@ pub fn pmml(model: &ModelFile) -> Result<String, ExportError> {
                         constant(*scale),
                         constant(w)
                     );
-                    derived(&mut x, &scaled[col], &expr);
+                    derived(x, &scaled[col], &expr);
                     col += 1;
                 }
             }
         }
     }
     x.line(2, "</LocalTransformations>");
+}
 
+/// The comparison measure, the clustering fields and one cluster per segment.
+fn clusters(x: &mut Xml, model: &ModelFile, scaled: &[String]) {
     x.line(
         2,
         r#"<ComparisonMeasure kind="distance" compareFunction="absDiff">"#,
     );
     x.line(3, "<squaredEuclidean/>");
     x.line(2, "</ComparisonMeasure>");
-    for s in &scaled {
+    for s in scaled {
         x.line(
             2,
             &format!(
@@ -302,9 +348,6 @@ pub fn pmml(model: &ModelFile) -> Result<String, ExportError> {
         );
         x.line(2, "</Cluster>");
     }
-    x.line(1, "</ClusteringModel>");
-    x.line(0, "</PMML>");
-    Ok(x.0)
 }
 
 fn header(x: &mut Xml, model: &ModelFile) {
