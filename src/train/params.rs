@@ -25,7 +25,8 @@ pub struct TrainValidParams {
     pub n_init: usize,
     /// Lloyd iterations per initialization at most.
     pub max_iter: u64,
-    /// Convergence: stop when the centroids move less than this (Frobenius norm).
+    /// Convergence, as scikit-learn: stop when the total squared centroid shift of a Lloyd
+    /// step is at most `tol` × the mean per-column variance of the data.
     pub tol: f64,
     /// Seed of every random choice (initializations and samples).
     pub seed: u64,
