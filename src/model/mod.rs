@@ -10,7 +10,7 @@ pub use format::{Metrics, ModelFile, FORMAT_VERSION};
 pub use registry::Registry;
 
 use crate::features::Encoding;
-use crate::score::Centroids;
+use crate::geometry::Centroids;
 
 /// Errors reading, writing or finding models.
 #[derive(Debug, thiserror::Error)]
