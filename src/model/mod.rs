@@ -3,11 +3,13 @@
 
 pub mod format;
 pub mod registry;
+pub mod segment;
 
 use std::path::{Path, PathBuf};
 
 pub use format::{Metrics, ModelFile, FORMAT_VERSION};
 pub use registry::Registry;
+pub use segment::{FeatureProfile, LevelShare, Rename, Segment, Standing, Tier};
 
 use crate::features::Encoding;
 use crate::geometry::Centroids;
