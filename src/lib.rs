@@ -11,6 +11,7 @@ pub mod error;
 pub mod export;
 pub mod features;
 pub mod generate;
+pub mod geometry;
 pub mod model;
 pub mod npy;
 pub mod progress;

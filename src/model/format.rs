@@ -4,9 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::segment::{Rename, Segment};
 use crate::data::{Cleaning, FileFingerprint, RowRules};
 use crate::features::FeatureSpec;
-use crate::train::Segment;
 
 /// The format version this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -109,7 +109,7 @@ pub struct Lineage {
     pub next_segment_id: usize,
     /// Kept segments renamed because their previous name no longer fits their numbers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub renames: Vec<crate::train::segments::Rename>,
+    pub renames: Vec<Rename>,
 }
 
 /// One segment's match.

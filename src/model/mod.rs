@@ -3,14 +3,16 @@
 
 pub mod format;
 pub mod registry;
+pub mod segment;
 
 use std::path::{Path, PathBuf};
 
 pub use format::{Metrics, ModelFile, FORMAT_VERSION};
 pub use registry::Registry;
+pub use segment::{FeatureProfile, LevelShare, Rename, Segment, Standing, Tier};
 
 use crate::features::Encoding;
-use crate::score::Centroids;
+use crate::geometry::Centroids;
 
 /// Errors reading, writing or finding models.
 #[derive(Debug, thiserror::Error)]

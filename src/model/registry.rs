@@ -14,10 +14,9 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{Model, ModelError};
+use super::{FeatureProfile, Model, ModelError};
 use crate::data::{is_formula_like, spreadsheet_safe};
 use crate::features::spec::RawColumn;
-use crate::train::segments::FeatureProfile;
 use crate::train::TrainOutput;
 
 /// A model store rooted at a directory (default `models`).

@@ -22,7 +22,7 @@ use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256Plus;
 
 use crate::model::format::{Lineage, Metrics, Migration, ModelFile};
-use crate::train::segments::{FeatureProfile, Segment};
+use crate::model::{FeatureProfile, LevelShare, Segment};
 use crate::train::TrainOutput;
 use charts::{hex, segment_color, BarRow, KCurve, PointGroup, StackRow};
 use pca::Pca;
@@ -518,7 +518,7 @@ fn demographics_section(h: &mut String, segments: &[Segment]) {
     h.push_str("</section>\n");
 }
 
-fn level_shares<'a>(s: &'a Segment, feature: &str) -> &'a [crate::train::segments::LevelShare] {
+fn level_shares<'a>(s: &'a Segment, feature: &str) -> &'a [LevelShare] {
     s.profile
         .iter()
         .find_map(|p| match p {

@@ -14,7 +14,7 @@ use rand_xoshiro::Xoshiro256Plus;
 
 use super::lloyd::{self, Points};
 use super::TrainError;
-use crate::score::Centroids;
+use crate::geometry::Centroids;
 
 /// Result of fitting one k.
 #[derive(Clone, Debug)]

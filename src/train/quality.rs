@@ -7,7 +7,7 @@ use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256Plus;
 use rayon::prelude::*;
 
-use crate::score::sq_dist;
+use crate::geometry::sq_dist;
 
 fn row(x: &ArrayView2<f64>, i: usize) -> Vec<f64> {
     x.row(i).to_vec()

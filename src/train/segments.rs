@@ -15,109 +15,12 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
 use super::assign::hungarian;
 use super::TrainError;
 use crate::features::lifecycle::{SegmentValue, Stage, ValueModel};
 use crate::features::spec::{median, Candidate, RawColumn};
 
-/// Value tier of a segment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Tier {
-    High,
-    Medium,
-    Low,
-}
-
-impl std::fmt::Display for Tier {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Tier::High => "high",
-            Tier::Medium => "medium",
-            Tier::Low => "low",
-        })
-    }
-}
-
-/// Percentile standing (0..1) of a segment's medians among all customers.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Standing {
-    /// 1 = most recent.
-    pub recency: f64,
-    pub frequency: f64,
-    pub monetary: f64,
-    /// 1 = longest-standing customers; absent without tenure.
-    pub tenure: Option<f64>,
-}
-
-/// Share of one category level.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LevelShare {
-    pub level: String,
-    pub share: f64,
-}
-
-/// A feature's profile within a segment, in original units.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum FeatureProfile {
-    Numeric {
-        feature: String,
-        mean: f64,
-        median: f64,
-    },
-    Categorical {
-        feature: String,
-        shares: Vec<LevelShare>,
-    },
-}
-
-/// One segment of a model.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Segment {
-    /// Index of its centroid.
-    pub id: usize,
-    /// Business name, unique within the model.
-    pub name: String,
-    /// Value tier.
-    pub tier: Tier,
-    /// Training customers in the segment.
-    pub size: u64,
-    /// Share of training customers.
-    pub share_customers: f64,
-    /// Share of net revenue (monetary), when known.
-    pub share_revenue: Option<f64>,
-    /// RFM standing of the segment's medians, when R, F and M are known.
-    pub standing: Option<Standing>,
-    /// Per-feature profile.
-    pub profile: Vec<FeatureProfile>,
-    /// 99th percentile of the training customers' distance to this centroid; scoring warns
-    /// beyond it. Absent in models written before it was recorded.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub distance_p99: Option<f64>,
-    /// Historical value and lifecycle mix (models trained on transactions).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<crate::features::lifecycle::SegmentValue>,
-    /// The numbers that justify the name (median R/F/M scores, lifecycle mix), or why it
-    /// was set otherwise. Absent in models written before it was recorded.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name_reason: Option<String>,
-}
-
-/// A kept segment whose inherited name no longer fits its numbers after a retrain.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Rename {
-    /// Segment id (kept).
-    pub id: usize,
-    /// Name in the previous version.
-    pub from: String,
-    /// Name in this version.
-    pub to: String,
-    /// Why the old name no longer fits.
-    pub reason: String,
-}
+pub use crate::model::segment::{FeatureProfile, LevelShare, Rename, Segment, Standing, Tier};
 
 /// Segments and the renames of kept segments.
 #[derive(Clone, Debug, PartialEq)]
