@@ -1,10 +1,13 @@
 //! custseg: customer segmentation from real transaction logs and customer tables.
 //!
-//! The pipeline is `data` (ingestion and cleaning) → `features` (RFM + demographics,
-//! transforms, scaling) → `train` (k-means with linfa-clustering, k search, segment naming)
-//! → `model` (versioned model files on disk, each with a self-contained `report.html` drawn
-//! by `report`). The scoring path (`score`) reuses the same feature code, so a customer
-//! scored later lands where the trainer would have put it.
+//! Data flows one way, each layer using only those before it: `data` (ingestion and
+//! cleaning) → `features` (RFM + demographics, transforms, scaling) → `geometry` (centroids
+//! and distances) → `model` (the model format: features, segments, centroids) → `train`
+//! (custseg's own k-means kernel, checked against linfa-clustering in the tests; k search;
+//! segment naming) and `score` (the same feature code, so a customer scored later lands
+//! where the trainer would have put it) → the store (`model::registry`), `report` and
+//! `export` → `server` and the CLI. `python3 scripts/architecture.py` lists what still runs
+//! against that flow.
 
 pub mod data;
 pub mod error;

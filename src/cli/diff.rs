@@ -5,8 +5,8 @@ use serde::Serialize;
 
 use custseg::model::format::{Migration, SegmentMatch};
 use custseg::model::Registry;
+use custseg::model::Rename;
 use custseg::train::lineage;
-use custseg::train::segments::Rename;
 use custseg::Model;
 
 use super::UsageError;

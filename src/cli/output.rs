@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use custseg::features::{Encoding, Transform};
+use custseg::model::FeatureProfile;
 use custseg::model::{Metrics, Model, ModelFile};
-use custseg::train::segments::FeatureProfile;
 use custseg::train::TrainOutput;
 
 fn median_of(profile: &[FeatureProfile], name: &str) -> Option<f64> {

@@ -23,8 +23,8 @@ use ndarray::ArrayView2;
 use super::assign::hungarian;
 use crate::features::spec::{Encoding, FeatureSpec, Transform};
 use crate::model::format::{Lineage, Migration, ModelFile, SegmentMatch, SegmentRef};
+use crate::model::Segment;
 use crate::model::{Model, ModelError};
-use crate::train::Segment;
 
 /// Ids and inherited names for the clusters of a new fit, by position.
 #[derive(Clone, Debug, PartialEq)]

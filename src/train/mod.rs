@@ -1,5 +1,5 @@
-//! Training: features → scaling → k-means (linfa-clustering) → k choice → segment profiles
-//! and names. [`train`] returns everything a model version holds; the registry writes it.
+//! Training: features → scaling → k-means (custseg's kernel, [`lloyd`]; linfa-clustering is
+//! its oracle in the tests) → k choice → segment profiles and names. [`train`] returns everything a model version holds; the registry writes it.
 
 pub mod assign;
 pub mod kmeans;

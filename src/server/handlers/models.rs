@@ -58,7 +58,7 @@ pub struct ModelDetail {
     pub seed: u64,
     pub features: Vec<FeatureSchema>,
     #[schema(value_type = Vec<Object>)]
-    pub segments: Vec<crate::train::Segment>,
+    pub segments: Vec<crate::model::Segment>,
     #[schema(value_type = Object)]
     pub metrics: Option<Value>,
 }
