@@ -5,7 +5,7 @@
 //! and distances) → `model` (the model format: features, segments, centroids) → `train`
 //! (custseg's own k-means kernel, checked against linfa-clustering in the tests; k search;
 //! segment naming) and `score` (the same feature code, so a customer scored later lands
-//! where the trainer would have put it) → the store (`model::registry`), `report` and
+//! where the trainer would have put it) → the store (`store`), `report` and
 //! `export` → `server` and the CLI. `python3 scripts/architecture.py` lists what still runs
 //! against that flow.
 
@@ -21,9 +21,11 @@ pub mod progress;
 pub mod report;
 pub mod score;
 pub mod server;
+pub mod store;
 pub mod train;
 
 pub use error::{Error, Result};
 pub use features::{FeatureSpec, RawValue};
-pub use model::{Model, Registry};
+pub use model::Model;
+pub use store::Registry;
 pub use train::{TrainOutput, TrainParams};

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use custseg::model::Registry;
+use custseg::Registry;
 use serde_json::{json, Value};
 
 use crate::common::retail::Retail;

@@ -11,7 +11,7 @@ use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use custseg::model::{Model, Registry};
+use custseg::{Model, Registry};
 use custseg::server::{AppState, ServerConfig};
 use serde_json::{json, Value};
 

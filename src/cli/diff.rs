@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use custseg::model::format::{Migration, SegmentMatch};
-use custseg::model::Registry;
+use custseg::store::Registry;
 use custseg::model::Rename;
 use custseg::train::lineage;
 use custseg::Model;

@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use linfa::ParamGuard;
 
 use custseg::data::ColumnMap;
-use custseg::model::Registry;
+use custseg::store::Registry;
 use custseg::progress::Progress;
 use custseg::train::{self, KChoice, TrainInputs, TrainParams};
 
@@ -493,7 +493,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 .map_err(|e| flag_hint(e.into()))?;
             let (version, dir) = registry.save(&name, &mut out, promote)?;
             output::print_trained(&out, version, &dir, registry.current(&name)?);
-            let cells = custseg::model::registry::assignments_formula_cells(&out);
+            let cells = custseg::store::assignments_formula_cells(&out);
             if cells > 0 {
                 println!(
                     "  {}",
@@ -718,7 +718,7 @@ pub fn prepare_train(a: &TrainArgs) -> Result<Prepared> {
         .clone()
         .or_else(|| t.name.clone())
         .unwrap_or_else(|| "default".into());
-    custseg::model::registry::check_name(&name)?;
+    custseg::store::check_name(&name)?;
     let inputs = TrainInputs {
         transactions: a.transactions.clone(),
         customers: a.customers.clone(),
@@ -971,7 +971,7 @@ fn resolve_model_path(
             v.parse::<u32>().ok()?;
             let model = path.parent()?;
             let name = model.file_name()?.to_str()?;
-            custseg::model::registry::check_name(name).ok()?;
+            custseg::store::check_name(name).ok()?;
             Some((model.parent()?, format!("{name}/v{v}")))
         })();
         if let Some((root, spec)) = parts {

@@ -1,14 +1,13 @@
-//! Model versions: the `model.json` format ([`format`]), loading with a format-version check
-//! first ([`Model::load`]), and the on-disk registry of versions ([`registry`]).
+//! Model versions: the `model.json` format ([`format`]), the segment types it holds
+//! ([`segment`]), and loading with a format-version check first ([`Model::load`]). The
+//! on-disk store of versions is [`crate::store`], a layer above training.
 
 pub mod format;
-pub mod registry;
 pub mod segment;
 
 use std::path::{Path, PathBuf};
 
 pub use format::{Metrics, ModelFile, FORMAT_VERSION};
-pub use registry::Registry;
 pub use segment::{FeatureProfile, LevelShare, Rename, Segment, Standing, Tier};
 
 use crate::features::Encoding;

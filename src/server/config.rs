@@ -230,7 +230,7 @@ impl ServerConfig {
         }
         self.connection_cap()?;
         self.health_addr()?;
-        if crate::model::registry::check_name(&self.default_model).is_err() {
+        if crate::store::check_name(&self.default_model).is_err() {
             return Err(ConfigError::BadName {
                 name: self.default_model.clone(),
             });

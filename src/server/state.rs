@@ -15,7 +15,8 @@ use super::auth::Auth;
 use super::config::{Keys, ServerConfig};
 use super::limits::{BodyBudget, ScoringPool};
 use super::metrics::Metrics;
-use crate::model::{read_store_file, Model, Registry};
+use crate::model::{read_store_file, Model};
+use crate::store::Registry;
 
 /// A model being served.
 #[derive(Debug)]

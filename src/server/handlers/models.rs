@@ -176,7 +176,7 @@ pub async fn reload(
 ) -> Result<HttpResponse, ApiError> {
     state.auth.check(&req, Scope::Admin)?;
     let name = path.into_inner();
-    if crate::model::registry::check_name(&name).is_err()
+    if crate::store::check_name(&name).is_err()
         || state
             .registry
             .versions(&name)

@@ -14,7 +14,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{FeatureProfile, Model, ModelError};
+use crate::model::{FeatureProfile, Model, ModelError};
 use crate::data::{is_formula_like, spreadsheet_safe};
 use crate::features::spec::RawColumn;
 use crate::train::TrainOutput;
@@ -463,7 +463,7 @@ impl Registry {
         let mut next = 0;
         for v in self.versions(name).unwrap_or_default() {
             let path = dir.join(format!("v{v}/model.json"));
-            let Ok(bytes) = super::read_store_file(&path, super::DEFAULT_MAX_MODEL_BYTES) else {
+            let Ok(bytes) = crate::model::read_store_file(&path, crate::model::DEFAULT_MAX_MODEL_BYTES) else {
                 continue;
             };
             #[derive(serde::Deserialize)]
