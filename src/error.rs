@@ -40,17 +40,58 @@ impl Error {
         }
     }
 
+    /// The input-data error inside, whether it came from reading or from training.
+    pub fn data_error(&self) -> Option<&crate::data::DataError> {
+        match self {
+            Error::Data(e) => Some(e),
+            Error::Train(e) => e.data_error(),
+            _ => None,
+        }
+    }
+
     /// True when the failure is the user's input or usage (exit code 2), false for
     /// environment failures such as a full disk (exit code 1).
     pub fn is_user_error(&self) -> bool {
         match self {
             Error::Data(e) => e.is_user_error(),
-            Error::Feature(_) | Error::Train(_) => true,
+            Error::Feature(_) => true,
+            Error::Train(e) => e.is_user_error(),
             Error::Model(e) => e.is_user_error(),
             Error::Io { cause, .. } => matches!(
                 cause.kind(),
                 std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::DataError;
+    use crate::train::TrainError;
+
+    #[test]
+    fn a_data_error_is_found_whether_reading_or_training_raised_it() {
+        let data = || DataError::Empty {
+            path: "t.csv".into(),
+        };
+        let read = Error::from(data());
+        let trained = Error::from(TrainError::from(data()));
+        for e in [&read, &trained] {
+            assert!(
+                matches!(e.data_error(), Some(DataError::Empty { .. })),
+                "{e}"
+            );
+            assert!(e.is_user_error());
+            assert_eq!(
+                e.to_string(),
+                "t.csv: file is empty",
+                "the message is the data's"
+            );
+        }
+        let fit = Error::from(TrainError::NoInputs);
+        assert!(fit.data_error().is_none());
+        assert!(fit.is_user_error());
     }
 }

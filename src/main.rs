@@ -12,8 +12,10 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         if let Some(e) = cause.downcast_ref::<custseg::Error>() {
             return if e.is_user_error() { 2 } else { 1 };
         }
+        if let Some(e) = cause.downcast_ref::<custseg::train::TrainError>() {
+            return if e.is_user_error() { 2 } else { 1 };
+        }
         if cause.downcast_ref::<cli::UsageError>().is_some()
-            || cause.downcast_ref::<custseg::train::TrainError>().is_some()
             || cause.downcast_ref::<custseg::data::DataError>().is_some()
             || cause
                 .downcast_ref::<custseg::features::FeatureError>()

@@ -14,9 +14,9 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::model::{FeatureProfile, Model, ModelError};
 use crate::data::{is_formula_like, spreadsheet_safe};
 use crate::features::spec::RawColumn;
+use crate::model::{FeatureProfile, Model, ModelError};
 use crate::train::TrainOutput;
 
 /// A model store rooted at a directory (default `models`).
@@ -463,7 +463,9 @@ impl Registry {
         let mut next = 0;
         for v in self.versions(name).unwrap_or_default() {
             let path = dir.join(format!("v{v}/model.json"));
-            let Ok(bytes) = crate::model::read_store_file(&path, crate::model::DEFAULT_MAX_MODEL_BYTES) else {
+            let Ok(bytes) =
+                crate::model::read_store_file(&path, crate::model::DEFAULT_MAX_MODEL_BYTES)
+            else {
                 continue;
             };
             #[derive(serde::Deserialize)]

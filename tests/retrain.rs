@@ -269,7 +269,7 @@ fn pruning_keeps_the_newest_versions_and_never_current() {
     train(&store, &["--k", "3"]);
     train(&store, &["--k", "3", "--no-promote"]);
     train(&store, &["--k", "3", "--no-promote", "--keep", "1"]);
-    let reg = custseg::model::Registry::new(&store);
+    let reg = custseg::Registry::new(&store);
     assert_eq!(
         reg.versions("cd").unwrap(),
         [1, 3],

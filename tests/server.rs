@@ -11,8 +11,8 @@ use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use custseg::{Model, Registry};
 use custseg::server::{AppState, ServerConfig};
+use custseg::{Model, Registry};
 use serde_json::{json, Value};
 
 use crate::common::{custseg, dataset, read_csv, repo, text, train_fixed};

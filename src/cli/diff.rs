@@ -4,8 +4,8 @@
 use serde::Serialize;
 
 use custseg::model::format::{Migration, SegmentMatch};
-use custseg::store::Registry;
 use custseg::model::Rename;
+use custseg::store::Registry;
 use custseg::train::lineage;
 use custseg::Model;
 

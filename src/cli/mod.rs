@@ -12,8 +12,8 @@ use clap::{Args, Parser, Subcommand};
 use linfa::ParamGuard;
 
 use custseg::data::ColumnMap;
-use custseg::store::Registry;
 use custseg::progress::Progress;
+use custseg::store::Registry;
 use custseg::train::{self, KChoice, TrainInputs, TrainParams};
 
 pub use config::ConfigFile;
@@ -589,10 +589,8 @@ fn flag_hint(err: anyhow::Error) -> anyhow::Error {
     use custseg::data::DataError;
     let data = err.chain().find_map(|c| {
         c.downcast_ref::<DataError>()
-            .or_else(|| match c.downcast_ref::<custseg::Error>() {
-                Some(custseg::Error::Data(d)) => Some(d),
-                _ => None,
-            })
+            .or_else(|| c.downcast_ref::<custseg::Error>()?.data_error())
+            .or_else(|| c.downcast_ref::<custseg::train::TrainError>()?.data_error())
     });
     let outside = err.chain().any(|c| {
         matches!(

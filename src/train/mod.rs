@@ -18,6 +18,12 @@ pub use segments::{Segment, Tier};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TrainError {
+    /// Input data that cannot be used (file, row and column are in the message).
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
+    /// Feature computation or specification problems.
+    #[error(transparent)]
+    Feature(#[from] crate::features::FeatureError),
     #[error("k must be at least 2, got {k}")]
     KTooSmall { k: usize },
     #[error("--k-min ({min}) is larger than --k-max ({max})")]
@@ -56,4 +62,23 @@ pub enum TrainError {
     BadDroppedShare { share: f64 },
     #[error("k-means failed: {0}")]
     Linfa(String),
+}
+
+impl TrainError {
+    /// True when the failure is the user's input or parameters (exit code 2), false for an
+    /// environment failure while reading (exit code 1).
+    pub fn is_user_error(&self) -> bool {
+        match self {
+            TrainError::Data(e) => e.is_user_error(),
+            _ => true,
+        }
+    }
+
+    /// The input-data error inside, if that is what this is.
+    pub fn data_error(&self) -> Option<&crate::data::DataError> {
+        match self {
+            TrainError::Data(e) => Some(e),
+            _ => None,
+        }
+    }
 }

@@ -16,7 +16,6 @@ use super::segments::{build_segments, SegmentInput};
 use super::TrainError;
 use crate::data::dates::format_day;
 use crate::data::{self, ColumnMap, CustomerTable, TransactionLog};
-use crate::error::Result;
 use crate::features::lifecycle::{SegmentValue, ValueModel};
 use crate::features::rfm::{compute_rfm, in_window, RFM_FEATURES};
 use crate::features::spec::{self, Candidate, RawColumn, Source};
@@ -27,6 +26,9 @@ use crate::model::format::{
 };
 use crate::model::Model;
 use crate::progress::Progress;
+
+/// Training's result: a [`TrainError`], which carries the data and feature errors too.
+pub type Result<T, E = TrainError> = std::result::Result<T, E>;
 
 /// What to train on.
 #[derive(Clone, Debug, Default)]
@@ -255,7 +257,7 @@ fn parse_as_of(raw: &str) -> std::result::Result<i32, TrainError> {
 
 /// Parses a `--as-of` value.
 pub fn as_of_day(raw: &str) -> Result<i32> {
-    Ok(parse_as_of(raw)?)
+    parse_as_of(raw)
 }
 
 /// The inputs as read and cleaned.
@@ -391,7 +393,7 @@ pub fn train(
 /// both).
 fn load(inputs: &TrainInputs, params: &TrainValidParams, progress: &Progress) -> Result<Loaded> {
     if inputs.transactions.is_empty() && inputs.customers.is_empty() {
-        return Err(TrainError::NoInputs.into());
+        return Err(TrainError::NoInputs);
     }
     inputs
         .map
@@ -444,8 +446,7 @@ fn featurize(inputs: &TrainInputs, params: &TrainValidParams, loaded: &Loaded) -
                     .map(|w| format!(" in a {w}-day window"))
                     .unwrap_or_default()
             ),
-        }
-        .into());
+        });
     }
     if table.is_some_and(|t| t.numbered) {
         report.customer_ids_numbered = true;
@@ -524,7 +525,7 @@ fn choose_and_fit(
     let (min, max) = match params.k {
         KChoice::Fixed(k) => {
             if k > n {
-                return Err(TrainError::TooFewCustomers { k, n }.into());
+                return Err(TrainError::TooFewCustomers { k, n });
             }
             let bar = progress.spinner(&format!("fitting k = {k}"));
             let f = kmeans::fit(
@@ -541,7 +542,7 @@ fn choose_and_fit(
         KChoice::Auto { min, max } => (min, max.min(n.saturating_sub(1))),
     };
     if min > max {
-        return Err(TrainError::TooFewCustomers { k: min, n }.into());
+        return Err(TrainError::TooFewCustomers { k: min, n });
     }
     let idx = sample_rows(n, params.k_sample, params.seed);
     let xs = if idx.len() == n {
