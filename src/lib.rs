@@ -9,6 +9,7 @@
 //! `export` → `server` and the CLI. `python3 scripts/architecture.py` lists what still runs
 //! against that flow.
 
+pub mod atomic;
 pub mod data;
 pub mod error;
 pub mod export;

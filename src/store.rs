@@ -319,15 +319,10 @@ impl Registry {
         }
         let dir = self.model_dir(name);
         remove_stale_current_tmp(&dir);
-        let tmp = dir.join(format!(".CURRENT.tmp-{}", std::process::id()));
         let target = dir.join("CURRENT");
-        let written = write_synced(&tmp, format!("v{version}\n").as_bytes())
-            .and_then(|()| fs::rename(&tmp, &target).map_err(|e| ModelError::io(&target, e)));
-        if written.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        written?;
-        sync_dir(&dir)
+        crate::atomic::write_bytes(&target, format!("v{version}\n").as_bytes(), |p, e| {
+            ModelError::io(p, e)
+        })
     }
 
     /// Removes all but the newest `keep` (at least 1) versions of `name`, never the one

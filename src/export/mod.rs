@@ -10,48 +10,14 @@ pub mod pmml;
 
 pub use pmml::{pmml, ExportError};
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::{Error, Result};
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same folder, fsync, rename,
-/// then fsync of the folder. Readers see the old file or the whole new one, never a part.
+/// Writes `bytes` to `path` atomically (see [`crate::atomic`]): readers see the old file or
+/// the whole new one, never a part.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let folder = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| {
-            Error::io(
-                path,
-                std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"),
-            )
-        })?
-        .to_string_lossy();
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or_default();
-    let tmp = folder.join(format!(".{file_name}.tmp-{}-{nanos}", std::process::id()));
-    let written = (|| {
-        // A failure to create names the file asked for (usually its folder is missing).
-        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(path, e))?;
-        f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
-        f.sync_all().map_err(|e| Error::io(&tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-        return written;
-    }
-    // The rename is durable once the folder is synced (not possible on every platform).
-    if let Ok(d) = std::fs::File::open(&folder) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    crate::atomic::write_bytes(path, bytes, |p, e| Error::io(p, e))
 }
 
 /// True when `path` (which need not exist) would be inside `folder`, following symlinks.

@@ -165,29 +165,11 @@ pub fn score_files(
     output: &Path,
     progress: &Progress,
 ) -> Result<BatchSummary> {
-    let tmp = output.with_file_name(format!(
-        ".{}.tmp-{}",
-        output
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("scores"),
-        std::process::id()
-    ));
-    let result = (|| -> Result<BatchSummary> {
-        let file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-        let summary = score_to(model, input, &mut w, &tmp, progress)?;
-        let file = w
-            .into_inner()
-            .map_err(|e| Error::io(&tmp, e.into_error()))?;
-        file.sync_all().map_err(|e| Error::io(&tmp, e))?;
-        std::fs::rename(&tmp, output).map_err(|e| Error::io(output, e))?;
-        Ok(summary)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    crate::atomic::write_with(
+        output,
+        |w, tmp| score_to(model, input, w, tmp, progress),
+        |p, e| Error::io(p, e),
+    )
 }
 
 /// Scores every customer of `input` with `model` and writes the CSV to `w` (`name` names it
