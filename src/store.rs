@@ -300,6 +300,12 @@ impl Registry {
     /// Points `CURRENT` at an existing version (atomic replace).
     /// Takes the store's lock, so it never interleaves with a save or a prune.
     pub fn set_current(&self, name: &str, version: u32) -> Result<(), ModelError> {
+        let (_dir, _lock) = self.lock_existing(name)?;
+        self.set_current_locked(name, version)
+    }
+
+    /// The folder of an existing model inside the store, locked for writing.
+    fn lock_existing(&self, name: &str) -> Result<(PathBuf, File), ModelError> {
         let dir = self.model_dir(name);
         if !dir.is_dir() {
             return Err(ModelError::NotFound {
@@ -307,8 +313,8 @@ impl Registry {
             });
         }
         self.check_inside(&dir)?;
-        let _lock = self.lock(&dir)?;
-        self.set_current_locked(name, version)
+        let lock = self.lock(&dir)?;
+        Ok((dir, lock))
     }
 
     fn set_current_locked(&self, name: &str, version: u32) -> Result<(), ModelError> {
@@ -331,14 +337,7 @@ impl Registry {
     pub fn prune(&self, name: &str, keep: usize) -> Result<Vec<u32>, ModelError> {
         check_name(name)?;
         let keep = keep.max(1);
-        let dir = self.model_dir(name);
-        if !dir.is_dir() {
-            return Err(ModelError::NotFound {
-                what: format!("no model '{name}' in {}", self.root.display()),
-            });
-        }
-        self.check_inside(&dir)?;
-        let _lock = self.lock(&dir)?;
+        let (dir, _lock) = self.lock_existing(name)?;
         let current = self.current(name)?;
         let versions = self.versions(name)?;
         let cut = versions.len().saturating_sub(keep);

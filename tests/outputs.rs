@@ -351,27 +351,6 @@ fn serve_process(
     (addr, child)
 }
 
-/// SIGTERM, wait, and the process's stderr.
-#[cfg(unix)]
-fn stop(mut child: std::process::Child) -> String {
-    use std::io::Read;
-    let pid = child.id().to_string();
-    let kill = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    assert!(child.wait().unwrap().success());
-    let mut logs = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
-    logs
-}
-
 #[cfg(unix)]
 #[test]
 fn r12_the_server_warns_once_about_a_linked_model_and_the_env_var_allows_it() {
@@ -383,7 +362,7 @@ fn r12_the_server_warns_once_about_a_linked_model_and_the_env_var_allows_it() {
         std::thread::sleep(std::time::Duration::from_millis(30));
     }
     assert_eq!(get(addr, "/v1/models/default", &[]).status, 200);
-    let logs = stop(child);
+    let logs = crate::server::stop_with_sigterm(child);
     let warnings: Vec<&str> = logs
         .lines()
         .filter(|l| l.contains("left out of the store"))
@@ -401,7 +380,7 @@ fn r12_the_server_warns_once_about_a_linked_model_and_the_env_var_allows_it() {
     let (addr, child) = serve_process(store.path(), &[("CUSTSEG_ALLOW_SYMLINKS", "true")]);
     let r = get(addr, "/v1/models/evil", &[]);
     assert_eq!(r.status, 200, "{}", r.text());
-    let logs = stop(child);
+    let logs = crate::server::stop_with_sigterm(child);
     assert!(!logs.contains("left out of the store"), "{logs}");
 }
 

@@ -89,6 +89,27 @@ impl Drop for Srv {
     }
 }
 
+/// Stops a `custseg serve` process with SIGTERM, checks that it exits cleanly, and returns
+/// what it logged to stderr.
+pub(crate) fn stop_with_sigterm(mut child: std::process::Child) -> String {
+    let pid = child.id().to_string();
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let mut logs = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    logs
+}
+
 pub(crate) fn config(models: &Path) -> ServerConfig {
     ServerConfig {
         bind: "127.0.0.1:0".into(),
@@ -1315,21 +1336,7 @@ fn serve_process_reports_bad_config_and_shuts_down_on_sigterm() {
     )
     .error(413, "too_many_customers");
     post(addr, "/v1/score", &[], &json!({"customers": []})).error(401, "unauthorized");
-    let pid = child.id().to_string();
-    let kill = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let status = child.wait().unwrap();
-    assert!(status.success(), "{status:?}");
-    let mut logs = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
+    let logs = stop_with_sigterm(child);
     // Requests are logged, but never ids, values or keys.
     assert!(logs.contains("/v1/score"), "{logs}");
     for private in [secret, "4242", SCORE_KEY] {

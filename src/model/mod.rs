@@ -1,6 +1,7 @@
 //! Model versions: the `model.json` format ([`format`]), the segment types it holds
 //! ([`segment`]), and loading with a format-version check first ([`Model::load`]). The
-//! on-disk store of versions is [`crate::store`], a layer above training.
+//! on-disk store of versions is the `store` module, a layer above training (this one knows
+//! nothing of it).
 
 pub mod format;
 pub mod segment;

@@ -113,10 +113,6 @@ impl ResponseError for ApiError {
         if self.kind == ApiErrorKind::Busy {
             res.insert_header(("Retry-After", "1"));
         }
-        if self.kind == ApiErrorKind::Timeout {
-            // The rest of a late body is not waited for.
-            res.force_close();
-        }
         res.json(ErrorBody {
             error: ErrorDetail {
                 code: self.code.clone(),

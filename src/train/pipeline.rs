@@ -306,9 +306,15 @@ pub fn train(
     let features_s = t_feat.elapsed().as_secs_f64();
     let t_search = Instant::now();
     let (fitted, k_search, k_search_sample) = choose_and_fit(&f.x, params, progress)?;
+    let KmFit {
+        centroids,
+        iterations,
+        run_inertias,
+        ..
+    } = fitted;
     let k_search_s = t_search.elapsed().as_secs_f64();
     let t_fit = Instant::now();
-    let mut c = identify(&f, fitted.centroids.clone(), previous);
+    let mut c = identify(&f, centroids, previous);
     let k = c.centroids.nrows();
     let used: Vec<String> = f.spec.features.iter().map(|x| x.name.clone()).collect();
     let (lifecycle, values) = value_model(&f.cands, &used, &c.labels, k).unzip();
@@ -340,16 +346,13 @@ pub fn train(
                 format!("{} (a score: tiers only, no revenue share)", v.label)
             }
         });
-    let model = model_file(
-        inputs,
-        params,
-        &loaded,
-        &mut f,
-        &c,
+    let named = Named {
         segments,
         lifecycle,
         value_column,
-    );
+        inertia: quality.inertia,
+    };
+    let model = model_file(inputs, params, &loaded, &mut f, &c, named);
     let metrics = Metrics {
         k,
         inertia: quality.inertia,
@@ -357,8 +360,8 @@ pub fn train(
         silhouette_sample: params.silhouette_sample.min(f.pop.ids.len()),
         calinski_harabasz: quality.calinski_harabasz,
         davies_bouldin: quality.davies_bouldin,
-        iterations: fitted.iterations,
-        run_inertias: fitted.run_inertias,
+        iterations,
+        run_inertias,
         k_search,
         k_search_sample,
         data: std::mem::take(&mut f.report),
@@ -696,17 +699,22 @@ impl Quality {
     }
 }
 
+/// What the segments turned out to be, for the model file.
+struct Named {
+    segments: Vec<super::Segment>,
+    lifecycle: Option<ValueModel>,
+    value_column: Option<String>,
+    inertia: f64,
+}
+
 /// The model file of a training run (name, version and creation time are the registry's).
-#[allow(clippy::too_many_arguments)]
 fn model_file(
     inputs: &TrainInputs,
     params: &TrainValidParams,
     loaded: &Loaded,
     f: &mut Featured,
     c: &Clustered,
-    segments: Vec<super::Segment>,
-    lifecycle: Option<ValueModel>,
-    value_column: Option<String>,
+    named: Named,
 ) -> ModelFile {
     let (log, table) = (loaded.log.as_ref(), loaded.table.as_ref());
     let (k_mode, k_min, k_max) = match params.k {
@@ -751,11 +759,11 @@ fn model_file(
         },
         features: std::mem::take(&mut f.spec),
         centroids: c.centroids.rows().into_iter().map(|r| r.to_vec()).collect(),
-        segments,
-        inertia: c.distances.iter().map(|d| d * d).sum(),
+        segments: named.segments,
+        inertia: named.inertia,
         lineage: c.identity.as_ref().map(|i| i.lineage.clone()),
-        lifecycle,
-        value_column,
+        lifecycle: named.lifecycle,
+        value_column: named.value_column,
     }
 }
 

@@ -151,6 +151,7 @@ fn request_as_of(
 /// body reserves as it arrives. The reservation lives as long as the body.
 pub async fn read_body(
     req: &HttpRequest,
+    declared: Option<usize>,
     payload: &mut web::Payload,
     state: &AppState,
 ) -> Result<(web::Bytes, Reservation), ApiError> {
@@ -183,7 +184,6 @@ pub async fn read_body(
             "the server holds as many request bodies as it may; retry shortly",
         )
     };
-    let declared = declared_length(req);
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large());
     }
@@ -303,12 +303,13 @@ async fn score_with(
         )
     })?;
     // A body for the pool while the pool is full: refused before it is read.
-    let small = declared_length(req).is_some_and(|n| n <= INLINE_BODY);
+    let declared = declared_length(req);
+    let small = declared.is_some_and(|n| n <= INLINE_BODY);
     if !small && state.scoring.admitted() >= state.scoring.limit() {
         return Ok(unread_body_response(&overloaded(), payload));
     }
     let mut payload = payload;
-    let (body, reservation) = match read_body(req, &mut payload, &state).await {
+    let (body, reservation) = match read_body(req, declared, &mut payload, &state).await {
         Ok(read) => read,
         Err(e) => return Ok(unread_body_response(&e, payload)),
     };
