@@ -112,6 +112,9 @@ pub fn read_both(raw: &str) -> Reading {
 
 fn read_both_opt(raw: &str) -> Option<Reading> {
     let s = raw.trim().trim_matches('"');
+    if let Some(day) = iso_day_prefix(s.as_bytes()) {
+        return day.map(Reading::Same);
+    }
     // The date part ends at the first 'T' or space that follows it.
     let date = s.split([' ', 'T']).next()?;
     if date.len() == 8 && date.bytes().all(|b| b.is_ascii_digit()) {
@@ -144,6 +147,31 @@ fn read_both_opt(raw: &str) -> Option<Reading> {
         (None, Some(df)) => Reading::DayFirstOnly(df),
         (None, None) => Reading::Invalid,
     })
+}
+
+/// The common `YYYY-MM-DD` shape (alone or before a time), read without splitting:
+/// `Some(day or None)` when `s` has that shape, `None` when the general reader must decide.
+#[inline]
+fn iso_day_prefix(s: &[u8]) -> Option<Option<i32>> {
+    if s.len() < 10
+        || s[4] != b'-'
+        || s[7] != b'-'
+        || !(s.len() == 10 || matches!(s[10], b' ' | b'T'))
+    {
+        return None;
+    }
+    let mut n = [0u32; 8];
+    for (slot, &b) in n
+        .iter_mut()
+        .zip(s[..4].iter().chain(&s[5..7]).chain(&s[8..10]))
+    {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        *slot = u32::from(b - b'0');
+    }
+    let y = n[0] * 1000 + n[1] * 100 + n[2] * 10 + n[3];
+    Some(checked(y as i32, n[4] * 10 + n[5], n[6] * 10 + n[7]))
 }
 
 impl Reading {
@@ -243,70 +271,128 @@ impl std::fmt::Display for OrderProblem {
     }
 }
 
+/// The evidence a run of dates holds about their day/month order: the first date that can
+/// only be day-first, the first that can only be month-first, and the first that reads both
+/// ways. Runs read in parallel are [`merge`](Self::merge)d in file order; the rule that
+/// decides (or refuses) the order is [`order`](Self::order), the one place it is written.
+#[derive(Clone, Debug, Default)]
+pub struct DayEvidence {
+    day_first: Option<Evidence>,
+    month_first: Option<Evidence>,
+    ambiguous: Option<(u64, String)>,
+}
+
+impl DayEvidence {
+    /// Records one date (`reading` is [`read_both`] of `raw`) at `row`.
+    pub fn note(&mut self, reading: Reading, raw: &str, row: u64) {
+        let Some(order) = reading.evidence() else {
+            if matches!(reading, Reading::Either { .. }) && self.ambiguous.is_none() {
+                self.ambiguous = Some((row, raw.trim().to_string()));
+            }
+            return;
+        };
+        let slot = match order {
+            DayOrder::DayFirst => &mut self.day_first,
+            DayOrder::MonthFirst => &mut self.month_first,
+        };
+        if slot.is_none() {
+            *slot = Some(Evidence {
+                row,
+                raw: raw.trim().to_string(),
+                order,
+            });
+        }
+    }
+
+    /// Adds the evidence of the dates that follow these.
+    pub fn merge(&mut self, later: DayEvidence) {
+        for (mine, theirs) in [
+            (&mut self.day_first, later.day_first),
+            (&mut self.month_first, later.month_first),
+        ] {
+            if mine.is_none() {
+                *mine = theirs;
+            }
+        }
+        if self.ambiguous.is_none() {
+            self.ambiguous = later.ambiguous;
+        }
+    }
+
+    /// The order the dates prove: the first proof wins, a date proving the other order is an
+    /// error naming both; `None` while nothing proved it.
+    pub fn order(&self) -> Result<Option<DayOrder>, OrderProblem> {
+        match (&self.day_first, &self.month_first) {
+            (Some(a), Some(b)) => {
+                let (first, second) = if a.row <= b.row { (a, b) } else { (b, a) };
+                Err(OrderProblem::Contradictory {
+                    first: first.clone(),
+                    second: second.clone(),
+                })
+            }
+            (Some(e), None) | (None, Some(e)) => Ok(Some(e.order)),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// The date that proved the order, if any (and no date contradicts it).
+    pub fn proof(&self) -> Option<&Evidence> {
+        match (&self.day_first, &self.month_first) {
+            (Some(e), None) | (None, Some(e)) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The first date that read both ways.
+    pub fn ambiguous(&self) -> Option<&(u64, String)> {
+        self.ambiguous.as_ref()
+    }
+
+    /// At the end of the column: the order, or an error when ambiguous dates were seen and
+    /// nothing settled their order.
+    pub fn finish(&self) -> Result<Option<DayOrder>, OrderProblem> {
+        match (self.order()?, &self.ambiguous) {
+            (None, Some((row, raw))) => Err(OrderProblem::Ambiguous {
+                row: *row,
+                raw: raw.clone(),
+            }),
+            (order, _) => Ok(order),
+        }
+    }
+}
+
 /// Decides one column's day order from evidence in every row: feed each date to
 /// [`observe`](Self::observe) in file order; a date that reads both ways before the order is
 /// known returns `false` (the caller rereads from there once [`order`](Self::order) is set).
 #[derive(Clone, Debug, Default)]
 pub struct DayOrderDetector {
-    evidence: Option<Evidence>,
-    ambiguous: Option<(u64, String)>,
+    seen: DayEvidence,
 }
 
 impl DayOrderDetector {
     /// The order once a date has proven it.
     pub fn order(&self) -> Option<DayOrder> {
-        self.evidence.as_ref().map(|e| e.order)
+        self.seen.proof().map(|e| e.order)
     }
 
     /// The first date that proved the order, if any.
     pub fn evidence(&self) -> Option<&Evidence> {
-        self.evidence.as_ref()
+        self.seen.proof()
     }
 
     /// Records one date. `Ok(true)`: rows up to here can be read with [`Self::order`];
     /// `Ok(false)`: this date reads both ways and the order is not known yet.
     pub fn observe(&mut self, raw: &str, row: u64) -> Result<bool, OrderProblem> {
         let reading = read_both(raw);
-        if let Some(order) = reading.evidence() {
-            match &self.evidence {
-                None => {
-                    self.evidence = Some(Evidence {
-                        row,
-                        raw: raw.trim().to_string(),
-                        order,
-                    })
-                }
-                Some(e) if e.order != order => {
-                    return Err(OrderProblem::Contradictory {
-                        first: e.clone(),
-                        second: Evidence {
-                            row,
-                            raw: raw.trim().to_string(),
-                            order,
-                        },
-                    })
-                }
-                Some(_) => {}
-            }
-        }
-        if matches!(reading, Reading::Either { .. }) && self.evidence.is_none() {
-            self.ambiguous
-                .get_or_insert_with(|| (row, raw.trim().to_string()));
-            return Ok(false);
-        }
-        Ok(true)
+        self.seen.note(reading, raw, row);
+        let order = self.seen.order()?;
+        Ok(!(matches!(reading, Reading::Either { .. }) && order.is_none()))
     }
 
     /// At the end of the column: an error when ambiguous dates were seen and nothing
     /// settled their order.
     pub fn finish(&self) -> Result<Option<DayOrder>, OrderProblem> {
-        match (&self.evidence, &self.ambiguous) {
-            (None, Some((row, raw))) => Err(OrderProblem::Ambiguous {
-                row: *row,
-                raw: raw.clone(),
-            }),
-            (e, _) => Ok(e.as_ref().map(|e| e.order)),
-        }
+        self.seen.finish()
     }
 }
 

@@ -2,9 +2,11 @@
 //! text (optionally gzipped) and Parquet, mapping their columns, and cleaning rows with every
 //! dropped row counted by reason. Inputs are only ever read.
 
+pub mod blocks;
 pub mod customers;
 pub mod dates;
 pub mod fasthash;
+mod log_reader;
 pub mod rows;
 pub mod source;
 pub mod spreadsheet;

@@ -80,6 +80,11 @@ pub fn is_purchase(amount: f64) -> bool {
 /// assert_eq!(customer_id("").as_deref(), None);
 /// ```
 pub fn customer_id(raw: &str) -> Option<String> {
+    customer_id_text(raw).map(std::borrow::Cow::into_owned)
+}
+
+/// [`customer_id`] without copying the id when the rule leaves it a slice of `raw`.
+pub fn customer_id_text(raw: &str) -> Option<std::borrow::Cow<'_, str>> {
     let s = raw.trim_matches(' ').trim_matches('"').trim_matches(' ');
     if is_missing(s) {
         return None;
@@ -92,10 +97,10 @@ pub fn customer_id(raw: &str) -> Option<String> {
                 .bytes()
                 .all(|b| b.is_ascii_digit());
         if int_ok && !frac.is_empty() && frac.bytes().all(|b| b == b'0') {
-            return Some(int.to_string());
+            return Some(int.into());
         }
     }
-    Some(s.to_string())
+    Some(s.into())
 }
 
 /// Choices of the row rules that a model records, so batch and HTTP scoring with that model
@@ -165,26 +170,57 @@ pub struct Line<'a> {
     pub order: Option<Cell<'a>>,
 }
 
+/// A number role's value: `Ok` when it is a finite number, `Err(())` for a missing token,
+/// text that is not a number, NaN or an infinity. Each role's text is parsed once; the amount
+/// rule and the duplicate key both use the result.
+fn role_value(cell: Cell, decimal_comma: bool) -> Result<f64, ()> {
+    match cell {
+        Cell::Number(x) if x.is_finite() => Ok(x),
+        Cell::Text(s) => parse_number_with(s, decimal_comma).ok_or(()),
+        _ => Err(()),
+    }
+}
+
+/// The parsed number roles of a line (`None`: the line has no such field).
+#[derive(Clone, Copy)]
+struct Numbers {
+    amount: Option<Result<f64, ()>>,
+    quantity: Option<Result<f64, ()>>,
+    unit_price: Option<Result<f64, ()>>,
+}
+
+impl Numbers {
+    fn of(line: &Line, dc: bool) -> Numbers {
+        let v = |c: Option<Cell>| c.map(|c| role_value(c, dc));
+        Numbers {
+            amount: v(line.amount),
+            quantity: v(line.quantity),
+            unit_price: v(line.unit_price),
+        }
+    }
+
+    /// The amount rule on parsed roles.
+    fn amount(self) -> Result<f64, TxnField> {
+        match (self.amount, self.quantity, self.unit_price) {
+            (Some(a), _, _) => a.map_err(|()| TxnField::Amount),
+            (None, Some(q), Some(p)) => {
+                let q = q.map_err(|()| TxnField::Quantity)?;
+                let a = q * p.map_err(|()| TxnField::UnitPrice)?;
+                if a.is_finite() {
+                    Ok(a)
+                } else {
+                    Err(TxnField::UnitPrice)
+                }
+            }
+            _ => Err(TxnField::Amount),
+        }
+    }
+}
+
 /// The amount rule: the amount field, else quantity × unit price; finite or an error naming
 /// the field at fault.
 pub fn amount(line: &Line, decimal_comma: bool) -> Result<f64, TxnField> {
-    let number = |c: Cell, f: TxnField| match c {
-        Cell::Number(x) if x.is_finite() => Ok(x),
-        Cell::Text(s) => parse_number_with(s, decimal_comma).ok_or(f),
-        _ => Err(f),
-    };
-    match (line.amount, line.quantity, line.unit_price) {
-        (Some(a), _, _) => number(a, TxnField::Amount),
-        (None, Some(q), Some(p)) => {
-            let a = number(q, TxnField::Quantity)? * number(p, TxnField::UnitPrice)?;
-            if a.is_finite() {
-                Ok(a)
-            } else {
-                Err(TxnField::UnitPrice)
-            }
-        }
-        _ => Err(TxnField::Amount),
-    }
+    Numbers::of(line, decimal_comma).amount()
 }
 
 /// The order identity rule: [`order_key`] of the trimmed text; no order for a missing token.
@@ -216,24 +252,57 @@ pub fn judge(
     decimal_comma: bool,
     seen: &mut HashSet<u64, FxBuild>,
 ) -> Result<Txn, Dropped> {
-    let drop = |reason, field| Dropped { reason, field };
-    let day = line
-        .day
-        .ok_or_else(|| drop(Reason::BadDate, Some(TxnField::Date)))?;
-    let amount = amount(line, decimal_comma).map_err(|f| drop(Reason::BadAmount, Some(f)))?;
-    let order = order(line.order);
-    if !rules.keep_duplicates {
-        let key = DupKey::of(line, day, order, others, decimal_comma);
-        if !seen.insert(key.0) {
-            return Err(drop(Reason::Duplicate, None));
-        }
-    }
-    Ok(Txn { day, amount, order })
+    let day = line.day.ok_or(Dropped {
+        reason: Reason::BadDate,
+        field: Some(TxnField::Date),
+    })?;
+    let checked = check(line, others, decimal_comma)?;
+    admit(rules, &checked, day, seen)
 }
 
-/// Canonical 64-bit key of a whole line for exact-duplicate detection (see the module doc).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct DupKey(pub u64);
+/// A line that passed every rule but the duplicate rule: its amount, its order and its
+/// duplicate key without the day (which a log reader may settle later, once the file has
+/// proven its day/month order).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Checked {
+    pub amount: f64,
+    pub order: Option<u64>,
+    pub key: LineKey,
+}
+
+/// The rules that need nothing but the line itself (amount, purchase or return, order):
+/// the first half of [`judge`], which readers can run in parallel. The day is not checked.
+pub fn check(line: &Line, others: &OtherFields, dc: bool) -> Result<Checked, Dropped> {
+    let numbers = Numbers::of(line, dc);
+    let amount = numbers.amount().map_err(|f| Dropped {
+        reason: Reason::BadAmount,
+        field: Some(f),
+    })?;
+    let order = order(line.order);
+    let key = LineKey::of(line, numbers, order, others);
+    Ok(Checked { amount, order, key })
+}
+
+/// The duplicate rule, the second half of [`judge`]: the transaction, or `duplicate` when a
+/// line with the same key and day came before (unless duplicates are kept).
+pub fn admit(
+    rules: &RowRules,
+    c: &Checked,
+    day: i32,
+    seen: &mut HashSet<u64, FxBuild>,
+) -> Result<Txn, Dropped> {
+    if !rules.keep_duplicates && !seen.insert(c.key.with_day(day).0) {
+        return Err(Dropped {
+            reason: Reason::Duplicate,
+            field: None,
+        });
+    }
+    Ok(Txn {
+        day,
+        amount: c.amount,
+        order: c.order,
+    })
+}
 
 /// Tags keep a missing value, a number and a text apart.
 const TAG_ABSENT: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -243,37 +312,57 @@ fn canonical_bits(x: f64) -> u64 {
     (if x == 0.0 { 0.0 } else { x }).to_bits()
 }
 
-fn role_number(cell: Option<Cell>, decimal_comma: bool) -> u64 {
-    match cell {
-        None => TAG_ABSENT,
-        Some(Cell::Number(x)) => canonical_bits(x),
-        Some(Cell::Text(s)) => match parse_number_with(s, decimal_comma) {
-            Some(x) => canonical_bits(x),
-            None => twox_hash::XxHash3_64::oneshot_with_seed(1, s.trim().as_bytes()),
-        },
-        Some(Cell::Missing) => TAG_ABSENT ^ 1,
+fn role_number(cell: Option<Cell>, value: Option<Result<f64, ()>>) -> u64 {
+    match (cell, value) {
+        (None, _) => TAG_ABSENT,
+        (Some(_), Some(Ok(x))) => canonical_bits(x),
+        (Some(Cell::Text(s)), _) => {
+            twox_hash::XxHash3_64::oneshot_with_seed(1, s.trim().as_bytes())
+        }
+        (Some(_), _) => TAG_ABSENT ^ 1,
     }
 }
 
-impl DupKey {
-    fn of(line: &Line, day: i32, order: Option<u64>, others: &OtherFields, dc: bool) -> DupKey {
+/// The 64-bit hash of a customer id, the first word of every duplicate key; readers also
+/// use it to spread customers over partitions.
+pub fn id_hash(customer: &str) -> u64 {
+    twox_hash::XxHash3_64::oneshot(customer.as_bytes())
+}
+
+/// A line's duplicate key without its day ([`Self::with_day`] completes it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LineKey(u64);
+
+impl LineKey {
+    fn of(line: &Line, numbers: Numbers, order: Option<u64>, others: &OtherFields) -> LineKey {
         let words = [
-            twox_hash::XxHash3_64::oneshot(line.customer.as_bytes()),
-            day as u32 as u64,
+            id_hash(line.customer),
             time_of_day(line.date_text),
-            role_number(line.amount, dc),
-            role_number(line.quantity, dc),
-            role_number(line.unit_price, dc),
+            role_number(line.amount, numbers.amount),
+            role_number(line.quantity, numbers.quantity),
+            role_number(line.unit_price, numbers.unit_price),
             order.unwrap_or(TAG_ABSENT),
             others.0,
         ];
-        let mut buf = [0u8; 64];
+        let mut buf = [0u8; 56];
         for (chunk, w) in buf.chunks_exact_mut(8).zip(words) {
             chunk.copy_from_slice(&w.to_le_bytes());
         }
+        LineKey(twox_hash::XxHash3_64::oneshot(&buf))
+    }
+
+    /// The whole line's key.
+    pub fn with_day(self, day: i32) -> DupKey {
+        let mut buf = [0u8; 16];
+        buf[..8].copy_from_slice(&self.0.to_le_bytes());
+        buf[8..].copy_from_slice(&(day as u32 as u64).to_le_bytes());
         DupKey(twox_hash::XxHash3_64::oneshot(&buf))
     }
 }
+
+/// Canonical 64-bit key of a whole line for exact-duplicate detection (see the module doc).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DupKey(pub u64);
 
 /// Digest of the *set* of a line's other fields: each (name, canonical value) pair hashed on
 /// its own and summed, so field order does not matter; missing values are left out.

@@ -82,6 +82,11 @@ pub struct SharedHasher {
 }
 
 impl SharedHasher {
+    /// Bytes hashed so far.
+    pub fn bytes(&self) -> u64 {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).1
+    }
+
     /// Hex digest and byte count of everything hashed so far.
     pub fn finish(&self) -> (String, u64) {
         let guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());

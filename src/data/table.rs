@@ -90,13 +90,7 @@ impl Table {
         let format = sniff_format(&head, full);
         let stream: Box<dyn Read> = Box::new(Cursor::new(head).chain(reader));
         let rows = match format {
-            Format::Delimited(d) => Rows::Csv(
-                csv::ReaderBuilder::new()
-                    .delimiter(d)
-                    .has_headers(false)
-                    .flexible(true)
-                    .from_reader(stream),
-            ),
+            Format::Delimited(d) => Rows::Csv(csv_reader(d, stream)),
             _ => Rows::Whitespace {
                 reader: BufReader::with_capacity(1 << 16, stream),
                 line: 0,
@@ -292,6 +286,16 @@ impl Table {
             self.columns.iter().position(|c| normalize_name(c) == key)
         })
     }
+}
+
+/// The csv reader of every delimited input: no header handling (the caller decides),
+/// rows of any length (checked against the header by the caller).
+pub(super) fn csv_reader<R: Read>(delimiter: u8, reader: R) -> csv::Reader<R> {
+    csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(reader)
 }
 
 fn unreadable(path: &Path, e: std::io::Error) -> DataError {

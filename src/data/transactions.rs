@@ -8,17 +8,17 @@
 //! amounts are kept: they are returns and reduce the customer's monetary value without
 //! counting as orders.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::hash::Hash;
 use std::path::{Path, PathBuf};
 
-use csv::ByteRecord;
 use serde::{Deserialize, Serialize};
 
-use super::dates::{self, DateFormat, DayOrder, DayOrderDetector};
-use super::rows::{self, Cell, Line, OtherFields, Reason, RowRules, Txn};
+use super::dates::DateFormat;
+use super::log_reader::{FileRules, LogState};
+use super::rows::{self, RowRules, Txn};
 use super::source::FileFingerprint;
-use super::table::{decode, normalize_name, Format, Table};
+use super::table::{normalize_name, Format, Table};
 use super::DataError;
 use crate::progress::Progress;
 
@@ -141,7 +141,7 @@ pub struct ColumnMap {
     /// `(field, column)` in the order given.
     pub pairs: Vec<(String, String)>,
     /// How the date column is written; `None`: day/month order decided per file from
-    /// evidence (see [`DayOrderDetector`]).
+    /// evidence (see [`super::dates::DayEvidence`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_format: Option<DateFormat>,
 }
@@ -237,7 +237,14 @@ impl Cleaning {
         self.missing_customer_id + self.bad_date + self.bad_amount + self.duplicate
     }
 
-    fn note(&mut self, reason: &str, path: &Path, row: u64, column: &str, raw: Option<&str>) {
+    pub(super) fn note(
+        &mut self,
+        reason: &str,
+        path: &Path,
+        row: u64,
+        column: &str,
+        raw: Option<&str>,
+    ) {
         self.first_seen
             .entry(reason.to_string())
             .or_insert_with(|| format!("{} row {row} column {column}", path.display()));
@@ -321,13 +328,14 @@ pub struct TransactionLog {
     pub cleaning: Cleaning,
 }
 
-struct Columns {
-    customer: usize,
-    date: usize,
-    amount: Option<usize>,
-    order: Option<usize>,
-    quantity: Option<usize>,
-    unit_price: Option<usize>,
+/// The columns of one file in their roles.
+pub(super) struct Columns {
+    pub customer: usize,
+    pub date: usize,
+    pub amount: Option<usize>,
+    pub order: Option<usize>,
+    pub quantity: Option<usize>,
+    pub unit_price: Option<usize>,
 }
 
 impl Columns {
@@ -410,31 +418,20 @@ fn resolve(table: &Table, map: &ColumnMap) -> Result<Columns, DataError> {
     })
 }
 
-use super::fasthash::FxBuild;
-
-fn field<'r>(rec: &'r ByteRecord, i: usize) -> std::borrow::Cow<'r, str> {
-    decode(rec.get(i).unwrap_or(b""))
-}
-
 /// Reads and cleans every file of a transaction log.
 ///
 /// `inputs` are the paths the user gave (files, directories or globs); every row goes through
-/// the row rules of [`super::rows`] with `rules`. Dropped rows are
-/// counted in the returned [`Cleaning`]; an error is returned only for unreadable files,
-/// unmappable columns, or when no valid row remains.
+/// the row rules of [`super::rows`] with `rules`. Dropped rows are counted in the returned
+/// [`Cleaning`]; an error is returned only for unreadable files, unmappable columns, a date
+/// column whose day/month order cannot be decided, or when no valid row remains. Files are
+/// parsed in parallel blocks (see `log_reader`); the result does not depend on the number of
+/// threads.
 pub fn read_transactions(
     inputs: &[PathBuf],
     map: &ColumnMap,
     rules: &RowRules,
     progress: &Progress,
 ) -> Result<TransactionLog, DataError> {
-    let mut log = TransactionLog {
-        first_day: i32::MAX,
-        last_day: i32::MIN,
-        ..Default::default()
-    };
-    let mut index: HashMap<String, u32, FxBuild> = HashMap::default();
-    let mut seen: HashSet<u64, FxBuild> = HashSet::default();
     let mut files = Vec::new();
     for input in inputs {
         files.extend(super::source::expand(input)?);
@@ -447,15 +444,27 @@ pub fn read_transactions(
             .map(|m| m.len())
             .sum(),
     );
-    let mut state = ReadState {
-        log: &mut log,
-        index: &mut index,
-        seen: &mut seen,
-    };
-    for path in &files {
-        read_file(path, map, rules, &mut state, &bar)?;
+    let mut state = LogState::new(rules);
+    let mut has_order_ids = false;
+    let mut prints = Vec::with_capacity(files.len());
+    for (i, path) in files.iter().enumerate() {
+        let table = Table::open(path)?;
+        let cols = resolve(&table, map)?;
+        has_order_ids |= cols.order.is_some();
+        let columns = table.columns.clone();
+        let file = FileRules {
+            path,
+            cols: &cols,
+            columns: &columns,
+            format: map.date_format.as_ref(),
+            decimal_comma: table.format == Format::Delimited(b';'),
+            others: cols.others(&columns),
+        };
+        prints.push(state.read_file(i as u32, &file, table, &bar)?);
     }
     bar.finish_and_clear();
+    let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    let log = state.finish(&paths, has_order_ids, prints);
     if log.cleaning.rows_kept == 0 {
         return Err(DataError::NoValidRows {
             what: files
@@ -467,231 +476,6 @@ pub fn read_transactions(
         });
     }
     Ok(log)
-}
-
-struct ReadState<'a> {
-    log: &'a mut TransactionLog,
-    index: &'a mut HashMap<String, u32, FxBuild>,
-    seen: &'a mut HashSet<u64, FxBuild>,
-}
-
-/// Reads one file. Without a date format, rows are taken while their dates read one way
-/// only; at the first date that reads both ways before the file has proven its order, the
-/// rest of the date column is scanned for evidence and the file is reread from that row.
-/// At most two passes, nothing buffered.
-fn read_file(
-    path: &Path,
-    map: &ColumnMap,
-    rules: &RowRules,
-    state: &mut ReadState,
-    bar: &indicatif::ProgressBar,
-) -> Result<(), DataError> {
-    let mut table = Table::open(path)?;
-    let cols = resolve(&table, map)?;
-    state.log.has_order_ids |= cols.order.is_some();
-    let columns = table.columns.clone();
-    let date_column = columns.get(cols.date).cloned().unwrap_or_default();
-    let order_error = |problem| DataError::DateOrder {
-        path: path.to_path_buf(),
-        column: date_column.clone(),
-        problem: Box::new(problem),
-    };
-    let mut detector = map.date_format.is_none().then(DayOrderDetector::default);
-    let mut ctx = RowContext {
-        path,
-        cols: &cols,
-        columns: &columns,
-        dates: DateRule {
-            format: map.date_format.as_ref(),
-            order: None,
-        },
-        decimal_comma: table.format == Format::Delimited(b';'),
-        rules,
-        others: cols.others(&columns),
-    };
-    let mut rec = ByteRecord::new();
-    let mut last_bytes = 0;
-    let mut resume_at = None;
-    let mut skip_before = 0;
-    loop {
-        while let Some(row) = table.next_row(&mut rec)? {
-            if row < skip_before {
-                continue;
-            }
-            if let Some(d) = detector.as_mut() {
-                if !d
-                    .observe(&field(&rec, cols.date), row)
-                    .map_err(order_error)?
-                {
-                    resume_at = Some(row);
-                    break;
-                }
-                ctx.dates.order = d.order();
-            }
-            ctx.take(&rec, row, state.log, state.index, state.seen);
-            if row % 65_536 == 0 {
-                let b = rec.position().map(|p| p.byte()).unwrap_or(last_bytes);
-                bar.inc(b.saturating_sub(last_bytes));
-                last_bytes = b;
-            }
-        }
-        let (Some(start), Some(d)) = (resume_at.take(), detector.as_mut()) else {
-            break;
-        };
-        while d.order().is_none() {
-            let Some(row) = table.next_row(&mut rec)? else {
-                break;
-            };
-            d.observe(&field(&rec, cols.date), row)
-                .map_err(order_error)?;
-        }
-        d.finish().map_err(order_error)?;
-        ctx.dates.order = d.order();
-        table = Table::open(path)?;
-        skip_before = start;
-    }
-    let how = match (&detector, &map.date_format) {
-        (Some(d), _) => {
-            d.finish().map_err(order_error)?;
-            d.evidence().map(|e| e.to_string())
-        }
-        (None, Some(f)) => Some(format!("format {f}")),
-        (None, None) => None,
-    };
-    if let Some(how) = how {
-        let key = path.display().to_string();
-        state.log.cleaning.date_orders.insert(key, how);
-    }
-    let fp = table.fingerprint();
-    bar.inc(fp.bytes.saturating_sub(last_bytes));
-    state.log.cleaning.rows_read += fp.rows;
-    state.log.files.push(fp);
-    Ok(())
-}
-
-/// How a file's date column is read: its explicit format, else the day order its dates
-/// proved (`None` while only dates that read one way have been seen).
-#[derive(Clone, Copy, Debug)]
-struct DateRule<'a> {
-    format: Option<&'a DateFormat>,
-    order: Option<DayOrder>,
-}
-
-impl DateRule<'_> {
-    fn day(&self, raw: &str) -> Option<i32> {
-        match self.format {
-            Some(f) => f.parse_day(raw),
-            None => dates::read_both(raw).day(self.order),
-        }
-    }
-}
-
-struct RowContext<'a> {
-    path: &'a Path,
-    cols: &'a Columns,
-    columns: &'a [String],
-    dates: DateRule<'a>,
-    decimal_comma: bool,
-    rules: &'a RowRules,
-    /// Columns in no role, with their [`rows::name_seed`], for duplicate keys.
-    others: Vec<(usize, u64)>,
-}
-
-impl RowContext<'_> {
-    fn column_name(&self, i: usize) -> &str {
-        self.columns.get(i).map(String::as_str).unwrap_or("?")
-    }
-
-    /// The header of the column mapped to `f`.
-    fn column_of(&self, f: TxnField) -> &str {
-        self.index_of(f).map_or("?", |i| self.column_name(i))
-    }
-
-    /// The position of the column mapped to `f`.
-    fn index_of(&self, f: TxnField) -> Option<usize> {
-        let c = self.cols;
-        match f {
-            TxnField::CustomerId => Some(c.customer),
-            TxnField::Date => Some(c.date),
-            TxnField::Amount => c.amount,
-            TxnField::OrderId => c.order,
-            TxnField::Quantity => c.quantity,
-            TxnField::UnitPrice => c.unit_price,
-        }
-    }
-
-    fn take(
-        &self,
-        rec: &ByteRecord,
-        row: u64,
-        log: &mut TransactionLog,
-        index: &mut HashMap<String, u32, FxBuild>,
-        seen: &mut HashSet<u64, FxBuild>,
-    ) {
-        let cleaning = &mut log.cleaning;
-        let Some(id) = rows::customer_id(&field(rec, self.cols.customer)) else {
-            cleaning.missing_customer_id += 1;
-            let raw = field(rec, self.cols.customer);
-            let column = self.column_name(self.cols.customer);
-            cleaning.note("missing_customer_id", self.path, row, column, Some(&raw));
-            return;
-        };
-        let date = field(rec, self.cols.date);
-        let text = |i: Option<usize>| i.map(|i| field(rec, i));
-        let (amount, quantity) = (text(self.cols.amount), text(self.cols.quantity));
-        let (unit_price, order) = (text(self.cols.unit_price), text(self.cols.order));
-        let line = Line {
-            customer: &id,
-            day: self.dates.day(&date),
-            date_text: &date,
-            amount: amount.as_deref().map(Cell::Text),
-            quantity: quantity.as_deref().map(Cell::Text),
-            unit_price: unit_price.as_deref().map(Cell::Text),
-            order: order.as_deref().map(Cell::Text),
-        };
-        let mut others = OtherFields::default();
-        for &(i, seed) in &self.others {
-            others.add(seed, Cell::Text(&field(rec, i)));
-        }
-        let txn = match rows::judge(self.rules, &line, &others, self.decimal_comma, seen) {
-            Ok(t) => t,
-            Err(d) => {
-                let column = d.field.map_or("*", |f| self.column_of(f));
-                let raw = match d.reason {
-                    Reason::Duplicate => None,
-                    _ => d
-                        .field
-                        .and_then(|f| self.index_of(f))
-                        .map(|i| field(rec, i)),
-                };
-                match d.reason {
-                    Reason::MissingCustomerId => cleaning.missing_customer_id += 1,
-                    Reason::BadDate => cleaning.bad_date += 1,
-                    Reason::BadAmount => cleaning.bad_amount += 1,
-                    Reason::Duplicate => cleaning.duplicate += 1,
-                }
-                cleaning.note(d.reason.name(), self.path, row, column, raw.as_deref());
-                return;
-            }
-        };
-        cleaning.rows_kept += 1;
-        if !rows::is_purchase(txn.amount) {
-            cleaning.returns += 1;
-        }
-        let cust = match index.get(id.as_str()) {
-            Some(&c) => c,
-            None => {
-                let c = log.customer_ids.len() as u32;
-                index.insert(id.clone(), c);
-                log.customer_ids.push(id);
-                log.txns.push(Vec::new());
-                c
-            }
-        };
-        log.first_day = log.first_day.min(txn.day);
-        log.last_day = log.last_day.max(txn.day);
-        log.txns[cust as usize].push(txn);
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,244 @@
+//! Delimited text read in blocks of whole records, each block cut into chunks at record
+//! boundaries so the chunks can be parsed in parallel. A boundary is a line feed outside
+//! quotes, found with the quoting rules of the `csv` crate's reader (a quote opens a quoted
+//! field only at the start of a field, `""` inside one is a quote); a block without any
+//! quote is cut at plain line feeds. Results never depend on how many chunks a block gets:
+//! the reader merges chunk results in file order.
+
+use std::io::{self, Read};
+
+/// Bytes read per block (a record longer than this grows the block).
+pub const BLOCK_BYTES: usize = 8 << 20;
+
+/// One chunk of a block: whole records, and the number of line feeds in the file before
+/// its first byte (so a record's line number is that plus its line within the chunk).
+#[derive(Clone, Copy, Debug)]
+pub struct Chunk<'a> {
+    pub bytes: &'a [u8],
+    pub lines_before: u64,
+}
+
+/// Reads a text stream block by block.
+pub struct Blocks<R> {
+    reader: R,
+    buf: Vec<u8>,
+    /// Bytes of `buf` handed out by the last [`Self::next_block`]; the rest is carried over.
+    used: usize,
+    lines_before: u64,
+    quoted: bool,
+    delimiter: u8,
+    eof: bool,
+    block_bytes: usize,
+}
+
+impl<R: Read> Blocks<R> {
+    /// A reader of `reader`; `quoting`: fields may be quoted (CSV), else records are lines.
+    pub fn new(reader: R, quoting: bool, delimiter: u8) -> Blocks<R> {
+        Blocks {
+            reader,
+            buf: Vec::new(),
+            used: 0,
+            lines_before: 0,
+            quoted: quoting,
+            delimiter,
+            eof: false,
+            block_bytes: BLOCK_BYTES,
+        }
+    }
+
+    /// With a smaller block size (tests: boundaries inside quoted fields and long records).
+    pub fn with_block_bytes(mut self, n: usize) -> Blocks<R> {
+        self.block_bytes = n.max(1);
+        self
+    }
+
+    /// Skips the first `n` bytes (a byte-order mark, a header), counting their line feeds.
+    pub fn skip(&mut self, n: usize) -> io::Result<()> {
+        self.fill(n)?;
+        let n = n.min(self.buf.len());
+        self.lines_before += count_lf(&self.buf[..n]);
+        self.buf.drain(..n);
+        Ok(())
+    }
+
+    /// The bytes ahead, without consuming them (at most `n`, fewer at the end).
+    pub fn peek(&mut self, n: usize) -> io::Result<&[u8]> {
+        self.fill(n)?;
+        Ok(&self.buf[..n.min(self.buf.len())])
+    }
+
+    fn fill(&mut self, n: usize) -> io::Result<()> {
+        if self.used > 0 {
+            self.lines_before += count_lf(&self.buf[..self.used]);
+            self.buf.drain(..self.used);
+            self.used = 0;
+        }
+        while self.buf.len() < n && !self.eof {
+            let start = self.buf.len();
+            self.buf.resize(n.max(start + 64 * 1024), 0);
+            let got = read_some(&mut self.reader, &mut self.buf[start..])?;
+            self.buf.truncate(start + got);
+            self.eof = got == 0;
+        }
+        Ok(())
+    }
+
+    /// The next block cut into at most `pieces` chunks; `None` at the end of the stream.
+    pub fn next_block(&mut self, pieces: usize) -> io::Result<Option<Vec<Chunk<'_>>>> {
+        let mut want = self.block_bytes;
+        let end = loop {
+            self.fill(want)?;
+            if self.buf.is_empty() {
+                return Ok(None);
+            }
+            let cuts = self.cuts(pieces.max(1));
+            match cuts.last() {
+                Some(&end) if end > 0 => break cuts,
+                _ if self.eof => break vec![self.buf.len()],
+                _ => want = self.buf.len() * 2,
+            }
+        };
+        let mut chunks = Vec::with_capacity(end.len());
+        let (mut start, mut lines) = (0, self.lines_before);
+        for &cut in &end {
+            if cut > start {
+                let bytes = &self.buf[start..cut];
+                chunks.push(Chunk {
+                    bytes,
+                    lines_before: lines,
+                });
+                lines += count_lf(bytes);
+                start = cut;
+            }
+        }
+        self.used = start;
+        Ok(Some(chunks))
+    }
+
+    /// Chunk ends: about `pieces` equal parts of the whole records in the buffer (the last
+    /// cut is the end of the last whole record; at the end of the stream, the buffer's end).
+    fn cuts(&self, pieces: usize) -> Vec<usize> {
+        let buf = &self.buf;
+        let ends = if self.quoted && memchr::memchr(b'"', buf).is_some() {
+            Some(quoted_record_ends(buf, self.delimiter))
+        } else {
+            None
+        };
+        let last = match &ends {
+            Some(e) => e.last().copied(),
+            None => memchr::memrchr(b'\n', buf).map(|i| i + 1),
+        };
+        let last = if self.eof {
+            buf.len()
+        } else {
+            match last {
+                Some(l) => l,
+                None => return Vec::new(),
+            }
+        };
+        let mut cuts = Vec::with_capacity(pieces);
+        for i in 1..pieces {
+            let target = last * i / pieces;
+            let cut = match &ends {
+                Some(e) => e[e.partition_point(|&x| x < target)..].first().copied(),
+                None => memchr::memchr(b'\n', &buf[target..last]).map(|j| target + j + 1),
+            };
+            if let Some(c) = cut.filter(|&c| c < last && cuts.last().is_none_or(|&p| c > p)) {
+                cuts.push(c);
+            }
+        }
+        cuts.push(last);
+        cuts
+    }
+}
+
+fn read_some<R: Read>(reader: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match reader.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+fn count_lf(bytes: &[u8]) -> u64 {
+    memchr::memchr_iter(b'\n', bytes).count() as u64
+}
+
+/// The offsets just after every line feed that ends a record, following the csv reader's
+/// quoting.
+fn quoted_record_ends(buf: &[u8], delimiter: u8) -> Vec<usize> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum S {
+        FieldStart,
+        Unquoted,
+        Quoted,
+        QuoteInQuoted,
+    }
+    let mut ends = Vec::new();
+    let mut s = S::FieldStart;
+    for (i, &b) in buf.iter().enumerate() {
+        s = match (s, b) {
+            (S::Quoted, b'"') => S::QuoteInQuoted,
+            (S::Quoted, _) => S::Quoted,
+            (S::QuoteInQuoted, b'"') => S::Quoted,
+            (S::FieldStart, b'"') => S::Quoted,
+            (_, b'\n') => {
+                ends.push(i + 1);
+                S::FieldStart
+            }
+            (_, b'\r') => S::FieldStart,
+            (_, d) if d == delimiter => S::FieldStart,
+            _ => S::Unquoted,
+        };
+    }
+    ends
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all_chunks(text: &[u8], block: usize, pieces: usize) -> Vec<(Vec<u8>, u64)> {
+        let mut b = Blocks::new(text, true, b',').with_block_bytes(block);
+        let mut out = Vec::new();
+        while let Some(chunks) = b.next_block(pieces).unwrap() {
+            out.extend(chunks.iter().map(|c| (c.bytes.to_vec(), c.lines_before)));
+        }
+        out
+    }
+
+    #[test]
+    fn chunks_end_at_record_boundaries_outside_quotes() {
+        let text = b"a,\"x\ny\",1\nb,\"q\"\"\n\",2\nc,plain,3\nd,4\"5,6\ne,7,8\n";
+        for block in [1, 3, 7, 16, 1000] {
+            for pieces in [1, 2, 3, 8] {
+                let chunks = all_chunks(text, block, pieces);
+                let joined: Vec<u8> = chunks.iter().flat_map(|(c, _)| c.clone()).collect();
+                assert_eq!(joined, text, "block {block} pieces {pieces}");
+                for (c, lines) in &chunks {
+                    let starts_a_record = [b'a', b'b', b'c', b'd', b'e'].contains(&c[0]);
+                    assert!(
+                        starts_a_record,
+                        "{block}/{pieces}: {:?}",
+                        String::from_utf8_lossy(c)
+                    );
+                    let at = text.windows(c.len()).position(|w| w == &c[..]).unwrap();
+                    assert_eq!(*lines, count_lf(&text[..at]));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_last_record_without_line_feed_and_skipped_header_are_kept_apart() {
+        let mut b = Blocks::new(&b"h1,h2\nx,1\ny,2"[..], true, b',');
+        assert_eq!(b.peek(3).unwrap(), b"h1,");
+        b.skip(6).unwrap();
+        let chunks = b.next_block(4).unwrap().unwrap();
+        let joined: Vec<u8> = chunks.iter().flat_map(|c| c.bytes.to_vec()).collect();
+        assert_eq!(joined, b"x,1\ny,2");
+        assert_eq!(chunks[0].lines_before, 1);
+        assert!(b.next_block(4).unwrap().is_none());
+    }
+}

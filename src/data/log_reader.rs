@@ -1,0 +1,857 @@
+//! The transaction-log reader's engine: delimited files are read in blocks of whole records
+//! ([`super::blocks`]) and each block's chunks are parsed in parallel with the row rules that
+//! need nothing but the line ([`rows::check`]); the rules that need the log so far (the day
+//! of a date whose day/month order a later row proves, exact duplicates, the customer index)
+//! then run in parallel over 64 partitions of the customers, each partition taking its rows
+//! in file order. Parquet files feed the same two steps from a sequential row cursor.
+//!
+//! Nothing depends on the number of threads: chunks and partitions are merged in file order,
+//! customers are numbered by their first line, and each customer's lines keep file order.
+
+use std::borrow::Cow;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
+use std::io::Read;
+use std::path::Path;
+
+use csv::ByteRecord;
+use rayon::prelude::*;
+
+use super::blocks::{Blocks, Chunk};
+use super::dates::{self, DateFormat, DayEvidence, DayOrder, Reading};
+use super::fasthash::FxBuild;
+use super::rows::{self, Cell, Checked, Line, OtherFields, Reason, RowRules, Txn};
+use super::source::{self, FileFingerprint};
+use super::table::{csv_reader, decode, Format, Table};
+use super::transactions::{Cleaning, Columns, TransactionLog, TxnField};
+use super::DataError;
+
+/// Customer partitions of the second step (a fixed number, so results cannot depend on it).
+const PARTS: usize = 64;
+/// Rows per batch from a sequential cursor (Parquet).
+const CURSOR_BATCH: usize = 1 << 16;
+
+/// What one file's rows need to be read: its columns in roles and its date rule.
+pub(super) struct FileRules<'a> {
+    pub path: &'a Path,
+    pub cols: &'a Columns,
+    pub columns: &'a [String],
+    pub format: Option<&'a DateFormat>,
+    pub decimal_comma: bool,
+    /// Columns in no role, with their [`rows::name_seed`], for duplicate keys.
+    pub others: Vec<(usize, u64)>,
+}
+
+impl FileRules<'_> {
+    fn column_name(&self, i: usize) -> &str {
+        self.columns.get(i).map(String::as_str).unwrap_or("?")
+    }
+
+    /// The position of the column mapped to `f`.
+    fn index_of(&self, f: TxnField) -> Option<usize> {
+        let c = self.cols;
+        match f {
+            TxnField::CustomerId => Some(c.customer),
+            TxnField::Date => Some(c.date),
+            TxnField::Amount => c.amount,
+            TxnField::OrderId => c.order,
+            TxnField::Quantity => c.quantity,
+            TxnField::UnitPrice => c.unit_price,
+        }
+    }
+
+    fn date_problem(&self, problem: dates::OrderProblem) -> DataError {
+        DataError::DateOrder {
+            path: self.path.to_path_buf(),
+            column: self.column_name(self.cols.date).to_string(),
+            problem: Box::new(problem),
+        }
+    }
+}
+
+/// A line's day: known, or one of two until the file proves its day/month order.
+#[derive(Clone, Copy, Debug)]
+enum When {
+    Day(i32),
+    Either { month_first: i32, day_first: i32 },
+}
+
+/// A line that passed the line rules, waiting for the log rules.
+struct Row {
+    /// The customer id: a range of the chunk's `ids`.
+    id: (u32, u32),
+    hash: u64,
+    line: u64,
+    when: When,
+    checked: Checked,
+}
+
+/// A dropped line kept as a possible sample: file index, line, reason, column, raw value.
+#[derive(Clone, Debug)]
+struct Note {
+    file: u32,
+    line: u64,
+    reason: Reason,
+    column: String,
+    raw: Option<String>,
+}
+
+/// The first step's result for one chunk.
+struct ChunkOut {
+    rows: u64,
+    ids: String,
+    parts: Vec<Vec<Row>>,
+    missing_customer_id: u64,
+    bad_date: u64,
+    bad_amount: u64,
+    notes: Vec<Note>,
+    evidence: DayEvidence,
+    has_either: bool,
+    malformed: Option<DataError>,
+}
+
+impl ChunkOut {
+    fn new() -> ChunkOut {
+        ChunkOut {
+            rows: 0,
+            ids: String::new(),
+            parts: (0..PARTS).map(|_| Vec::new()).collect(),
+            missing_customer_id: 0,
+            bad_date: 0,
+            bad_amount: 0,
+            notes: Vec::new(),
+            evidence: DayEvidence::default(),
+            has_either: false,
+            malformed: None,
+        }
+    }
+
+    fn note(&mut self, rules: &FileRules, line: u64, reason: Reason, col: usize, raw: &str) {
+        if self.notes.iter().filter(|n| n.reason == reason).count()
+            < super::transactions::SAMPLES_PER_REASON
+        {
+            self.notes.push(Note {
+                file: 0,
+                line,
+                reason,
+                column: rules.column_name(col).to_string(),
+                raw: Some(raw.to_string()),
+            });
+        }
+    }
+
+    /// The first step for one record at `line`.
+    fn take(&mut self, rules: &FileRules, rec: &ByteRecord, line: u64) {
+        if self.malformed.is_some() {
+            return;
+        }
+        self.rows += 1;
+        let n = rules.columns.len();
+        if rec.len() > n && rec.iter().skip(n).any(|f| !f.trim_ascii().is_empty()) {
+            self.malformed = Some(DataError::Malformed {
+                path: rules.path.to_path_buf(),
+                row: Some(line),
+                reason: format!(
+                    "{} fields, but the header has {n} columns ({})",
+                    rec.len(),
+                    rules.columns.join(", ")
+                ),
+            });
+            return;
+        }
+        let field = |i: usize| decode(rec.get(i).unwrap_or(b""));
+        let c = rules.cols;
+        let date = field(c.date);
+        let when = match rules.format {
+            Some(f) => f.parse_day(&date).map(When::Day),
+            None => {
+                let reading = dates::read_both(&date);
+                self.evidence.note(reading, &date, line);
+                match reading {
+                    Reading::Invalid => None,
+                    Reading::Either {
+                        month_first,
+                        day_first,
+                    } => Some(When::Either {
+                        month_first,
+                        day_first,
+                    }),
+                    r => r.day(None).map(When::Day),
+                }
+            }
+        };
+        let raw_id = field(c.customer);
+        let Some(id) = rows::customer_id_text(&raw_id) else {
+            self.missing_customer_id += 1;
+            self.note(rules, line, Reason::MissingCustomerId, c.customer, &raw_id);
+            return;
+        };
+        let Some(when) = when else {
+            self.bad_date += 1;
+            self.note(rules, line, Reason::BadDate, c.date, &date);
+            return;
+        };
+        let text = |i: Option<usize>| i.map(field);
+        let (amount, quantity) = (text(c.amount), text(c.quantity));
+        let (unit_price, order) = (text(c.unit_price), text(c.order));
+        let l = Line {
+            customer: &id,
+            day: None,
+            date_text: &date,
+            amount: amount.as_deref().map(Cell::Text),
+            quantity: quantity.as_deref().map(Cell::Text),
+            unit_price: unit_price.as_deref().map(Cell::Text),
+            order: order.as_deref().map(Cell::Text),
+        };
+        let mut others = OtherFields::default();
+        for &(i, seed) in &rules.others {
+            others.add(seed, Cell::Text(&field(i)));
+        }
+        match rows::check(&l, &others, rules.decimal_comma) {
+            Ok(checked) => {
+                self.has_either |= matches!(when, When::Either { .. });
+                let hash = rows::id_hash(&id);
+                let start = self.ids.len() as u32;
+                self.ids.push_str(&id);
+                self.parts[(hash >> 58) as usize].push(Row {
+                    id: (start, id.len() as u32),
+                    hash,
+                    line,
+                    when,
+                    checked,
+                });
+            }
+            Err(d) => {
+                self.bad_amount += 1;
+                let f = d.field.unwrap_or(TxnField::Amount);
+                let col = rules.index_of(f).unwrap_or(c.customer);
+                self.note(rules, line, d.reason, col, &field(col));
+            }
+        }
+    }
+}
+
+/// Calls `each(line, record)` for every non-blank record of a chunk.
+fn records(
+    chunk: Chunk,
+    format: Format,
+    mut each: impl FnMut(u64, &ByteRecord),
+) -> Result<(), String> {
+    let mut rec = ByteRecord::new();
+    match format {
+        Format::Delimited(d) => {
+            let mut r = csv_reader(d, chunk.bytes);
+            // Lines are counted from the bytes (the csv reader's own count does not see the
+            // blank lines it skips): line feeds before the record's first byte, plus one.
+            let (mut counted_to, mut lines) = (0, chunk.lines_before + 1);
+            loop {
+                match r.read_byte_record(&mut rec) {
+                    Ok(false) => return Ok(()),
+                    Ok(true) => {
+                        if rec.len() == 1 && rec[0].iter().all(u8::is_ascii_whitespace) {
+                            continue;
+                        }
+                        let bytes = chunk.bytes;
+                        let mut start = rec.position().map_or(0, |p| p.byte() as usize);
+                        while start < bytes.len() && matches!(bytes[start], b'\n' | b'\r') {
+                            start += 1;
+                        }
+                        let start = start.max(counted_to);
+                        lines +=
+                            memchr::memchr_iter(b'\n', &bytes[counted_to..start]).count() as u64;
+                        counted_to = start;
+                        each(lines, &rec);
+                    }
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
+        }
+        _ => {
+            for (i, text) in chunk.bytes.split(|&b| b == b'\n').enumerate() {
+                rec.clear();
+                for f in text
+                    .split(|b| b.is_ascii_whitespace())
+                    .filter(|f| !f.is_empty())
+                {
+                    rec.push_field(f);
+                }
+                if !rec.is_empty() {
+                    each(chunk.lines_before + i as u64 + 1, &rec);
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn parse_chunk(rules: &FileRules, chunk: Chunk, format: Format) -> ChunkOut {
+    let mut out = ChunkOut::new();
+    let result = records(chunk, format, |line, rec| out.take(rules, rec, line));
+    if let Err(reason) = result {
+        out.malformed.get_or_insert(DataError::Malformed {
+            path: rules.path.to_path_buf(),
+            row: None,
+            reason,
+        });
+    }
+    out
+}
+
+/// One partition of the customers: the second step's state across all files of a log.
+#[derive(Default)]
+struct Part {
+    by_hash: HashMap<u64, u32, FxBuild>,
+    /// Ids whose 64-bit hash another id already has.
+    spill: HashMap<String, u32, FxBuild>,
+    ids: Vec<String>,
+    first: Vec<(u32, u64)>,
+    txns: Vec<Vec<Txn>>,
+    seen: HashSet<u64, FxBuild>,
+    kept: u64,
+    returns: u64,
+    duplicate: u64,
+    notes: Vec<Note>,
+    first_day: i32,
+    last_day: i32,
+}
+
+impl Part {
+    fn intern(&mut self, id: &str, hash: u64, at: (u32, u64)) -> usize {
+        let next = self.ids.len() as u32;
+        let c = match self.by_hash.entry(hash) {
+            Entry::Occupied(e) if self.ids[*e.get() as usize] == id => return *e.get() as usize,
+            Entry::Occupied(_) => *self.spill.entry(id.to_string()).or_insert(next),
+            Entry::Vacant(e) => *e.insert(next),
+        };
+        if c == next {
+            self.ids.push(id.to_string());
+            self.first.push(at);
+            self.txns.push(Vec::new());
+        }
+        c as usize
+    }
+
+    /// The second step for this partition's rows of one block, in file order.
+    fn absorb(
+        &mut self,
+        file: u32,
+        block: &[ChunkOut],
+        p: usize,
+        order: Option<DayOrder>,
+        rules: &RowRules,
+    ) {
+        for chunk in block {
+            for row in &chunk.parts[p] {
+                let day = match (row.when, order) {
+                    (When::Day(d), _) => d,
+                    (When::Either { day_first, .. }, Some(DayOrder::DayFirst)) => day_first,
+                    (When::Either { month_first, .. }, _) => month_first,
+                };
+                let txn = match rows::admit(rules, &row.checked, day, &mut self.seen) {
+                    Ok(t) => t,
+                    Err(_) => {
+                        self.duplicate += 1;
+                        if self.notes.len() < super::transactions::SAMPLES_PER_REASON {
+                            self.notes.push(Note {
+                                file,
+                                line: row.line,
+                                reason: Reason::Duplicate,
+                                column: "*".into(),
+                                raw: None,
+                            });
+                        }
+                        continue;
+                    }
+                };
+                let (start, len) = (row.id.0 as usize, row.id.1 as usize);
+                let c = self.intern(&chunk.ids[start..start + len], row.hash, (file, row.line));
+                self.kept += 1;
+                self.returns += u64::from(!rows::is_purchase(txn.amount));
+                if self.kept == 1 {
+                    (self.first_day, self.last_day) = (day, day);
+                }
+                self.first_day = self.first_day.min(day);
+                self.last_day = self.last_day.max(day);
+                self.txns[c].push(txn);
+            }
+        }
+    }
+}
+
+/// The reader's state across the files of one log.
+pub(super) struct LogState {
+    parts: Vec<Part>,
+    cleaning: Cleaning,
+    notes: Vec<Note>,
+    rules: RowRules,
+}
+
+impl LogState {
+    pub fn new(rules: &RowRules) -> LogState {
+        LogState {
+            parts: (0..PARTS).map(|_| Part::default()).collect(),
+            cleaning: Cleaning::default(),
+            notes: Vec::new(),
+            rules: rules.clone(),
+        }
+    }
+
+    /// Reads one file (index `file` among the log's files) through both steps.
+    pub fn read_file(
+        &mut self,
+        file: u32,
+        rules: &FileRules,
+        table: Table,
+        bar: &indicatif::ProgressBar,
+    ) -> Result<FileFingerprint, DataError> {
+        let mut dates = FileDates::default();
+        let fp = match table.format {
+            Format::Parquet => self.read_cursor(file, rules, table, &mut dates)?,
+            format => {
+                let (stream, hasher) = source::open_text(rules.path)?;
+                let mut blocks = data_blocks(rules.path, stream, format, table.has_header)?;
+                let pieces = rayon::current_num_threads() * 4;
+                let (mut rows, mut hashed) = (0, 0);
+                while let Some(chunks) = blocks
+                    .next_block(pieces)
+                    .map_err(|e| unreadable(rules.path, e))?
+                {
+                    let outs: Vec<ChunkOut> = chunks
+                        .par_iter()
+                        .map(|c| parse_chunk(rules, *c, format))
+                        .collect();
+                    rows += outs.iter().map(|o| o.rows).sum::<u64>();
+                    self.absorb_block(file, rules, outs, &mut dates, format, table.has_header)?;
+                    let now = hasher.bytes();
+                    bar.inc(now.saturating_sub(hashed));
+                    hashed = now;
+                }
+                let (sha256, bytes) = hasher.finish();
+                FileFingerprint {
+                    path: rules.path.display().to_string(),
+                    sha256,
+                    bytes,
+                    rows,
+                }
+            }
+        };
+        self.finish_file(rules, &dates)?;
+        self.cleaning.rows_read += fp.rows;
+        Ok(fp)
+    }
+
+    fn read_cursor(
+        &mut self,
+        file: u32,
+        rules: &FileRules,
+        mut table: Table,
+        dates: &mut FileDates,
+    ) -> Result<FileFingerprint, DataError> {
+        let mut rec = ByteRecord::new();
+        loop {
+            let mut out = ChunkOut::new();
+            let mut n = 0;
+            while n < CURSOR_BATCH {
+                let Some(line) = table.next_row(&mut rec)? else {
+                    break;
+                };
+                out.take(rules, &rec, line);
+                n += 1;
+            }
+            self.absorb_block(
+                file,
+                rules,
+                vec![out],
+                dates,
+                table.format,
+                table.has_header,
+            )?;
+            if n < CURSOR_BATCH {
+                return Ok(table.fingerprint());
+            }
+        }
+    }
+
+    /// Merges one block's chunks: their errors, date evidence and drops, then the second
+    /// step over the partitions.
+    fn absorb_block(
+        &mut self,
+        file: u32,
+        rules: &FileRules,
+        block: Vec<ChunkOut>,
+        dates: &mut FileDates,
+        format: Format,
+        has_header: bool,
+    ) -> Result<(), DataError> {
+        let mut either = false;
+        let mut block = block;
+        for out in &mut block {
+            if let Some(e) = out.malformed.take() {
+                return Err(e);
+            }
+            dates.seen.merge(std::mem::take(&mut out.evidence));
+            either |= out.has_either;
+            let c = &mut self.cleaning;
+            c.missing_customer_id += out.missing_customer_id;
+            c.bad_date += out.bad_date;
+            c.bad_amount += out.bad_amount;
+            self.notes
+                .extend(out.notes.drain(..).map(|n| Note { file, ..n }));
+        }
+        let mut order = dates.seen.order().map_err(|p| rules.date_problem(p))?;
+        if either && order.is_none() {
+            if dates.ahead.is_none() {
+                dates.ahead = Some(proof_ahead(rules, format, has_header)?);
+            }
+            order = dates.ahead.flatten();
+            if order.is_none() {
+                // Dates read both ways and nothing in the file proves the order.
+                dates.seen.finish().map_err(|p| rules.date_problem(p))?;
+            }
+        }
+        let row_rules = &self.rules;
+        self.parts
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(p, part)| part.absorb(file, &block, p, order, row_rules));
+        keep_first_notes(&mut self.notes);
+        Ok(())
+    }
+
+    fn finish_file(&mut self, rules: &FileRules, dates: &FileDates) -> Result<(), DataError> {
+        dates.seen.finish().map_err(|p| rules.date_problem(p))?;
+        let how = match rules.format {
+            Some(f) => Some(format!("format {f}")),
+            None => dates.seen.proof().map(|e| e.to_string()),
+        };
+        if let Some(how) = how {
+            let key = rules.path.display().to_string();
+            self.cleaning.date_orders.insert(key, how);
+        }
+        Ok(())
+    }
+
+    /// The log: customers numbered by their first line, each with its lines in file order.
+    pub fn finish(
+        mut self,
+        paths: &[&Path],
+        has_order_ids: bool,
+        files: Vec<FileFingerprint>,
+    ) -> TransactionLog {
+        let mut order: Vec<((u32, u64), u32, u32)> = Vec::new();
+        for (p, part) in self.parts.iter().enumerate() {
+            order.extend(
+                part.first
+                    .iter()
+                    .enumerate()
+                    .map(|(c, &at)| (at, p as u32, c as u32)),
+            );
+        }
+        order.sort_unstable();
+        let mut log = TransactionLog {
+            customer_ids: Vec::with_capacity(order.len()),
+            txns: Vec::with_capacity(order.len()),
+            has_order_ids,
+            first_day: i32::MAX,
+            last_day: i32::MIN,
+            files,
+            cleaning: Cleaning::default(),
+        };
+        for &(_, p, c) in &order {
+            let part = &mut self.parts[p as usize];
+            log.customer_ids
+                .push(std::mem::take(&mut part.ids[c as usize]));
+            log.txns.push(std::mem::take(&mut part.txns[c as usize]));
+        }
+        let c = &mut self.cleaning;
+        for part in &mut self.parts {
+            c.rows_kept += part.kept;
+            c.returns += part.returns;
+            c.duplicate += part.duplicate;
+            if part.kept > 0 {
+                log.first_day = log.first_day.min(part.first_day);
+                log.last_day = log.last_day.max(part.last_day);
+            }
+            self.notes.append(&mut part.notes);
+        }
+        keep_first_notes(&mut self.notes);
+        for n in &self.notes {
+            let path = paths
+                .get(n.file as usize)
+                .copied()
+                .unwrap_or(Path::new("?"));
+            c.note(n.reason.name(), path, n.line, &n.column, n.raw.as_deref());
+        }
+        log.cleaning = self.cleaning;
+        log
+    }
+}
+
+/// Sorts candidate samples by place and keeps the first few of each reason.
+fn keep_first_notes(notes: &mut Vec<Note>) {
+    notes.sort_by_key(|n| (n.file, n.line));
+    let mut per = HashMap::<&'static str, usize>::new();
+    notes.retain(|n| {
+        let k = per.entry(n.reason.name()).or_default();
+        *k += 1;
+        *k <= super::transactions::SAMPLES_PER_REASON
+    });
+}
+
+/// A file's date evidence so far, and the order a look ahead found (`Some(None)`: none).
+#[derive(Default)]
+struct FileDates {
+    seen: DayEvidence,
+    ahead: Option<Option<DayOrder>>,
+}
+
+/// The blocks of a text file's data rows: after a byte-order mark and the header.
+fn data_blocks(
+    path: &Path,
+    stream: Box<dyn Read>,
+    format: Format,
+    has_header: bool,
+) -> Result<Blocks<Box<dyn Read>>, DataError> {
+    let delimiter = match format {
+        Format::Delimited(d) => d,
+        _ => b' ',
+    };
+    let mut blocks = Blocks::new(stream, matches!(format, Format::Delimited(_)), delimiter)
+        .with_block_bytes(block_bytes());
+    let io = |e| unreadable(path, e);
+    if blocks.peek(3).map_err(io)? == b"\xEF\xBB\xBF" {
+        blocks.skip(3).map_err(io)?;
+    }
+    if has_header {
+        let mut want = 64 * 1024;
+        loop {
+            let head = blocks.peek(want).map_err(io)?;
+            let (len, at_end) = (head.len(), head.len() < want);
+            let end = first_record_end(head, format).filter(|&e| e < len || at_end);
+            if end.is_some() || at_end {
+                blocks.skip(end.unwrap_or(len)).map_err(io)?;
+                break;
+            }
+            want *= 2;
+        }
+    }
+    Ok(blocks)
+}
+
+/// Where the first non-blank record of `head` ends (the header's end).
+fn first_record_end(head: &[u8], format: Format) -> Option<usize> {
+    match format {
+        Format::Delimited(d) => {
+            let mut r = csv_reader(d, head);
+            let mut rec = ByteRecord::new();
+            while r.read_byte_record(&mut rec).ok()? {
+                if !(rec.len() == 1 && rec[0].iter().all(u8::is_ascii_whitespace)) {
+                    return Some(r.position().byte() as usize);
+                }
+            }
+            None
+        }
+        _ => {
+            let mut at = 0;
+            for line in head.split_inclusive(|&b| b == b'\n') {
+                at += line.len();
+                if line.iter().any(|b| !b.is_ascii_whitespace()) && line.ends_with(b"\n") {
+                    return Some(at);
+                }
+            }
+            None
+        }
+    }
+}
+
+/// Looks ahead in the file for the first date that proves its day/month order (dates that
+/// read both ways came before any proof).
+fn proof_ahead(
+    rules: &FileRules,
+    format: Format,
+    has_header: bool,
+) -> Result<Option<DayOrder>, DataError> {
+    let (stream, _) = source::open_text(rules.path)?;
+    let mut blocks = data_blocks(rules.path, stream, format, has_header)?;
+    let pieces = rayon::current_num_threads() * 4;
+    let date = rules.cols.date;
+    while let Some(chunks) = blocks
+        .next_block(pieces)
+        .map_err(|e| unreadable(rules.path, e))?
+    {
+        let found = chunks
+            .par_iter()
+            .map(|c| {
+                let mut seen = DayEvidence::default();
+                let _ = records(*c, format, |line, rec| {
+                    if seen.proof().is_none() {
+                        let raw: Cow<str> = decode(rec.get(date).unwrap_or(b""));
+                        seen.note(dates::read_both(&raw), &raw, line);
+                    }
+                });
+                seen
+            })
+            .collect::<Vec<_>>();
+        if let Some(e) = found.iter().find_map(|s| s.proof()) {
+            return Ok(Some(e.order));
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(not(test))]
+fn block_bytes() -> usize {
+    super::blocks::BLOCK_BYTES
+}
+
+#[cfg(test)]
+thread_local! {
+    static BLOCK_BYTES: std::cell::Cell<usize> = const { std::cell::Cell::new(super::blocks::BLOCK_BYTES) };
+}
+
+#[cfg(test)]
+fn block_bytes() -> usize {
+    BLOCK_BYTES.with(|b| b.get())
+}
+
+fn unreadable(path: &Path, e: std::io::Error) -> DataError {
+    DataError::Unreadable {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{read_transactions, ColumnMap, TransactionLog};
+    use crate::progress::Progress;
+    use std::fmt::Write as _;
+
+    /// A UCI-shaped log: quoted descriptions with commas, doubled quotes and line feeds,
+    /// month-first dates that read both ways until a later block proves the order, missing
+    /// ids, bad amounts and exact duplicates.
+    fn uci_like(rows: usize) -> String {
+        let mut s = String::from(
+            "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID\n",
+        );
+        let descs = [
+            "PLAIN",
+            "\"GLASS, STAR\"",
+            "\"12\"\" SLEEVE\"",
+            "\"TWO\nLINES\"",
+        ];
+        for i in 0..rows {
+            let day = if i < rows * 3 / 4 {
+                1 + i % 12
+            } else {
+                13 + i % 15
+            };
+            let id = match i % 17 {
+                0 => String::new(),
+                5 => format!("{}.0", 100 + i % 37),
+                _ => format!("{}", 100 + i % 41),
+            };
+            let qty = if i % 29 == 0 {
+                "x".to_string()
+            } else {
+                (1 + i % 5).to_string()
+            };
+            let line = format!(
+                "{},{},{},{qty},{}/{day}/2011 10:{:02},2.5,{id}\n",
+                536_000 + i / 3,
+                i % 7,
+                descs[i % 4],
+                1 + (i / 40) % 12,
+                i % 60
+            );
+            s.push_str(&line);
+            if i % 23 == 0 {
+                s.push_str(&line);
+            }
+        }
+        s
+    }
+
+    fn read(path: &Path, block: usize, threads: usize) -> TransactionLog {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            BLOCK_BYTES.with(|b| b.set(block));
+            let map = ColumnMap::default();
+            let log = read_transactions(
+                &[path.to_path_buf()],
+                &map,
+                &RowRules::default(),
+                &Progress::hidden(),
+            );
+            BLOCK_BYTES.with(|b| b.set(super::super::blocks::BLOCK_BYTES));
+            log.unwrap()
+        })
+    }
+
+    fn summary(log: &TransactionLog) -> String {
+        let mut s = format!("{:?}\n{:?}\n", log.cleaning, log.cleaning.samples);
+        for (id, t) in log.customer_ids.iter().zip(&log.txns) {
+            writeln!(s, "{id} {t:?}").unwrap();
+        }
+        s
+    }
+
+    #[test]
+    fn blocks_chunks_and_threads_do_not_change_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.csv");
+        std::fs::write(&path, uci_like(3000)).unwrap();
+        let one = read(&path, 1 << 20, 1);
+        assert!(one
+            .cleaning
+            .date_orders
+            .values()
+            .any(|e| e.starts_with("month-first")));
+        assert!(one.cleaning.duplicate > 100 && one.cleaning.missing_customer_id > 100);
+        assert!(one.cleaning.bad_amount > 50);
+        let expected = summary(&one);
+        for (block, threads) in [(997, 3), (4096, 2), (64 * 1024, 4)] {
+            assert_eq!(
+                summary(&read(&path, block, threads)),
+                expected,
+                "block {block}, {threads} threads"
+            );
+        }
+    }
+
+    #[test]
+    fn row_numbers_count_lines_as_an_editor_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.csv");
+        let text =
+            "customer_id,date,amount,note\na,2011-01-02,1,\"x\ny\"\n\nb,2011-01-03,bad,z\n,2011-01-04,2,w\n";
+        std::fs::write(&path, text).unwrap();
+        for (block, threads) in [(1 << 20, 1), (7, 2)] {
+            let log = read(&path, block, threads);
+            let c = &log.cleaning;
+            assert_eq!(
+                (
+                    c.rows_read,
+                    c.rows_kept,
+                    c.bad_amount,
+                    c.missing_customer_id
+                ),
+                (3, 1, 1, 1)
+            );
+            assert!(
+                c.first_seen["bad_amount"].ends_with("row 5 column amount"),
+                "{:?}",
+                c.first_seen
+            );
+            assert!(
+                c.first_seen["missing_customer_id"].ends_with("row 6 column customer_id"),
+                "{:?}",
+                c.first_seen
+            );
+        }
+    }
+}
