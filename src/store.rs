@@ -10,6 +10,7 @@
 //! store (`models/prod -> default`, `v3 -> v2`) are fine. [`Registry::allow_symlinks`]
 //! turns the check off.
 
+use rayon::prelude::*;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -499,31 +500,36 @@ impl Registry {
             bytes.push(b'\n');
             write_synced(&path, &bytes)
         };
-        json(&out.model, "model.json")?;
-        json(&out.metrics, "metrics.json")?;
-        write_synced(&dir.join("segments.csv"), &segments_csv(out))?;
-        write_synced(&dir.join("assignments.csv"), &assignments_csv(out))?;
         let start = std::time::Instant::now();
+        json(&out.model, "model.json")?;
+        write_synced(&dir.join("segments.csv"), &segments_csv(out))?;
         // The report is a view: a bug in it must not cost the version (the model files are
-        // already written), so a panic while rendering leaves a page that says so.
-        let report =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| crate::report::render(out)))
-                .unwrap_or_else(|_| {
-                    tracing::warn!(
-                        "report.html could not be rendered; the model files are complete"
-                    );
-                    "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+        // written first), so a panic while rendering leaves a page that says so. It renders
+        // while the assignments are formatted.
+        let (assignments, report) = rayon::join(
+            || assignments_csv(out),
+            || {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    crate::report::render(out)
+                }))
+            },
+        );
+        write_synced(&dir.join("assignments.csv"), &assignments)?;
+        drop(assignments);
+        let report = report.unwrap_or_else(|_| {
+            tracing::warn!("report.html could not be rendered; the model files are complete");
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
              <title>custseg report</title></head><body><p>The report could not be rendered \
              for this version (a custseg bug); model.json, metrics.json, segments.csv and \
              assignments.csv are complete.</p></body></html>\n"
-                        .to_string()
-                });
-        tracing::info!(
-            seconds = start.elapsed().as_secs_f64(),
-            bytes = report.len(),
-            "report.html rendered"
-        );
+                .to_string()
+        });
         write_synced(&dir.join("report.html"), report.as_bytes())?;
+        // metrics.json last, with the time the other files took.
+        let mut metrics = out.metrics.clone();
+        metrics.timings.write_s = start.elapsed().as_secs_f64();
+        metrics.timings.total_s += metrics.timings.write_s;
+        json(&metrics, "metrics.json")?;
         Ok(())
     }
 }
@@ -683,7 +689,6 @@ pub fn assignments_formula_cells(out: &TrainOutput) -> u64 {
 /// they are formatted, so a million customers never sit in memory as strings.
 pub fn assignments_csv(out: &TrainOutput) -> Vec<u8> {
     let a = &out.assignments;
-    let mut w = csv::Writer::from_writer(Vec::with_capacity(64 * (a.ids.len() + 1)));
     let mut header = vec!["customer_id".to_string()];
     header.extend(a.columns.iter().map(|c| c.name.clone()));
     header.extend(["segment_id", "segment", "distance"].map(String::from));
@@ -700,12 +705,9 @@ pub fn assignments_csv(out: &TrainOutput) -> Vec<u8> {
     if lifecycle.is_some() {
         header.extend(["r_score", "f_score", "m_score", "lifecycle"].map(String::from));
     }
-    // Writing to a Vec cannot fail.
-    let _ = w.write_record(&header);
-    let mut r: Vec<String> = Vec::with_capacity(header.len());
-    for (i, id) in a.ids.iter().enumerate() {
+    let row = |i: usize, r: &mut Vec<String>| {
         r.clear();
-        r.push(id.clone());
+        r.push(a.ids[i].clone());
         for c in &a.columns {
             r.push(match &c.values {
                 RawColumn::Numbers(v) => v[i].map(num).unwrap_or_default(),
@@ -724,9 +726,32 @@ pub fn assignments_csv(out: &TrainOutput) -> Vec<u8> {
             }
             r.push(stage.map_or("", |s| s.as_str()).to_string());
         }
-        let _ = w.write_record(&r);
+    };
+    // Rows are formatted in parallel blocks and joined in order (each CSV field is quoted on
+    // its own, so the bytes are those of one writer). Writing to a Vec cannot fail.
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(&header);
+    let mut bytes = w.into_inner().unwrap_or_default();
+    const BLOCK: usize = 1 << 15;
+    let n = a.ids.len();
+    let blocks: Vec<Vec<u8>> = (0..n.div_ceil(BLOCK))
+        .into_par_iter()
+        .map(|b| {
+            let rows = b * BLOCK..n.min((b + 1) * BLOCK);
+            let mut w = csv::Writer::from_writer(Vec::with_capacity(96 * rows.len()));
+            let mut r = Vec::with_capacity(header.len());
+            for i in rows {
+                row(i, &mut r);
+                let _ = w.write_record(&r);
+            }
+            w.into_inner().unwrap_or_default()
+        })
+        .collect();
+    bytes.reserve(blocks.iter().map(Vec::len).sum());
+    for b in blocks {
+        bytes.extend_from_slice(&b);
     }
-    w.into_inner().unwrap_or_default()
+    bytes
 }
 
 #[cfg(test)]

@@ -6,6 +6,12 @@
 //! the reader merges chunk results in file order.
 
 use std::io::{self, Read};
+use std::path::Path;
+
+use csv::ByteRecord;
+
+use super::table::{csv_reader, Format};
+use super::DataError;
 
 /// Bytes read per block (a record longer than this grows the block).
 pub const BLOCK_BYTES: usize = 8 << 20;
@@ -193,6 +199,155 @@ fn quoted_record_ends(buf: &[u8], delimiter: u8) -> Vec<usize> {
         };
     }
     ends
+}
+
+/// Calls `each(line, record)` for every non-blank record of a chunk of `path`.
+pub(super) fn records(
+    path: &Path,
+    chunk: Chunk,
+    format: Format,
+    each: impl FnMut(u64, &ByteRecord),
+) -> Result<(), DataError> {
+    records_of(chunk, format, each).map_err(|reason| DataError::Malformed {
+        path: path.to_path_buf(),
+        row: None,
+        reason,
+    })
+}
+
+fn records_of(
+    chunk: Chunk,
+    format: Format,
+    mut each: impl FnMut(u64, &ByteRecord),
+) -> Result<(), String> {
+    let mut rec = ByteRecord::new();
+    match format {
+        Format::Delimited(d) => {
+            let mut r = csv_reader(d, chunk.bytes);
+            // Lines are counted from the bytes (the csv reader's own count does not see the
+            // blank lines it skips): line feeds before the record's first byte, plus one.
+            let (mut counted_to, mut lines) = (0, chunk.lines_before + 1);
+            loop {
+                match r.read_byte_record(&mut rec) {
+                    Ok(false) => return Ok(()),
+                    Ok(true) => {
+                        if rec.len() == 1 && rec[0].iter().all(u8::is_ascii_whitespace) {
+                            continue;
+                        }
+                        let bytes = chunk.bytes;
+                        let mut start = rec.position().map_or(0, |p| p.byte() as usize);
+                        while start < bytes.len() && matches!(bytes[start], b'\n' | b'\r') {
+                            start += 1;
+                        }
+                        let start = start.max(counted_to);
+                        lines +=
+                            memchr::memchr_iter(b'\n', &bytes[counted_to..start]).count() as u64;
+                        counted_to = start;
+                        each(lines, &rec);
+                    }
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
+        }
+        _ => {
+            for (i, text) in chunk.bytes.split(|&b| b == b'\n').enumerate() {
+                rec.clear();
+                for f in text
+                    .split(|b| b.is_ascii_whitespace())
+                    .filter(|f| !f.is_empty())
+                {
+                    rec.push_field(f);
+                }
+                if !rec.is_empty() {
+                    each(chunk.lines_before + i as u64 + 1, &rec);
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The blocks of a text file's data rows: after a byte-order mark and the header.
+pub(super) fn data_blocks(
+    path: &Path,
+    stream: Box<dyn Read>,
+    format: Format,
+    has_header: bool,
+) -> Result<Blocks<Box<dyn Read>>, DataError> {
+    let delimiter = match format {
+        Format::Delimited(d) => d,
+        _ => b' ',
+    };
+    let mut blocks = Blocks::new(stream, matches!(format, Format::Delimited(_)), delimiter)
+        .with_block_bytes(block_bytes());
+    let io = |e| unreadable(path, e);
+    if blocks.peek(3).map_err(io)? == b"\xEF\xBB\xBF" {
+        blocks.skip(3).map_err(io)?;
+    }
+    if has_header {
+        let mut want = 64 * 1024;
+        loop {
+            let head = blocks.peek(want).map_err(io)?;
+            let (len, at_end) = (head.len(), head.len() < want);
+            let end = first_record_end(head, format).filter(|&e| e < len || at_end);
+            if end.is_some() || at_end {
+                blocks.skip(end.unwrap_or(len)).map_err(io)?;
+                break;
+            }
+            want *= 2;
+        }
+    }
+    Ok(blocks)
+}
+
+/// Where the first non-blank record of `head` ends (the header's end).
+fn first_record_end(head: &[u8], format: Format) -> Option<usize> {
+    match format {
+        Format::Delimited(d) => {
+            let mut r = csv_reader(d, head);
+            let mut rec = ByteRecord::new();
+            while r.read_byte_record(&mut rec).ok()? {
+                if !(rec.len() == 1 && rec[0].iter().all(u8::is_ascii_whitespace)) {
+                    return Some(r.position().byte() as usize);
+                }
+            }
+            None
+        }
+        _ => {
+            let mut at = 0;
+            for line in head.split_inclusive(|&b| b == b'\n') {
+                at += line.len();
+                if line.iter().any(|b| !b.is_ascii_whitespace()) && line.ends_with(b"\n") {
+                    return Some(at);
+                }
+            }
+            None
+        }
+    }
+}
+
+#[cfg(not(test))]
+fn block_bytes() -> usize {
+    BLOCK_BYTES
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Block size of the readers in this thread (tests: many blocks from a small file).
+    pub(super) static BLOCK_OVERRIDE: std::cell::Cell<usize> = const { std::cell::Cell::new(BLOCK_BYTES) };
+}
+
+#[cfg(test)]
+fn block_bytes() -> usize {
+    BLOCK_OVERRIDE.with(|b| b.get())
+}
+
+/// An I/O error while reading `path`.
+pub(super) fn unreadable(path: &Path, e: std::io::Error) -> DataError {
+    DataError::Unreadable {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
 }
 
 #[cfg(test)]

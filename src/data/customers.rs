@@ -4,18 +4,72 @@
 //! `--map FEATURE=COLUMN` renames it. Values stay raw text here; typing, imputation and
 //! encoding happen in `features`.
 
-use std::collections::HashMap;
-
-use super::fasthash::FxBuild;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use csv::ByteRecord;
+use rayon::prelude::*;
 
+use super::blocks::{data_blocks, records, unreadable};
+use super::fasthash::IdIndex;
 use super::source::FileFingerprint;
-use super::table::{decode, feature_name, normalize_name, Table};
+use super::table::{check_width, decode, feature_name, normalize_name, Format, Table};
 use super::transactions::{ColumnMap, TxnField};
 use super::{is_missing, rows, DataError};
 use crate::progress::Progress;
+
+/// The raw text values of one column, in one buffer: a value is a range of it, and a
+/// missing value an empty range (a present value is never empty: blanks are missing).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TextColumn {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl TextColumn {
+    /// A column of the given values (`None` or `""`: missing).
+    pub fn of<'a>(values: impl IntoIterator<Item = Option<&'a str>>) -> TextColumn {
+        let mut c = TextColumn::default();
+        for v in values {
+            c.push(v);
+        }
+        c
+    }
+
+    /// Rows in the column.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// True when the column has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Row `i`'s value; `None` when it is missing (or past the end).
+    pub fn get(&self, i: usize) -> Option<&str> {
+        let end = *self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        (end > start).then(|| &self.text[start..end])
+    }
+
+    /// Every row's value in order.
+    pub fn iter(&self) -> impl Iterator<Item = Option<&str>> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    /// Adds a row.
+    pub fn push(&mut self, value: Option<&str>) {
+        self.text.push_str(value.unwrap_or(""));
+        self.ends.push(self.text.len());
+    }
+
+    /// Adds the rows of `other` after these.
+    pub fn append(&mut self, other: &TextColumn) {
+        let base = self.text.len();
+        self.text.push_str(&other.text);
+        self.ends.extend(other.ends.iter().map(|e| e + base));
+    }
+}
 
 /// One candidate feature column of a customer table.
 #[derive(Clone, Debug)]
@@ -24,10 +78,8 @@ pub struct CustomerColumn {
     pub name: String,
     /// Header as written in the file (`Annual Income (k$)`).
     pub header: String,
-    /// Raw values per customer row; `None` when missing.
-    pub values: Vec<Option<String>>,
-    /// Row number in the file of each value, for error messages.
-    pub rows: Vec<u64>,
+    /// Raw values per customer row.
+    pub values: TextColumn,
 }
 
 /// A customer table held in memory.
@@ -41,15 +93,17 @@ pub struct CustomerTable {
     pub numbered: bool,
     /// Customer ids, in file order.
     pub ids: Vec<String>,
+    /// Each customer's row number in its file, for messages.
+    pub rows: Vec<u64>,
     /// Feature columns, in file order.
     pub columns: Vec<CustomerColumn>,
-    index: HashMap<String, usize, FxBuild>,
+    index: IdIndex,
 }
 
 impl CustomerTable {
     /// Row index of a customer id.
     pub fn position(&self, id: &str) -> Option<usize> {
-        self.index.get(id).copied()
+        self.index.get(id, rows::id_hash(id), &self.ids)
     }
 
     /// File that the table came from (the first one when several).
@@ -58,6 +112,90 @@ impl CustomerTable {
             .first()
             .map(|f| PathBuf::from(&f.path))
             .unwrap_or_default()
+    }
+
+    /// Appends one chunk's rows in order: ids numbered when the table has no id column, the
+    /// first repeated id an error naming both rows, then the chunk's own error if it had one.
+    fn append(&mut self, path: &Path, chunk: ChunkRows) -> Result<(), DataError> {
+        for (id, &row) in chunk.ids.into_iter().zip(&chunk.rows) {
+            let id = if self.numbered {
+                (self.ids.len() + 1).to_string()
+            } else {
+                id
+            };
+            let next = self.ids.len();
+            if let Ok(first) = self
+                .index
+                .get_or_insert(&id, rows::id_hash(&id), &self.ids, next)
+            {
+                return Err(DataError::DuplicateCustomer {
+                    path: path.to_path_buf(),
+                    row,
+                    first_row: self.rows[first],
+                });
+            }
+            self.ids.push(id);
+            self.rows.push(row);
+        }
+        for (mine, theirs) in self.columns.iter_mut().zip(&chunk.columns) {
+            mine.values.append(theirs);
+        }
+        chunk.error.map_or(Ok(()), Err)
+    }
+}
+
+/// The rows of one chunk of a customer file, parsed apart from the others; parsing stops at
+/// the first bad row, whose error comes after the rows before it.
+struct ChunkRows {
+    ids: Vec<String>,
+    rows: Vec<u64>,
+    columns: Vec<TextColumn>,
+    error: Option<DataError>,
+}
+
+/// Where one file's columns go.
+struct Layout<'a> {
+    path: &'a Path,
+    columns: &'a [String],
+    format: Format,
+    has_header: bool,
+    id_col: Option<usize>,
+    feature_cols: Vec<usize>,
+}
+
+impl ChunkRows {
+    fn new(width: usize) -> ChunkRows {
+        ChunkRows {
+            ids: Vec::new(),
+            rows: Vec::new(),
+            columns: vec![TextColumn::default(); width],
+            error: None,
+        }
+    }
+
+    fn take(&mut self, layout: &Layout, rec: &ByteRecord, row: u64) {
+        if self.error.is_some() {
+            return;
+        }
+        let l = layout;
+        let id = check_width(l.path, l.columns, rec, row).and_then(|()| match l.id_col {
+            Some(c) => row_id(rec, c, l, row),
+            None => Ok(String::new()),
+        });
+        let id = match id {
+            Ok(id) => id,
+            Err(e) => {
+                self.error = Some(e);
+                return;
+            }
+        };
+        self.ids.push(id);
+        self.rows.push(row);
+        for (col, &i) in self.columns.iter_mut().zip(&layout.feature_cols) {
+            let v = decode(rec.get(i).unwrap_or(b""));
+            let v = v.trim();
+            col.push((!is_missing(v)).then(|| v.trim_matches('"')));
+        }
     }
 }
 
@@ -109,12 +247,12 @@ pub fn resolve_columns(
 }
 
 /// The normalized customer id in column `col` of a row; a missing id is an error naming it.
-pub fn row_id(rec: &ByteRecord, col: usize, table: &Table, row: u64) -> Result<String, DataError> {
+fn row_id(rec: &ByteRecord, col: usize, layout: &Layout, row: u64) -> Result<String, DataError> {
     let raw_id = decode(rec.get(col).unwrap_or(b""));
     rows::customer_id(&raw_id).ok_or_else(|| DataError::BadValue {
-        path: table.path.clone(),
+        path: layout.path.to_path_buf(),
         row,
-        column: table.columns[col].clone(),
+        column: layout.columns[col].clone(),
         reason: "customer id is missing".into(),
     })
 }
@@ -133,10 +271,9 @@ pub fn read_customers(
     }
     let bar = progress.spinner("reading customers");
     let mut out = CustomerTable::default();
-    let mut first_rows: HashMap<String, u64, FxBuild> = HashMap::default();
     let mut first_path: Option<PathBuf> = None;
     for path in &files {
-        let mut table = Table::open(path)?;
+        let table = Table::open(path)?;
         let (id_col, names) = resolve_columns(&table, map)?;
         let feature_cols: Vec<usize> = (0..table.columns.len())
             .filter(|&i| Some(i) != id_col)
@@ -151,8 +288,7 @@ pub fn read_customers(
                     .map(|&i| CustomerColumn {
                         name: names[i].clone(),
                         header: table.columns[i].clone(),
-                        values: Vec::new(),
-                        rows: Vec::new(),
+                        values: TextColumn::default(),
                     })
                     .collect();
             }
@@ -175,32 +311,16 @@ pub fn read_customers(
                 }
             }
         }
-        let mut rec = ByteRecord::new();
-        while let Some(row) = table.next_row(&mut rec)? {
-            bar.tick();
-            let id = match id_col {
-                Some(c) => row_id(&rec, c, &table, row)?,
-                None => (out.ids.len() + 1).to_string(),
-            };
-            if let Some(&first_row) = first_rows.get(&id) {
-                return Err(DataError::DuplicateCustomer {
-                    path: path.clone(),
-                    row,
-                    first_row,
-                });
-            }
-            first_rows.insert(id.clone(), row);
-            out.index.insert(id.clone(), out.ids.len());
-            out.ids.push(id);
-            for (col, &i) in out.columns.iter_mut().zip(&feature_cols) {
-                let v = decode(rec.get(i).unwrap_or(b""));
-                let v = v.trim();
-                col.values
-                    .push((!is_missing(v)).then(|| v.trim_matches('"').to_string()));
-                col.rows.push(row);
-            }
-        }
-        out.files.push(table.fingerprint());
+        let layout = Layout {
+            path,
+            columns: &table.columns,
+            format: table.format,
+            has_header: table.has_header,
+            id_col,
+            feature_cols,
+        };
+        let fingerprint = read_rows(&mut out, &layout, &bar)?;
+        out.files.push(fingerprint);
     }
     bar.finish_and_clear();
     if out.ids.is_empty() {
@@ -214,6 +334,57 @@ pub fn read_customers(
         });
     }
     Ok(out)
+}
+
+/// Reads one file's rows into `out`: text in parallel blocks, Parquet from its cursor.
+fn read_rows(
+    out: &mut CustomerTable,
+    layout: &Layout,
+    bar: &indicatif::ProgressBar,
+) -> Result<FileFingerprint, DataError> {
+    let t = layout;
+    let width = layout.feature_cols.len();
+    if t.format == Format::Parquet {
+        let (mut table, mut rec) = (Table::open(t.path)?, ByteRecord::new());
+        let mut chunk = ChunkRows::new(width);
+        while let Some(row) = table.next_row(&mut rec)? {
+            chunk.take(layout, &rec, row);
+        }
+        out.append(t.path, chunk)?;
+        return Ok(table.fingerprint());
+    }
+    let (stream, hasher) = super::source::open_text(t.path)?;
+    let mut blocks = data_blocks(t.path, stream, t.format, t.has_header)?;
+    let pieces = rayon::current_num_threads() * 4;
+    let mut rows = 0;
+    while let Some(chunks) = blocks
+        .next_block(pieces)
+        .map_err(|e| unreadable(t.path, e))?
+    {
+        let parsed: Vec<ChunkRows> = chunks
+            .par_iter()
+            .map(|c| {
+                let mut chunk = ChunkRows::new(width);
+                let take = |row, rec: &ByteRecord| chunk.take(layout, rec, row);
+                if let Err(e) = records(t.path, *c, t.format, take) {
+                    chunk.error.get_or_insert(e);
+                }
+                chunk
+            })
+            .collect();
+        for chunk in parsed {
+            rows += chunk.rows.len() as u64;
+            out.append(t.path, chunk)?;
+        }
+        bar.tick();
+    }
+    let (sha256, bytes) = hasher.finish();
+    Ok(FileFingerprint {
+        path: t.path.display().to_string(),
+        sha256,
+        bytes,
+        rows,
+    })
 }
 
 #[cfg(test)]
@@ -255,5 +426,68 @@ mod tests {
         assert_eq!(t.ids, ["x1", "x2"]);
         let e = read("ref,age\nx1,30\n", &["customer_id=nope"]).unwrap_err();
         assert!(matches!(e, DataError::MissingColumn { .. }), "{e}");
+    }
+
+    #[test]
+    fn text_columns_keep_missing_values_apart_from_present_ones() {
+        let mut c = TextColumn::of([Some("a"), None, Some("bc"), Some("")]);
+        c.append(&TextColumn::of([Some("d")]));
+        let got: Vec<Option<&str>> = c.iter().collect();
+        assert_eq!(got, [Some("a"), None, Some("bc"), None, Some("d")]);
+        assert_eq!((c.len(), c.get(9)), (5, None));
+    }
+
+    fn read_with(text: &str, block: usize, threads: usize) -> Result<CustomerTable, DataError> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            super::super::blocks::BLOCK_OVERRIDE.with(|b| b.set(block));
+            let t = read(text, &[]);
+            super::super::blocks::BLOCK_OVERRIDE.with(|b| b.set(super::super::blocks::BLOCK_BYTES));
+            t
+        })
+    }
+
+    #[test]
+    fn blocks_and_threads_do_not_change_the_table_or_its_first_error() {
+        let mut text = String::from("CustomerID,age,note\n");
+        for i in 0..500 {
+            text.push_str(&format!("c{i},{},\"x, {i}\"\n", 20 + i % 50));
+        }
+        let one = read_with(&text, 1 << 20, 1).unwrap();
+        for (block, threads) in [(61, 3), (1000, 2)] {
+            let t = read_with(&text, block, threads).unwrap();
+            assert_eq!(
+                (&t.ids, &t.rows),
+                (&one.ids, &one.rows),
+                "{block}/{threads}"
+            );
+            for (a, b) in t.columns.iter().zip(&one.columns) {
+                assert_eq!(a.values, b.values);
+            }
+        }
+        assert_eq!(one.position("c499"), Some(499));
+        assert_eq!(one.rows[0], 2);
+        // A repeated id at row 300 comes before a missing id at row 400, whatever the chunks.
+        let mut bad: Vec<String> = text.lines().map(String::from).collect();
+        bad[299] = "c5,30,x".into();
+        bad[399] = ",30,x".into();
+        let bad = bad.join("\n");
+        for (block, threads) in [(1 << 20, 1), (61, 3)] {
+            let e = read_with(&bad, block, threads).unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    DataError::DuplicateCustomer {
+                        row: 300,
+                        first_row: 7,
+                        ..
+                    }
+                ),
+                "{e}"
+            );
+        }
     }
 }

@@ -64,6 +64,53 @@ impl Hasher for FxHasher {
 /// `HashMap`/`HashSet` builder using [`FxHasher`].
 pub type FxBuild = BuildHasherDefault<FxHasher>;
 
+/// Positions of ids in a list the caller keeps, found by a 64-bit hash of the id
+/// ([`super::rows::id_hash`]) and confirmed against the list, so the index holds no copy of
+/// any id; ids whose hash another id already has go to a second, exact map.
+#[derive(Clone, Debug, Default)]
+pub struct IdIndex {
+    by_hash: std::collections::HashMap<u64, u32, FxBuild>,
+    spill: std::collections::HashMap<String, u32, FxBuild>,
+}
+
+impl IdIndex {
+    /// The position of `id` (with `hash`) in `ids`.
+    pub fn get(&self, id: &str, hash: u64, ids: &[String]) -> Option<usize> {
+        let &p = self.by_hash.get(&hash)?;
+        if ids.get(p as usize).is_some_and(|x| x == id) {
+            return Some(p as usize);
+        }
+        self.spill.get(id).map(|&p| p as usize)
+    }
+
+    /// The position of `id`, or `next` after recording it there (`Err(next)`: new).
+    pub fn get_or_insert(
+        &mut self,
+        id: &str,
+        hash: u64,
+        ids: &[String],
+        next: usize,
+    ) -> Result<usize, usize> {
+        use std::collections::hash_map::Entry;
+        match self.by_hash.entry(hash) {
+            Entry::Occupied(e) if ids.get(*e.get() as usize).is_some_and(|x| x == id) => {
+                Ok(*e.get() as usize)
+            }
+            Entry::Occupied(_) => match self.spill.entry(id.to_string()) {
+                Entry::Occupied(e) => Ok(*e.get() as usize),
+                Entry::Vacant(e) => {
+                    e.insert(next as u32);
+                    Err(next)
+                }
+            },
+            Entry::Vacant(e) => {
+                e.insert(next as u32);
+                Err(next)
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,5 +125,22 @@ mod tests {
             .collect();
         // A uniform hash fills ~63% of 4096 buckets with 4096 keys.
         assert!(buckets.len() > 2400, "{}", buckets.len());
+    }
+
+    #[test]
+    fn an_id_index_tells_ids_with_the_same_hash_apart() {
+        let mut idx = IdIndex::default();
+        let mut ids: Vec<String> = Vec::new();
+        for (id, hash) in [("a", 1), ("b", 1), ("c", 2), ("a", 1), ("b", 1)] {
+            if let Err(p) = idx.get_or_insert(id, hash, &ids, ids.len()) {
+                assert_eq!(p, ids.len());
+                ids.push(id.to_string());
+            }
+        }
+        assert_eq!(ids, ["a", "b", "c"]);
+        assert_eq!(idx.get("b", 1, &ids), Some(1));
+        assert_eq!(idx.get("c", 2, &ids), Some(2));
+        assert_eq!(idx.get("d", 1, &ids), None);
+        assert_eq!(idx.get("a", 3, &ids), None);
     }
 }

@@ -9,20 +9,18 @@
 //! customers are numbered by their first line, and each customer's lines keep file order.
 
 use std::borrow::Cow;
-use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
-use std::io::Read;
 use std::path::Path;
 
 use csv::ByteRecord;
 use rayon::prelude::*;
 
-use super::blocks::{Blocks, Chunk};
+use super::blocks::{data_blocks, records, unreadable, Chunk};
 use super::dates::{self, DateFormat, DayEvidence, DayOrder, Reading};
-use super::fasthash::FxBuild;
+use super::fasthash::{FxBuild, IdIndex};
 use super::rows::{self, Cell, Checked, Line, OtherFields, Reason, RowRules, Txn};
 use super::source::{self, FileFingerprint};
-use super::table::{csv_reader, decode, Format, Table};
+use super::table::{check_width, decode, Format, Table};
 use super::transactions::{Cleaning, Columns, TransactionLog, TxnField};
 use super::DataError;
 
@@ -146,17 +144,8 @@ impl ChunkOut {
             return;
         }
         self.rows += 1;
-        let n = rules.columns.len();
-        if rec.len() > n && rec.iter().skip(n).any(|f| !f.trim_ascii().is_empty()) {
-            self.malformed = Some(DataError::Malformed {
-                path: rules.path.to_path_buf(),
-                row: Some(line),
-                reason: format!(
-                    "{} fields, but the header has {n} columns ({})",
-                    rec.len(),
-                    rules.columns.join(", ")
-                ),
-            });
+        if let Err(e) = check_width(rules.path, rules.columns, rec, line) {
+            self.malformed = Some(e);
             return;
         }
         let field = |i: usize| decode(rec.get(i).unwrap_or(b""));
@@ -231,68 +220,12 @@ impl ChunkOut {
     }
 }
 
-/// Calls `each(line, record)` for every non-blank record of a chunk.
-fn records(
-    chunk: Chunk,
-    format: Format,
-    mut each: impl FnMut(u64, &ByteRecord),
-) -> Result<(), String> {
-    let mut rec = ByteRecord::new();
-    match format {
-        Format::Delimited(d) => {
-            let mut r = csv_reader(d, chunk.bytes);
-            // Lines are counted from the bytes (the csv reader's own count does not see the
-            // blank lines it skips): line feeds before the record's first byte, plus one.
-            let (mut counted_to, mut lines) = (0, chunk.lines_before + 1);
-            loop {
-                match r.read_byte_record(&mut rec) {
-                    Ok(false) => return Ok(()),
-                    Ok(true) => {
-                        if rec.len() == 1 && rec[0].iter().all(u8::is_ascii_whitespace) {
-                            continue;
-                        }
-                        let bytes = chunk.bytes;
-                        let mut start = rec.position().map_or(0, |p| p.byte() as usize);
-                        while start < bytes.len() && matches!(bytes[start], b'\n' | b'\r') {
-                            start += 1;
-                        }
-                        let start = start.max(counted_to);
-                        lines +=
-                            memchr::memchr_iter(b'\n', &bytes[counted_to..start]).count() as u64;
-                        counted_to = start;
-                        each(lines, &rec);
-                    }
-                    Err(e) => return Err(e.to_string()),
-                }
-            }
-        }
-        _ => {
-            for (i, text) in chunk.bytes.split(|&b| b == b'\n').enumerate() {
-                rec.clear();
-                for f in text
-                    .split(|b| b.is_ascii_whitespace())
-                    .filter(|f| !f.is_empty())
-                {
-                    rec.push_field(f);
-                }
-                if !rec.is_empty() {
-                    each(chunk.lines_before + i as u64 + 1, &rec);
-                }
-            }
-            Ok(())
-        }
-    }
-}
-
 fn parse_chunk(rules: &FileRules, chunk: Chunk, format: Format) -> ChunkOut {
     let mut out = ChunkOut::new();
-    let result = records(chunk, format, |line, rec| out.take(rules, rec, line));
-    if let Err(reason) = result {
-        out.malformed.get_or_insert(DataError::Malformed {
-            path: rules.path.to_path_buf(),
-            row: None,
-            reason,
-        });
+    if let Err(e) = records(rules.path, chunk, format, |line, rec| {
+        out.take(rules, rec, line)
+    }) {
+        out.malformed.get_or_insert(e);
     }
     out
 }
@@ -300,9 +233,7 @@ fn parse_chunk(rules: &FileRules, chunk: Chunk, format: Format) -> ChunkOut {
 /// One partition of the customers: the second step's state across all files of a log.
 #[derive(Default)]
 struct Part {
-    by_hash: HashMap<u64, u32, FxBuild>,
-    /// Ids whose 64-bit hash another id already has.
-    spill: HashMap<String, u32, FxBuild>,
+    index: IdIndex,
     ids: Vec<String>,
     first: Vec<(u32, u64)>,
     txns: Vec<Vec<Txn>>,
@@ -317,18 +248,18 @@ struct Part {
 
 impl Part {
     fn intern(&mut self, id: &str, hash: u64, at: (u32, u64)) -> usize {
-        let next = self.ids.len() as u32;
-        let c = match self.by_hash.entry(hash) {
-            Entry::Occupied(e) if self.ids[*e.get() as usize] == id => return *e.get() as usize,
-            Entry::Occupied(_) => *self.spill.entry(id.to_string()).or_insert(next),
-            Entry::Vacant(e) => *e.insert(next),
-        };
-        if c == next {
-            self.ids.push(id.to_string());
-            self.first.push(at);
-            self.txns.push(Vec::new());
+        match self
+            .index
+            .get_or_insert(id, hash, &self.ids, self.ids.len())
+        {
+            Ok(c) => c,
+            Err(c) => {
+                self.ids.push(id.to_string());
+                self.first.push(at);
+                self.txns.push(Vec::new());
+                c
+            }
         }
-        c as usize
     }
 
     /// The second step for this partition's rows of one block, in file order.
@@ -605,65 +536,6 @@ struct FileDates {
     ahead: Option<Option<DayOrder>>,
 }
 
-/// The blocks of a text file's data rows: after a byte-order mark and the header.
-fn data_blocks(
-    path: &Path,
-    stream: Box<dyn Read>,
-    format: Format,
-    has_header: bool,
-) -> Result<Blocks<Box<dyn Read>>, DataError> {
-    let delimiter = match format {
-        Format::Delimited(d) => d,
-        _ => b' ',
-    };
-    let mut blocks = Blocks::new(stream, matches!(format, Format::Delimited(_)), delimiter)
-        .with_block_bytes(block_bytes());
-    let io = |e| unreadable(path, e);
-    if blocks.peek(3).map_err(io)? == b"\xEF\xBB\xBF" {
-        blocks.skip(3).map_err(io)?;
-    }
-    if has_header {
-        let mut want = 64 * 1024;
-        loop {
-            let head = blocks.peek(want).map_err(io)?;
-            let (len, at_end) = (head.len(), head.len() < want);
-            let end = first_record_end(head, format).filter(|&e| e < len || at_end);
-            if end.is_some() || at_end {
-                blocks.skip(end.unwrap_or(len)).map_err(io)?;
-                break;
-            }
-            want *= 2;
-        }
-    }
-    Ok(blocks)
-}
-
-/// Where the first non-blank record of `head` ends (the header's end).
-fn first_record_end(head: &[u8], format: Format) -> Option<usize> {
-    match format {
-        Format::Delimited(d) => {
-            let mut r = csv_reader(d, head);
-            let mut rec = ByteRecord::new();
-            while r.read_byte_record(&mut rec).ok()? {
-                if !(rec.len() == 1 && rec[0].iter().all(u8::is_ascii_whitespace)) {
-                    return Some(r.position().byte() as usize);
-                }
-            }
-            None
-        }
-        _ => {
-            let mut at = 0;
-            for line in head.split_inclusive(|&b| b == b'\n') {
-                at += line.len();
-                if line.iter().any(|b| !b.is_ascii_whitespace()) && line.ends_with(b"\n") {
-                    return Some(at);
-                }
-            }
-            None
-        }
-    }
-}
-
 /// Looks ahead in the file for the first date that proves its day/month order (dates that
 /// read both ways came before any proof).
 fn proof_ahead(
@@ -683,7 +555,7 @@ fn proof_ahead(
             .par_iter()
             .map(|c| {
                 let mut seen = DayEvidence::default();
-                let _ = records(*c, format, |line, rec| {
+                let _ = records(rules.path, *c, format, |line, rec| {
                     if seen.proof().is_none() {
                         let raw: Cow<str> = decode(rec.get(date).unwrap_or(b""));
                         seen.note(dates::read_both(&raw), &raw, line);
@@ -697,28 +569,6 @@ fn proof_ahead(
         }
     }
     Ok(None)
-}
-
-#[cfg(not(test))]
-fn block_bytes() -> usize {
-    super::blocks::BLOCK_BYTES
-}
-
-#[cfg(test)]
-thread_local! {
-    static BLOCK_BYTES: std::cell::Cell<usize> = const { std::cell::Cell::new(super::blocks::BLOCK_BYTES) };
-}
-
-#[cfg(test)]
-fn block_bytes() -> usize {
-    BLOCK_BYTES.with(|b| b.get())
-}
-
-fn unreadable(path: &Path, e: std::io::Error) -> DataError {
-    DataError::Unreadable {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    }
 }
 
 #[cfg(test)]
@@ -779,7 +629,7 @@ mod tests {
             .build()
             .unwrap();
         pool.install(|| {
-            BLOCK_BYTES.with(|b| b.set(block));
+            super::super::blocks::BLOCK_OVERRIDE.with(|b| b.set(block));
             let map = ColumnMap::default();
             let log = read_transactions(
                 &[path.to_path_buf()],
@@ -787,7 +637,7 @@ mod tests {
                 &RowRules::default(),
                 &Progress::hidden(),
             );
-            BLOCK_BYTES.with(|b| b.set(super::super::blocks::BLOCK_BYTES));
+            super::super::blocks::BLOCK_OVERRIDE.with(|b| b.set(super::super::blocks::BLOCK_BYTES));
             log.unwrap()
         })
     }

@@ -171,18 +171,7 @@ impl Table {
         };
         if let Some(line) = got {
             self.rows_read += 1;
-            let n = self.columns.len();
-            if rec.len() > n && rec.iter().skip(n).any(|f| !f.trim_ascii().is_empty()) {
-                return Err(DataError::Malformed {
-                    path: self.path.clone(),
-                    row: Some(line),
-                    reason: format!(
-                        "{} fields, but the header has {n} columns ({})",
-                        rec.len(),
-                        self.columns.join(", ")
-                    ),
-                });
-            }
+            check_width(&self.path, &self.columns, rec, line)?;
         }
         Ok(got)
     }
@@ -286,6 +275,30 @@ impl Table {
             self.columns.iter().position(|c| normalize_name(c) == key)
         })
     }
+}
+
+/// A row with more non-empty fields than the header is an error naming it (a shifted or
+/// mis-delimited row would otherwise be read into the wrong columns); empty extra fields, as
+/// trailing delimiters leave, are allowed.
+pub fn check_width(
+    path: &Path,
+    columns: &[String],
+    rec: &ByteRecord,
+    line: u64,
+) -> Result<(), DataError> {
+    let n = columns.len();
+    if rec.len() > n && rec.iter().skip(n).any(|f| !f.trim_ascii().is_empty()) {
+        return Err(DataError::Malformed {
+            path: path.to_path_buf(),
+            row: Some(line),
+            reason: format!(
+                "{} fields, but the header has {n} columns ({})",
+                rec.len(),
+                columns.join(", ")
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// The csv reader of every delimited input: no header handling (the caller decides),

@@ -237,10 +237,10 @@ pub fn type_table_column(
     let numbers = parse_numbers(table, col, declared)?;
     let all_numeric = numbers
         .iter()
-        .zip(&col.values)
+        .zip(col.values.iter())
         .all(|(n, v)| n.is_some() || v.is_none())
         && numbers.iter().any(Option::is_some);
-    let present: Vec<&str> = col.values.iter().flatten().map(String::as_str).collect();
+    let present: Vec<&str> = col.values.iter().flatten().collect();
     let pick = |f: &dyn Fn(usize) -> Option<f64>| -> Vec<Option<f64>> {
         rows.iter().map(|r| r.and_then(f)).collect()
     };
@@ -283,11 +283,7 @@ pub fn type_table_column(
             } else {
                 "age".into()
             };
-            let values = pick(&|i| {
-                col.values[i]
-                    .as_deref()
-                    .and_then(|s| d.apply(s, as_of).ok())
-            });
+            let values = pick(&|i| col.values.get(i).and_then(|s| d.apply(s, as_of).ok()));
             let note = format!("birth years as {name} (as-of year {year} − {})", col.header);
             return Ok(feature(
                 name,
@@ -363,13 +359,7 @@ fn date_column(
     };
     let values = rows
         .iter()
-        .map(|r| {
-            r.and_then(|i| {
-                col.values[i]
-                    .as_deref()
-                    .and_then(|s| d.apply(s, as_of).ok())
-            })
-        })
+        .map(|r| r.and_then(|i| col.values.get(i).and_then(|s| d.apply(s, as_of).ok())))
         .collect();
     let order_text = if order == DayOrder::DayFirst {
         "day-first"
@@ -393,7 +383,7 @@ fn date_column(
 fn labels(col: &CustomerColumn, rows: &[Option<usize>]) -> RawColumn {
     RawColumn::Labels(
         rows.iter()
-            .map(|r| r.and_then(|i| col.values[i].clone()))
+            .map(|r| r.and_then(|i| col.values.get(i).map(str::to_string)))
             .collect(),
     )
 }
@@ -408,7 +398,7 @@ fn parse_numbers(
 ) -> Result<Vec<Option<f64>>, FeatureError> {
     let path = table.path().display().to_string();
     let mut numbers = Vec::with_capacity(col.values.len());
-    for (v, &row) in col.values.iter().zip(&col.rows) {
+    for (v, &row) in col.values.iter().zip(&table.rows) {
         let Some(s) = v else {
             numbers.push(None);
             continue;
@@ -487,6 +477,7 @@ pub fn column_for(f: &Feature, names: &[String], skip: Option<usize>) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::customers::TextColumn;
     use crate::features::FeatureDecl;
 
     fn table(header: &str, values: &[&str]) -> (CustomerTable, Vec<Option<usize>>) {
@@ -494,12 +485,9 @@ mod tests {
         t.columns.push(CustomerColumn {
             name: crate::data::table::feature_name(header),
             header: header.into(),
-            values: values
-                .iter()
-                .map(|v| (!v.is_empty()).then(|| v.to_string()))
-                .collect(),
-            rows: (2..2 + values.len() as u64).collect(),
+            values: TextColumn::of(values.iter().map(|v| Some(*v))),
         });
+        t.rows = (2..2 + values.len() as u64).collect();
         let rows = (0..values.len()).map(Some).collect();
         (t, rows)
     }

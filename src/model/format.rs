@@ -200,10 +200,21 @@ pub struct DataReport {
 /// Wall-clock seconds per step.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Timings {
+    /// Reading and cleaning the inputs.
     pub read_s: f64,
+    /// Features, scaling and the matrix.
     pub features_s: f64,
+    /// Fits and scores of the k search on its sample (0 for a fixed k).
     pub k_search_s: f64,
+    /// k-means of the chosen k on all customers.
     pub fit_s: f64,
+    /// Labels, segment ids, names, profiles and quality scores (absent before 0.1.1 files).
+    #[serde(default)]
+    pub segments_s: f64,
+    /// Writing the version's files (model, segments, assignments, report, metrics).
+    #[serde(default)]
+    pub write_s: f64,
+    /// Everything above.
     pub total_s: f64,
 }
 

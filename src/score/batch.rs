@@ -100,12 +100,12 @@ fn table_value(
         return Ok(RawValue::Missing);
     };
     let col = &table.columns[c];
-    let Some(s) = &col.values[i] else {
+    let Some(s) = col.values.get(i) else {
         return Ok(RawValue::Missing);
     };
     let bad = |reason: String| DataError::BadValue {
         path: table.path(),
-        row: col.rows[i],
+        row: table.rows[i],
         column: col.header.clone(),
         reason,
     };
@@ -113,7 +113,7 @@ fn table_value(
         return derived_value(f, s, as_of).map_err(|e| bad(e.to_string()).into());
     }
     if !f.is_numeric() {
-        return Ok(RawValue::Text(s.clone()));
+        return Ok(RawValue::Text(s.to_string()));
     }
     data::parse_number(s)
         .map(RawValue::Num)

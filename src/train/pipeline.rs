@@ -305,15 +305,15 @@ pub fn train(
     let mut f = featurize(inputs, params, &loaded)?;
     let features_s = t_feat.elapsed().as_secs_f64();
     let t_search = Instant::now();
-    let (fitted, k_search, k_search_sample) = choose_and_fit(&f.x, params, progress)?;
+    let (fitted, k_search, k_search_sample, k_search_s) = choose_and_fit(&f.x, params, progress)?;
     let KmFit {
         centroids,
         iterations,
         run_inertias,
         ..
     } = fitted;
-    let k_search_s = t_search.elapsed().as_secs_f64();
-    let t_fit = Instant::now();
+    let fit_s = t_search.elapsed().as_secs_f64() - k_search_s;
+    let t_segments = Instant::now();
     let mut c = identify(&f, centroids, previous);
     let k = c.centroids.nrows();
     let used: Vec<String> = f.spec.features.iter().map(|x| x.name.clone()).collect();
@@ -335,7 +335,6 @@ pub fn train(
         id.lineage.renames = built.renames;
     }
     set_distance_p99(&mut segments, &c.labels, &c.distances);
-    let fit_s = t_fit.elapsed().as_secs_f64();
     let migration = migration_from(previous, &f.pop.ids, &segments, &c.labels);
     let quality = Quality::of(&f.x, &c, params);
     let value_column =
@@ -370,6 +369,8 @@ pub fn train(
             features_s,
             k_search_s,
             fit_s,
+            segments_s: t_segments.elapsed().as_secs_f64(),
+            write_s: 0.0,
             total_s: start.elapsed().as_secs_f64(),
         },
         migration,
@@ -518,12 +519,12 @@ fn encode_matrix(
 }
 
 /// k-means with the given k, or with the k chosen on a seeded sample (then refined on all
-/// customers); also the k search's points and sample size.
+/// customers); also the k search's points, sample size and seconds.
 fn choose_and_fit(
     x: &Array2<f64>,
     params: &TrainValidParams,
     progress: &Progress,
-) -> Result<(KmFit, Vec<KPoint>, usize)> {
+) -> Result<(KmFit, Vec<KPoint>, usize, f64)> {
     let n = x.nrows();
     let (min, max) = match params.k {
         KChoice::Fixed(k) => {
@@ -540,7 +541,7 @@ fn choose_and_fit(
                 params.seed,
             )?;
             bar.finish_and_clear();
-            return Ok((f, Vec::new(), 0));
+            return Ok((f, Vec::new(), 0, 0.0));
         }
         KChoice::Auto { min, max } => (min, max.min(n.saturating_sub(1))),
     };
@@ -553,16 +554,18 @@ fn choose_and_fit(
     } else {
         x.select(Axis(0), &idx)
     };
+    let t = Instant::now();
     let (mut k_search, mut fits) = search_k(&xs, min, max, params, progress)?;
+    let search_s = t.elapsed().as_secs_f64();
     let k = choose_k(&mut k_search);
     let best = fits.swap_remove(k - min);
     if idx.len() == n {
-        return Ok((best, k_search, idx.len()));
+        return Ok((best, k_search, idx.len(), search_s));
     }
     let bar = progress.spinner(&format!("fitting k = {k} on all customers"));
     let f = kmeans::refine(x.view(), &best.centroids, params.max_iter, params.tol)?;
     bar.finish_and_clear();
-    Ok((f, k_search, idx.len()))
+    Ok((f, k_search, idx.len(), search_s))
 }
 
 /// One fit and its quality scores per k in `min..=max`, on the sample `xs`.

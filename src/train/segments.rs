@@ -15,6 +15,8 @@
 
 use std::collections::BTreeMap;
 
+use rayon::prelude::*;
+
 use super::assign::hungarian;
 use super::TrainError;
 use crate::features::lifecycle::{SegmentValue, Stage, ValueModel};
@@ -56,7 +58,8 @@ fn numbers<'a>(
 
 fn sorted_present(v: &[Option<f64>]) -> Vec<f64> {
     let mut s: Vec<f64> = v.iter().flatten().copied().collect();
-    s.sort_by(f64::total_cmp);
+    // Values equal under total_cmp are the same bits, so an unstable sort gives the same.
+    s.par_sort_unstable_by(f64::total_cmp);
     s
 }
 
@@ -886,6 +889,19 @@ fn warn_contradicting_overrides(
 
 fn name_by_profile(input: &SegmentInput, segments: &mut [Segment], members: &[Vec<usize>]) {
     let mut taken: Vec<String> = input.inherited.iter().flatten().cloned().collect();
+    let used: Vec<&Candidate> = input
+        .candidates
+        .iter()
+        .filter(|c| input.used.contains(&c.name))
+        .collect();
+    // Each column's population once, not once per segment.
+    let sorted: Vec<Vec<f64>> = used
+        .iter()
+        .map(|c| match &c.values {
+            RawColumn::Numbers(v) => sorted_present(v),
+            RawColumn::Labels(_) => Vec::new(),
+        })
+        .collect();
     for (j, s) in segments.iter_mut().enumerate() {
         if let Some(Some(name)) = input.inherited.get(j) {
             s.name = name.clone();
@@ -893,17 +909,12 @@ fn name_by_profile(input: &SegmentInput, segments: &mut [Segment], members: &[Ve
             continue;
         }
         let mut descriptors: Vec<(f64, String, String)> = Vec::new();
-        for c in input
-            .candidates
-            .iter()
-            .filter(|c| input.used.contains(&c.name))
-        {
+        for (c, sorted) in used.iter().zip(&sorted) {
             let label = c.column.clone().unwrap_or_else(|| c.name.replace('_', " "));
             match &c.values {
                 RawColumn::Numbers(v) => {
-                    let sorted = sorted_present(v);
                     if let Some(m) = segment_median(v, &members[s.id]) {
-                        let p = percentile(&sorted, m);
+                        let p = percentile(sorted, m);
                         let word = if p >= 2.0 / 3.0 {
                             "High"
                         } else if p < 1.0 / 3.0 {
