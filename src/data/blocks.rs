@@ -334,7 +334,26 @@ fn block_bytes() -> usize {
 #[cfg(test)]
 thread_local! {
     /// Block size of the readers in this thread (tests: many blocks from a small file).
-    pub(super) static BLOCK_OVERRIDE: std::cell::Cell<usize> = const { std::cell::Cell::new(BLOCK_BYTES) };
+    static BLOCK_OVERRIDE: std::cell::Cell<usize> = const { std::cell::Cell::new(BLOCK_BYTES) };
+}
+
+/// Runs `f` on `threads` threads with readers cutting `block`-byte blocks (tests).
+#[cfg(test)]
+pub(super) fn with_blocks<T: Send>(
+    block: usize,
+    threads: usize,
+    f: impl FnOnce() -> T + Send,
+) -> T {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a test thread pool");
+    pool.install(|| {
+        BLOCK_OVERRIDE.with(|b| b.set(block));
+        let out = f();
+        BLOCK_OVERRIDE.with(|b| b.set(BLOCK_BYTES));
+        out
+    })
 }
 
 #[cfg(test)]

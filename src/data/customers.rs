@@ -438,16 +438,7 @@ mod tests {
     }
 
     fn read_with(text: &str, block: usize, threads: usize) -> Result<CustomerTable, DataError> {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| {
-            super::super::blocks::BLOCK_OVERRIDE.with(|b| b.set(block));
-            let t = read(text, &[]);
-            super::super::blocks::BLOCK_OVERRIDE.with(|b| b.set(super::super::blocks::BLOCK_BYTES));
-            t
-        })
+        super::super::blocks::with_blocks(block, threads, || read(text, &[]))
     }
 
     #[test]

@@ -624,21 +624,10 @@ mod tests {
     }
 
     fn read(path: &Path, block: usize, threads: usize) -> TransactionLog {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| {
-            super::super::blocks::BLOCK_OVERRIDE.with(|b| b.set(block));
+        super::super::blocks::with_blocks(block, threads, || {
             let map = ColumnMap::default();
-            let log = read_transactions(
-                &[path.to_path_buf()],
-                &map,
-                &RowRules::default(),
-                &Progress::hidden(),
-            );
-            super::super::blocks::BLOCK_OVERRIDE.with(|b| b.set(super::super::blocks::BLOCK_BYTES));
-            log.unwrap()
+            let rules = RowRules::default();
+            read_transactions(&[path.to_path_buf()], &map, &rules, &Progress::hidden()).unwrap()
         })
     }
 
