@@ -21,7 +21,7 @@ use super::fasthash::{FxBuild, IdIndex};
 use super::rows::{self, Cell, Checked, Line, OtherFields, Reason, RowRules, Txn};
 use super::source::{self, FileFingerprint};
 use super::table::{check_width, decode, Format, Table};
-use super::transactions::{Cleaning, Columns, TransactionLog, TxnField};
+use super::transactions::{Cleaning, Columns, CustomerTxns, FlatTxns, TransactionLog, TxnField};
 use super::DataError;
 
 /// Customer partitions of the second step (a fixed number, so results cannot depend on it).
@@ -124,6 +124,18 @@ impl ChunkOut {
         }
     }
 
+    /// Empties the result, keeping its buffers.
+    fn clear(&mut self) {
+        self.rows = 0;
+        self.ids.clear();
+        self.parts.iter_mut().for_each(Vec::clear);
+        (self.missing_customer_id, self.bad_date, self.bad_amount) = (0, 0, 0);
+        self.notes.clear();
+        self.evidence = DayEvidence::default();
+        self.has_either = false;
+        self.malformed = None;
+    }
+
     fn note(&mut self, rules: &FileRules, line: u64, reason: Reason, col: usize, raw: &str) {
         if self.notes.iter().filter(|n| n.reason == reason).count()
             < super::transactions::SAMPLES_PER_REASON
@@ -220,14 +232,15 @@ impl ChunkOut {
     }
 }
 
-fn parse_chunk(rules: &FileRules, chunk: Chunk, format: Format) -> ChunkOut {
-    let mut out = ChunkOut::new();
+/// The first step for one chunk, into `out` (a cleared result of an earlier block: its
+/// buffers are reused, so each block does not fault in fresh memory).
+fn parse_chunk(rules: &FileRules, chunk: Chunk, format: Format, out: &mut ChunkOut) {
+    out.clear();
     if let Err(e) = records(rules.path, chunk, format, |line, rec| {
         out.take(rules, rec, line)
     }) {
         out.malformed.get_or_insert(e);
     }
-    out
 }
 
 /// One partition of the customers: the second step's state across all files of a log.
@@ -236,7 +249,9 @@ struct Part {
     index: IdIndex,
     ids: Vec<String>,
     first: Vec<(u32, u64)>,
-    txns: Vec<Vec<Txn>>,
+    /// Kept lines in file order: the customer (index into `ids`) and the transaction.
+    owners: Vec<u32>,
+    txns: Vec<Txn>,
     seen: HashSet<u64, FxBuild>,
     kept: u64,
     returns: u64,
@@ -256,7 +271,6 @@ impl Part {
             Err(c) => {
                 self.ids.push(id.to_string());
                 self.first.push(at);
-                self.txns.push(Vec::new());
                 c
             }
         }
@@ -303,8 +317,41 @@ impl Part {
                 }
                 self.first_day = self.first_day.min(day);
                 self.last_day = self.last_day.max(day);
-                self.txns[c].push(txn);
+                self.owners.push(c as u32);
+                self.txns.push(txn);
             }
+        }
+    }
+}
+
+impl Part {
+    /// The kept lines grouped by customer (a counting sort: each customer's lines keep
+    /// their order); the part's line arrays are freed.
+    fn group(&mut self) -> FlatTxns {
+        let mut offsets = vec![0usize; self.ids.len() + 1];
+        for &c in &self.owners {
+            offsets[c as usize + 1] += 1;
+        }
+        for i in 1..offsets.len() {
+            offsets[i] += offsets[i - 1];
+        }
+        let mut next = offsets.clone();
+        let owners = std::mem::take(&mut self.owners);
+        let txns = std::mem::take(&mut self.txns);
+        let empty = Txn {
+            day: 0,
+            amount: 0.0,
+            order: None,
+        };
+        let mut grouped = vec![empty; txns.len()];
+        for (c, t) in owners.into_iter().zip(txns) {
+            let at = &mut next[c as usize];
+            grouped[*at] = t;
+            *at += 1;
+        }
+        FlatTxns {
+            offsets,
+            txns: grouped,
         }
     }
 }
@@ -315,6 +362,8 @@ pub(super) struct LogState {
     cleaning: Cleaning,
     notes: Vec<Note>,
     rules: RowRules,
+    /// Chunk results of the last block, kept for their buffers.
+    spare: Vec<ChunkOut>,
 }
 
 impl LogState {
@@ -324,6 +373,7 @@ impl LogState {
             cleaning: Cleaning::default(),
             notes: Vec::new(),
             rules: rules.clone(),
+            spare: Vec::new(),
         }
     }
 
@@ -347,12 +397,17 @@ impl LogState {
                     .next_block(pieces)
                     .map_err(|e| unreadable(rules.path, e))?
                 {
-                    let outs: Vec<ChunkOut> = chunks
+                    let mut outs = std::mem::take(&mut self.spare);
+                    outs.resize_with(chunks.len(), ChunkOut::new);
+                    chunks
                         .par_iter()
-                        .map(|c| parse_chunk(rules, *c, format))
-                        .collect();
-                    rows += outs.iter().map(|o| o.rows).sum::<u64>();
-                    self.absorb_block(file, rules, outs, &mut dates, format, table.has_header)?;
+                        .zip(outs.par_iter_mut())
+                        .for_each(|(c, out)| parse_chunk(rules, *c, format, out));
+                    let block_rows = outs.iter().map(|o| o.rows).sum::<u64>();
+                    rows += block_rows;
+                    let h = table.has_header;
+                    self.absorb_block(file, rules, &mut outs, &mut dates, format, h)?;
+                    self.spare = outs;
                     let now = hasher.bytes();
                     bar.inc(now.saturating_sub(hashed));
                     hashed = now;
@@ -392,7 +447,7 @@ impl LogState {
             self.absorb_block(
                 file,
                 rules,
-                vec![out],
+                std::slice::from_mut(&mut out),
                 dates,
                 table.format,
                 table.has_header,
@@ -409,14 +464,13 @@ impl LogState {
         &mut self,
         file: u32,
         rules: &FileRules,
-        block: Vec<ChunkOut>,
+        block: &mut [ChunkOut],
         dates: &mut FileDates,
         format: Format,
         has_header: bool,
     ) -> Result<(), DataError> {
         let mut either = false;
-        let mut block = block;
-        for out in &mut block {
+        for out in block.iter_mut() {
             if let Some(e) = out.malformed.take() {
                 return Err(e);
             }
@@ -444,7 +498,7 @@ impl LogState {
         self.parts
             .par_iter_mut()
             .enumerate()
-            .for_each(|(p, part)| part.absorb(file, &block, p, order, row_rules));
+            .for_each(|(p, part)| part.absorb(file, block, p, order, row_rules));
         keep_first_notes(&mut self.notes);
         Ok(())
     }
@@ -481,7 +535,7 @@ impl LogState {
         order.sort_unstable();
         let mut log = TransactionLog {
             customer_ids: Vec::with_capacity(order.len()),
-            txns: Vec::with_capacity(order.len()),
+            txns: CustomerTxns::default(),
             has_order_ids,
             first_day: i32::MAX,
             last_day: i32::MIN,
@@ -492,8 +546,9 @@ impl LogState {
             let part = &mut self.parts[p as usize];
             log.customer_ids
                 .push(std::mem::take(&mut part.ids[c as usize]));
-            log.txns.push(std::mem::take(&mut part.txns[c as usize]));
         }
+        let flat = self.parts.par_iter_mut().map(Part::group).collect();
+        log.txns = CustomerTxns::new(flat, order.iter().map(|&(_, p, c)| (p, c)).collect());
         let c = &mut self.cleaning;
         for part in &mut self.parts {
             c.rows_kept += part.kept;
@@ -633,7 +688,7 @@ mod tests {
 
     fn summary(log: &TransactionLog) -> String {
         let mut s = format!("{:?}\n{:?}\n", log.cleaning, log.cleaning.samples);
-        for (id, t) in log.customer_ids.iter().zip(&log.txns) {
+        for (id, t) in log.customer_ids.iter().zip(log.txns.iter()) {
             writeln!(s, "{id} {t:?}").unwrap();
         }
         s

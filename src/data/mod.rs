@@ -144,7 +144,8 @@ const MISSING: [&str; 8] = ["na", "n/a", "nan", "null", "none", "nil", "?", "-"]
 /// True when a raw field means "no value".
 pub fn is_missing(raw: &str) -> bool {
     let s = raw.trim();
-    s.is_empty() || MISSING.iter().any(|m| s.eq_ignore_ascii_case(m))
+    // The longest token has 4 letters.
+    s.is_empty() || (s.len() <= 4 && MISSING.iter().any(|m| s.eq_ignore_ascii_case(m)))
 }
 
 /// Parses a finite number, tolerating a leading currency sign and `,` thousands separators.
@@ -168,9 +169,12 @@ pub fn parse_number_with(raw: &str, decimal_comma: bool) -> Option<f64> {
     if negative {
         s = &s[1..];
     }
-    for sign in ['$', '€', '£', '¥'] {
-        if let Some(rest) = s.strip_prefix(sign) {
-            s = rest.trim_start();
+    // Plain numbers (the common case) skip the currency signs, which are not ASCII digits.
+    if !s.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+        for sign in ['$', '€', '£', '¥'] {
+            if let Some(rest) = s.strip_prefix(sign) {
+                s = rest.trim_start();
+            }
         }
     }
     if s.is_empty() || !s.starts_with(|c: char| c.is_ascii_digit() || c == '.' || c == '+') {

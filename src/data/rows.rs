@@ -85,7 +85,12 @@ pub fn customer_id(raw: &str) -> Option<String> {
 
 /// [`customer_id`] without copying the id when the rule leaves it a slice of `raw`.
 pub fn customer_id_text(raw: &str) -> Option<std::borrow::Cow<'_, str>> {
-    let s = raw.trim_matches(' ').trim_matches('"').trim_matches(' ');
+    let edge = |b: Option<&u8>| matches!(b, Some(b' ' | b'"'));
+    let s = if edge(raw.as_bytes().first()) || edge(raw.as_bytes().last()) {
+        raw.trim_matches(' ').trim_matches('"').trim_matches(' ')
+    } else {
+        raw
+    };
     if is_missing(s) {
         return None;
     }
@@ -411,6 +416,10 @@ impl OtherFields {
 /// ignored like the day ignores it. No time is midnight; a time that does not parse is hashed
 /// as its text (so two different ones stay different).
 pub fn time_of_day(date_text: &str) -> u64 {
+    if date_text.len() <= 10 && !date_text.contains([' ', 'T']) {
+        // A date alone (`2024-07-01`, `7/1/2024`): midnight.
+        return 0;
+    }
     let s = date_text.trim().trim_matches('"').trim();
     let Some(at) = s.find([' ', 'T']) else {
         return 0;

@@ -309,13 +309,58 @@ impl Cleaning {
     }
 }
 
+/// Every customer's transactions, held in a few flat arrays (one per reader partition)
+/// rather than one allocation per customer.
+#[derive(Debug, Default)]
+pub struct CustomerTxns {
+    parts: Vec<FlatTxns>,
+    /// Customer `c` is customer `order[c].1` of part `order[c].0`.
+    order: Vec<(u32, u32)>,
+}
+
+/// Transactions of several customers, customer `i`'s at `txns[offsets[i]..offsets[i + 1]]`.
+#[derive(Debug, Default)]
+pub(super) struct FlatTxns {
+    pub offsets: Vec<usize>,
+    pub txns: Vec<Txn>,
+}
+
+impl CustomerTxns {
+    pub(super) fn new(parts: Vec<FlatTxns>, order: Vec<(u32, u32)>) -> CustomerTxns {
+        CustomerTxns { parts, order }
+    }
+
+    /// Customers.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// True when there is no customer.
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    /// Customer `c`'s transactions in file order.
+    pub fn get(&self, c: usize) -> &[Txn] {
+        let (p, i) = self.order[c];
+        let part = &self.parts[p as usize];
+        let i = i as usize;
+        &part.txns[part.offsets[i]..part.offsets[i + 1]]
+    }
+
+    /// Every customer's transactions, in customer order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &[Txn]> + '_ {
+        (0..self.len()).map(|c| self.get(c))
+    }
+}
+
 /// A cleaned transaction log grouped by customer.
 #[derive(Debug, Default)]
 pub struct TransactionLog {
     /// Customer ids in order of first appearance.
     pub customer_ids: Vec<String>,
     /// Each customer's transactions, in file order.
-    pub txns: Vec<Vec<Txn>>,
+    pub txns: CustomerTxns,
     /// True when at least one file mapped an order id column.
     pub has_order_ids: bool,
     /// Earliest and latest transaction day.
