@@ -328,6 +328,7 @@ impl Part {
     /// The kept lines grouped by customer (a counting sort: each customer's lines keep
     /// their order); the part's line arrays are freed.
     fn group(&mut self) -> FlatTxns {
+        self.seen = HashSet::default();
         let mut offsets = vec![0usize; self.ids.len() + 1];
         for &c in &self.owners {
             offsets[c as usize + 1] += 1;

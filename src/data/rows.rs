@@ -30,9 +30,8 @@
 //!   trimmed text, and missing values are left out. So a CSV row and a JSON line carrying the
 //!   same attributes under the CSV header names are duplicates or not in the same way.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::HashSet;
-use std::hash::{Hash, Hasher};
+use std::num::NonZeroU64;
 
 use serde::{Deserialize, Serialize};
 
@@ -48,14 +47,14 @@ pub struct Txn {
     /// Amount; negative for a return.
     pub amount: f64,
     /// Hash of the order id ([`order_key`]); `None` when the line has no order id.
-    pub order: Option<u64>,
+    pub order: Option<NonZeroU64>,
 }
 
-/// Hash of an order id, used to count distinct orders.
-pub fn order_key(id: &str) -> u64 {
-    let mut h = DefaultHasher::new();
-    id.hash(&mut h);
-    h.finish()
+/// Hash of an order id, used to count distinct orders (never zero, so a transaction's
+/// optional order takes no more room than the hash).
+pub fn order_key(id: &str) -> NonZeroU64 {
+    NonZeroU64::new(twox_hash::XxHash3_64::oneshot_with_seed(3, id.as_bytes()))
+        .unwrap_or(NonZeroU64::MIN)
 }
 
 /// Purchase vs return: an amount ≥ 0 is a purchase, a negative one a return.
@@ -230,7 +229,7 @@ pub fn amount(line: &Line, decimal_comma: bool) -> Result<f64, TxnField> {
 
 /// The order identity rule: [`order_key`] of the trimmed text; no order for a missing token.
 /// A JSON number is its decimal text.
-pub fn order(cell: Option<Cell>) -> Option<u64> {
+pub fn order(cell: Option<Cell>) -> Option<NonZeroU64> {
     match cell? {
         Cell::Text(s) if !is_missing(s) => Some(order_key(s.trim())),
         Cell::Number(x) => Some(order_key(&number_text(x))),
@@ -271,7 +270,7 @@ pub fn judge(
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Checked {
     pub amount: f64,
-    pub order: Option<u64>,
+    pub order: Option<NonZeroU64>,
     pub key: LineKey,
 }
 
@@ -339,14 +338,19 @@ pub fn id_hash(customer: &str) -> u64 {
 pub struct LineKey(u64);
 
 impl LineKey {
-    fn of(line: &Line, numbers: Numbers, order: Option<u64>, others: &OtherFields) -> LineKey {
+    fn of(
+        line: &Line,
+        numbers: Numbers,
+        order: Option<NonZeroU64>,
+        others: &OtherFields,
+    ) -> LineKey {
         let words = [
             id_hash(line.customer),
             time_of_day(line.date_text),
             role_number(line.amount, numbers.amount),
             role_number(line.quantity, numbers.quantity),
             role_number(line.unit_price, numbers.unit_price),
-            order.unwrap_or(TAG_ABSENT),
+            order.map_or(TAG_ABSENT, NonZeroU64::get),
             others.0,
         ];
         let mut buf = [0u8; 56];

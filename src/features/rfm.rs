@@ -72,7 +72,10 @@ pub fn compute_rfm(txns: &[Txn], as_of: i32, window_days: Option<u32>) -> Option
             first = first.min(t.day);
             last = last.max(t.day);
             // Day keys live in a range order hashes practically never hit.
-            keys.push(t.order.unwrap_or((t.day as u32 as u64) | (1 << 63)));
+            keys.push(
+                t.order
+                    .map_or((t.day as u32 as u64) | (1 << 63), |o| o.get()),
+            );
         }
     }
     if keys.is_empty() {

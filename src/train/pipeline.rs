@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use rayon::prelude::*;
+
 use ndarray::{Array2, Axis};
 
 use super::kmeans::{self, KmFit};
@@ -91,24 +93,33 @@ fn population(
     };
     match (log, as_of) {
         (Some(log), Some(as_of)) => {
-            for (c, txns) in log.txns.iter().enumerate() {
-                for t in txns {
-                    if t.day >= as_of {
-                        report.transactions_after_as_of += 1;
-                    } else if !in_window(t.day, as_of, window) {
-                        report.transactions_before_window += 1;
-                    }
-                }
-                match compute_rfm(txns, as_of, window) {
+            // Per customer in parallel: (lines after as-of, lines before the window, RFM).
+            let per: Vec<(u64, u64, Option<[f64; 5]>)> = (0..log.txns.len())
+                .into_par_iter()
+                .map(|c| {
+                    let txns = log.txns.get(c);
+                    let after = txns.iter().filter(|t| t.day >= as_of).count() as u64;
+                    let before = txns
+                        .iter()
+                        .filter(|t| t.day < as_of && !in_window(t.day, as_of, window))
+                        .count() as u64;
+                    let rfm = compute_rfm(txns, as_of, window).map(|r| r.values());
+                    (after, before, rfm)
+                })
+                .collect();
+            for (c, (after, before, rfm)) in per.into_iter().enumerate() {
+                report.transactions_after_as_of += after;
+                report.transactions_before_window += before;
+                match rfm {
                     Some(r) => {
                         pop.ids.push(log.customer_ids[c].clone());
-                        pop.rfm.push(r.values());
+                        pop.rfm.push(r);
                     }
                     None => report.customers_without_purchases += 1,
                 }
             }
             if let Some(table) = table {
-                pop.table_rows = pop.ids.iter().map(|id| table.position(id)).collect();
+                pop.table_rows = pop.ids.par_iter().map(|id| table.position(id)).collect();
                 let matched = pop.table_rows.iter().flatten().count() as u64;
                 report.customers_without_profile = pop.ids.len() as u64 - matched;
                 report.customers_without_transactions = table.ids.len() as u64 - matched;
