@@ -103,7 +103,8 @@ pub struct CustomerTable {
 impl CustomerTable {
     /// Row index of a customer id.
     pub fn position(&self, id: &str) -> Option<usize> {
-        self.index.get(id, rows::id_hash(id), &self.ids)
+        self.index
+            .get(id, rows::id_hash(id), |p| self.ids[p].as_str())
     }
 
     /// File that the table came from (the first one when several).
@@ -123,10 +124,10 @@ impl CustomerTable {
             } else {
                 id
             };
-            let next = self.ids.len();
-            if let Ok(first) = self
-                .index
-                .get_or_insert(&id, rows::id_hash(&id), &self.ids, next)
+            let (next, ids) = (self.ids.len(), &self.ids);
+            if let Ok(first) =
+                self.index
+                    .get_or_insert(&id, rows::id_hash(&id), |p| ids[p].as_str(), next)
             {
                 return Err(DataError::DuplicateCustomer {
                     path: path.to_path_buf(),

@@ -74,28 +74,26 @@ pub struct IdIndex {
 }
 
 impl IdIndex {
-    /// The position of `id` (with `hash`) in `ids`.
-    pub fn get(&self, id: &str, hash: u64, ids: &[String]) -> Option<usize> {
+    /// The position of `id` (with `hash`); `at(p)` is the id at position `p`.
+    pub fn get<'a>(&self, id: &str, hash: u64, at: impl Fn(usize) -> &'a str) -> Option<usize> {
         let &p = self.by_hash.get(&hash)?;
-        if ids.get(p as usize).is_some_and(|x| x == id) {
+        if at(p as usize) == id {
             return Some(p as usize);
         }
         self.spill.get(id).map(|&p| p as usize)
     }
 
     /// The position of `id`, or `next` after recording it there (`Err(next)`: new).
-    pub fn get_or_insert(
+    pub fn get_or_insert<'a>(
         &mut self,
         id: &str,
         hash: u64,
-        ids: &[String],
+        at: impl Fn(usize) -> &'a str,
         next: usize,
     ) -> Result<usize, usize> {
         use std::collections::hash_map::Entry;
         match self.by_hash.entry(hash) {
-            Entry::Occupied(e) if ids.get(*e.get() as usize).is_some_and(|x| x == id) => {
-                Ok(*e.get() as usize)
-            }
+            Entry::Occupied(e) if at(*e.get() as usize) == id => Ok(*e.get() as usize),
             Entry::Occupied(_) => match self.spill.entry(id.to_string()) {
                 Entry::Occupied(e) => Ok(*e.get() as usize),
                 Entry::Vacant(e) => {
@@ -132,15 +130,17 @@ mod tests {
         let mut idx = IdIndex::default();
         let mut ids: Vec<String> = Vec::new();
         for (id, hash) in [("a", 1), ("b", 1), ("c", 2), ("a", 1), ("b", 1)] {
-            if let Err(p) = idx.get_or_insert(id, hash, &ids, ids.len()) {
+            let n = ids.len();
+            if let Err(p) = idx.get_or_insert(id, hash, |p| ids[p].as_str(), n) {
                 assert_eq!(p, ids.len());
                 ids.push(id.to_string());
             }
         }
         assert_eq!(ids, ["a", "b", "c"]);
-        assert_eq!(idx.get("b", 1, &ids), Some(1));
-        assert_eq!(idx.get("c", 2, &ids), Some(2));
-        assert_eq!(idx.get("d", 1, &ids), None);
-        assert_eq!(idx.get("a", 3, &ids), None);
+        let at = |p: usize| ids[p].as_str();
+        assert_eq!(idx.get("b", 1, at), Some(1));
+        assert_eq!(idx.get("c", 2, at), Some(2));
+        assert_eq!(idx.get("d", 1, at), None);
+        assert_eq!(idx.get("a", 3, at), None);
     }
 }

@@ -247,7 +247,9 @@ fn parse_chunk(rules: &FileRules, chunk: Chunk, format: Format, out: &mut ChunkO
 #[derive(Default)]
 struct Part {
     index: IdIndex,
-    ids: Vec<String>,
+    /// The ids, one after the other (in one buffer, so checking an id stays in cache).
+    id_text: String,
+    id_ends: Vec<usize>,
     first: Vec<(u32, u64)>,
     /// Kept lines in file order: the customer (index into `ids`) and the transaction.
     owners: Vec<u32>,
@@ -263,17 +265,24 @@ struct Part {
 
 impl Part {
     fn intern(&mut self, id: &str, hash: u64, at: (u32, u64)) -> usize {
+        let (text, ends) = (&self.id_text, &self.id_ends);
         match self
             .index
-            .get_or_insert(id, hash, &self.ids, self.ids.len())
+            .get_or_insert(id, hash, |p| id_in(text, ends, p), ends.len())
         {
             Ok(c) => c,
             Err(c) => {
-                self.ids.push(id.to_string());
+                self.id_text.push_str(id);
+                self.id_ends.push(self.id_text.len());
                 self.first.push(at);
                 c
             }
         }
+    }
+
+    /// Customer `c`'s id.
+    fn id(&self, c: usize) -> &str {
+        id_in(&self.id_text, &self.id_ends, c)
     }
 
     /// The second step for this partition's rows of one block, in file order.
@@ -329,7 +338,7 @@ impl Part {
     /// their order); the part's line arrays are freed.
     fn group(&mut self) -> FlatTxns {
         self.seen = HashSet::default();
-        let mut offsets = vec![0usize; self.ids.len() + 1];
+        let mut offsets = vec![0usize; self.id_ends.len() + 1];
         for &c in &self.owners {
             offsets[c as usize + 1] += 1;
         }
@@ -355,6 +364,13 @@ impl Part {
             txns: grouped,
         }
     }
+}
+
+/// Id `c` of ids stored one after the other in `text`, ending at `ends`.
+fn id_in<'a>(text: &'a str, ends: &[usize], c: usize) -> &'a str {
+    let start = if c == 0 { 0 } else { ends[c - 1] };
+    // Ids are pushed whole, so every end is a character boundary.
+    text.get(start..ends[c]).unwrap_or("")
 }
 
 /// The reader's state across the files of one log.
@@ -544,9 +560,8 @@ impl LogState {
             cleaning: Cleaning::default(),
         };
         for &(_, p, c) in &order {
-            let part = &mut self.parts[p as usize];
-            log.customer_ids
-                .push(std::mem::take(&mut part.ids[c as usize]));
+            let part = &self.parts[p as usize];
+            log.customer_ids.push(part.id(c as usize).to_string());
         }
         let flat = self.parts.par_iter_mut().map(Part::group).collect();
         log.txns = CustomerTxns::new(flat, order.iter().map(|&(_, p, c)| (p, c)).collect());
