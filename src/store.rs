@@ -52,8 +52,16 @@ pub fn check_name(name: &str) -> Result<(), ModelError> {
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), ModelError> {
+    write_synced_parts(path, &[bytes])
+}
+
+/// Writes `parts` one after the other into a new file and syncs it.
+fn write_synced_parts<B: AsRef<[u8]>>(path: &Path, parts: &[B]) -> Result<(), ModelError> {
     let mut f = File::create(path).map_err(|e| ModelError::io(path, e))?;
-    f.write_all(bytes).map_err(|e| ModelError::io(path, e))?;
+    for p in parts {
+        f.write_all(p.as_ref())
+            .map_err(|e| ModelError::io(path, e))?;
+    }
     f.sync_all().map_err(|e| ModelError::io(path, e))
 }
 
@@ -514,7 +522,7 @@ impl Registry {
                 }))
             },
         );
-        write_synced(&dir.join("assignments.csv"), &assignments)?;
+        write_synced_parts(&dir.join("assignments.csv"), &assignments)?;
         drop(assignments);
         let report = report.unwrap_or_else(|_| {
             tracing::warn!("report.html could not be rendered; the model files are complete");
@@ -685,9 +693,9 @@ pub fn assignments_formula_cells(out: &TrainOutput) -> u64 {
 }
 
 /// `assignments.csv`: one row per training customer: id, features in original units
-/// (blank when missing), segment id, name and distance to its centroid. Rows are written as
-/// they are formatted, so a million customers never sit in memory as strings.
-pub fn assignments_csv(out: &TrainOutput) -> Vec<u8> {
+/// (blank when missing), segment id, name and distance to its centroid; as the header and
+/// blocks of rows, formatted in parallel, to be written one after the other.
+pub fn assignments_csv(out: &TrainOutput) -> Vec<Vec<u8>> {
     let a = &out.assignments;
     let mut header = vec!["customer_id".to_string()];
     header.extend(a.columns.iter().map(|c| c.name.clone()));
@@ -731,7 +739,7 @@ pub fn assignments_csv(out: &TrainOutput) -> Vec<u8> {
     // its own, so the bytes are those of one writer). Writing to a Vec cannot fail.
     let mut w = csv::Writer::from_writer(Vec::new());
     let _ = w.write_record(&header);
-    let mut bytes = w.into_inner().unwrap_or_default();
+    let head = w.into_inner().unwrap_or_default();
     const BLOCK: usize = 1 << 15;
     let n = a.ids.len();
     let blocks: Vec<Vec<u8>> = (0..n.div_ceil(BLOCK))
@@ -747,11 +755,7 @@ pub fn assignments_csv(out: &TrainOutput) -> Vec<u8> {
             w.into_inner().unwrap_or_default()
         })
         .collect();
-    bytes.reserve(blocks.iter().map(Vec::len).sum());
-    for b in blocks {
-        bytes.extend_from_slice(&b);
-    }
-    bytes
+    std::iter::once(head).chain(blocks).collect()
 }
 
 #[cfg(test)]

@@ -277,6 +277,21 @@ struct Loaded {
     table: Option<CustomerTable>,
 }
 
+impl Loaded {
+    /// Frees the rows once the features hold what they say (the fit and the model file need
+    /// only the inputs' fingerprints and counts).
+    fn release_rows(&mut self) {
+        if let Some(t) = self.table.as_mut() {
+            for c in &mut t.columns {
+                c.values = Default::default();
+            }
+        }
+        if let Some(l) = self.log.as_mut() {
+            l.txns = Default::default();
+        }
+    }
+}
+
 /// The customers, their candidate features, the fitted spec and the scaled matrix.
 struct Featured {
     as_of: Option<i32>,
@@ -310,10 +325,11 @@ pub fn train(
     progress: &Progress,
 ) -> Result<TrainOutput> {
     let start = Instant::now();
-    let loaded = load(inputs, params, progress)?;
+    let mut loaded = load(inputs, params, progress)?;
     let read_s = start.elapsed().as_secs_f64();
     let t_feat = Instant::now();
     let mut f = featurize(inputs, params, &loaded)?;
+    loaded.release_rows();
     let features_s = t_feat.elapsed().as_secs_f64();
     let t_search = Instant::now();
     let (fitted, k_search, k_search_sample, k_search_s) = choose_and_fit(&f.x, params, progress)?;
