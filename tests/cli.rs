@@ -181,7 +181,7 @@ fn map_names_an_unknown_column_or_field() {
         &["--transactions", c, "--map", "amount=Totl"],
         &[
             "CDNOW_master.txt",
-            "--map amount=Totl names no column",
+            "the column map amount=Totl names no column",
             "dollar_value",
         ],
     );
@@ -198,7 +198,30 @@ fn map_names_an_unknown_column_or_field() {
     fails(
         d.path(),
         &["--transactions", c, "--map", "amount=9"],
-        &["--map amount=9 names no column"],
+        &[
+            "the column map amount=9 names no column",
+            "columns are mapped with --map FIELD=COLUMN",
+        ],
+    );
+}
+
+#[test]
+fn the_cli_names_the_flag_behind_a_parameter_error() {
+    let d = tempfile::tempdir().unwrap();
+    let cdnow = dataset("CDNOW_master.txt");
+    let c = cdnow.to_str().unwrap();
+    fails(
+        d.path(),
+        &["--transactions", c, "--k-min", "6", "--k-max", "3"],
+        &[
+            "k_min (6) is larger than k_max (3)",
+            "set with --k-min and --k-max",
+        ],
+    );
+    fails(
+        d.path(),
+        &["--transactions", c, "--n-init", "0"],
+        &["n_init must be at least 1 (set with --n-init)"],
     );
 }
 

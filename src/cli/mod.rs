@@ -609,7 +609,18 @@ fn flag_hint(err: anyhow::Error) -> anyhow::Error {
         ))
         .into();
     }
+    let train = err
+        .chain()
+        .find_map(|c| c.downcast_ref::<custseg::train::TrainError>());
+    if let Some(flags) = train.and_then(train_flags) {
+        return UsageError(format!("{err:#} (set with {flags})")).into();
+    }
     let hint = match data {
+        Some(
+            DataError::MissingColumn { .. }
+            | DataError::UnknownField { .. }
+            | DataError::BadMapArg { .. },
+        ) => "columns are mapped with --map FIELD=COLUMN or in the config's [map]".to_string(),
         Some(DataError::DateOrder { .. }) => {
             "pass --date-format FMT (e.g. --date-format %d-%m-%Y), or set date_format in the config's [map]".to_string()
         }
@@ -632,6 +643,27 @@ fn flag_hint(err: anyhow::Error) -> anyhow::Error {
         _ => return err,
     };
     UsageError(format!("{err:#}; {hint}")).into()
+}
+
+/// The flags behind a training parameter error.
+fn train_flags(e: &custseg::train::TrainError) -> Option<&'static str> {
+    use custseg::train::TrainError as E;
+    Some(match e {
+        E::KRangeInverted { .. } => {
+            "--k-min and --k-max, or k_min and k_max in the config's [train]"
+        }
+        E::NInitZero => "--n-init",
+        E::MaxIterZero => "--max-iter",
+        E::BadTolerance { .. } => "--tol",
+        E::WindowZero => "--window-days",
+        E::NoInputs => "--transactions and/or --customers",
+        E::KTooSmall { .. } => "--k",
+        E::SampleTooSmall {
+            what: "k_sample", ..
+        } => "--k-sample",
+        E::SampleTooSmall { .. } => "--silhouette-sample",
+        _ => return None,
+    })
 }
 
 fn parse_k(raw: &str) -> Result<Option<usize>, UsageError> {
@@ -696,7 +728,7 @@ pub fn prepare_train(a: &TrainArgs) -> Result<Prepared> {
                 "--max-dropped-share {share}: expected a share between 0 and 1 (1 disables the check)"
             ))
             .into(),
-            e => anyhow::Error::from(e),
+            e => flag_hint(e.into()),
         })?;
     let mut pairs: Vec<String> = cfg
         .map

@@ -219,7 +219,7 @@ pub fn resolve_columns(
                 .ok_or_else(|| DataError::MissingColumn {
                     path: path.clone(),
                     field: "customer_id".into(),
-                    hint: format!("--map customer_id={col} names no column"),
+                    hint: format!("the column map customer_id={col} names no column"),
                     available: table.columns.clone(),
                 })?,
         ),
@@ -239,7 +239,7 @@ pub fn resolve_columns(
             .ok_or_else(|| DataError::MissingColumn {
                 path: path.clone(),
                 field: feat.clone(),
-                hint: format!("--map {feat}={col} names no column"),
+                hint: format!("the column map {feat}={col} names no column"),
                 available: table.columns.clone(),
             })?;
         names[i] = feature_name(feat);

@@ -48,10 +48,10 @@ pub enum DataError {
         available: Vec<String>,
     },
     /// `--map` names a field custseg does not know.
-    #[error("--map {field}=…: unknown field '{field}'; transaction fields are {valid}")]
+    #[error("column map {field}=…: unknown field '{field}'; transaction fields are {valid}")]
     UnknownField { field: String, valid: String },
     /// A `--map` argument is not `FIELD=COLUMN`.
-    #[error("--map '{arg}': expected FIELD=COLUMN")]
+    #[error("column map '{arg}': expected FIELD=COLUMN")]
     BadMapArg { arg: String },
     /// A value that cannot be used and cannot be skipped.
     #[error("{} row {row} column {column}: {reason}", path.display())]

@@ -410,7 +410,7 @@ fn resolve(table: &Table, map: &ColumnMap) -> Result<Columns, DataError> {
                 .ok_or_else(|| DataError::MissingColumn {
                     path: table.path.clone(),
                     field: field.name().into(),
-                    hint: format!("--map {}={col} names no column", field.name()),
+                    hint: format!("the column map {}={col} names no column", field.name()),
                     available: table.columns.clone(),
                 });
         }
@@ -435,13 +435,13 @@ fn resolve(table: &Table, map: &ColumnMap) -> Result<Columns, DataError> {
     let customer = find(TxnField::CustomerId)?.ok_or_else(|| {
         missing(
             TxnField::CustomerId,
-            &format!("use --map customer_id=COLUMN{header_hint}"),
+            &format!("map customer_id to a column{header_hint}"),
         )
     })?;
     let date = find(TxnField::Date)?.ok_or_else(|| {
         missing(
             TxnField::Date,
-            &format!("use --map date=COLUMN{header_hint}"),
+            &format!("map date to a column{header_hint}"),
         )
     })?;
     let amount = find(TxnField::Amount)?;
@@ -450,7 +450,7 @@ fn resolve(table: &Table, map: &ColumnMap) -> Result<Columns, DataError> {
     if amount.is_none() && (quantity.is_none() || unit_price.is_none()) {
         return Err(missing(
             TxnField::Amount,
-            &format!("use --map amount=COLUMN, or map quantity and unit_price{header_hint}"),
+            &format!("map amount to a column, or map quantity and unit_price{header_hint}"),
         ));
     }
     Ok(Columns {

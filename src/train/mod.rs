@@ -26,15 +26,15 @@ pub enum TrainError {
     Feature(#[from] crate::features::FeatureError),
     #[error("k must be at least 2, got {k}")]
     KTooSmall { k: usize },
-    #[error("--k-min ({min}) is larger than --k-max ({max})")]
+    #[error("k_min ({min}) is larger than k_max ({max})")]
     KRangeInverted { min: usize, max: usize },
-    #[error("--n-init must be at least 1")]
+    #[error("n_init must be at least 1")]
     NInitZero,
-    #[error("--max-iter must be at least 1")]
+    #[error("max_iter must be at least 1")]
     MaxIterZero,
-    #[error("--tol must be a positive finite number, got {tol}")]
+    #[error("tol must be a positive finite number, got {tol}")]
     BadTolerance { tol: f64 },
-    #[error("--window-days must be at least 1")]
+    #[error("window_days must be at least 1")]
     WindowZero,
     #[error("{what} must be at least {min}, got {n}")]
     SampleTooSmall {
@@ -44,7 +44,7 @@ pub enum TrainError {
     },
     #[error("k = {k} needs at least {k} customers (k auto needs k+1), but only {n} remain after cleaning")]
     TooFewCustomers { k: usize, n: usize },
-    #[error("nothing to train on: give --transactions and/or --customers")]
+    #[error("nothing to train on: no transaction log and no customer table given")]
     NoInputs,
     #[error("no customers to segment: {reason}")]
     NoCustomers { reason: String },

@@ -273,4 +273,26 @@ mod tests {
         assert_eq!(TrainParams::new().check().unwrap().max_dropped_share, 0.05);
         assert!(TrainParams::new().max_dropped_share(1.0).check().is_ok());
     }
+
+    #[test]
+    fn parameter_errors_name_parameters_not_command_line_flags() {
+        let bad = [
+            TrainParams::new()
+                .k(KChoice::Auto { min: 5, max: 3 })
+                .check(),
+            TrainParams::new().n_init(0).check(),
+            TrainParams::new().max_iter(0).check(),
+            TrainParams::new().tol(-1.0).check(),
+            TrainParams::new().window_days(Some(0)).check(),
+            TrainParams::new().k_sample(5).check(),
+        ];
+        for r in bad {
+            let text = r.unwrap_err().to_string();
+            assert!(!text.contains("--"), "{text}");
+        }
+        assert_eq!(
+            TrainError::NoInputs.to_string(),
+            "nothing to train on: no transaction log and no customer table given"
+        );
+    }
 }
