@@ -328,8 +328,7 @@ pub fn train(
     let mut loaded = load(inputs, params, progress)?;
     let read_s = start.elapsed().as_secs_f64();
     let t_feat = Instant::now();
-    let mut f = featurize(inputs, params, &loaded)?;
-    loaded.release_rows();
+    let mut f = featurize(inputs, params, &mut loaded)?;
     let features_s = t_feat.elapsed().as_secs_f64();
     let t_search = Instant::now();
     let (fitted, k_search, k_search_sample, k_search_s) = choose_and_fit(&f.x, params, progress)?;
@@ -457,8 +456,13 @@ fn load(inputs: &TrainInputs, params: &TrainValidParams, progress: &Progress) ->
 }
 
 /// The customers as of the training date, their candidate features, the fitted feature spec
-/// and the scaled matrix.
-fn featurize(inputs: &TrainInputs, params: &TrainValidParams, loaded: &Loaded) -> Result<Featured> {
+/// and the scaled matrix. The input rows are freed as soon as the candidates hold them,
+/// before the matrix is built.
+fn featurize(
+    inputs: &TrainInputs,
+    params: &TrainValidParams,
+    loaded: &mut Loaded,
+) -> Result<Featured> {
     let (log, table) = (loaded.log.as_ref(), loaded.table.as_ref());
     let as_of = params.as_of.or(log.map(|l| l.last_day + 1));
     let mut report = DataReport {
@@ -494,6 +498,7 @@ fn featurize(inputs: &TrainInputs, params: &TrainValidParams, loaded: &Loaded) -
         table_as_of,
         &mut report,
     )?;
+    loaded.release_rows();
     let (mut spec, fit_report) = spec::fit(&cands, &inputs.features)?;
     for f in &mut spec.features {
         f.derived = derivations
