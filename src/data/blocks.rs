@@ -3,7 +3,11 @@
 //! quotes, found with the quoting rules of the `csv` crate's reader (a quote opens a quoted
 //! field only at the start of a field, `""` inside one is a quote); a block without any
 //! quote is cut at plain line feeds. Results never depend on how many chunks a block gets:
-//! the reader merges chunk results in file order.
+//! the readers merge chunk results in file order.
+//!
+//! Shared by the transaction-log reader and the customer-table reader: `data_blocks` opens a
+//! file's data rows (after a byte-order mark and the header) and `records` walks a chunk's
+//! records with their line numbers as an editor counts them.
 
 use std::io::{self, Read};
 use std::path::Path;
