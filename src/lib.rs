@@ -23,6 +23,7 @@ pub mod report;
 pub mod score;
 pub mod server;
 pub mod store;
+pub mod toml_file;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -101,14 +101,11 @@ pub struct ConfigFile {
 impl ConfigFile {
     /// Reads and parses a config file; errors name the file and the problem.
     pub fn load(path: &Path) -> Result<ConfigFile, TrainError> {
-        let text = std::fs::read_to_string(path).map_err(|e| TrainError::BadConfig {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
-        let cfg: ConfigFile = toml::from_str(&text).map_err(|e| TrainError::BadConfig {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
+        let cfg: ConfigFile =
+            custseg::toml_file::read(path).map_err(|reason| TrainError::BadConfig {
+                path: path.display().to_string(),
+                reason,
+            })?;
         cfg.check_names().map_err(|reason| TrainError::BadConfig {
             path: path.display().to_string(),
             reason,

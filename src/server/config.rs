@@ -173,13 +173,9 @@ impl Keys {
 impl ServerConfig {
     /// Reads a TOML config file (unknown keys are errors).
     pub fn from_file(path: &Path) -> Result<ServerConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+        crate::toml_file::read(path).map_err(|reason| ConfigError::File {
             path: path.into(),
-            reason: e.to_string(),
-        })?;
-        toml::from_str(&text).map_err(|e| ConfigError::File {
-            path: path.into(),
-            reason: e.to_string(),
+            reason,
         })
     }
 
