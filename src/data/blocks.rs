@@ -14,7 +14,7 @@ use std::path::Path;
 
 use csv::ByteRecord;
 
-use super::table::{csv_reader, Format};
+use super::table::{csv_reader, is_blank, Format};
 use super::DataError;
 
 /// Bytes read per block (a record longer than this grows the block).
@@ -240,7 +240,7 @@ fn records_of(
                 match r.read_byte_record(&mut rec) {
                     Ok(false) => return Ok(()),
                     Ok(true) => {
-                        if rec.len() == 1 && rec[0].iter().all(u8::is_ascii_whitespace) {
+                        if is_blank(&rec) {
                             continue;
                         }
                         let bytes = chunk.bytes;
@@ -315,7 +315,7 @@ fn first_record_end(head: &[u8], format: Format) -> Option<usize> {
             let mut r = csv_reader(d, head);
             let mut rec = ByteRecord::new();
             while r.read_byte_record(&mut rec).ok()? {
-                if !(rec.len() == 1 && rec[0].iter().all(u8::is_ascii_whitespace)) {
+                if !is_blank(&rec) {
                     return Some(r.position().byte() as usize);
                 }
             }

@@ -26,6 +26,12 @@ use super::DataError;
 
 /// Customer partitions of the second step (a fixed number, so results cannot depend on it).
 const PARTS: usize = 64;
+const _: () = assert!(PARTS.is_power_of_two());
+
+/// The partition of a customer: the top bits of its id hash.
+fn part_of(customer_hash: u64) -> usize {
+    (customer_hash >> (64 - PARTS.trailing_zeros())) as usize
+}
 /// Rows per batch from a sequential cursor (Parquet).
 const CURSOR_BATCH: usize = 1 << 16;
 
@@ -67,20 +73,13 @@ impl FileRules<'_> {
     }
 }
 
-/// A line's day: known, or one of two until the file proves its day/month order.
-#[derive(Clone, Copy, Debug)]
-enum When {
-    Day(i32),
-    Either { month_first: i32, day_first: i32 },
-}
-
 /// A line that passed the line rules, waiting for the log rules.
 struct Row {
     /// The customer id: a range of the chunk's `ids`.
     id: (u32, u32),
-    hash: u64,
     line: u64,
-    when: When,
+    /// The date: one day, or [`Reading::Either`] until the file proves its day/month order.
+    date: Reading,
     checked: Checked,
 }
 
@@ -163,21 +162,15 @@ impl ChunkOut {
         let field = |i: usize| decode(rec.get(i).unwrap_or(b""));
         let c = rules.cols;
         let date = field(c.date);
-        let when = match rules.format {
-            Some(f) => f.parse_day(&date).map(When::Day),
+        // A date that reads one way only becomes that day; one that reads both ways waits.
+        let reading = match rules.format {
+            Some(f) => f.parse_day(&date).map(Reading::Same),
             None => {
                 let reading = dates::read_both(&date);
                 self.evidence.note(reading, &date, line);
                 match reading {
-                    Reading::Invalid => None,
-                    Reading::Either {
-                        month_first,
-                        day_first,
-                    } => Some(When::Either {
-                        month_first,
-                        day_first,
-                    }),
-                    r => r.day(None).map(When::Day),
+                    Reading::Either { .. } => Some(reading),
+                    r => r.day(None).map(Reading::Same),
                 }
             }
         };
@@ -187,7 +180,7 @@ impl ChunkOut {
             self.note(rules, line, Reason::MissingCustomerId, c.customer, &raw_id);
             return;
         };
-        let Some(when) = when else {
+        let Some(reading) = reading else {
             self.bad_date += 1;
             self.note(rules, line, Reason::BadDate, c.date, &date);
             return;
@@ -210,15 +203,13 @@ impl ChunkOut {
         }
         match rows::check(&l, &others, rules.decimal_comma) {
             Ok(checked) => {
-                self.has_either |= matches!(when, When::Either { .. });
-                let hash = rows::id_hash(&id);
+                self.has_either |= matches!(reading, Reading::Either { .. });
                 let start = self.ids.len() as u32;
                 self.ids.push_str(&id);
-                self.parts[(hash >> 58) as usize].push(Row {
+                self.parts[part_of(checked.customer_hash)].push(Row {
                     id: (start, id.len() as u32),
-                    hash,
                     line,
-                    when,
+                    date: reading,
                     checked,
                 });
             }
@@ -296,10 +287,10 @@ impl Part {
     ) {
         for chunk in block {
             for row in &chunk.parts[p] {
-                let day = match (row.when, order) {
-                    (When::Day(d), _) => d,
-                    (When::Either { day_first, .. }, Some(DayOrder::DayFirst)) => day_first,
-                    (When::Either { month_first, .. }, _) => month_first,
+                // Rows hold one day or a date that reads both ways, and `order` is known
+                // whenever a block holds the latter, so this is never `None`.
+                let Some(day) = row.date.day(Some(order.unwrap_or_default())) else {
+                    continue;
                 };
                 let txn = match rows::admit(rules, &row.checked, day, &mut self.seen) {
                     Ok(t) => t,
@@ -318,7 +309,8 @@ impl Part {
                     }
                 };
                 let (start, len) = (row.id.0 as usize, row.id.1 as usize);
-                let c = self.intern(&chunk.ids[start..start + len], row.hash, (file, row.line));
+                let hash = row.checked.customer_hash;
+                let c = self.intern(&chunk.ids[start..start + len], hash, (file, row.line));
                 self.kept += 1;
                 self.returns += u64::from(!rows::is_purchase(txn.amount));
                 if self.kept == 1 {
@@ -331,9 +323,7 @@ impl Part {
             }
         }
     }
-}
 
-impl Part {
     /// The kept lines grouped by customer (a counting sort: each customer's lines keep
     /// their order); the part's line arrays are freed.
     fn group(&mut self) -> FlatTxns {
@@ -420,10 +410,9 @@ impl LogState {
                         .par_iter()
                         .zip(outs.par_iter_mut())
                         .for_each(|(c, out)| parse_chunk(rules, *c, format, out));
-                    let block_rows = outs.iter().map(|o| o.rows).sum::<u64>();
-                    rows += block_rows;
-                    let h = table.has_header;
-                    self.absorb_block(file, rules, &mut outs, &mut dates, format, h)?;
+                    rows += outs.iter().map(|o| o.rows).sum::<u64>();
+                    let header = table.has_header;
+                    self.absorb_block(file, rules, &mut outs, &mut dates, format, header)?;
                     self.spare = outs;
                     let now = hasher.bytes();
                     bar.inc(now.saturating_sub(hashed));

@@ -272,6 +272,8 @@ pub struct Checked {
     pub amount: f64,
     pub order: Option<NonZeroU64>,
     pub key: LineKey,
+    /// [`id_hash`] of the customer id (the key's first word), for readers that index ids.
+    pub customer_hash: u64,
 }
 
 /// The rules that need nothing but the line itself (amount, purchase or return, order):
@@ -283,8 +285,14 @@ pub fn check(line: &Line, others: &OtherFields, dc: bool) -> Result<Checked, Dro
         field: Some(f),
     })?;
     let order = order(line.order);
-    let key = LineKey::of(line, numbers, order, others);
-    Ok(Checked { amount, order, key })
+    let customer_hash = id_hash(line.customer);
+    let key = LineKey::of(line, customer_hash, numbers, order, others);
+    Ok(Checked {
+        amount,
+        order,
+        key,
+        customer_hash,
+    })
 }
 
 /// The duplicate rule, the second half of [`judge`]: the transaction, or `duplicate` when a
@@ -340,12 +348,13 @@ pub struct LineKey(u64);
 impl LineKey {
     fn of(
         line: &Line,
+        customer_hash: u64,
         numbers: Numbers,
         order: Option<NonZeroU64>,
         others: &OtherFields,
     ) -> LineKey {
         let words = [
-            id_hash(line.customer),
+            customer_hash,
             time_of_day(line.date_text),
             role_number(line.amount, numbers.amount),
             role_number(line.quantity, numbers.quantity),

@@ -184,7 +184,7 @@ impl Table {
                     Ok(false) => return Ok(None),
                     Ok(true) => {
                         // Skip blank lines, which csv reports as one empty field.
-                        if rec.len() == 1 && rec[0].iter().all(u8::is_ascii_whitespace) {
+                        if is_blank(rec) {
                             continue;
                         }
                         let line = rec.position().map(|p| p.line()).unwrap_or(0);
@@ -275,6 +275,11 @@ impl Table {
             self.columns.iter().position(|c| normalize_name(c) == key)
         })
     }
+}
+
+/// A blank line, which the csv reader reports as one field of spaces (or nothing): skipped.
+pub(super) fn is_blank(rec: &ByteRecord) -> bool {
+    rec.len() == 1 && rec[0].iter().all(u8::is_ascii_whitespace)
 }
 
 /// A row with more non-empty fields than the header is an error naming it (a shifted or
