@@ -156,8 +156,10 @@ impl Table {
         })
     }
 
-    /// Reads the next data row into `rec`; returns its row number in the file (1-based, as
-    /// an editor counts lines; Parquet rows count from 1), or `None` at the end.
+    /// Reads the next data row into `rec`; returns its row number in the file: the csv
+    /// reader's 1-based line number (it does not count the blank lines it skips, so it can be
+    /// short of an editor's; the block readers of `blocks` count lines themselves), the line
+    /// of a whitespace-separated file, or the Parquet row from 1; `None` at the end.
     ///
     /// A row with more non-empty fields than the header is an error naming it (a shifted or
     /// mis-delimited row would otherwise be read into the wrong columns); empty extra fields,
