@@ -14,7 +14,7 @@ use std::path::Path;
 
 use csv::ByteRecord;
 
-use super::table::{csv_reader, is_blank, Format};
+use super::table::{csv_reader, is_blank, Fields, Format};
 use super::DataError;
 
 /// Bytes read per block (a record longer than this grows the block).
@@ -215,7 +215,7 @@ pub(super) fn records(
     path: &Path,
     chunk: Chunk,
     format: Format,
-    each: impl FnMut(u64, &ByteRecord),
+    each: impl FnMut(u64, Fields),
 ) -> Result<(), DataError> {
     records_of(chunk, format, each).map_err(|reason| DataError::Malformed {
         path: path.to_path_buf(),
@@ -227,37 +227,21 @@ pub(super) fn records(
 fn records_of(
     chunk: Chunk,
     format: Format,
-    mut each: impl FnMut(u64, &ByteRecord),
+    mut each: impl FnMut(u64, Fields),
 ) -> Result<(), String> {
-    let mut rec = ByteRecord::new();
     match format {
         Format::Delimited(d) => {
-            let mut r = csv_reader(d, chunk.bytes);
-            // Lines are counted from the bytes (the csv reader's own count does not see the
-            // blank lines it skips): line feeds before the record's first byte, plus one.
-            let (mut counted_to, mut lines) = (0, chunk.lines_before + 1);
-            loop {
-                match r.read_byte_record(&mut rec) {
-                    Ok(false) => return Ok(()),
-                    Ok(true) => {
-                        if is_blank(&rec) {
-                            continue;
-                        }
-                        let bytes = chunk.bytes;
-                        let mut start = rec.position().map_or(0, |p| p.byte() as usize);
-                        while start < bytes.len() && matches!(bytes[start], b'\n' | b'\r') {
-                            start += 1;
-                        }
-                        let start = start.max(counted_to);
-                        lines += count_lf(&bytes[counted_to..start]);
-                        counted_to = start;
-                        each(lines, &rec);
-                    }
-                    Err(e) => return Err(e.to_string()),
+            // Text without a quote reads as the csv reader reads it, split by hand.
+            if !chunk.bytes.contains(&b'"') {
+                if let Ok(text) = std::str::from_utf8(chunk.bytes) {
+                    plain_records(text, chunk.lines_before, d, each);
+                    return Ok(());
                 }
             }
+            csv_records(chunk, d, each)
         }
         _ => {
+            let mut rec = ByteRecord::new();
             for (i, text) in chunk.bytes.split(|&b| b == b'\n').enumerate() {
                 rec.clear();
                 for f in text
@@ -267,11 +251,82 @@ fn records_of(
                     rec.push_field(f);
                 }
                 if !rec.is_empty() {
-                    each(chunk.lines_before + i as u64 + 1, &rec);
+                    each(chunk.lines_before + i as u64 + 1, Fields::Csv(&rec));
                 }
             }
             Ok(())
         }
+    }
+}
+
+/// The records of a chunk by the csv reader, skipping blank ones.
+fn csv_records(
+    chunk: Chunk,
+    delimiter: u8,
+    mut each: impl FnMut(u64, Fields),
+) -> Result<(), String> {
+    let mut rec = ByteRecord::new();
+    let mut r = csv_reader(delimiter, chunk.bytes);
+    // Lines are counted from the bytes (the csv reader's own count does not see the blank
+    // lines it skips): line feeds before the record's first byte, plus one.
+    let (mut counted_to, mut lines) = (0, chunk.lines_before + 1);
+    loop {
+        match r.read_byte_record(&mut rec) {
+            Ok(false) => return Ok(()),
+            Ok(true) => {
+                if is_blank(&rec) {
+                    continue;
+                }
+                let bytes = chunk.bytes;
+                let mut start = rec.position().map_or(0, |p| p.byte() as usize);
+                while start < bytes.len() && matches!(bytes[start], b'\n' | b'\r') {
+                    start += 1;
+                }
+                let start = start.max(counted_to);
+                lines += count_lf(&bytes[counted_to..start]);
+                counted_to = start;
+                each(lines, Fields::Csv(&rec));
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+/// The records of quote-free text as the csv reader finds them: a line feed, a carriage
+/// return or both end a record, empty records are skipped, and so are records of one field
+/// of white space ([`is_blank`]); fields end at `delimiter`.
+fn plain_records(text: &str, lines_before: u64, delimiter: u8, mut each: impl FnMut(u64, Fields)) {
+    let (mut starts, mut ends) = (Vec::new(), Vec::new());
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    let line_ends = memchr::memchr_iter(b'\n', bytes).chain([bytes.len()]);
+    for (i, to) in line_ends.enumerate() {
+        // Cut at ASCII bytes, so every piece is whole UTF-8.
+        let line = &text[from..to];
+        from = to + 1;
+        let number = lines_before + i as u64 + 1;
+        let mut emit = |starts: &[usize], ends: &[usize]| {
+            let blank =
+                ends.len() == 1 && line.as_bytes()[starts[0]..ends[0]].trim_ascii().is_empty();
+            if !blank {
+                each(number, Fields::Plain { line, starts, ends });
+            }
+        };
+        starts.clear();
+        ends.clear();
+        starts.push(0);
+        // A carriage return ends a record as a line feed does.
+        for at in memchr::memchr2_iter(delimiter, b'\r', line.as_bytes()) {
+            ends.push(at);
+            if line.as_bytes()[at] == b'\r' {
+                emit(&starts, &ends);
+                starts.clear();
+                ends.clear();
+            }
+            starts.push(at + 1);
+        }
+        ends.push(line.len());
+        emit(&starts, &ends);
     }
 }
 
@@ -410,6 +465,46 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Every record of `text` with its line number, as `read` reads it.
+    fn lines_of(
+        text: &str,
+        read: impl Fn(Chunk, &mut dyn FnMut(u64, Fields)),
+    ) -> Vec<(u64, Vec<String>)> {
+        let mut out = Vec::new();
+        let chunk = Chunk {
+            bytes: text.as_bytes(),
+            lines_before: 3,
+        };
+        read(chunk, &mut |line, f| {
+            out.push((line, (0..f.len()).map(|i| f.text(i).into_owned()).collect()));
+        });
+        out
+    }
+
+    #[test]
+    fn quote_free_text_splits_into_the_records_and_lines_the_csv_reader_finds() {
+        let texts = [
+            "a,1\nb,2\n",
+            "a,1\r\nb,2\r\n\r\n  \r\nc,3",
+            "a,1\rb,2\n\nc,,\n,\n \t \nd,é,ü\n",
+            "\n\n a , 1 \n\r\r\nx",
+            "",
+            "only",
+            "a;b\tc\n",
+        ];
+        for text in texts {
+            for d in [b',', b';', b'\t'] {
+                let plain = lines_of(text, |c, each| plain_records(text_of(c), 3, d, each));
+                let csv = lines_of(text, |c, each| csv_records(c, d, each).unwrap());
+                assert_eq!(plain, csv, "{text:?} delimited by {}", d as char);
+            }
+        }
+    }
+
+    fn text_of(c: Chunk<'_>) -> &str {
+        std::str::from_utf8(c.bytes).unwrap()
     }
 
     #[test]

@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use super::blocks::{data_blocks, records, unreadable};
 use super::fasthash::IdIndex;
 use super::source::FileFingerprint;
-use super::table::{check_width, decode, feature_name, normalize_name, Format, Table};
+use super::table::{check_width, feature_name, normalize_name, Fields, Format, Table};
 use super::transactions::{ColumnMap, TxnField};
 use super::{is_missing, rows, DataError};
 use crate::progress::Progress;
@@ -174,7 +174,7 @@ impl ChunkRows {
         }
     }
 
-    fn take(&mut self, layout: &Layout, rec: &ByteRecord, row: u64) {
+    fn take(&mut self, layout: &Layout, rec: Fields, row: u64) {
         if self.error.is_some() {
             return;
         }
@@ -193,7 +193,7 @@ impl ChunkRows {
         self.ids.push(id);
         self.rows.push(row);
         for (col, &i) in self.columns.iter_mut().zip(&layout.feature_cols) {
-            let v = decode(rec.get(i).unwrap_or(b""));
+            let v = rec.text(i);
             let v = v.trim();
             col.push((!is_missing(v)).then(|| v.trim_matches('"')));
         }
@@ -248,8 +248,8 @@ pub fn resolve_columns(
 }
 
 /// The normalized customer id in column `col` of a row; a missing id is an error naming it.
-fn row_id(rec: &ByteRecord, col: usize, layout: &Layout, row: u64) -> Result<String, DataError> {
-    let raw_id = decode(rec.get(col).unwrap_or(b""));
+fn row_id(rec: Fields, col: usize, layout: &Layout, row: u64) -> Result<String, DataError> {
+    let raw_id = rec.text(col);
     rows::customer_id(&raw_id).ok_or_else(|| DataError::BadValue {
         path: layout.path.to_path_buf(),
         row,
@@ -349,7 +349,7 @@ fn read_rows(
         let (mut table, mut rec) = (Table::open(t.path)?, ByteRecord::new());
         let mut chunk = ChunkRows::new(width);
         while let Some(row) = table.next_row(&mut rec)? {
-            chunk.take(layout, &rec, row);
+            chunk.take(layout, (&rec).into(), row);
         }
         out.append(t.path, chunk)?;
         return Ok(table.fingerprint());
@@ -366,7 +366,7 @@ fn read_rows(
             .par_iter()
             .map(|c| {
                 let mut chunk = ChunkRows::new(width);
-                let take = |row, rec: &ByteRecord| chunk.take(layout, rec, row);
+                let take = |row, rec: Fields| chunk.take(layout, rec, row);
                 if let Err(e) = records(t.path, *c, t.format, take) {
                     chunk.error.get_or_insert(e);
                 }

@@ -20,7 +20,7 @@ use super::dates::{self, DateFormat, DayEvidence, DayOrder, Reading};
 use super::fasthash::{FxBuild, IdIndex};
 use super::rows::{self, Cell, Checked, Line, OtherFields, Reason, RowRules, Txn};
 use super::source::{self, FileFingerprint};
-use super::table::{check_width, decode, Format, Table};
+use super::table::{check_width, Fields, Format, Table};
 use super::transactions::{Cleaning, Columns, CustomerTxns, FlatTxns, TransactionLog, TxnField};
 use super::DataError;
 
@@ -150,7 +150,7 @@ impl ChunkOut {
     }
 
     /// The first step for one record at `line`.
-    fn take(&mut self, rules: &FileRules, rec: &ByteRecord, line: u64) {
+    fn take(&mut self, rules: &FileRules, rec: Fields, line: u64) {
         if self.malformed.is_some() {
             return;
         }
@@ -159,7 +159,7 @@ impl ChunkOut {
             self.malformed = Some(e);
             return;
         }
-        let field = |i: usize| decode(rec.get(i).unwrap_or(b""));
+        let field = |i: usize| rec.text(i);
         let c = rules.cols;
         let date = field(c.date);
         // A date that reads one way only becomes that day; one that reads both ways waits.
@@ -447,7 +447,7 @@ impl LogState {
                 let Some(line) = table.next_row(&mut rec)? else {
                     break;
                 };
-                out.take(rules, &rec, line);
+                out.take(rules, (&rec).into(), line);
                 n += 1;
             }
             self.absorb_block(
@@ -617,7 +617,7 @@ fn proof_ahead(
                 let mut seen = DayEvidence::default();
                 let _ = records(rules.path, *c, format, |line, rec| {
                     if seen.proof().is_none() {
-                        let raw: Cow<str> = decode(rec.get(date).unwrap_or(b""));
+                        let raw: Cow<str> = rec.text(date);
                         seen.note(dates::read_both(&raw), &raw, line);
                     }
                 });

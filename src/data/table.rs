@@ -173,7 +173,7 @@ impl Table {
         };
         if let Some(line) = got {
             self.rows_read += 1;
-            check_width(&self.path, &self.columns, rec, line)?;
+            check_width(&self.path, &self.columns, Fields::Csv(rec), line)?;
         }
         Ok(got)
     }
@@ -284,17 +284,74 @@ pub(super) fn is_blank(rec: &ByteRecord) -> bool {
     rec.len() == 1 && rec[0].iter().all(u8::is_ascii_whitespace)
 }
 
+/// One record's fields: a record of the csv reader, or a line of UTF-8 text without quotes
+/// split at its delimiters (the block readers' fast path, which needs no per-field decoding).
+#[derive(Clone, Copy)]
+pub enum Fields<'a> {
+    Csv(&'a ByteRecord),
+    /// `line[starts[i]..ends[i]]` is field `i`.
+    Plain {
+        line: &'a str,
+        starts: &'a [usize],
+        ends: &'a [usize],
+    },
+}
+
+impl<'a> Fields<'a> {
+    pub fn len(&self) -> usize {
+        match self {
+            Fields::Csv(rec) => rec.len(),
+            Fields::Plain { ends, .. } => ends.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Field `i`'s bytes; `None` past the last field.
+    pub fn bytes(&self, i: usize) -> Option<&'a [u8]> {
+        match *self {
+            Fields::Csv(rec) => rec.get(i),
+            Fields::Plain { line, starts, ends } => {
+                Some(&line.as_bytes()[*starts.get(i)?..*ends.get(i)?])
+            }
+        }
+    }
+
+    /// Field `i` as text ([`decode`]d); empty past the last field.
+    pub fn text(&self, i: usize) -> Cow<'a, str> {
+        match *self {
+            Fields::Csv(rec) => decode(rec.get(i).unwrap_or(b"")),
+            Fields::Plain { line, starts, ends } => match (starts.get(i), ends.get(i)) {
+                (Some(&a), Some(&b)) => Cow::Borrowed(&line[a..b]),
+                _ => Cow::Borrowed(""),
+            },
+        }
+    }
+}
+
+impl<'a> From<&'a ByteRecord> for Fields<'a> {
+    fn from(rec: &'a ByteRecord) -> Fields<'a> {
+        Fields::Csv(rec)
+    }
+}
+
 /// A row with more non-empty fields than the header is an error naming it (a shifted or
 /// mis-delimited row would otherwise be read into the wrong columns); empty extra fields, as
 /// trailing delimiters leave, are allowed.
 pub fn check_width(
     path: &Path,
     columns: &[String],
-    rec: &ByteRecord,
+    rec: Fields,
     line: u64,
 ) -> Result<(), DataError> {
     let n = columns.len();
-    if rec.len() > n && rec.iter().skip(n).any(|f| !f.trim_ascii().is_empty()) {
+    let filled = |i| {
+        rec.bytes(i)
+            .is_some_and(|f: &[u8]| !f.trim_ascii().is_empty())
+    };
+    if rec.len() > n && (n..rec.len()).any(filled) {
         return Err(DataError::Malformed {
             path: path.to_path_buf(),
             row: Some(line),
