@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 
 use crate::common::{custseg, read_csv, text};
-use crate::server::{config, get, golden_store, post, start};
+use crate::server::{config, get, golden_store, post, start, store_checks};
 
 /// Ids a spreadsheet would run as formulas, one plain negative number, and what a trimming
 /// reader would turn `\t=2+2` into (which must not appear).
@@ -357,9 +357,10 @@ fn r12_the_server_warns_once_about_a_linked_model_and_the_env_var_allows_it() {
     let (store, _outside) = store_with_outside_link();
     let (addr, child) = serve_process(store.path(), &[]);
     // Many watcher ticks pass while it refuses the link.
-    for _ in 0..10 {
+    let (checks, deadline) = (store_checks(addr), std::time::Instant::now());
+    while store_checks(addr) < checks + 10 {
         assert_eq!(get(addr, "/v1/models/evil", &[]).status, 404);
-        std::thread::sleep(std::time::Duration::from_millis(30));
+        assert!(deadline.elapsed().as_secs() < 30, "the watcher stopped");
     }
     assert_eq!(get(addr, "/v1/models/default", &[]).status, 200);
     let logs = crate::server::stop_with_sigterm(child);

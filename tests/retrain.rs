@@ -4,12 +4,40 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::Value;
 
 use crate::common::{custseg, dataset, read_csv, text};
 
+/// Trains CDNOW into `store` as model `cd`. A store's first version is trained once per
+/// test run for each argument list and copied into the stores that ask for it again.
 fn train(store: &Path, extra: &[&str]) {
+    if !store.exists() {
+        crate::server::copy_dir(&first_version(extra), store);
+        return;
+    }
+    train_now(store, extra);
+}
+
+/// A store holding only the first version trained with `extra` (built once per run).
+fn first_version(extra: &[&str]) -> std::path::PathBuf {
+    type Slot = Arc<OnceLock<tempfile::TempDir>>;
+    static DONE: OnceLock<Mutex<HashMap<Vec<String>, Slot>>> = OnceLock::new();
+    let key = extra.iter().map(|s| s.to_string()).collect();
+    let slot = {
+        let mut done = DONE.get_or_init(Default::default).lock().unwrap();
+        done.entry(key).or_default().clone()
+    };
+    let dir = slot.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        train_now(&dir.path().join("models"), extra);
+        dir
+    });
+    dir.path().join("models")
+}
+
+fn train_now(store: &Path, extra: &[&str]) {
     let cdnow = dataset("CDNOW_master.txt");
     let mut args = vec![
         "train",

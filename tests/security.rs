@@ -5,7 +5,10 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use crate::server::{config, get, golden_store, save_trained, start, wait_for_version};
+use crate::server::{
+    config, get, golden_store, metric, save_trained, start, store_checks, wait_for_store_checks,
+    wait_for_version,
+};
 
 /// Sends a request line with a made-up method and reads the answer's status.
 fn odd_method(addr: std::net::SocketAddr, method: &str) -> u16 {
@@ -65,9 +68,10 @@ fn r12_a_broken_current_does_not_stop_other_models_from_reloading() {
     wait_for_version(s.addr, "newm", v_new);
     // The broken model keeps serving what it had, and the failure is counted once.
     wait_for_version(s.addr, "other", v_other);
+    let checks = store_checks(s.addr);
     s.trigger.send(()).unwrap();
     s.trigger.send(()).unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    wait_for_store_checks(s.addr, checks + 2);
     let metrics = get(s.addr, "/metrics", &[]).text();
     assert!(
         metrics.contains("custseg_reloads_total{model=\"other\",result=\"failed\"} 1\n"),
@@ -87,10 +91,11 @@ fn r12_a_version_linked_out_of_the_store_is_counted_as_one_failed_reload() {
     crate::server::copy_dir(&m.join(format!("other/v{v}")), &outside.path().join("v"));
     std::os::unix::fs::symlink(outside.path().join("v"), m.join("other/v9")).unwrap();
     std::fs::write(m.join("other/CURRENT"), "v9\n").unwrap();
+    let checks = store_checks(s.addr);
     for _ in 0..4 {
         s.trigger.send(()).unwrap();
-        std::thread::sleep(Duration::from_millis(100));
     }
+    wait_for_store_checks(s.addr, checks + 4);
     wait_for_version(s.addr, "other", v);
     let metrics = get(s.addr, "/metrics", &[]).text();
     assert!(
@@ -228,13 +233,6 @@ fn assert_scores(addr: std::net::SocketAddr) {
 }
 
 /// `custseg_<name> <value>` from /metrics.
-fn gauge(addr: std::net::SocketAddr, name: &str) -> u64 {
-    let text = get(addr, "/metrics", &[]).text();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in /metrics"))
-}
 
 #[test]
 fn r12_a_body_sent_too_slowly_is_answered_408_and_its_connection_closed() {
@@ -272,7 +270,7 @@ fn r12_request_bodies_in_flight_share_one_memory_budget() {
     let mut held = open_post(s.addr, "Content-Length: 60000");
     held.write_all(b"{\"customers\":").unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while gauge(s.addr, "custseg_body_bytes_in_flight") < 60_000 {
+    while metric(s.addr, "custseg_body_bytes_in_flight") < 60_000 {
         assert!(std::time::Instant::now() < deadline, "never reserved");
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -296,7 +294,7 @@ fn r12_request_bodies_in_flight_share_one_memory_budget() {
     // When the stalled upload goes away its bytes are given back and scoring works.
     drop(held);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while gauge(s.addr, "custseg_body_bytes_in_flight") > 0 {
+    while metric(s.addr, "custseg_body_bytes_in_flight") > 0 {
         assert!(std::time::Instant::now() < deadline, "never released");
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -345,7 +343,7 @@ fn r12_health_and_metrics_answer_while_scoring_is_saturated() {
     for _ in 0..40 {
         assert_eq!(get(s.addr, "/healthz", &[]).status, 200);
         assert_eq!(get(s.addr, "/readyz", &[]).status, 200);
-        saw_busy_pool |= gauge(s.addr, "custseg_scoring_jobs") > 0;
+        saw_busy_pool |= metric(s.addr, "custseg_scoring_jobs") > 0;
         std::thread::sleep(Duration::from_millis(25));
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);

@@ -258,11 +258,16 @@ fn golden_dir() -> PathBuf {
     repo("tests/data/golden/v1")
 }
 
+/// Copies a folder and everything in it.
 pub(crate) fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();
-        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
     }
 }
 
@@ -814,6 +819,34 @@ fn unsafe_configurations_are_refused_at_start() {
 // ---------------------------------------------------------------------------------------------
 // Reload.
 
+/// A number of `/metrics` with no labels (a gauge or a counter).
+pub(crate) fn metric(addr: SocketAddr, name: &str) -> u64 {
+    let text = get(addr, "/metrics", &[]).text();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in /metrics"))
+}
+
+/// Checks of the store the server has finished (watcher ticks and triggers).
+pub(crate) fn store_checks(addr: SocketAddr) -> u64 {
+    metric(addr, "custseg_store_checks_total")
+}
+
+/// Waits until the server has finished `n` checks of its store (so a check that began
+/// after the caller's last change to the store is done when `n` exceeds the count read
+/// before the change by two).
+pub(crate) fn wait_for_store_checks(addr: SocketAddr, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while store_checks(addr) < n {
+        assert!(
+            Instant::now() < deadline,
+            "the store was not checked {n} times"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 pub(crate) fn wait_for_version(addr: SocketAddr, name: &str, version: u32) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -945,7 +978,8 @@ fn reloads_under_load_serve_every_request_from_one_whole_model() {
                 90 + round,
                 b"{\"format_version\": 1, \"k\": ",
             );
-            std::thread::sleep(Duration::from_millis(60));
+            let checks = store_checks(addr);
+            wait_for_store_checks(addr, checks + 2);
             reg.set_current("default", target).unwrap();
         }
         if round % 2 == 1 {

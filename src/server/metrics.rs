@@ -25,6 +25,7 @@ struct Inner {
     durations: BTreeMap<String, Histogram>,
     scored: BTreeMap<(String, String), u64>,
     reloads: BTreeMap<(String, &'static str), u64>,
+    store_checks: u64,
 }
 
 /// The HTTP methods counted by name; every other method is counted as `other`.
@@ -94,6 +95,11 @@ impl Metrics {
             .or_default() += 1;
     }
 
+    /// A finished check of the store for changed versions (a watcher tick or a trigger).
+    pub fn store_check(&self) {
+        self.lock().store_checks += 1;
+    }
+
     /// Renders the text exposition format; `models` gives the served version of each model.
     pub fn render(&self, models: &[(String, u32)]) -> String {
         let m = self.lock();
@@ -157,6 +163,12 @@ impl Metrics {
                 esc(model)
             );
         }
+        let _ = writeln!(
+            s,
+            "# HELP custseg_store_checks_total Checks of the model store for changed versions.\n\
+             # TYPE custseg_store_checks_total counter\ncustseg_store_checks_total {}",
+            m.store_checks
+        );
         s.push_str("# HELP custseg_model_version Version currently served, by model.\n# TYPE custseg_model_version gauge\n");
         for (name, v) in models {
             let _ = writeln!(s, "custseg_model_version{{model=\"{}\"}} {v}", esc(name));
@@ -182,5 +194,19 @@ mod tests {
         assert!(text.contains("method=\"other\",route=\"unmatched\",status=\"405\"} 1000"));
         assert!(!text.contains("M1"), "{text}");
         assert!(text.len() < 4096, "{} bytes", text.len());
+    }
+
+    #[test]
+    fn store_checks_are_counted() {
+        let m = Metrics::default();
+        assert!(m.render(&[]).contains("\ncustseg_store_checks_total 0\n"));
+        m.store_check();
+        m.store_check();
+        let text = m.render(&[]);
+        assert!(
+            text.contains("# TYPE custseg_store_checks_total counter\n"),
+            "{text}"
+        );
+        assert!(text.contains("\ncustseg_store_checks_total 2\n"), "{text}");
     }
 }

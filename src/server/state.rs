@@ -164,14 +164,14 @@ impl AppState {
     /// Reloads every model in the store whose CURRENT changed (the watcher and SIGHUP). Each
     /// model is handled on its own: a broken one never stops the others from reloading.
     pub fn reload_changed(&self) {
-        let Ok(names) = self.registry.names() else {
-            return;
-        };
-        for name in names {
-            if let Some(target) = self.target_version(&name) {
-                self.reload_if_changed(&name, target);
+        if let Ok(names) = self.registry.names() {
+            for name in names {
+                if let Some(target) = self.target_version(&name) {
+                    self.reload_if_changed(&name, target);
+                }
             }
         }
+        self.metrics.store_check();
     }
 
     /// The version the watcher should serve for `name`: the one `CURRENT` names, else the
