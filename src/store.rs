@@ -15,7 +15,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::data::{is_formula_like, spreadsheet_safe};
+use crate::data::{csv_out, is_formula_like, spreadsheet_safe};
 use crate::features::spec::RawColumn;
 use crate::model::{FeatureProfile, Model, ModelError};
 use crate::train::TrainOutput;
@@ -414,6 +414,18 @@ impl Registry {
         out: &mut TrainOutput,
         promote: bool,
     ) -> Result<(u32, PathBuf), ModelError> {
+        self.save_with(name, out, promote, &[])
+    }
+
+    /// [`Self::save`], with views of the version (such as its report) rendered once its
+    /// version and segment ids are settled, and written into it.
+    pub fn save_with(
+        &self,
+        name: &str,
+        out: &mut TrainOutput,
+        promote: bool,
+        views: &[View],
+    ) -> Result<(u32, PathBuf), ModelError> {
         check_name(name)?;
         let dir = self.model_dir(name);
         fs::create_dir_all(&dir).map_err(|e| ModelError::io(&dir, e))?;
@@ -437,7 +449,7 @@ impl Registry {
         let tmp = dir.join(format!(".tmp-v{version}-{}-{nanos}", std::process::id()));
         fs::create_dir(&tmp).map_err(|e| ModelError::io(&tmp, e))?;
         let target = dir.join(format!("v{version}"));
-        let result = self.write_version(&tmp, out).and_then(|()| {
+        let result = self.write_version(&tmp, out, views).and_then(|()| {
             sync_dir(&tmp)?;
             // The written model must load before it becomes a version.
             Model::load(&tmp)?;
@@ -498,7 +510,12 @@ impl Registry {
         next
     }
 
-    fn write_version(&self, dir: &Path, out: &TrainOutput) -> Result<(), ModelError> {
+    fn write_version(
+        &self,
+        dir: &Path,
+        out: &TrainOutput,
+        views: &[View],
+    ) -> Result<(), ModelError> {
         let json = |v: &dyn erased::Json, file: &str| -> Result<(), ModelError> {
             let path = dir.join(file);
             let mut bytes = v.to_json().map_err(|e| ModelError::Malformed {
@@ -511,28 +528,21 @@ impl Registry {
         let start = std::time::Instant::now();
         json(&out.model, "model.json")?;
         write_synced(&dir.join("segments.csv"), &segments_csv(out))?;
-        // The report is a view: a bug in it must not cost the version (the model files are
-        // written first), so a panic while rendering leaves a page that says so. It renders
-        // while the assignments are formatted.
-        let (assignments, report) = rayon::join(
+        // The views render while the assignments are formatted.
+        let (assignments, rendered) = rayon::join(
             || assignments_csv(out),
             || {
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    crate::report::render(out)
-                }))
+                views
+                    .iter()
+                    .map(|v| (v.file, (v.render)(out)))
+                    .collect::<Vec<_>>()
             },
         );
         write_synced_parts(&dir.join("assignments.csv"), &assignments)?;
         drop(assignments);
-        let report = report.unwrap_or_else(|_| {
-            tracing::warn!("report.html could not be rendered; the model files are complete");
-            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-             <title>custseg report</title></head><body><p>The report could not be rendered \
-             for this version (a custseg bug); model.json, metrics.json, segments.csv and \
-             assignments.csv are complete.</p></body></html>\n"
-                .to_string()
-        });
-        write_synced(&dir.join("report.html"), report.as_bytes())?;
+        for (file, text) in rendered {
+            write_synced(&dir.join(file), text.as_bytes())?;
+        }
         // metrics.json last, with the time the other files took.
         let mut metrics = out.metrics.clone();
         metrics.timings.write_s = start.elapsed().as_secs_f64();
@@ -540,6 +550,13 @@ impl Registry {
         json(&metrics, "metrics.json")?;
         Ok(())
     }
+}
+
+/// A file of a model version rendered from the saved output (name, version, creation time
+/// and segment ids filled in), such as `report.html`.
+pub struct View<'a> {
+    pub file: &'static str,
+    pub render: &'a (dyn Fn(&TrainOutput) -> String + Sync),
 }
 
 /// Gives the new segments of a retrained model (those that continue no previous segment) ids
@@ -600,12 +617,11 @@ mod erased {
 /// A CSV for people: every cell through [`spreadsheet_safe`], so a spreadsheet shows
 /// formula-like texts (a categorical level such as `=cmd` in a profile) as text.
 fn people_csv_bytes(rows: Vec<Vec<String>>) -> Vec<u8> {
-    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut out = Vec::new();
     for r in rows {
-        // Writing to a Vec cannot fail.
-        let _ = w.write_record(r.iter().map(|c| spreadsheet_safe(c).into_owned()));
+        csv_out::record(&mut out, r.iter().map(|c| spreadsheet_safe(c)));
     }
-    w.into_inner().unwrap_or_default()
+    out
 }
 
 fn num(v: f64) -> String {
@@ -736,23 +752,22 @@ pub fn assignments_csv(out: &TrainOutput) -> Vec<Vec<u8>> {
         }
     };
     // Rows are formatted in parallel blocks and joined in order (each CSV field is quoted on
-    // its own, so the bytes are those of one writer). Writing to a Vec cannot fail.
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let _ = w.write_record(&header);
-    let head = w.into_inner().unwrap_or_default();
+    // its own, so the bytes are those of one writer).
+    let mut head = Vec::new();
+    csv_out::record(&mut head, &header);
     const BLOCK: usize = 1 << 15;
     let n = a.ids.len();
     let blocks: Vec<Vec<u8>> = (0..n.div_ceil(BLOCK))
         .into_par_iter()
         .map(|b| {
             let rows = b * BLOCK..n.min((b + 1) * BLOCK);
-            let mut w = csv::Writer::from_writer(Vec::with_capacity(96 * rows.len()));
+            let mut out = Vec::with_capacity(96 * rows.len());
             let mut r = Vec::with_capacity(header.len());
             for i in rows {
                 row(i, &mut r);
-                let _ = w.write_record(&r);
+                csv_out::record(&mut out, &r);
             }
-            w.into_inner().unwrap_or_default()
+            out
         })
         .collect();
     std::iter::once(head).chain(blocks).collect()

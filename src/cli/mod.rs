@@ -13,8 +13,14 @@ use linfa::ParamGuard;
 
 use custseg::data::ColumnMap;
 use custseg::progress::Progress;
-use custseg::store::Registry;
+use custseg::store::{Registry, View};
 use custseg::train::{self, KChoice, TrainInputs, TrainParams};
+
+/// The views the CLI saves with every version: its report.
+const REPORT: &[View] = &[View {
+    file: "report.html",
+    render: &custseg::report::render_or_notice,
+}];
 
 pub use config::ConfigFile;
 
@@ -491,7 +497,7 @@ pub fn run(cli: Cli) -> Result<()> {
             let previous = registry.previous(&name);
             let mut out = train::train(&inputs, &params, previous.as_ref(), &progress)
                 .map_err(|e| flag_hint(e.into()))?;
-            let (version, dir) = registry.save(&name, &mut out, promote)?;
+            let (version, dir) = registry.save_with(&name, &mut out, promote, REPORT)?;
             output::print_trained(&out, version, &dir, registry.current(&name)?);
             let cells = custseg::store::assignments_formula_cells(&out);
             if cells > 0 {
@@ -915,7 +921,7 @@ fn demo(a: DemoArgs) -> Result<()> {
             let (name, registry, inputs, params, promote) = prepare_train(&args)?;
             let previous = registry.previous(&name);
             let mut out = train::train(&inputs, &params, previous.as_ref(), &Progress::auto())?;
-            let (version, dir) = registry.save(&name, &mut out, promote)?;
+            let (version, dir) = registry.save_with(&name, &mut out, promote, REPORT)?;
             println!(
                 "Trained model 'default' v{version} on {} in {:.1} s.",
                 sample.display(),

@@ -3,6 +3,7 @@
 //! dropped row counted by reason. Inputs are only ever read.
 
 pub mod blocks;
+pub mod csv_out;
 pub mod customers;
 pub mod dates;
 pub mod fasthash;

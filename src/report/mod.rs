@@ -59,6 +59,20 @@ pub fn esc(s: &str) -> String {
     out
 }
 
+/// The report of a version being saved, for [`crate::store::Registry::save_with`]: the page,
+/// or, should rendering panic (a custseg bug), a page that says so. The report is a view, so
+/// a bug in it must not cost the version.
+pub fn render_or_notice(out: &TrainOutput) -> String {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| render(out))).unwrap_or_else(|_| {
+        tracing::warn!("report.html could not be rendered; the model files are complete");
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>custseg report</title></head><body><p>The report could not be rendered \
+         for this version (a custseg bug); model.json, metrics.json, segments.csv and \
+         assignments.csv are complete.</p></body></html>\n"
+            .to_string()
+    })
+}
+
 /// Renders the report of a trained (and saved: name, version and creation time filled in)
 /// model version.
 pub fn render(out: &TrainOutput) -> String {

@@ -623,11 +623,11 @@ impl Cells {
         if data::is_formula_like(f) {
             self.formula += 1;
             if self.safe {
-                csv_field(out, &data::spreadsheet_safe(f));
+                data::csv_out::field(out, &data::spreadsheet_safe(f));
                 return;
             }
         }
-        csv_field(out, f);
+        data::csv_out::field(out, f);
     }
 }
 
@@ -682,27 +682,6 @@ impl RowFormatter {
             self.cells.put(out, f);
         }
         out.push(b'\n');
-    }
-}
-
-/// Writes one CSV field, quoted when it has to be (a tab is quoted too, so a file of ids
-/// with tabs is never taken for a tab-separated one).
-fn csv_field(out: &mut Vec<u8>, f: &str) {
-    if f.bytes()
-        .any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r' | b'\t'))
-        || f.starts_with(' ')
-        || f.ends_with(' ')
-    {
-        out.push(b'"');
-        for b in f.bytes() {
-            if b == b'"' {
-                out.push(b'"');
-            }
-            out.push(b);
-        }
-        out.push(b'"');
-    } else {
-        out.extend_from_slice(f.as_bytes());
     }
 }
 
@@ -828,27 +807,6 @@ fn score_table(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn csv_fields_are_quoted_only_when_needed() {
-        let mut out = Vec::new();
-        for f in [
-            "plain",
-            "a,b",
-            "say \"hi\"",
-            "two\nlines",
-            " padded",
-            "",
-            "\tx",
-        ] {
-            csv_field(&mut out, f);
-            out.push(b'|');
-        }
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "plain|\"a,b\"|\"say \"\"hi\"\"\"|\"two\nlines\"|\" padded\"||\"\tx\"|"
-        );
-    }
 
     #[test]
     fn formula_like_cells_are_counted_and_prefixed_only_in_the_safe_mode() {
