@@ -1,4 +1,7 @@
-//! Route handlers: thin functions that check auth, parse, and call the library.
+//! Route handlers: thin functions that take the checked scope and the served model from
+//! [`extract`], parse, and call the library.
+
+pub mod extract;
 
 pub mod health;
 pub mod models;

@@ -1,13 +1,13 @@
 //! Model routes: list, show, reload.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::features::Encoding;
-use crate::server::auth::Scope;
 use crate::server::error::{ApiError, ApiErrorKind};
+use crate::server::handlers::extract::{AdminAccess, ScoreAccess, ServedModel};
 use crate::server::state::{AppState, ReloadOutcome};
 
 /// A served model in the list.
@@ -77,8 +77,7 @@ fn summary(state: &AppState, m: &crate::server::state::LoadedModel) -> ModelSumm
 
 /// Lists served models.
 #[utoipa::path(get, path = "/v1/models", responses((status = 200, body = ModelList), (status = 401, body = crate::server::error::ErrorBody)))]
-pub async fn list(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    state.auth.check(&req, Scope::Score)?;
+pub async fn list(_: ScoreAccess, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let models = state
         .loaded()
         .iter()
@@ -95,19 +94,10 @@ pub async fn list(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRe
 #[utoipa::path(get, path = "/v1/models/{name}", params(("name" = String, Path, description = "model name")),
     responses((status = 200, body = ModelDetail), (status = 401, body = crate::server::error::ErrorBody), (status = 404, body = crate::server::error::ErrorBody)))]
 pub async fn show(
+    _: ScoreAccess,
+    ServedModel(m): ServedModel,
     state: web::Data<AppState>,
-    req: HttpRequest,
-    path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    state.auth.check(&req, Scope::Score)?;
-    let name = path.into_inner();
-    let m = state.get(&name).ok_or_else(|| {
-        ApiError::new(
-            ApiErrorKind::NotFound,
-            "model_not_found",
-            format!("no model '{name}' is loaded"),
-        )
-    })?;
     let f = &m.model.file;
     let features = f
         .features
@@ -170,11 +160,10 @@ pub fn without_locations(v: &Value) -> Value {
               (status = 403, body = crate::server::error::ErrorBody), (status = 404, body = crate::server::error::ErrorBody),
               (status = 409, body = crate::server::error::ErrorBody)))]
 pub async fn reload(
+    _: AdminAccess,
     state: web::Data<AppState>,
-    req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    state.auth.check(&req, Scope::Admin)?;
     let name = path.into_inner();
     if crate::store::check_name(&name).is_err()
         || state

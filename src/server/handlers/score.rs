@@ -15,9 +15,9 @@ use crate::data::dates::{format_day, parse_iso_date, today};
 use crate::features::lifecycle::{RfmScores, Stage};
 use crate::features::FeatureWarning;
 use crate::score::request::{check_missing, prepare};
-use crate::server::auth::Scope;
 use crate::server::config::DefaultAsOf;
 use crate::server::error::{ApiError, ApiErrorKind};
+use crate::server::handlers::extract::{ScoreAccess, ServedModel};
 use crate::server::limits::{PoolRefusal, Reservation, INLINE_BODY};
 use crate::server::state::{AppState, LoadedModel};
 
@@ -292,16 +292,8 @@ async fn score_with(
     state: web::Data<AppState>,
     req: &HttpRequest,
     payload: web::Payload,
-    name: &str,
+    loaded: std::sync::Arc<LoadedModel>,
 ) -> Result<HttpResponse, ApiError> {
-    state.auth.check(req, Scope::Score)?;
-    let loaded = state.get(name).ok_or_else(|| {
-        ApiError::new(
-            ApiErrorKind::NotFound,
-            "model_not_found",
-            format!("no model '{name}' is loaded"),
-        )
-    })?;
     // A body for the pool while the pool is full: refused before it is read.
     let declared = declared_length(req);
     let small = declared.is_some_and(|n| n <= INLINE_BODY);
@@ -513,21 +505,13 @@ fn score_body(state: &AppState, loaded: &LoadedModel, body: &[u8]) -> Result<Vec
               (status = 413, body = crate::server::error::ErrorBody), (status = 415, body = crate::server::error::ErrorBody),
               (status = 422, body = crate::server::error::ErrorBody), (status = 503, body = crate::server::error::ErrorBody)))]
 pub async fn score_default(
+    _: ScoreAccess,
+    ServedModel(model): ServedModel,
     state: web::Data<AppState>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let name = state.config.default_model.clone();
-    state.auth.check(&req, Scope::Score)?;
-    if state.get(&name).is_none() {
-        // The route exists; the server is just not ready to answer it (yet).
-        return Err(ApiError::new(
-            ApiErrorKind::NotReady,
-            "not_ready",
-            format!("the default model '{name}' is not loaded"),
-        ));
-    }
-    score_with(state, &req, payload, &name).await
+    score_with(state, &req, payload, model).await
 }
 
 /// Scores customers with a named model.
@@ -538,12 +522,13 @@ pub async fn score_default(
               (status = 413, body = crate::server::error::ErrorBody), (status = 415, body = crate::server::error::ErrorBody),
               (status = 422, body = crate::server::error::ErrorBody)))]
 pub async fn score_named(
+    _: ScoreAccess,
+    ServedModel(model): ServedModel,
     state: web::Data<AppState>,
     req: HttpRequest,
-    path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    score_with(state, &req, payload, &path.into_inner()).await
+    score_with(state, &req, payload, model).await
 }
 
 #[cfg(test)]
