@@ -26,27 +26,22 @@ fn allowed(req: &HttpRequest, scope: Scope) -> Result<(), ApiError> {
     app_state(req)?.auth.check(req, scope)
 }
 
-/// A request whose key may score (or the server has no keys).
-pub struct ScoreAccess;
+/// A request whose key has the scope (or the server has no keys): [`ScoreAccess`] or
+/// [`AdminAccess`].
+pub struct Access<const ADMIN: bool>;
 
-impl FromRequest for ScoreAccess {
+/// A request whose key may score.
+pub type ScoreAccess = Access<false>;
+/// A request whose key may administer models.
+pub type AdminAccess = Access<true>;
+
+impl<const ADMIN: bool> FromRequest for Access<ADMIN> {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(allowed(req, Scope::Score).map(|()| ScoreAccess))
-    }
-}
-
-/// A request whose key may administer models (or the server has no keys).
-pub struct AdminAccess;
-
-impl FromRequest for AdminAccess {
-    type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(allowed(req, Scope::Admin).map(|()| AdminAccess))
+        let scope = if ADMIN { Scope::Admin } else { Scope::Score };
+        ready(allowed(req, scope).map(|()| Access))
     }
 }
 
