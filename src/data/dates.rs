@@ -111,7 +111,7 @@ pub fn read_both(raw: &str) -> Reading {
 }
 
 fn read_both_opt(raw: &str) -> Option<Reading> {
-    let s = raw.trim().trim_matches('"');
+    let s = super::unquote(raw);
     if let Some(day) = iso_day_prefix(s.as_bytes()) {
         return day.map(Reading::Same);
     }
@@ -488,7 +488,7 @@ impl DateFormat {
     /// The day number of `raw` read with this format; `None` when it does not match or is
     /// not a valid date in 1900..=2200.
     pub fn parse_day(&self, raw: &str) -> Option<i32> {
-        let mut s = raw.trim().trim_matches('"');
+        let mut s = super::unquote(raw);
         let (mut y, mut m, mut d) = (None, None, None);
         for item in &self.items {
             match *item {

@@ -163,12 +163,26 @@ pub fn parse_number(raw: &str) -> Option<f64> {
     parse_number_with(raw, false)
 }
 
+/// `raw` without surrounding white space and then without the double quotes around it
+/// (`raw.trim().trim_matches('"')`), quick for the common field that has neither.
+pub fn unquote(raw: &str) -> &str {
+    let s = raw.trim();
+    if s.starts_with('"') || s.ends_with('"') {
+        s.trim_matches('"')
+    } else {
+        s
+    }
+}
+
 /// Like [`parse_number`]; with `decimal_comma`, `1.234,5` means 1234.5 (semicolon files).
 pub fn parse_number_with(raw: &str, decimal_comma: bool) -> Option<f64> {
-    let mut s = raw.trim().trim_matches('"').trim();
+    let mut s = unquote(raw).trim();
     let negative = s.starts_with('-');
     if negative {
         s = &s[1..];
+    }
+    if let Some(v) = plain_decimal(s) {
+        return Some(if negative { -v } else { v });
     }
     // Plain numbers (the common case) skip the currency signs, which are not ASCII digits.
     if !s.as_bytes().first().is_some_and(u8::is_ascii_digit) {
@@ -193,9 +207,78 @@ pub fn parse_number_with(raw: &str, decimal_comma: bool) -> Option<f64> {
     v.is_finite().then_some(v)
 }
 
+/// Powers of ten that are exact doubles.
+const EXACT_TENS: [f64; 16] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
+
+/// The value of `digits[.digits]` with at most 15 digits in all, else `None`. The digits
+/// form an integer below 2^53 and the power of ten is exact, so one correctly rounded
+/// division gives the correctly rounded value, the same double `str::parse` gives (Clinger's
+/// fast path).
+fn plain_decimal(s: &str) -> Option<f64> {
+    let (mut int, mut digits, mut frac) = (0u64, 0usize, None::<usize>);
+    for &b in s.as_bytes() {
+        match b {
+            b'0'..=b'9' => {
+                int = int * 10 + u64::from(b - b'0');
+                digits += 1;
+                if let Some(f) = frac.as_mut() {
+                    *f += 1;
+                }
+            }
+            b'.' if frac.is_none() => frac = Some(0),
+            _ => return None,
+        }
+        if digits > 15 {
+            return None;
+        }
+    }
+    if digits == 0 {
+        return None;
+    }
+    Some(int as f64 / EXACT_TENS[frac.unwrap_or(0)])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_decimals_read_as_str_parse_reads_them() {
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        for _ in 0..200_000 {
+            let digits = 1 + (next() % 15) as usize;
+            let text: String = (0..digits)
+                .map(|_| char::from(b'0' + (next() % 10) as u8))
+                .collect();
+            let at = (next() % (digits as u64 + 1)) as usize;
+            let s = format!("{}.{}", &text[..at], &text[at..]);
+            for t in [s.as_str(), text.as_str()] {
+                assert_eq!(plain_decimal(t), Some(t.parse::<f64>().unwrap()), "{t}");
+            }
+        }
+        for t in [
+            "",
+            ".",
+            "1e5",
+            "1.2.3",
+            "1,5",
+            "+3",
+            "1234567890123456",
+            "12a",
+        ] {
+            assert_eq!(plain_decimal(t), None, "{t}");
+        }
+        assert_eq!(parse_number("-0.1"), Some(-0.1));
+        assert_eq!(parse_number(" \"32.27\" "), Some(32.27));
+    }
 
     #[test]
     fn missing_tokens_are_recognized() {

@@ -433,7 +433,7 @@ pub fn time_of_day(date_text: &str) -> u64 {
         // A date alone (`2024-07-01`, `7/1/2024`): midnight.
         return 0;
     }
-    let s = date_text.trim().trim_matches('"').trim();
+    let s = super::unquote(date_text).trim();
     let Some(at) = s.find([' ', 'T']) else {
         return 0;
     };
