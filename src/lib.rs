@@ -25,6 +25,8 @@ pub mod server;
 pub mod store;
 pub mod toml_file;
 pub mod train;
+/// Predictive customer value: BG/NBD, Pareto/NBD, Gamma-Gamma and CLV (plain data in and out).
+pub mod value;
 
 pub use error::{Error, Result};
 pub use features::{FeatureSpec, RawValue};
