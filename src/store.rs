@@ -648,6 +648,20 @@ pub fn segments_csv(out: &TrainOutput) -> Vec<u8> {
     ]
     .map(String::from)
     .to_vec();
+    let predicted = segs.iter().all(|s| s.predicted.is_some()) && !segs.is_empty();
+    if predicted {
+        header.extend(
+            [
+                "mean_p_alive",
+                "likely_alive_share",
+                "mean_expected_orders",
+                "mean_expected_spend_per_order",
+                "mean_predicted_clv",
+                "share_predicted_clv",
+            ]
+            .map(String::from),
+        );
+    }
     if let Some(first) = segs.first() {
         for p in &first.profile {
             match p {
@@ -674,6 +688,16 @@ pub fn segments_csv(out: &TrainOutput) -> Vec<u8> {
                 .unwrap_or_default(),
             s.name_reason.clone().unwrap_or_default(),
         ];
+        if let Some(p) = s.predicted.as_ref().filter(|_| predicted) {
+            r.extend([
+                format!("{:.6}", p.p_alive),
+                format!("{:.6}", p.likely_alive_share),
+                format!("{:.6}", p.expected_orders),
+                format!("{:.4}", p.expected_spend_per_order),
+                format!("{:.4}", p.predicted_clv),
+                format!("{:.6}", p.share_predicted_clv),
+            ]);
+        }
         for p in &s.profile {
             match p {
                 FeatureProfile::Numeric { mean, median, .. } => {
@@ -729,6 +753,16 @@ pub fn assignments_csv(out: &TrainOutput) -> Vec<Vec<u8>> {
     if lifecycle.is_some() {
         header.extend(["r_score", "f_score", "m_score", "lifecycle"].map(String::from));
     }
+    // Predicted value, when the model has a value model.
+    let value_as_of = out
+        .model
+        .as_of
+        .as_deref()
+        .and_then(crate::data::dates::parse_iso_date)
+        .filter(|_| !a.values.is_empty());
+    if value_as_of.is_some() {
+        header.extend(crate::features::rfm::VALUE_COLUMNS.map(String::from));
+    }
     let row = |i: usize, r: &mut Vec<String>| {
         r.clear();
         r.push(a.ids[i].clone());
@@ -749,6 +783,9 @@ pub fn assignments_csv(out: &TrainOutput) -> Vec<Vec<u8>> {
                 None => r.extend([String::new(), String::new(), String::new()]),
             }
             r.push(stage.map_or("", |s| s.as_str()).to_string());
+        }
+        if let Some(as_of) = value_as_of {
+            r.extend(crate::features::rfm::value_cells(Some(as_of), &a.values[i]));
         }
     };
     // Rows are formatted in parallel blocks and joined in order (each CSV field is quoted on

@@ -8,6 +8,10 @@
 //! seed = 7
 //! as_of = "2026-01-01"
 //! keep_duplicates = false   # true: keep exact-duplicate transaction lines
+//! value_model = "bg_nbd"    # or "pareto_nbd", "none"
+//! horizon_days = 365
+//! discount_rate = 0.10
+//! holdout_days = 90         # also check the value model on the last 90 days
 //!
 //! [map]
 //! customer_id = "CustomerID"
@@ -25,6 +29,7 @@
 //!
 //! [segments]
 //! value_feature = "spending_score_1_100"
+//! tier_by = "predicted_clv"   # default: the value column
 //! [segments.names]
 //! "Champions" = "VIP"
 //! ```
@@ -54,6 +59,10 @@ pub struct TrainSection {
     pub k_sample: Option<usize>,
     pub silhouette_sample: Option<usize>,
     pub keep_duplicates: Option<bool>,
+    pub value_model: Option<String>,
+    pub horizon_days: Option<u32>,
+    pub discount_rate: Option<f64>,
+    pub holdout_days: Option<u32>,
     pub name: Option<String>,
 }
 
@@ -79,6 +88,18 @@ pub struct SegmentsSection {
     #[serde(default)]
     pub names: BTreeMap<String, String>,
     pub value_feature: Option<String>,
+    /// `predicted_clv`: tiers by the segments' median predicted CLV.
+    pub tier_by: Option<TierBy>,
+}
+
+/// What tiers come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TierBy {
+    /// The value column (monetary, or a spend-like column).
+    Value,
+    /// The predicted CLV of the value model.
+    PredictedClv,
 }
 
 /// The config file.

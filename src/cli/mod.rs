@@ -372,6 +372,19 @@ pub struct TrainArgs {
     /// Recorded in the model, so scoring with it does the same.
     #[arg(long)]
     pub keep_duplicates: bool,
+    /// Predictive value model: bg_nbd (BG/NBD + Gamma-Gamma, default), pareto_nbd or none.
+    #[arg(long, value_name = "MODEL")]
+    pub value_model: Option<String>,
+    /// Days after --as-of that expected orders and predicted CLV cover (default 365).
+    #[arg(long, value_name = "DAYS")]
+    pub horizon_days: Option<u32>,
+    /// Annual discount rate of the predicted CLV (default 0.10).
+    #[arg(long, value_name = "RATE")]
+    pub discount_rate: Option<f64>,
+    /// Also check the value model: refit it on the data before --as-of minus DAYS and compare
+    /// its predictions with the last DAYS (saved in metrics.json and the report).
+    #[arg(long, value_name = "DAYS")]
+    pub holdout_days: Option<u32>,
     /// TOML config: features, mapping, segment names, training defaults.
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -668,6 +681,9 @@ fn train_flags(e: &custseg::train::TrainError) -> Option<&'static str> {
             what: "k_sample", ..
         } => "--k-sample",
         E::SampleTooSmall { .. } => "--silhouette-sample",
+        E::BadHorizon { .. } => "--horizon-days",
+        E::BadDiscountRate { .. } => "--discount-rate",
+        E::HoldoutZero => "--holdout-days",
         _ => return None,
     })
 }
@@ -728,6 +744,8 @@ pub fn prepare_train(a: &TrainArgs) -> Result<Prepared> {
                 .unwrap_or(defaults.max_dropped_share),
         )
         .keep_duplicates(a.keep_duplicates || t.keep_duplicates.unwrap_or(false))
+        .value(value_params(a, t)?)
+        .holdout_days(a.holdout_days.or(t.holdout_days))
         .check()
         .map_err(|e| match e {
             custseg::train::TrainError::BadDroppedShare { share } => UsageError(format!(
@@ -762,6 +780,7 @@ pub fn prepare_train(a: &TrainArgs) -> Result<Prepared> {
         features: cfg.feature_config(),
         segment_names: cfg.segments.names.clone(),
         value_feature: cfg.segments.value_feature.clone(),
+        tier_by_predicted_clv: cfg.segments.tier_by == Some(config::TierBy::PredictedClv),
     };
     if inputs.transactions.is_empty() && inputs.customers.is_empty() {
         return Err(UsageError("give --transactions PATH and/or --customers PATH".into()).into());
@@ -773,6 +792,35 @@ pub fn prepare_train(a: &TrainArgs) -> Result<Prepared> {
         params,
         !a.no_promote,
     ))
+}
+
+/// The value model from the flags, then the config, then the defaults.
+fn value_params(a: &TrainArgs, t: &config::TrainSection) -> Result<custseg::train::ValueParams> {
+    let defaults = custseg::train::ValueParams::default();
+    let kind = match (&a.value_model, &t.value_model) {
+        (Some(v), _) => Some((v, "--value-model")),
+        (None, Some(v)) => Some((v, "value_model in the config")),
+        (None, None) => None,
+    };
+    let kind = match kind {
+        None => defaults.kind,
+        Some((v, what)) => custseg::train::ValueKind::parse(v).ok_or_else(|| {
+            UsageError(format!(
+                "{what} '{v}': expected bg_nbd, pareto_nbd or none"
+            ))
+        })?,
+    };
+    Ok(custseg::train::ValueParams {
+        kind,
+        horizon_days: a
+            .horizon_days
+            .or(t.horizon_days)
+            .unwrap_or(defaults.horizon_days),
+        discount_rate: a
+            .discount_rate
+            .or(t.discount_rate)
+            .unwrap_or(defaults.discount_rate),
+    })
 }
 
 fn models(cmd: ModelsCommand) -> Result<()> {

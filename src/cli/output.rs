@@ -187,6 +187,70 @@ pub fn print_value_table(m: &ModelFile) {
     }
 }
 
+/// The value model line: which model, its parameters and horizon, or why there is none.
+pub fn value_model_line(m: &ModelFile, skipped: Option<&str>) -> Option<String> {
+    if let Some(v) = &m.value_model {
+        let params = match v.purchases {
+            custseg::value::PurchaseModel::BgNbd(p) => format!(
+                "BG/NBD r {:.4}, alpha {:.4}, a {:.4}, b {:.4}",
+                p.r, p.alpha, p.a, p.b
+            ),
+            custseg::value::PurchaseModel::ParetoNbd(p) => format!(
+                "Pareto/NBD r {:.4}, alpha {:.4}, s {:.4}, beta {:.4}",
+                p.r, p.alpha, p.s, p.beta
+            ),
+        };
+        return Some(format!(
+            "  value model: {params}; Gamma-Gamma p {:.4}, q {:.4}, v {:.4} (days); CLV over {} days at {}%/year",
+            v.spend.p,
+            v.spend.q,
+            v.spend.v,
+            v.horizon_days,
+            100.0 * v.discount_rate
+        ));
+    }
+    skipped.map(|why| format!("  warning: no value model: {why}"))
+}
+
+/// Predicted value per segment (models with a value model), by predicted CLV.
+pub fn print_predicted_table(m: &ModelFile) {
+    if m.segments.iter().any(|s| s.predicted.is_none()) || m.segments.is_empty() {
+        return;
+    }
+    let horizon = m.value_model.as_ref().map_or(0.0, |v| v.horizon_days);
+    let name_w = name_width(m);
+    let header = format!(
+        "{:>3}  {:<name_w$}  {:>7}  {:>11}  {:>14}  {:>10}  {:>13}  {:>9}",
+        "id",
+        "segment",
+        "P(alive)",
+        "likely alive",
+        format!("orders {horizon}d"),
+        "spend/order",
+        "predicted CLV",
+        "CLV share"
+    );
+    println!("{header}");
+    println!("{}", "-".repeat(header.len()));
+    let mut order: Vec<&custseg::train::Segment> = m.segments.iter().collect();
+    let clv = |s: &custseg::train::Segment| s.predicted.as_ref().map_or(0.0, |p| p.predicted_clv);
+    order.sort_by(|a, b| clv(b).total_cmp(&clv(a)));
+    for s in order {
+        let Some(p) = &s.predicted else { continue };
+        println!(
+            "{:>3}  {:<name_w$}  {:>8.3}  {:>11.0}%  {:>14.2}  {:>10.2}  {:>13.2}  {:>8.1}%",
+            s.id,
+            s.name,
+            p.p_alive,
+            100.0 * p.likely_alive_share,
+            p.expected_orders,
+            p.expected_spend_per_order,
+            p.predicted_clv,
+            100.0 * p.share_predicted_clv
+        );
+    }
+}
+
 /// Why each segment has its name (`name_reason`), in id order.
 pub fn print_name_reasons(m: &ModelFile) {
     if m.segments.iter().all(|s| s.name_reason.is_none()) {
@@ -299,6 +363,9 @@ pub fn print_trained(out: &TrainOutput, version: u32, dir: &Path, current: Optio
         println!("  left out {f}: {why}");
     }
     println!("{}", value_line(m));
+    if let Some(line) = value_model_line(m, x.value_skipped.as_deref()) {
+        println!("{line}");
+    }
     for (f, n) in &x.data.imputed {
         println!("  imputed {n} missing values of {f}");
     }
@@ -331,6 +398,8 @@ pub fn print_trained(out: &TrainOutput, version: u32, dir: &Path, current: Optio
     print_segment_table(m);
     println!();
     print_value_table(m);
+    println!();
+    print_predicted_table(m);
     println!();
     print_name_reasons(m);
 }
@@ -430,6 +499,9 @@ pub fn print_model(model: &Model, metrics: Option<&Metrics>, dir: &Path) {
     print_inputs(&m.input.customers);
     println!("  features: {}", feature_list(m));
     println!("{}", value_line(m));
+    if let Some(line) = value_model_line(m, metrics.and_then(|x| x.value_skipped.as_deref())) {
+        println!("{line}");
+    }
     if let Some(x) = metrics {
         println!(
             "  silhouette {:.3}, Calinski-Harabasz {:.1}, Davies-Bouldin {:.3}",
@@ -440,6 +512,8 @@ pub fn print_model(model: &Model, metrics: Option<&Metrics>, dir: &Path) {
     print_segment_table(m);
     println!();
     print_value_table(m);
+    println!();
+    print_predicted_table(m);
     println!();
     print_name_reasons(m);
 }

@@ -25,6 +25,15 @@ pub fn field(out: &mut Vec<u8>, f: &str) {
     }
 }
 
+/// `v` rounded to `digits` significant digits, in its shortest form (`0.58108239`,
+/// `12.5`, `3e-7`): enough for any reader, a third of the bytes of a round trip.
+pub fn significant(v: f64, digits: usize) -> String {
+    let rounded: f64 = format!("{:.*e}", digits.saturating_sub(1), v)
+        .parse()
+        .unwrap_or(v);
+    format!("{rounded}")
+}
+
 /// Appends one record: its fields ([`field`]) separated by commas, then `\n`. A record of
 /// one empty field is written `""`, so it does not read back as a blank line.
 pub fn record<S: AsRef<str>>(out: &mut Vec<u8>, fields: impl IntoIterator<Item = S>) {
@@ -87,5 +96,14 @@ mod tests {
             .map(|r| r.unwrap().iter().map(String::from).collect())
             .collect();
         assert_eq!(back, rows);
+    }
+
+    #[test]
+    fn significant_digits_round_and_stay_short() {
+        assert_eq!(significant(0.581_082_387_853_136_5, 8), "0.58108239");
+        assert_eq!(significant(12.5, 8), "12.5");
+        assert_eq!(significant(0.0, 8), "0");
+        assert_eq!(significant(1234567890.0, 4), "1235000000");
+        assert_eq!(significant(3.0e-7, 8), "0.0000003");
     }
 }

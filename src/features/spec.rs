@@ -119,6 +119,13 @@ pub enum FeatureWarning {
     /// No purchase before `as_of` in the model's window (only returns, or all later): the
     /// customer is valid but has no segment.
     NoPurchases,
+    /// The predicted value comes from the RFM features, not transactions: it assumes one
+    /// order per purchase day and a first order worth the average (send transactions for
+    /// the exact figures).
+    ValueFromFeatures,
+    /// The model has a value model but this customer's value cannot be predicted (its
+    /// recency, frequency, tenure or average order value is missing or imputed).
+    ValueUnavailable,
 }
 
 impl FeatureWarning {

@@ -92,6 +92,63 @@ pub struct ModelFile {
     /// column or the sum of several); absent when the inputs have none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value_column: Option<String>,
+    /// The predictive value model (purchase counts and spend per order), for per-customer
+    /// P(alive), expected orders and predicted CLV; absent when it was turned off, could not
+    /// be fitted (the training summary says why) or the model predates it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_model: Option<ValueModelRecord>,
+}
+
+/// `model.json` → `value_model`: a purchase-count model (`kind` and `params`, rates per
+/// day) with Gamma-Gamma for the spend per order, and what the predictions are over.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ValueModelRecord {
+    /// `kind` (`bg_nbd` or `pareto_nbd`) and `params` ({r, alpha, a, b} or {r, alpha, s, beta}).
+    #[serde(flatten)]
+    pub purchases: crate::value::PurchaseModel,
+    /// Unit of the rate parameters and of t_x and T: always `day`.
+    pub time_unit: String,
+    /// Gamma-Gamma {p, q, v}.
+    pub spend: crate::value::GammaGamma,
+    /// Log-likelihood of the purchase model at the fit, summed over the customers.
+    pub log_likelihood: f64,
+    /// Both fits stopped at an interior maximum.
+    pub converged: bool,
+    /// Days after as-of that expected orders and CLV cover.
+    pub horizon_days: f64,
+    /// Annual discount rate of the CLV.
+    pub discount_rate: f64,
+    /// How each fit ended.
+    pub fit: ValueFitRecord,
+}
+
+/// The convergence records of a value model's two fits.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ValueFitRecord {
+    /// The purchase-count model, on every training customer.
+    pub purchases: crate::value::Convergence,
+    /// Gamma-Gamma, on the repeat buyers with a positive mean repeat order.
+    pub spend: crate::value::Convergence,
+}
+
+impl ValueModelRecord {
+    /// The fitted models.
+    pub fn model(&self) -> crate::value::ValueModel {
+        crate::value::ValueModel {
+            purchases: self.purchases,
+            spend: self.spend,
+        }
+    }
+
+    /// Horizon and discounting as recorded (next orders of customers at least as likely
+    /// alive as not).
+    pub fn settings(&self) -> crate::value::ClvSettings {
+        crate::value::ClvSettings {
+            horizon_days: self.horizon_days,
+            annual_discount_rate: self.discount_rate,
+            ..crate::value::ClvSettings::default()
+        }
+    }
 }
 
 /// Segment identity across retrains: which segment of the previous version each segment of
@@ -211,6 +268,10 @@ pub struct Timings {
     /// Labels, segment ids, names, profiles and quality scores (absent before 0.1.1 files).
     #[serde(default)]
     pub segments_s: f64,
+    /// Fitting the value model and predicting every customer's value (absent before it was
+    /// recorded; with a holdout check, its refit and predictions too).
+    #[serde(default)]
+    pub value_s: f64,
     /// Writing the version's files (model, segments, assignments, report, metrics).
     #[serde(default)]
     pub write_s: f64,
@@ -242,4 +303,8 @@ pub struct Metrics {
     /// a first version).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub migration: Option<Migration>,
+    /// Why the model has no value model although it was trained on transactions (too few
+    /// repeat buyers, no convergence, a boundary), or absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_skipped: Option<String>,
 }

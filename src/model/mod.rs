@@ -129,6 +129,9 @@ pub struct Model {
     /// Positions of recency_days, frequency, monetary and tenure_days among the features,
     /// when the model scores RFM quintiles and lifecycle stages.
     pub lifecycle_at: Option<[usize; 4]>,
+    /// Positions of recency_days, frequency, tenure_days and avg_order_value, when the model
+    /// has a value model and those features (value from features).
+    pub value_at: Option<[usize; 4]>,
 }
 
 impl Model {
@@ -185,11 +188,21 @@ impl Model {
             .lifecycle
             .as_ref()
             .and_then(|_| crate::features::lifecycle::find_inputs(|n| file.features.position(n)));
+        let value_at = file.value_model.as_ref().and_then(|_| {
+            let at = |n| file.features.position(n);
+            Some([
+                at("recency_days")?,
+                at("frequency")?,
+                at("tenure_days")?,
+                at("avg_order_value")?,
+            ])
+        });
         Ok(Model {
             file,
             centroids,
             dir: PathBuf::new(),
             lifecycle_at,
+            value_at,
         })
     }
 }

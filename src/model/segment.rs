@@ -88,6 +88,26 @@ pub struct Segment {
     /// was set otherwise. Absent in models written before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name_reason: Option<String>,
+    /// Predicted value of the members (models with a value model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicted: Option<SegmentPrediction>,
+}
+
+/// A segment's predicted value: means over its training customers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SegmentPrediction {
+    /// Mean P(alive).
+    pub p_alive: f64,
+    /// Share of members at least as likely alive as not (P(alive) ≥ 0.5).
+    pub likely_alive_share: f64,
+    /// Mean expected orders over the horizon.
+    pub expected_orders: f64,
+    /// Mean expected spend per order.
+    pub expected_spend_per_order: f64,
+    /// Mean predicted CLV.
+    pub predicted_clv: f64,
+    /// Share of all training customers' predicted CLV.
+    pub share_predicted_clv: f64,
 }
 
 /// A kept segment whose inherited name no longer fits its numbers after a retrain.

@@ -11,7 +11,7 @@ use crate::data::fasthash::FxBuild;
 use crate::data::table::{decode, Table};
 use crate::data::{self, ColumnMap, CustomerTable, DataError};
 use crate::error::{Error, Result};
-use crate::features::rfm::{compute_rfm, RFM_FEATURES};
+use crate::features::rfm::{compute_rfm, purchase_summary, RFM_FEATURES};
 use crate::features::table::{column_for, derived_value};
 use crate::features::{
     consistency, suggest, Feature, FeatureSpec, FeatureWarning, RawValue, Source,
@@ -84,6 +84,8 @@ fn warning_text(w: &FeatureWarning) -> String {
             format!("duplicate_transactions:{count}")
         }
         FeatureWarning::NoPurchases => NO_PURCHASES.into(),
+        FeatureWarning::ValueFromFeatures => "value_from_features".into(),
+        FeatureWarning::ValueUnavailable => "value_unavailable".into(),
     }
 }
 
@@ -195,7 +197,7 @@ pub fn score_to(
     let mut out = ScoreWriter {
         w,
         path: name.to_path_buf(),
-        fmt: RowFormatter::new(input.spreadsheet_safe),
+        fmt: RowFormatter::new(input.spreadsheet_safe, model, table_as_of(model, input.as_of)),
         buf: Vec::new(),
     };
     out.header()?;
@@ -229,7 +231,14 @@ impl ScoreWriter<'_> {
     }
 
     fn header(&mut self) -> Result<()> {
-        self.raw(b"customer_id,segment_id,segment,tier,distance,margin,warnings,r_score,f_score,m_score,lifecycle\n")
+        self.raw(b"customer_id,segment_id,segment,tier,distance,margin,warnings,r_score,f_score,m_score,lifecycle")?;
+        if self.fmt.value_columns {
+            for c in crate::features::rfm::VALUE_COLUMNS {
+                self.raw(b",")?;
+                self.raw(c.as_bytes())?;
+            }
+        }
+        self.raw(b"\n")
     }
 
     /// A customer without a purchase: no segment, the `no_purchases` warning.
@@ -238,7 +247,11 @@ impl ScoreWriter<'_> {
         self.fmt.cells.put(&mut self.buf, id);
         self.buf.extend_from_slice(b",,,,,,");
         self.buf.extend_from_slice(NO_PURCHASES.as_bytes());
-        self.buf.extend_from_slice(b",,,,\n");
+        self.buf.extend_from_slice(b",,,,");
+        if self.fmt.value_columns {
+            self.buf.extend_from_slice(b",,,,,");
+        }
+        self.buf.push(b'\n');
         self.w
             .write_all(&self.buf)
             .map_err(|e| Error::io(&self.path, e))
@@ -283,6 +296,7 @@ fn score_log(
     )?;
     let as_of = input.as_of.unwrap_or(log.last_day + 1);
     summary.as_of = Some(data::dates::format_day(as_of));
+    out.fmt.as_of = Some(as_of);
     let table = if input.customers.is_empty() {
         None
     } else {
@@ -303,7 +317,10 @@ fn score_log(
     let mut raw = Vec::with_capacity(spec.features.len());
     for (c, txns) in log.txns.iter().enumerate() {
         let id = &log.customer_ids[c];
-        let Some(r) = compute_rfm(txns, as_of, model.file.params.window_days) else {
+        let window = model.file.params.window_days;
+        let Some((r, purchases)) =
+            compute_rfm(txns, as_of, window).zip(purchase_summary(txns, as_of, window))
+        else {
             summary.no_purchase += 1;
             out.unscored_row(id)?;
             continue;
@@ -324,7 +341,7 @@ fn score_log(
             };
             raw.push(v);
         }
-        let s = model.score(&raw, &mut scratch)?;
+        let s = model.score(&raw, Some(&purchases), &mut scratch)?;
         out.row(model, id, &s, summary)?;
         if c % 4096 == 0 {
             bar.set_position(c as u64);
@@ -440,7 +457,7 @@ fn score_rows(
     };
     let mut raw: Vec<RawValue> = vec![RawValue::Missing; spec.features.len()];
     let mut scratch = Vec::new();
-    let mut line = RowFormatter::new(layout.spreadsheet_safe);
+    let mut line = RowFormatter::new(layout.spreadsheet_safe, model, layout.as_of);
     for (k, (rec, row)) in rows.iter().enumerate() {
         let row = *row;
         let id = match layout.id_col {
@@ -491,7 +508,7 @@ fn score_rows(
         for (n, v) in out.imputed.iter_mut().zip(&raw) {
             *n += u64::from(*v == RawValue::Missing);
         }
-        let s = match model.score(&raw, &mut scratch) {
+        let s = match model.score(&raw, None, &mut scratch) {
             Ok(s) => s,
             Err(e) => {
                 // Name the file, row and column when the problem is one value.
@@ -609,6 +626,10 @@ struct RowFormatter {
     distance: String,
     margin: String,
     cells: Cells,
+    /// The model has a value model: rows carry [`crate::features::rfm::VALUE_COLUMNS`].
+    value_columns: bool,
+    /// The scoring as-of, for the next-order date.
+    as_of: Option<i32>,
 }
 
 /// Writes CSV cells, counting formula-like ones and, in the spreadsheet-safe mode, prefixing
@@ -632,8 +653,10 @@ impl Cells {
 }
 
 impl RowFormatter {
-    fn new(spreadsheet_safe: bool) -> Self {
+    fn new(spreadsheet_safe: bool, model: &Model, as_of: Option<i32>) -> Self {
         RowFormatter {
+            value_columns: model.file.value_model.is_some(),
+            as_of,
             distance: String::new(),
             margin: String::new(),
             cells: Cells {
@@ -680,6 +703,16 @@ impl RowFormatter {
                 out.push(b',');
             }
             self.cells.put(out, f);
+        }
+        if self.value_columns {
+            let cells = s
+                .value
+                .map(|v| crate::features::rfm::value_cells(self.as_of, &v))
+                .unwrap_or_default();
+            for c in &cells {
+                out.push(b',');
+                data::csv_out::field(out, c);
+            }
         }
         out.push(b'\n');
     }

@@ -39,12 +39,20 @@ pub struct Scored {
     pub rfm: Option<RfmScores>,
     /// Lifecycle stage, when the model has it and recency, frequency and tenure were given.
     pub lifecycle: Option<Stage>,
+    /// Predicted value, when the model has a value model (see [`Model::value_of`]).
+    pub value: Option<crate::value::CustomerValue>,
 }
 
 impl Model {
-    /// Scores one customer given raw values in feature order. The caller has checked
-    /// `raw.len()` against the model's features; types are checked here.
-    pub fn score(&self, raw: &[RawValue], scratch: &mut Vec<f64>) -> Result<Scored, FeatureError> {
+    /// Scores one customer given raw values in feature order and, for a customer given by
+    /// transactions, their purchase summary ([`crate::features::rfm::purchase_summary`]). The
+    /// caller has checked `raw.len()` against the model's features; types are checked here.
+    pub fn score(
+        &self,
+        raw: &[RawValue],
+        summary: Option<&crate::value::Rfm>,
+        scratch: &mut Vec<f64>,
+    ) -> Result<Scored, FeatureError> {
         let spec = &self.file.features;
         if raw.len() != spec.features.len() {
             return Err(FeatureError::WrongType {
@@ -82,6 +90,7 @@ impl Model {
             }
         }
         let (rfm, lifecycle) = self.lifecycle_of(raw);
+        let value = self.value_of(raw, summary, &mut warnings);
         Ok(Scored {
             index,
             distance,
@@ -90,7 +99,42 @@ impl Model {
             warnings,
             rfm,
             lifecycle,
+            value,
         })
+    }
+
+    /// A customer's predicted value under the model's value model: from the purchase summary
+    /// when there is one (the exact figures, as in training), else from the RFM features
+    /// ([`crate::features::rfm::summary_from_features`], with a
+    /// [`FeatureWarning::ValueFromFeatures`] warning); `None` without a value model, and with
+    /// [`FeatureWarning::ValueUnavailable`] when neither is at hand.
+    pub fn value_of(
+        &self,
+        raw: &[RawValue],
+        summary: Option<&crate::value::Rfm>,
+        warnings: &mut Vec<FeatureWarning>,
+    ) -> Option<crate::value::CustomerValue> {
+        let record = self.file.value_model.as_ref()?;
+        let approximate = || {
+            let at = self.value_at?;
+            let [r, f, t, a] = at.map(|i| match raw.get(i) {
+                Some(RawValue::Num(v)) => Some(*v),
+                Some(RawValue::Text(s)) => crate::data::parse_number(s),
+                _ => None,
+            });
+            crate::features::rfm::summary_from_features(r?, f?, t?, a?)
+        };
+        let (summary, from_features) = match summary {
+            Some(s) => (Some(*s), false),
+            None => (approximate(), true),
+        };
+        let value = summary.and_then(|s| record.model().predict(&s, &record.settings()).ok());
+        warnings.push(match value {
+            Some(_) if from_features => FeatureWarning::ValueFromFeatures,
+            Some(_) => return value,
+            None => FeatureWarning::ValueUnavailable,
+        });
+        value
     }
 
     /// RFM scores and lifecycle stage from raw values in feature order.

@@ -18,7 +18,7 @@ use std::collections::HashSet;
 use crate::data::dates::parse_iso_date;
 use crate::data::fasthash::FxBuild;
 use crate::data::rows::{self, Cell, Line, OtherFields, RowRules, Txn};
-use crate::features::rfm::{compute_rfm, RFM_FEATURES};
+use crate::features::rfm::{compute_rfm, purchase_summary, RFM_FEATURES};
 use crate::features::spec::format_number_label;
 use crate::features::{consistency, FeatureSpec, FeatureWarning, RawValue, Source};
 
@@ -52,6 +52,8 @@ pub struct Prepared {
     /// window (only returns, or all later): not scored, `raw` is empty and `warnings` carries
     /// [`FeatureWarning::NoPurchases`].
     pub no_purchases: bool,
+    /// The purchase summary of a customer given by transactions, for the value model.
+    pub summary: Option<crate::value::Rfm>,
 }
 
 /// Features that cannot be negative.
@@ -300,6 +302,7 @@ pub fn prepare(
                         raw: Vec::new(),
                         warnings,
                         no_purchases: true,
+                        summary: None,
                     });
                 }
             }
@@ -313,7 +316,7 @@ pub fn prepare(
     let mut raw = Vec::with_capacity(spec.features.len());
     for f in &spec.features {
         raw.push(match (&rfm, f.source) {
-            (Some(r), Source::Transactions) => {
+            (Some((r, _)), Source::Transactions) => {
                 let j = RFM_FEATURES.iter().position(|n| *n == f.name).unwrap_or(0);
                 RawValue::Num(r.values()[j])
             }
@@ -330,6 +333,7 @@ pub fn prepare(
         raw,
         warnings,
         no_purchases: false,
+        summary: rfm.map(|(_, s)| s),
     })
 }
 
@@ -347,9 +351,10 @@ fn customer_id_of(obj: &serde_json::Map<String, Value>) -> Result<Value, InputEr
     }
 }
 
-/// The RFM features of a customer's raw transactions as of `limits.0` over the window
-/// `limits.1` (at most `limits.2` lines), with the duplicate and late-line warnings; `None`
-/// when there is no purchase. Giving transaction features beside them is an error.
+/// The RFM features and purchase summary of a customer's raw transactions as of `limits.0`
+/// over the window `limits.1` (at most `limits.2` lines), with the duplicate and late-line
+/// warnings; `None` when there is no purchase. Giving transaction features beside them is an
+/// error.
 fn rfm_of(
     spec: &FeatureSpec,
     obj: &serde_json::Map<String, Value>,
@@ -358,7 +363,7 @@ fn rfm_of(
     (as_of, window_days, max_transactions): (i32, Option<u32>, usize),
     rules: &RowRules,
     warnings: &mut Vec<FeatureWarning>,
-) -> Result<Option<crate::features::rfm::Rfm>, InputError> {
+) -> Result<Option<(crate::features::rfm::Rfm, crate::value::Rfm)>, InputError> {
     if let Some(f) = spec.features.iter().find(|f| {
         f.source == Source::Transactions && obj.get(&f.name).is_some_and(|v| !v.is_null())
     }) {
@@ -376,7 +381,8 @@ fn rfm_of(
     if late > 0 {
         warnings.push(FeatureWarning::TransactionsAfterAsOf { count: late });
     }
-    Ok(compute_rfm(&txns, as_of, window_days))
+    Ok(compute_rfm(&txns, as_of, window_days)
+        .zip(purchase_summary(&txns, as_of, window_days)))
 }
 
 /// One feature's value as given: a finite number (non-negative for RFM counts) for a

@@ -23,6 +23,7 @@ use super::state::ReloadOutcome;
         score::ScoreRequest,
         score::ScoreResponse,
         score::ScoreResult,
+        score::ValueResult,
         score::RequestWarning,
         models::ModelList,
         models::ModelSummary,

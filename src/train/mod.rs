@@ -9,8 +9,9 @@ pub mod params;
 pub mod pipeline;
 pub mod quality;
 pub mod segments;
+pub mod value;
 
-pub use params::{KChoice, TrainParams, TrainValidParams};
+pub use params::{KChoice, TrainParams, TrainValidParams, ValueKind, ValueParams};
 pub use pipeline::{train, Assignments, TrainInputs, TrainOutput};
 pub use segments::{Segment, Tier};
 
@@ -60,6 +61,14 @@ pub enum TrainError {
     BadAsOf { value: String },
     #[error("max_dropped_share must be between 0 and 1, got {share}")]
     BadDroppedShare { share: f64 },
+    #[error("horizon_days must be within 1..=36500, got {days}")]
+    BadHorizon { days: u32 },
+    #[error("discount_rate must be an annual rate within [0, 10], got {rate}")]
+    BadDiscountRate { rate: f64 },
+    #[error("holdout_days must be at least 1")]
+    HoldoutZero,
+    #[error("holdout check: {reason}")]
+    Holdout { reason: String },
     #[error("k-means failed: {0}")]
     Linfa(String),
 }

@@ -45,6 +45,65 @@ pub struct TrainValidParams {
     /// (1.0: never).
     #[serde(default = "default_max_dropped_share")]
     pub max_dropped_share: f64,
+    /// The predictive value model fitted beside the segments (models trained on transactions).
+    #[serde(default)]
+    pub value: ValueParams,
+    /// Also check the value model on a holdout: refit it on the transactions before
+    /// `as_of − holdout_days` and compare its predictions with the last `holdout_days`.
+    #[serde(default)]
+    pub holdout_days: Option<u32>,
+}
+
+/// Which purchase-count model predicts customer value (Gamma-Gamma predicts the spend).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueKind {
+    /// BG/NBD + Gamma-Gamma.
+    #[default]
+    BgNbd,
+    /// Pareto/NBD + Gamma-Gamma.
+    ParetoNbd,
+    /// No value model.
+    None,
+}
+
+impl ValueKind {
+    /// The name in configs and model files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ValueKind::BgNbd => "bg_nbd",
+            ValueKind::ParetoNbd => "pareto_nbd",
+            ValueKind::None => "none",
+        }
+    }
+
+    /// Parses [`ValueKind::as_str`]'s names.
+    pub fn parse(name: &str) -> Option<ValueKind> {
+        [ValueKind::BgNbd, ValueKind::ParetoNbd, ValueKind::None]
+            .into_iter()
+            .find(|k| k.as_str() == name)
+    }
+}
+
+/// The value model and what it predicts over.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ValueParams {
+    /// Purchase-count model.
+    pub kind: ValueKind,
+    /// Days after as-of over which orders and CLV are predicted.
+    pub horizon_days: u32,
+    /// Annual discount rate of the CLV.
+    pub discount_rate: f64,
+}
+
+impl Default for ValueParams {
+    fn default() -> Self {
+        ValueParams {
+            kind: ValueKind::BgNbd,
+            horizon_days: 365,
+            discount_rate: 0.10,
+        }
+    }
 }
 
 fn default_max_dropped_share() -> f64 {
@@ -65,7 +124,8 @@ impl TrainParams {
     /// Defaults: k auto over 2..=10, `n_init` 10, `max_iter` 300, `tol` 1e-4, seed 0,
     /// as-of the day after the last transaction, no window, k search on up to 50 000
     /// customers, silhouette on up to 5 000, at most 5% of the rows dropped for one reason,
-    /// exact-duplicate transaction lines dropped.
+    /// exact-duplicate transaction lines dropped, BG/NBD + Gamma-Gamma value over 365 days at
+    /// 10% a year, no holdout check.
     ///
     /// ```
     /// use custseg::train::{TrainParams, KChoice};
@@ -87,6 +147,8 @@ impl TrainParams {
             silhouette_sample: 5_000,
             max_dropped_share: default_max_dropped_share(),
             keep_duplicates: false,
+            value: ValueParams::default(),
+            holdout_days: None,
         })
     }
 
@@ -134,6 +196,14 @@ impl TrainParams {
         self.0.keep_duplicates = keep;
         self
     }
+    pub fn value(mut self, value: ValueParams) -> Self {
+        self.0.value = value;
+        self
+    }
+    pub fn holdout_days(mut self, days: Option<u32>) -> Self {
+        self.0.holdout_days = days;
+        self
+    }
 }
 
 impl ParamGuard for TrainParams {
@@ -166,6 +236,16 @@ impl ParamGuard for TrainParams {
             })
         } else if p.window_days == Some(0) {
             Err(TrainError::WindowZero)
+        } else if !(1..=36_500).contains(&p.value.horizon_days) {
+            Err(TrainError::BadHorizon {
+                days: p.value.horizon_days,
+            })
+        } else if !(p.value.discount_rate.is_finite() && (0.0..=10.0).contains(&p.value.discount_rate)) {
+            Err(TrainError::BadDiscountRate {
+                rate: p.value.discount_rate,
+            })
+        } else if p.holdout_days == Some(0) {
+            Err(TrainError::HoldoutZero)
         } else if p.k_sample < 100 {
             Err(TrainError::SampleTooSmall {
                 what: "k_sample",
@@ -249,6 +329,50 @@ mod tests {
             TrainParams::new().window_days(Some(0)).check(),
             Err(TrainError::WindowZero)
         ));
+    }
+
+    #[test]
+    fn horizon_must_be_one_day_to_a_century() {
+        for days in [0, 36_501] {
+            let value = ValueParams {
+                horizon_days: days,
+                ..ValueParams::default()
+            };
+            assert!(matches!(
+                TrainParams::new().value(value).check(),
+                Err(TrainError::BadHorizon { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn discount_rate_must_be_a_finite_rate() {
+        for rate in [-0.01, 10.5, f64::NAN] {
+            let value = ValueParams {
+                discount_rate: rate,
+                ..ValueParams::default()
+            };
+            assert!(matches!(
+                TrainParams::new().value(value).check(),
+                Err(TrainError::BadDiscountRate { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn holdout_cannot_be_zero_days() {
+        assert!(matches!(
+            TrainParams::new().holdout_days(Some(0)).check(),
+            Err(TrainError::HoldoutZero)
+        ));
+    }
+
+    #[test]
+    fn value_kinds_round_trip_their_names() {
+        for k in [ValueKind::BgNbd, ValueKind::ParetoNbd, ValueKind::None] {
+            assert_eq!(ValueKind::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(ValueKind::parse("bgnbd"), None);
     }
 
     #[test]

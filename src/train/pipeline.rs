@@ -19,7 +19,7 @@ use super::TrainError;
 use crate::data::dates::format_day;
 use crate::data::{self, ColumnMap, CustomerTable, TransactionLog};
 use crate::features::lifecycle::{SegmentValue, ValueModel};
-use crate::features::rfm::{compute_rfm, in_window, RFM_FEATURES};
+use crate::features::rfm::{compute_rfm, in_window, purchase_summary, RFM_FEATURES};
 use crate::features::spec::{self, Candidate, RawColumn, Source};
 use crate::features::table::{Derivation, Typed};
 use crate::features::{self, FeatureConfig, FeatureError};
@@ -47,6 +47,9 @@ pub struct TrainInputs {
     pub segment_names: BTreeMap<String, String>,
     /// Value feature for tiers when there is no `monetary`.
     pub value_feature: Option<String>,
+    /// Tiers by the segments' median predicted CLV instead of the value column (`tier_by =
+    /// "predicted_clv"`), when the model has a value model.
+    pub tier_by_predicted_clv: bool,
 }
 
 /// Per-customer training results.
@@ -60,6 +63,8 @@ pub struct Assignments {
     pub labels: Vec<usize>,
     /// Euclidean distance to the segment's centroid (scaled space).
     pub distances: Vec<f64>,
+    /// Predicted value of each customer (empty without a value model).
+    pub values: Vec<crate::value::CustomerValue>,
 }
 
 /// Everything a model version holds. `model.name`, `version` and `created_at` are filled
@@ -76,6 +81,8 @@ pub struct TrainOutput {
 struct Population {
     ids: Vec<String>,
     rfm: Vec<[f64; 5]>,
+    /// Purchase summaries for the value model (customers from transactions).
+    summaries: Vec<crate::value::Rfm>,
     table_rows: Vec<Option<usize>>,
 }
 
@@ -89,12 +96,15 @@ fn population(
     let mut pop = Population {
         ids: Vec::new(),
         rfm: Vec::new(),
+        summaries: Vec::new(),
         table_rows: Vec::new(),
     };
     match (log, as_of) {
         (Some(log), Some(as_of)) => {
-            // Per customer in parallel: (lines after as-of, lines before the window, RFM).
-            let per: Vec<(u64, u64, Option<[f64; 5]>)> = (0..log.txns.len())
+            // Per customer in parallel: (lines after as-of, lines before the window, RFM and
+            // purchase summary).
+            type Per = (u64, u64, Option<([f64; 5], crate::value::Rfm)>);
+            let per: Vec<Per> = (0..log.txns.len())
                 .into_par_iter()
                 .map(|c| {
                     let txns = log.txns.get(c);
@@ -103,7 +113,9 @@ fn population(
                         .iter()
                         .filter(|t| t.day < as_of && !in_window(t.day, as_of, window))
                         .count() as u64;
-                    let rfm = compute_rfm(txns, as_of, window).map(|r| r.values());
+                    let rfm = compute_rfm(txns, as_of, window).and_then(|r| {
+                        Some((r.values(), purchase_summary(txns, as_of, window)?))
+                    });
                     (after, before, rfm)
                 })
                 .collect();
@@ -111,9 +123,10 @@ fn population(
                 report.transactions_after_as_of += after;
                 report.transactions_before_window += before;
                 match rfm {
-                    Some(r) => {
+                    Some((r, summary)) => {
                         pop.ids.push(log.customer_ids[c].clone());
                         pop.rfm.push(r);
+                        pop.summaries.push(summary);
                     }
                     None => report.customers_without_purchases += 1,
                 }
@@ -342,25 +355,11 @@ pub fn train(
     let t_segments = Instant::now();
     let mut c = identify(&f, centroids, previous);
     let k = c.centroids.nrows();
+    let t_value = Instant::now();
+    let predicted = Predicted::of(&f.pop.summaries, params, &c.labels, k)?;
+    let value_s = t_value.elapsed().as_secs_f64();
     let used: Vec<String> = f.spec.features.iter().map(|x| x.name.clone()).collect();
-    let (lifecycle, values) = value_model(&f.cands, &used, &c.labels, k).unzip();
-    let built = build_segments(&SegmentInput {
-        candidates: &f.cands,
-        used: &used,
-        labels: &c.labels,
-        k,
-        value_feature: inputs.value_feature.as_deref(),
-        overrides: &inputs.segment_names,
-        ids: c.identity.as_ref().map_or(&[], |i| &i.ids),
-        inherited: c.identity.as_ref().map_or(&[], |i| &i.inherited),
-        lifecycle: lifecycle.as_ref(),
-        values: values.as_deref().unwrap_or_default(),
-    })?;
-    let mut segments = built.segments;
-    if let Some(id) = c.identity.as_mut() {
-        id.lineage.renames = built.renames;
-    }
-    set_distance_p99(&mut segments, &c.labels, &c.distances);
+    let (segments, lifecycle) = name_segments(inputs, &f, &mut c, &used, &predicted)?;
     let migration = migration_from(previous, &f.pop.ids, &segments, &c.labels);
     let quality = Quality::of(&f.x, &c, params);
     let value_column =
@@ -376,6 +375,7 @@ pub fn train(
         lifecycle,
         value_column,
         inertia: quality.inertia,
+        value_model: predicted.record,
     };
     let model = model_file(inputs, params, &loaded, &mut f, &c, named);
     let metrics = Metrics {
@@ -395,11 +395,13 @@ pub fn train(
             features_s,
             k_search_s,
             fit_s,
-            segments_s: t_segments.elapsed().as_secs_f64(),
+            segments_s: t_segments.elapsed().as_secs_f64() - value_s,
+            value_s,
             write_s: 0.0,
             total_s: start.elapsed().as_secs_f64(),
         },
         migration,
+        value_skipped: predicted.skipped,
     };
     let columns = f
         .cands
@@ -414,6 +416,7 @@ pub fn train(
             columns,
             labels: c.labels,
             distances: c.distances,
+            values: predicted.values,
         },
         matrix: f.x,
     })
@@ -669,6 +672,95 @@ fn identify(f: &Featured, centroids: Array2<f64>, previous: Option<&Model>) -> C
     }
 }
 
+/// The value model of a training run and what it predicts.
+struct Predicted {
+    record: Option<crate::model::format::ValueModelRecord>,
+    /// Per customer (empty without a model).
+    values: Vec<crate::value::CustomerValue>,
+    /// Per segment, by position (empty without a model).
+    segments: Vec<crate::model::segment::SegmentPrediction>,
+    /// Why a model trained on transactions has no value model.
+    skipped: Option<String>,
+}
+
+impl Predicted {
+    fn of(
+        summaries: &[crate::value::Rfm],
+        params: &TrainValidParams,
+        labels: &[usize],
+        k: usize,
+    ) -> Result<Predicted> {
+        let mut p = Predicted {
+            record: None,
+            values: Vec::new(),
+            segments: Vec::new(),
+            skipped: None,
+        };
+        if summaries.is_empty() {
+            return Ok(p);
+        }
+        match super::value::fit(summaries, &params.value) {
+            Ok(None) => {}
+            Ok(Some(record)) => {
+                p.values = super::value::predict_all(&record, summaries)
+                    .map_err(|reason| TrainError::Holdout { reason })?;
+                p.segments = super::value::segment_predictions(&p.values, labels, k);
+                p.record = Some(record);
+            }
+            Err(reason) => {
+                tracing::warn!(
+                    "no value model: {reason}; the model is saved without predicted value \
+                     (p_alive, expected orders, predicted CLV)"
+                );
+                p.skipped = Some(reason);
+            }
+        }
+        Ok(p)
+    }
+}
+
+/// Profiles, tiers (by the value column, or by predicted CLV when asked and known), names,
+/// distance percentiles and predicted value of the segments, with the lifecycle model.
+fn name_segments(
+    inputs: &TrainInputs,
+    f: &Featured,
+    c: &mut Clustered,
+    used: &[String],
+    predicted: &Predicted,
+) -> Result<(Vec<super::Segment>, Option<ValueModel>)> {
+    let k = c.centroids.nrows();
+    let (lifecycle, values) = value_model(&f.cands, used, &c.labels, k).unzip();
+    let clv: Vec<f64> = predicted.values.iter().map(|v| v.predicted_clv).collect();
+    if inputs.tier_by_predicted_clv && clv.is_empty() {
+        tracing::warn!(
+            "tiers by predicted CLV were asked for, but the model has no value model: tiers \
+             come from the value column"
+        );
+    }
+    let built = build_segments(&SegmentInput {
+        candidates: &f.cands,
+        used,
+        labels: &c.labels,
+        k,
+        value_feature: inputs.value_feature.as_deref(),
+        overrides: &inputs.segment_names,
+        ids: c.identity.as_ref().map_or(&[], |i| &i.ids),
+        inherited: c.identity.as_ref().map_or(&[], |i| &i.inherited),
+        lifecycle: lifecycle.as_ref(),
+        values: values.as_deref().unwrap_or_default(),
+        tier_values: (inputs.tier_by_predicted_clv && !clv.is_empty()).then_some(&clv),
+    })?;
+    let mut segments = built.segments;
+    if let Some(id) = c.identity.as_mut() {
+        id.lineage.renames = built.renames;
+    }
+    set_distance_p99(&mut segments, &c.labels, &c.distances);
+    for (s, p) in segments.iter_mut().zip(&predicted.segments) {
+        s.predicted = Some(p.clone());
+    }
+    Ok((segments, lifecycle))
+}
+
 /// Each segment's 99th-percentile distance of its customers to its centroid.
 fn set_distance_p99(segments: &mut [super::Segment], labels: &[usize], distances: &[f64]) {
     for (j, s) in segments.iter_mut().enumerate() {
@@ -740,6 +832,7 @@ struct Named {
     lifecycle: Option<ValueModel>,
     value_column: Option<String>,
     inertia: f64,
+    value_model: Option<crate::model::format::ValueModelRecord>,
 }
 
 /// The model file of a training run (name, version and creation time are the registry's).
@@ -799,6 +892,7 @@ fn model_file(
         lineage: c.identity.as_ref().map(|i| i.lineage.clone()),
         lifecycle: named.lifecycle,
         value_column: named.value_column,
+        value_model: named.value_model,
     }
 }
 

@@ -92,6 +92,9 @@ pub struct SegmentInput<'a> {
     pub lifecycle: Option<&'a ValueModel>,
     /// Value and lifecycle mix of each cluster (by position); empty without a lifecycle.
     pub values: &'a [SegmentValue],
+    /// Per-customer values tiers come from instead of the value column (predicted CLV), if
+    /// any; revenue shares stay the value column's.
+    pub tier_values: Option<&'a [f64]>,
 }
 
 /// The column that tiers and revenue shares come from.
@@ -227,12 +230,17 @@ pub fn build_segments(input: &SegmentInput) -> Result<Built, TrainError> {
                 distance_p99: None,
                 value: input.values.get(j).cloned(),
                 name_reason: None,
+                predicted: None,
             }
         })
         .collect();
 
-    // Tiers from the value column.
-    if let Some(v) = &value {
+    // Tiers from the value column, or from the given per-customer values.
+    let tier_values: Option<Vec<Option<f64>>> = input
+        .tier_values
+        .map(|v| v.iter().map(|x| Some(*x)).collect())
+        .or_else(|| value.clone());
+    if let Some(v) = &tier_values {
         let sorted = sorted_present(v);
         for s in &mut segments {
             if let Some(m) = segment_median(v, &members[s.id]) {
@@ -1095,6 +1103,7 @@ mod tests {
             inherited: &[],
             lifecycle: None,
             values: &[],
+            tier_values: None,
         })
         .unwrap()
         .segments;
@@ -1125,6 +1134,7 @@ mod tests {
             inherited: &[],
             lifecycle: None,
             values: &[],
+            tier_values: None,
         })
         .unwrap()
         .segments;
@@ -1142,6 +1152,7 @@ mod tests {
             inherited: &[],
             lifecycle: None,
             values: &[],
+            tier_values: None,
         });
         assert!(matches!(err, Err(TrainError::DuplicateSegmentName { .. })));
     }
@@ -1168,6 +1179,7 @@ mod tests {
             inherited: &[],
             lifecycle: None,
             values: &[],
+            tier_values: None,
         })
         .unwrap()
         .segments;
@@ -1194,6 +1206,7 @@ mod tests {
             inherited: &[],
             lifecycle: None,
             values: &[],
+            tier_values: None,
         })
         .unwrap()
         .segments
@@ -1284,6 +1297,7 @@ mod tests {
             distance_p99: None,
             value: None,
             name_reason: None,
+            predicted: None,
         };
         (0..n).map(|id| Segment { id, ..s.clone() }).collect()
     }
@@ -1358,6 +1372,7 @@ mod tests {
             inherited: &[],
             lifecycle: None,
             values: &[],
+            tier_values: None,
         })
         .unwrap();
         assert_eq!(b.segments[1].name, RETURNERS);

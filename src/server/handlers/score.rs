@@ -72,6 +72,36 @@ pub struct ScoreResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub lifecycle: Option<Stage>,
+    /// Predicted value, present when the model has a value model: `p_alive`,
+    /// `expected_orders` over the model's horizon, `expected_spend_per_order`,
+    /// `predicted_clv` (discounted) and `expected_next_order` (a date, null when the customer
+    /// is more likely gone than not). Exact from `transactions`; from RFM features it carries
+    /// the warning `value_from_features`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<ValueResult>,
+}
+
+/// A customer's predicted value.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct ValueResult {
+    pub p_alive: f64,
+    pub expected_orders: f64,
+    pub expected_spend_per_order: f64,
+    pub predicted_clv: f64,
+    /// `YYYY-MM-DD`, or null.
+    pub expected_next_order: Option<String>,
+}
+
+impl ValueResult {
+    fn of(as_of: i32, v: &crate::value::CustomerValue) -> ValueResult {
+        ValueResult {
+            p_alive: v.p_alive,
+            expected_orders: v.expected_orders,
+            expected_spend_per_order: v.expected_spend_per_order,
+            predicted_clv: v.predicted_clv,
+            expected_next_order: crate::features::rfm::next_order_day(as_of, v).map(format_day),
+        }
+    }
 }
 
 impl ScoreResult {
@@ -88,6 +118,7 @@ impl ScoreResult {
             warnings,
             rfm: None,
             lifecycle: None,
+            value: None,
         }
     }
 }
@@ -454,7 +485,7 @@ fn score_body(state: &AppState, loaded: &LoadedModel, body: &[u8]) -> Result<Vec
             results.push(ScoreResult::unscored(p.customer_id, p.warnings));
             continue;
         }
-        let mut s = model.score(&p.raw, &mut scratch).map_err(|e| {
+        let mut s = model.score(&p.raw, p.summary.as_ref(), &mut scratch).map_err(|e| {
             let (code, field) = match &e {
                 crate::features::FeatureError::Unscorable { feature, .. } => {
                     ("out_of_range", format!("customers[{i}].{feature}"))
@@ -481,6 +512,7 @@ fn score_body(state: &AppState, loaded: &LoadedModel, body: &[u8]) -> Result<Vec
             warnings,
             rfm: s.rfm,
             lifecycle: s.lifecycle,
+            value: s.value.map(|v| ValueResult::of(as_of, &v)),
         });
     }
     for (seg, n) in model.file.segments.iter().zip(per_segment) {
