@@ -29,6 +29,7 @@ pub mod bgnbd;
 pub mod clv;
 pub mod dual;
 pub mod gamma_gamma;
+pub mod holdout;
 pub mod optimize;
 pub mod pareto_nbd;
 pub mod simulate;
