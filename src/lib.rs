@@ -12,6 +12,7 @@
 pub mod atomic;
 pub mod data;
 pub mod error;
+pub mod evaluate;
 pub mod export;
 pub mod features;
 pub mod generate;

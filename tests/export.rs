@@ -416,7 +416,9 @@ fn compare(model: &Model, pmml: &Pmml, records: &[Record]) -> usize {
         .collect();
     let mut checked = 0;
     for (i, rec) in records.iter().enumerate() {
-        let expected = model.score(&raw_values(model, rec), None, &mut scratch).unwrap();
+        let expected = model
+            .score(&raw_values(model, rec), None, &mut scratch)
+            .unwrap();
         let segment = &model.file.segments[expected.index];
         let input: HashMap<&str, Option<String>> =
             names.iter().copied().zip(rec.iter().cloned()).collect();
@@ -563,7 +565,9 @@ fn pmml_carries_hostile_names_levels_and_reordered_segment_ids() {
         .map(|f| f.name.as_str())
         .collect();
     for rec in &records {
-        let j = model.score(&raw_values(&model, rec), None, &mut scratch).unwrap();
+        let j = model
+            .score(&raw_values(&model, rec), None, &mut scratch)
+            .unwrap();
         let input: HashMap<&str, Option<String>> =
             names.iter().copied().zip(rec.iter().cloned()).collect();
         let (c, _) = pmml.evaluate(&input).unwrap();

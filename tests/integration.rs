@@ -19,3 +19,4 @@ mod security;
 mod server;
 mod tables;
 mod train;
+mod value;

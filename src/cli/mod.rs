@@ -3,6 +3,7 @@
 
 mod config;
 mod diff;
+mod evaluate;
 mod output;
 
 use std::path::{Path, PathBuf};
@@ -53,6 +54,9 @@ pub enum Command {
     Score(ScoreArgs),
     /// Export a model version for other scoring systems (PMML 4.4).
     Export(ExportArgs),
+    /// Check a model's value predictions on a holdout: predict as of the log's end minus
+    /// --holdout-days and compare with what the customers did.
+    Evaluate(Box<evaluate::EvaluateArgs>),
     /// Serve models over HTTP.
     Serve(Box<ServeArgs>),
     /// Train on the bundled sample (if needed), print the segments, and serve the model.
@@ -381,8 +385,9 @@ pub struct TrainArgs {
     /// Annual discount rate of the predicted CLV (default 0.10).
     #[arg(long, value_name = "RATE")]
     pub discount_rate: Option<f64>,
-    /// Also check the value model: refit it on the data before --as-of minus DAYS and compare
-    /// its predictions with the last DAYS (saved in metrics.json and the report).
+    /// Keep the last DAYS before --as-of out: train as of --as-of minus DAYS, then check the
+    /// value predictions against what the customers did in those days (metrics.json
+    /// `holdout`, the report). A backtest: retrain without it for the model you serve.
     #[arg(long, value_name = "DAYS")]
     pub holdout_days: Option<u32>,
     /// TOML config: features, mapping, segment names, training defaults.
@@ -510,6 +515,9 @@ pub fn run(cli: Cli) -> Result<()> {
             let previous = registry.previous(&name);
             let mut out = train::train(&inputs, &params, previous.as_ref(), &progress)
                 .map_err(|e| flag_hint(e.into()))?;
+            if let Some(days) = params.holdout_days {
+                evaluate::after_training(&mut out, &inputs, days);
+            }
             let (version, dir) = registry.save_with(&name, &mut out, promote, REPORT)?;
             output::print_trained(&out, version, &dir, registry.current(&name)?);
             let cells = custseg::store::assignments_formula_cells(&out);
@@ -527,6 +535,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Models(m) => models(m).map_err(flag_hint),
         Command::Score(a) => score(a).map_err(flag_hint),
         Command::Export(a) => export(a).map_err(flag_hint),
+        Command::Evaluate(a) => evaluate::run(*a).map_err(flag_hint),
         Command::Serve(a) => custseg::server::run(a.into_config()?),
         Command::Demo(a) => demo(a),
         Command::BenchKmeans(a) => bench_kmeans(a),
@@ -805,9 +814,7 @@ fn value_params(a: &TrainArgs, t: &config::TrainSection) -> Result<custseg::trai
     let kind = match kind {
         None => defaults.kind,
         Some((v, what)) => custseg::train::ValueKind::parse(v).ok_or_else(|| {
-            UsageError(format!(
-                "{what} '{v}': expected bg_nbd, pareto_nbd or none"
-            ))
+            UsageError(format!("{what} '{v}': expected bg_nbd, pareto_nbd or none"))
         })?,
     };
     Ok(custseg::train::ValueParams {

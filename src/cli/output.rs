@@ -366,6 +366,21 @@ pub fn print_trained(out: &TrainOutput, version: u32, dir: &Path, current: Optio
     if let Some(line) = value_model_line(m, x.value_skipped.as_deref()) {
         println!("{line}");
     }
+    if let Some(h) = &x.holdout {
+        let s = &h.summary;
+        println!(
+            "  holdout check ({} days after {}, {} customers): orders predicted {:.0}, actual {:.0}; spend predicted {:.2}, actual {:.2}; AUC of any repurchase {}; details in metrics.json (holdout)",
+            h.holdout_days,
+            h.calibration_end,
+            h.customers,
+            s.orders.predicted_total,
+            s.orders.actual_total,
+            s.spend.predicted_total,
+            s.spend.actual_total,
+            s.repurchase_auc_predicted_orders
+                .map_or("-".into(), |v| format!("{v:.3}"))
+        );
+    }
     for (f, n) in &x.data.imputed {
         println!("  imputed {n} missing values of {f}");
     }

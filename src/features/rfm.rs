@@ -119,7 +119,9 @@ pub fn purchase_summary(
 ) -> Option<crate::value::Rfm> {
     let mut days: Vec<(i32, f64)> = txns
         .iter()
-        .filter(|t| in_window(t.day, as_of, window_days) && crate::data::rows::is_purchase(t.amount))
+        .filter(|t| {
+            in_window(t.day, as_of, window_days) && crate::data::rows::is_purchase(t.amount)
+        })
         .map(|t| (t.day, t.amount))
         .collect();
     if days.is_empty() {
@@ -144,7 +146,11 @@ pub fn purchase_summary(
         x,
         t_x: f64::from(last - first),
         t: f64::from(as_of - 1 - first),
-        m: if repeat_days == 0 { 0.0 } else { repeat_total / x },
+        m: if repeat_days == 0 {
+            0.0
+        } else {
+            repeat_total / x
+        },
     })
 }
 
@@ -218,9 +224,16 @@ pub fn summary_from_features(
         m: avg_order_value.max(0.0),
     };
     let s = if s.x == 0.0 {
-        crate::value::Rfm { t_x: 0.0, m: 0.0, ..s }
+        crate::value::Rfm {
+            t_x: 0.0,
+            m: 0.0,
+            ..s
+        }
     } else {
-        crate::value::Rfm { t_x: s.t_x.min(s.t), ..s }
+        crate::value::Rfm {
+            t_x: s.t_x.min(s.t),
+            ..s
+        }
     };
     s.validate(0).ok().map(|_| s)
 }
@@ -310,14 +323,24 @@ mod tests {
         let txns = [t(100, 10.0, None), t(104, 20.0, None), t(109, 30.0, None)];
         let exact = purchase_summary(&txns, 115, None).unwrap();
         let r = compute_rfm(&txns, 115, None).unwrap();
-        let approx =
-            summary_from_features(r.recency_days, r.frequency, r.tenure_days, r.avg_order_value)
-                .unwrap();
-        assert_eq!((approx.x, approx.t_x, approx.t), (exact.x, exact.t_x, exact.t));
+        let approx = summary_from_features(
+            r.recency_days,
+            r.frequency,
+            r.tenure_days,
+            r.avg_order_value,
+        )
+        .unwrap();
+        assert_eq!(
+            (approx.x, approx.t_x, approx.t),
+            (exact.x, exact.t_x, exact.t)
+        );
         // The first order (10) is left out of the exact mean, not of avg_order_value.
         assert_abs_diff_eq!(exact.m, 25.0);
         assert_abs_diff_eq!(approx.m, 20.0);
-        assert_eq!(summary_from_features(1.0, 1.0, 1.0, 5.0).map(|s| s.m), Some(0.0));
+        assert_eq!(
+            summary_from_features(1.0, 1.0, 1.0, 5.0).map(|s| s.m),
+            Some(0.0)
+        );
         assert_eq!(summary_from_features(f64::NAN, 2.0, 1.0, 5.0), None);
     }
 }

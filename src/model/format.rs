@@ -307,4 +307,34 @@ pub struct Metrics {
     /// repeat buyers, no convergence, a boundary), or absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value_skipped: Option<String>,
+    /// The holdout check of the value model (`holdout_days`), or absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holdout: Option<HoldoutRecord>,
+}
+
+/// A holdout check of a value model: predictions made at `calibration_end` for the
+/// `holdout_days` that follow, against what the customers did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HoldoutRecord {
+    /// End of the calibration (exclusive, `YYYY-MM-DD`): the as-of of the predictions.
+    pub calibration_end: String,
+    /// End of the holdout (exclusive): the as-of of the check.
+    pub holdout_end: String,
+    pub holdout_days: u32,
+    /// `refit`: the value model was fitted again on the calibration data (what `train
+    /// --holdout-days` does); `model`: the saved model's own parameters were used.
+    pub value_model: String,
+    /// The purchase-count model (`bg_nbd` or `pareto_nbd`) and its parameters as used.
+    pub purchases: crate::value::PurchaseModel,
+    /// Gamma-Gamma as used.
+    pub spend: crate::value::GammaGamma,
+    /// Customers with a purchase before `calibration_end` (the ones checked).
+    pub customers: u64,
+    /// Totals, ranking quality and the calibration-frequency table.
+    pub summary: crate::value::holdout::HoldoutSummary,
+    /// Per segment (as assigned at `calibration_end`), in the model's segment order.
+    pub by_segment: Vec<crate::value::holdout::GroupRow>,
+    /// Per lifecycle stage at `calibration_end` (models with lifecycle stages).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub by_stage: Vec<crate::value::holdout::GroupRow>,
 }

@@ -177,6 +177,16 @@ impl Model {
         }
         let file: ModelFile =
             serde_json::from_value(value).map_err(|e| malformed(e.to_string()))?;
+        Self::from_file(file, path)
+    }
+
+    /// Validates a model file held in memory (a freshly trained one); `path` is used in
+    /// messages.
+    pub fn from_file(file: ModelFile, path: &Path) -> Result<Model, ModelError> {
+        let malformed = |context: String| ModelError::Malformed {
+            path: path.to_path_buf(),
+            context,
+        };
         let invalid = |reason: String| ModelError::Invalid {
             path: path.to_path_buf(),
             reason,
@@ -207,6 +217,41 @@ impl Model {
     }
 }
 
+/// A value model scores only with finite positive parameters, q > 1 (a finite mean spend)
+/// and settings the trainer accepts.
+fn validate_value_model(v: &format::ValueModelRecord) -> Result<(), String> {
+    let params: Vec<(&str, f64)> = match v.purchases {
+        crate::value::PurchaseModel::BgNbd(p) => {
+            vec![("r", p.r), ("alpha", p.alpha), ("a", p.a), ("b", p.b)]
+        }
+        crate::value::PurchaseModel::ParetoNbd(p) => {
+            vec![("r", p.r), ("alpha", p.alpha), ("s", p.s), ("beta", p.beta)]
+        }
+    };
+    let spend = [("p", v.spend.p), ("q", v.spend.q), ("v", v.spend.v)];
+    if let Some((name, x)) = params
+        .into_iter()
+        .chain(spend)
+        .find(|(_, x)| !(x.is_finite() && *x > 0.0))
+    {
+        return Err(format!(
+            "value_model parameter {name} = {x} must be finite and > 0"
+        ));
+    }
+    if v.spend.q <= 1.0 {
+        return Err(format!("value_model spend q = {} must be > 1", v.spend.q));
+    }
+    if v.time_unit != "day" {
+        return Err(format!(
+            "value_model time_unit '{}' is not 'day'",
+            v.time_unit
+        ));
+    }
+    v.settings()
+        .validate()
+        .map_err(|e| format!("value_model: {e}"))
+}
+
 fn validate(m: &ModelFile) -> Result<(), String> {
     let d = m.features.n_columns();
     if m.features.features.is_empty() {
@@ -226,6 +271,9 @@ fn validate(m: &ModelFile) -> Result<(), String> {
     }
     if m.segments.len() != m.k || m.segments.windows(2).any(|w| w[0].id >= w[1].id) {
         return Err("segments must be one per centroid, in ascending id order".into());
+    }
+    if let Some(v) = &m.value_model {
+        validate_value_model(v)?;
     }
     if let Some(l) = &m.lineage {
         let max_id = m.segments.iter().map(|s| s.id).max().unwrap_or(0);

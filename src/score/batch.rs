@@ -197,7 +197,11 @@ pub fn score_to(
     let mut out = ScoreWriter {
         w,
         path: name.to_path_buf(),
-        fmt: RowFormatter::new(input.spreadsheet_safe, model, table_as_of(model, input.as_of)),
+        fmt: RowFormatter::new(
+            input.spreadsheet_safe,
+            model,
+            table_as_of(model, input.as_of),
+        ),
         buf: Vec::new(),
     };
     out.header()?;
@@ -302,16 +306,7 @@ fn score_log(
     } else {
         Some(data::read_customers(&input.customers, map, progress)?)
     };
-    let cols: Vec<Option<(usize, bool)>> = match &table {
-        Some(t) => {
-            let names: Vec<String> = t.columns.iter().map(|c| c.name.clone()).collect();
-            spec.features
-                .iter()
-                .map(|f| column_for(f, &names, None))
-                .collect()
-        }
-        None => Vec::new(),
-    };
+    let lookup = Profiles::new(model, table.as_ref());
     let bar = progress.bar("scoring", log.txns.len() as u64);
     let mut scratch = Vec::new();
     let mut raw = Vec::with_capacity(spec.features.len());
@@ -325,22 +320,7 @@ fn score_log(
             out.unscored_row(id)?;
             continue;
         };
-        let row = table.as_ref().and_then(|t| t.position(id));
-        let values = r.values();
-        raw.clear();
-        for (j, f) in spec.features.iter().enumerate() {
-            let v = match f.source {
-                Source::Transactions => {
-                    let j = RFM_FEATURES.iter().position(|n| *n == f.name).unwrap_or(0);
-                    RawValue::Num(values[j])
-                }
-                Source::Customers => match &table {
-                    Some(t) => table_value(t, row, f, cols[j], Some(as_of))?,
-                    None => RawValue::Missing,
-                },
-            };
-            raw.push(v);
-        }
+        lookup.raw(model, id, &r, as_of, &mut raw)?;
         let s = model.score(&raw, Some(&purchases), &mut scratch)?;
         out.row(model, id, &s, summary)?;
         if c % 4096 == 0 {
@@ -350,6 +330,61 @@ fn score_log(
     bar.finish_and_clear();
     summary.cleaning = Some(log.cleaning);
     Ok(())
+}
+
+/// A customer's raw values from their transactions' RFM features and their customer-table
+/// row (if any): what batch scoring of a log and the holdout check feed the model.
+pub struct Profiles<'a> {
+    table: Option<&'a CustomerTable>,
+    /// Per model feature: its table column and whether it is derived from it.
+    cols: Vec<Option<(usize, bool)>>,
+}
+
+impl<'a> Profiles<'a> {
+    /// The lookup of `model`'s customer-table features in `table`.
+    pub fn new(model: &Model, table: Option<&'a CustomerTable>) -> Profiles<'a> {
+        let cols = match table {
+            Some(t) => {
+                let names: Vec<String> = t.columns.iter().map(|c| c.name.clone()).collect();
+                model
+                    .file
+                    .features
+                    .features
+                    .iter()
+                    .map(|f| column_for(f, &names, None))
+                    .collect()
+            }
+            None => Vec::new(),
+        };
+        Profiles { table, cols }
+    }
+
+    /// Fills `raw` with customer `id`'s values in feature order, table values as of `as_of`.
+    pub fn raw(
+        &self,
+        model: &Model,
+        id: &str,
+        rfm: &crate::features::rfm::Rfm,
+        as_of: i32,
+        raw: &mut Vec<RawValue>,
+    ) -> Result<()> {
+        let row = self.table.and_then(|t| t.position(id));
+        let values = rfm.values();
+        raw.clear();
+        for (j, f) in model.file.features.features.iter().enumerate() {
+            raw.push(match f.source {
+                Source::Transactions => {
+                    let j = RFM_FEATURES.iter().position(|n| *n == f.name).unwrap_or(0);
+                    RawValue::Num(values[j])
+                }
+                Source::Customers => match self.table {
+                    Some(t) => table_value(t, row, f, self.cols[j], Some(as_of))?,
+                    None => RawValue::Missing,
+                },
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Rows read per batch; each batch is scored in parallel while its order is kept.

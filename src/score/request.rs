@@ -381,8 +381,7 @@ fn rfm_of(
     if late > 0 {
         warnings.push(FeatureWarning::TransactionsAfterAsOf { count: late });
     }
-    Ok(compute_rfm(&txns, as_of, window_days)
-        .zip(purchase_summary(&txns, as_of, window_days)))
+    Ok(compute_rfm(&txns, as_of, window_days).zip(purchase_summary(&txns, as_of, window_days)))
 }
 
 /// One feature's value as given: a finite number (non-negative for RFM counts) for a

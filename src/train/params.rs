@@ -48,8 +48,9 @@ pub struct TrainValidParams {
     /// The predictive value model fitted beside the segments (models trained on transactions).
     #[serde(default)]
     pub value: ValueParams,
-    /// Also check the value model on a holdout: refit it on the transactions before
-    /// `as_of − holdout_days` and compare its predictions with the last `holdout_days`.
+    /// Keep the last `holdout_days` before `as_of` out: the model is trained as of
+    /// `as_of − holdout_days`, and the caller can check its predictions on those days
+    /// ([`crate::evaluate`]).
     #[serde(default)]
     pub holdout_days: Option<u32>,
 }
@@ -240,7 +241,9 @@ impl ParamGuard for TrainParams {
             Err(TrainError::BadHorizon {
                 days: p.value.horizon_days,
             })
-        } else if !(p.value.discount_rate.is_finite() && (0.0..=10.0).contains(&p.value.discount_rate)) {
+        } else if !(p.value.discount_rate.is_finite()
+            && (0.0..=10.0).contains(&p.value.discount_rate))
+        {
             Err(TrainError::BadDiscountRate {
                 rate: p.value.discount_rate,
             })

@@ -113,9 +113,8 @@ fn population(
                         .iter()
                         .filter(|t| t.day < as_of && !in_window(t.day, as_of, window))
                         .count() as u64;
-                    let rfm = compute_rfm(txns, as_of, window).and_then(|r| {
-                        Some((r.values(), purchase_summary(txns, as_of, window)?))
-                    });
+                    let rfm = compute_rfm(txns, as_of, window)
+                        .and_then(|r| Some((r.values(), purchase_summary(txns, as_of, window)?)));
                     (after, before, rfm)
                 })
                 .collect();
@@ -402,6 +401,7 @@ pub fn train(
         },
         migration,
         value_skipped: predicted.skipped,
+        holdout: None,
     };
     let columns = f
         .cands
@@ -467,7 +467,11 @@ fn featurize(
     loaded: &mut Loaded,
 ) -> Result<Featured> {
     let (log, table) = (loaded.log.as_ref(), loaded.table.as_ref());
-    let as_of = params.as_of.or(log.map(|l| l.last_day + 1));
+    // With a holdout the model is trained as of its start: the last days are the check's.
+    let as_of = params
+        .as_of
+        .or(log.map(|l| l.last_day + 1))
+        .map(|d| d - params.holdout_days.unwrap_or(0) as i32);
     let mut report = DataReport {
         transactions: log.map(|l| l.cleaning.clone()),
         ..Default::default()

@@ -158,7 +158,9 @@ mod tests {
 
     #[test]
     fn too_few_repeat_buyers_is_a_reason_not_an_error() {
-        let data: Vec<Rfm> = (0..50).map(|i| Rfm::new(0.0, 0.0, 10.0 + i as f64, 0.0)).collect();
+        let data: Vec<Rfm> = (0..50)
+            .map(|i| Rfm::new(0.0, 0.0, 10.0 + i as f64, 0.0))
+            .collect();
         let reason = fit(&data, &ValueParams::default()).unwrap_err();
         assert!(reason.contains("repeat buyers"), "{reason}");
     }
@@ -168,7 +170,9 @@ mod tests {
         let data = customers(2_000);
         let record = fit(&data, &ValueParams::default()).unwrap().unwrap();
         let values = predict_all(&record, &data).unwrap();
-        let labels: Vec<usize> = (0..data.len()).map(|i| usize::from(data[i].x > 0.0)).collect();
+        let labels: Vec<usize> = (0..data.len())
+            .map(|i| usize::from(data[i].x > 0.0))
+            .collect();
         let seg = segment_predictions(&values, &labels, 2);
         let share: f64 = seg.iter().map(|s| s.share_predicted_clv).sum();
         assert_relative_eq!(share, 1.0, max_relative = 1e-12);

@@ -485,18 +485,20 @@ fn score_body(state: &AppState, loaded: &LoadedModel, body: &[u8]) -> Result<Vec
             results.push(ScoreResult::unscored(p.customer_id, p.warnings));
             continue;
         }
-        let mut s = model.score(&p.raw, p.summary.as_ref(), &mut scratch).map_err(|e| {
-            let (code, field) = match &e {
-                crate::features::FeatureError::Unscorable { feature, .. } => {
-                    ("out_of_range", format!("customers[{i}].{feature}"))
-                }
-                crate::features::FeatureError::WrongType { feature, .. } if feature != "*" => {
-                    ("invalid_value", format!("customers[{i}].{feature}"))
-                }
-                _ => ("invalid_value", format!("customers[{i}]")),
-            };
-            ApiError::new(ApiErrorKind::Invalid, code, e.to_string()).with_field(field)
-        })?;
+        let mut s = model
+            .score(&p.raw, p.summary.as_ref(), &mut scratch)
+            .map_err(|e| {
+                let (code, field) = match &e {
+                    crate::features::FeatureError::Unscorable { feature, .. } => {
+                        ("out_of_range", format!("customers[{i}].{feature}"))
+                    }
+                    crate::features::FeatureError::WrongType { feature, .. } if feature != "*" => {
+                        ("invalid_value", format!("customers[{i}].{feature}"))
+                    }
+                    _ => ("invalid_value", format!("customers[{i}]")),
+                };
+                ApiError::new(ApiErrorKind::Invalid, code, e.to_string()).with_field(field)
+            })?;
         let mut warnings = p.warnings;
         warnings.append(&mut s.warnings);
         let seg = &model.file.segments[s.index];
