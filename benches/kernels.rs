@@ -82,7 +82,9 @@ fn scoring(c: &mut Criterion) {
                 &Default::default(),
             )
             .expect("valid");
-            model.score(&p.raw, &mut scratch).expect("scores")
+            model
+                .score(&p.raw, p.summary.as_ref(), &mut scratch)
+                .expect("scores")
         })
     });
 }

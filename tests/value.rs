@@ -290,6 +290,15 @@ fn holdout_check_matches_lifetimes_on_cdnow() {
         LIFETIMES_HOLDOUT.1
     );
     assert_eq!(h["by_segment"].as_array().unwrap().len(), 3);
+    let report = std::fs::read_to_string(dir.path().join("m/default/v1/report.html")).unwrap();
+    for part in [
+        "id=\"predicted\"",
+        "id=\"holdout\"",
+        "Holdout purchases by calibration repeat purchases",
+        "23,570 customers",
+    ] {
+        assert!(report.contains(part), "report.html lacks {part}");
+    }
     // `custseg evaluate` on the saved model gives the same check.
     let out = custseg(
         &[

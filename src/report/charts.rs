@@ -268,6 +268,93 @@ fn k_curve_inner(c: &KCurve) -> Result<String, Box<dyn std::error::Error>> {
     Ok(finish(buf, ""))
 }
 
+/// lifetimes' `plot_calibration_purchases_vs_holdout_purchases`: the mean actual and mean
+/// predicted holdout purchases of the customers with each number of calibration repeat
+/// purchases (`rows`: label, actual, predicted), as two lines.
+pub fn calibration_vs_holdout(rows: &[(String, f64, f64)]) -> String {
+    match calibration_inner(rows) {
+        Ok(s) => s,
+        Err(e) => failed("calibration vs holdout", e),
+    }
+}
+
+fn calibration_inner(rows: &[(String, f64, f64)]) -> Result<String, Box<dyn std::error::Error>> {
+    let (w, h) = (560u32, 320u32);
+    let mut buf = String::new();
+    let n = rows.len().max(1) as i32;
+    let hi = rows
+        .iter()
+        .flat_map(|r| [r.1, r.2])
+        .filter(|v| v.is_finite())
+        .fold(0.0_f64, f64::max);
+    let (_, hi) = padded(0.0, hi, 0.1);
+    let labels: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
+    {
+        let root = SVGBackend::with_string(&mut buf, (w, h)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "Holdout purchases by calibration repeat purchases",
+                (FONT, 17),
+            )
+            .margin(8)
+            .x_label_area_size(40)
+            .y_label_area_size(52)
+            .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), 0.0..hi)?;
+        let fmt_y = |v: &f64| short_number(*v);
+        let fmt_x = |v: &f64| {
+            let i = v.round();
+            if (v - i).abs() < 1e-9 && i >= 0.0 {
+                labels.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        };
+        chart
+            .configure_mesh()
+            .light_line_style(TRANSPARENT)
+            .bold_line_style(GRID)
+            .x_labels(rows.len() * 2 + 1)
+            .x_label_formatter(&fmt_x)
+            .y_labels(5)
+            .y_label_formatter(&fmt_y)
+            .x_desc("repeat purchase days in calibration")
+            .y_desc("mean purchase days in holdout")
+            .label_style((FONT, 14))
+            .axis_desc_style((FONT, 14))
+            .draw()?;
+        let series = [(0usize, "actual", PALETTE[0]), (1, "predicted", PALETTE[1])];
+        for (k, name, color) in series {
+            let pts: Vec<(f64, f64)> = rows
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (i as f64, if k == 0 { r.1 } else { r.2 }))
+                .filter(|p| p.1.is_finite())
+                .collect();
+            let c = rgb(color);
+            chart
+                .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2)))?
+                .label(name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2))
+                });
+            chart.draw_series(
+                pts.iter()
+                    .map(|&p| Circle::new(p, 3, ShapeStyle::from(&c).filled())),
+            )?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .label_font((FONT, 14))
+            .border_style(GRID)
+            .background_style(WHITE)
+            .draw()?;
+        root.present()?;
+    }
+    Ok(finish(buf, ""))
+}
+
 /// One row of a horizontal bar chart: a label, its colour and bar values (0..1 shares).
 pub struct BarRow {
     pub label: String,

@@ -14,6 +14,7 @@
 
 pub mod charts;
 pub mod pca;
+mod value;
 
 use std::fmt::Write as _;
 
@@ -89,6 +90,10 @@ pub fn render(out: &TrainOutput) -> String {
     header(&mut h, out);
     segments_section(&mut h, &m.segments);
     value_section(&mut h, m);
+    value::predicted_section(&mut h, m);
+    if let Some(r) = &out.metrics.holdout {
+        value::holdout_section(&mut h, r);
+    }
     k_search_section(&mut h, m, &out.metrics);
     rfm_section(&mut h, &m.segments);
     demographics_section(&mut h, &m.segments);

@@ -50,7 +50,7 @@ pub struct TrainValidParams {
     pub value: ValueParams,
     /// Keep the last `holdout_days` before `as_of` out: the model is trained as of
     /// `as_of − holdout_days`, and the caller can check its predictions on those days
-    /// ([`crate::evaluate`]).
+    /// (`custseg evaluate`).
     #[serde(default)]
     pub holdout_days: Option<u32>,
 }
