@@ -68,9 +68,7 @@ pub fn holdout(
     inputs: &HoldoutInputs,
     progress: &Progress,
 ) -> Result<HoldoutRecord> {
-    let mut map = inputs.map.clone();
-    map.pairs = model.file.input.column_map.clone();
-    map.pairs.extend(inputs.map.pairs.iter().cloned());
+    let map = model.column_map_with(&inputs.map);
     let rules = model.file.params.row_rules();
     let log = data::read_transactions(&inputs.transactions, &map, &rules, progress)?;
     let as_of = inputs.as_of.unwrap_or(log.last_day + 1);

@@ -39,11 +39,10 @@ fn cdnow_store() -> &'static Path {
     DIR.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         let cdnow = dataset("CDNOW_master.txt");
-        let out = custseg(
+        let out = train_cli(
+            dir.path(),
+            &cdnow,
             &[
-                "train",
-                "--transactions",
-                cdnow.to_str().unwrap(),
                 "--as-of",
                 "1997-10-01",
                 "--k",
@@ -56,12 +55,18 @@ fn cdnow_store() -> &'static Path {
                 "--models-dir",
                 "models",
             ],
-            dir.path(),
         );
         assert!(out.status.success(), "{}", text(&out));
         dir
     })
     .path()
+}
+
+/// `custseg train --transactions LOG EXTRA…` in `dir`.
+fn train_cli(dir: &Path, log: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["train", "--transactions", log.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    custseg(&args, dir)
 }
 
 fn model_json(dir: &Path) -> serde_json::Value {
@@ -122,11 +127,10 @@ fn trained_value_model_matches_lifetimes_on_cdnow() {
 fn expected_purchases_over_a_horizon_match_lifetimes() {
     let dir = tempfile::tempdir().unwrap();
     let cdnow = dataset("CDNOW_master.txt");
-    let out = custseg(
+    let out = train_cli(
+        dir.path(),
+        &cdnow,
         &[
-            "train",
-            "--transactions",
-            cdnow.to_str().unwrap(),
             "--as-of",
             "1997-10-01",
             "--k",
@@ -139,7 +143,6 @@ fn expected_purchases_over_a_horizon_match_lifetimes() {
             "--models-dir",
             "m",
         ],
-        dir.path(),
     );
     assert!(out.status.success(), "{}", text(&out));
     let cols = by_id(
@@ -250,11 +253,10 @@ fn http_customers_from_transactions_get_the_training_values() {
 fn holdout_check_matches_lifetimes_on_cdnow() {
     let dir = tempfile::tempdir().unwrap();
     let cdnow = dataset("CDNOW_master.txt");
-    let out = custseg(
+    let out = train_cli(
+        dir.path(),
+        &cdnow,
         &[
-            "train",
-            "--transactions",
-            cdnow.to_str().unwrap(),
             "--k",
             "3",
             "--n-init",
@@ -264,7 +266,6 @@ fn holdout_check_matches_lifetimes_on_cdnow() {
             "--models-dir",
             "m",
         ],
-        dir.path(),
     );
     assert!(out.status.success(), "{}", text(&out));
     assert!(
@@ -340,18 +341,7 @@ fn one_time_buyers(dir: &Path) -> std::path::PathBuf {
 fn too_few_repeat_buyers_saves_the_model_without_value_and_says_why() {
     let dir = tempfile::tempdir().unwrap();
     let log = one_time_buyers(dir.path());
-    let out = custseg(
-        &[
-            "train",
-            "--transactions",
-            log.to_str().unwrap(),
-            "--k",
-            "2",
-            "--models-dir",
-            "m",
-        ],
-        dir.path(),
-    );
+    let out = train_cli(dir.path(), &log, &["--k", "2", "--models-dir", "m"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         text(&out).contains("warning: no value model: bg_nbd: 0 repeat buyers, at least 30"),

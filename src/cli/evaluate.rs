@@ -6,13 +6,12 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use clap::Args;
 
-use custseg::data::ColumnMap;
 use custseg::evaluate::{HoldoutInputs, ValueSource};
 use custseg::model::format::HoldoutRecord;
 use custseg::progress::Progress;
 use custseg::value::holdout::GroupRow;
 
-use super::{parse_as_of, parse_date_format, resolve_model_path, UsageError};
+use super::{parse_as_of, resolve_model_path, scoring_map, UsageError};
 
 #[derive(Args, Debug)]
 pub struct EvaluateArgs {
@@ -59,12 +58,7 @@ pub fn run(a: EvaluateArgs) -> Result<()> {
     }
     let dir = resolve_model_path(&a.model, a.models_dir.as_deref(), a.allow_symlinks)?;
     let model = custseg::Model::load(&dir)?;
-    let mut map = ColumnMap::parse(&a.map)?;
-    map.date_format = a
-        .date_format
-        .as_deref()
-        .map(|f| parse_date_format(f, "--date-format"))
-        .transpose()?;
+    let map = scoring_map(&a.map, a.date_format.as_deref())?;
     let inputs = HoldoutInputs {
         transactions: a.transactions,
         customers: a.customers,

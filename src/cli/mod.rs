@@ -1126,18 +1126,22 @@ fn print_imputed(model: &custseg::Model, s: &custseg::score::batch::BatchSummary
     }
 }
 
+/// `--map` pairs and `--date-format` of a command that reads data for a model.
+fn scoring_map(pairs: &[String], date_format: Option<&str>) -> Result<ColumnMap> {
+    let mut map = ColumnMap::parse(pairs)?;
+    map.date_format = date_format
+        .map(|f| parse_date_format(f, "--date-format"))
+        .transpose()?;
+    Ok(map)
+}
+
 fn score(a: ScoreArgs) -> Result<()> {
     if a.input.is_empty() {
         anyhow::bail!(UsageError("give --input PATH".into()));
     }
     let dir = resolve_model_path(&a.model, a.models_dir.as_deref(), a.allow_symlinks)?;
     let model = custseg::Model::load(&dir)?;
-    let mut map = ColumnMap::parse(&a.map)?;
-    map.date_format = a
-        .date_format
-        .as_deref()
-        .map(|f| parse_date_format(f, "--date-format"))
-        .transpose()?;
+    let map = scoring_map(&a.map, a.date_format.as_deref())?;
     if let Some(share) = a.max_dropped_share.filter(|s| !(0.0..=1.0).contains(s)) {
         anyhow::bail!(UsageError(format!(
             "--max-dropped-share {share}: expected a share between 0 and 1 (1 disables the check)"

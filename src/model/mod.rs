@@ -180,6 +180,15 @@ impl Model {
         Self::from_file(file, path)
     }
 
+    /// The column mapping scoring applies: the model's own `--map` pairs, then `extra`'s
+    /// (which win), with `extra`'s date format.
+    pub fn column_map_with(&self, extra: &crate::data::ColumnMap) -> crate::data::ColumnMap {
+        let mut map = extra.clone();
+        map.pairs = self.file.input.column_map.clone();
+        map.pairs.extend(extra.pairs.iter().cloned());
+        map
+    }
+
     /// Validates a model file held in memory (a freshly trained one); `path` is used in
     /// messages.
     pub fn from_file(file: ModelFile, path: &Path) -> Result<Model, ModelError> {

@@ -185,9 +185,7 @@ pub fn score_to(
     name: &Path,
     progress: &Progress,
 ) -> Result<BatchSummary> {
-    let mut map = input.map.clone();
-    map.pairs = model.file.input.column_map.clone();
-    map.pairs.extend(input.map.pairs.iter().cloned());
+    let map = model.column_map_with(&input.map);
     let mut summary = BatchSummary {
         per_segment: vec![0; model.file.k],
         ..Default::default()
