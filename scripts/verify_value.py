@@ -13,7 +13,13 @@ Run by scripts/verify_value.sh, which builds `examples/value_cdnow.rs` and passe
      (this checks the formulas);
    - each at its own fit (end to end): reported, and within 1e-4 relative for BG/NBD.
    and the 360-day CLV at 10 %/year vs customer_lifetime_value(time=12, freq="D").
-4. Fits custseg and lifetimes on lifetimes' CDNOW 1/10 sample summary (2,357 customers, weeks)
+4. End to end through the CLI: `custseg train --as-of 1997-10-01 --keep-duplicates` (every
+   line kept, as lifetimes keeps them) for BG/NBD and for Pareto/NBD: `value_model` in
+   model.json within 1% of lifetimes, `p_alive` and `expected_orders` (273 days) of every
+   customer in assignments.csv within 1e-4 relative of lifetimes at its own fit; and `train
+   --holdout-days 273` against lifetimes' calibration_and_holdout_data: the total predicted
+   and actual holdout purchase days.
+5. Fits custseg and lifetimes on lifetimes' CDNOW 1/10 sample summary (2,357 customers, weeks)
    and prints both beside the published figures.
 
 Exits 1 if a check fails. Prints the figures that src/value/cdnow_tests.rs hard-codes.
@@ -211,10 +217,52 @@ def published_sample(binary, lifetimes_dir):
             print(f"  {key:10s} {name:5s} {pub:10.4f} {ours:10.4f} {theirs:10.4f}   custseg vs published {rel(ours, pub):.1e}")
 
 
+def cli_end_to_end(cli, cdnow, tx, summary, fits):
+    print("\nEnd to end: custseg train on CDNOW_master (as of 1997-10-01, every line kept, 273-day horizon)")
+    from lifetimes.utils import calibration_and_holdout_data
+    f, r, T = (summary[c].values for c in ["frequency", "recency", "T"])
+    with tempfile.TemporaryDirectory() as d:
+        for key in ["bg_nbd", "pareto_nbd"]:
+            base = [cli, "train", "--transactions", cdnow, "--k", "4", "--n-init", "1", "--keep-duplicates",
+                    "--value-model", key, "--models-dir", os.path.join(d, key)]
+            subprocess.run(base + ["--as-of", "1997-10-01", "--horizon-days", "273"], check=True,
+                           stdout=subprocess.DEVNULL)
+            v1 = os.path.join(d, key, "default", "v1")
+            vm = json.load(open(os.path.join(v1, "model.json")))["value_model"]
+            own = fits[key + "_tight"] if key + "_tight" in fits else fits[key]
+            worst = max(rel(vm["params"][n], own.params_[n]) for n in NAMES[key])
+            check(worst < 0.01, f"{key:10s} model.json value_model params vs lifetimes: max rel {worst:.2e}")
+            a = pd.read_csv(os.path.join(v1, "assignments.csv"), dtype={"customer_id": str}).set_index("customer_id")
+            a = a.loc[summary.index]
+            for col, theirs in [
+                ("p_alive", own.conditional_probability_alive(f, r, T)),
+                ("expected_orders", own.conditional_expected_number_of_purchases_up_to_time(273, f, r, T)),
+            ]:
+                d_max = rel(a[col].values, np.ravel(theirs)).max()
+                check(d_max < 1e-4, f"{key:10s} assignments.csv {col:15s} vs lifetimes (own fits): max rel {d_max:.2e}")
+            subprocess.run([cli, "train", "--transactions", cdnow, "--k", "4", "--n-init", "1", "--keep-duplicates",
+                            "--value-model", key, "--holdout-days", "273", "--models-dir", os.path.join(d, "h" + key)],
+                           check=True, stdout=subprocess.DEVNULL)
+            h = json.load(open(os.path.join(d, "h" + key, "default", "v1", "metrics.json")))["holdout"]
+            cal = calibration_and_holdout_data(tx, "customer_id", "date", calibration_period_end="1997-09-30",
+                                               observation_period_end="1998-06-30", freq="D")
+            cls = BetaGeoFitter if key == "bg_nbd" else ParetoNBDFitter
+            m = cls(penalizer_coef=0.0).fit(cal["frequency_cal"], cal["recency_cal"], cal["T_cal"])
+            pred = np.ravel(m.conditional_expected_number_of_purchases_up_to_time(
+                273, cal["frequency_cal"].values, cal["recency_cal"].values, cal["T_cal"].values)).sum()
+            ours = h["summary"]["orders"]
+            check(rel(ours["predicted_total"], pred) < 1e-3,
+                  f"{key:10s} holdout predicted purchase days custseg {ours['predicted_total']:.2f}, lifetimes {pred:.2f}")
+            check(ours["actual_total"] == cal["frequency_holdout"].sum(),
+                  f"{key:10s} holdout actual purchase days custseg {ours['actual_total']:.0f}, "
+                  f"lifetimes {cal['frequency_holdout'].sum():.0f}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--custseg", required=True, help="the value_cdnow example binary")
     ap.add_argument("--cdnow", default="data/public/CDNOW_master.txt")
+    ap.add_argument("--cli", help="the custseg binary, for the end-to-end checks")
     args = ap.parse_args()
     print(f"lifetimes {lifetimes.__version__}, numpy {np.__version__}, pandas {pd.__version__}")
 
@@ -243,6 +291,8 @@ def main():
     for key in ["bg_nbd", "pareto_nbd", "gamma_gamma"]:
         print(f"  custseg {key} convergence: {out[key].get('convergence')}")
     print_test_figures(out, summary, fits, out["horizon"])
+    if args.cli:
+        cli_end_to_end(args.cli, args.cdnow, tx, summary, fits)
     published_sample(args.custseg, os.path.dirname(lifetimes.__file__))
 
     if FAILURES:

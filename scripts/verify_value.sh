@@ -22,5 +22,6 @@ if ! "$venv/bin/python" -c 'import lifetimes, sys; sys.exit(lifetimes.__version_
 fi
 cd "$root"
 target=${CARGO_TARGET_DIR:-$root/target}
-cargo build --release --quiet --example value_cdnow
-exec "$venv/bin/python" scripts/verify_value.py --custseg "$target/release/examples/value_cdnow" "$@"
+cargo build --release --quiet --example value_cdnow --bin custseg
+exec "$venv/bin/python" scripts/verify_value.py --custseg "$target/release/examples/value_cdnow" \
+    --cli "$target/release/custseg" "$@"
