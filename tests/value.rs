@@ -408,3 +408,74 @@ fn a_model_with_an_invalid_value_model_does_not_load() {
     let err = custseg::Model::from_slice(&bytes, Path::new("model.json")).unwrap_err();
     assert!(err.to_string().contains("alpha"), "{err}");
 }
+
+#[test]
+fn tiers_can_follow_predicted_clv() {
+    let dir = tempfile::tempdir().unwrap();
+    let cdnow = dataset("CDNOW_master.txt");
+    std::fs::write(
+        dir.path().join("c.toml"),
+        "[segments]\ntier_by = \"predicted_clv\"\n",
+    )
+    .unwrap();
+    let out = train_cli(
+        dir.path(),
+        &cdnow,
+        &[
+            "--k",
+            "4",
+            "--n-init",
+            "1",
+            "--config",
+            "c.toml",
+            "--models-dir",
+            "m",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let m = model_json(&dir.path().join("m/default/v1"));
+    let mut segs: Vec<(f64, String)> = m["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["predicted"]["predicted_clv"].as_f64().unwrap(),
+                s["tier"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    segs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    assert_eq!(segs.first().unwrap().1, "low", "{segs:?}");
+    assert_eq!(segs.last().unwrap().1, "high", "{segs:?}");
+    let bad = custseg(
+        &[
+            "train",
+            "--transactions",
+            cdnow.to_str().unwrap(),
+            "--config",
+            "bad.toml",
+        ],
+        dir.path(),
+    );
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "[segments]\ntier_by = \"clv\"\n",
+    )
+    .unwrap();
+    let bad_after = custseg(
+        &[
+            "train",
+            "--transactions",
+            cdnow.to_str().unwrap(),
+            "--config",
+            "bad.toml",
+            "--models-dir",
+            "x",
+        ],
+        dir.path(),
+    );
+    assert!(!bad.status.success());
+    assert_eq!(bad_after.status.code(), Some(2), "{}", text(&bad_after));
+    assert!(text(&bad_after).contains("tier_by"), "{}", text(&bad_after));
+}
