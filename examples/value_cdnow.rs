@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --release --example value_cdnow -- cdnow data/public/CDNOW_master.txt 1997-09-30 out.json
-//! cargo run --release --example value_cdnow -- summary cdnow_customers_summary_with_transactions.csv out.json
+//! cargo run --release --example value_cdnow -- summary cdnow_customers_summary_with_transactions.csv out.json [--fit-only]
 //! cargo run --release --example value_cdnow -- speed 1000000 [--whole-days]
 //! ```
 //!
@@ -13,7 +13,9 @@
 //! summed amounts. It fits BG/NBD, Pareto/NBD and Gamma-Gamma and writes, per customer,
 //! p_alive, the expected purchases over 273 days (39 weeks) and the 360-day CLV at 10 %/year.
 //! `summary` fits a ready summary (columns x|frequency, t_x|recency, T and optionally
-//! zbar|monetary_value). `speed` times the fits on simulated customers.
+//! zbar|monetary_value); with `--fit-only` it writes the fits (parameters, convergence, fit
+//! times) without the per-customer predictions, as benches/compare_value.py times it.
+//! `speed` times the fits on simulated customers.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -21,7 +23,8 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use custseg::value::{
-    simulate, BgNbd, ClvSettings, FitOptions, GammaGamma, ParetoNbd, PurchaseModel, Rfm,
+    simulate, BgNbd, ClvSettings, FitOptions, Fitted, GammaGamma, ParetoNbd, PurchaseModel, Rfm,
+    ValueError,
 };
 use serde_json::{json, Value};
 
@@ -50,10 +53,14 @@ fn run(args: Vec<String>) -> Result<()> {
             let (ids, data) = read_summary(path)?;
             write(out, &fit_all(&ids, &data, false)?)
         }
+        ["summary", path, out, "--fit-only"] => {
+            let (_, data) = read_summary(path)?;
+            write(out, &fits(&data)?.summary())
+        }
         ["speed", n] => speed(n.parse().context("customer count")?, false),
         ["speed", n, "--whole-days"] => speed(n.parse().context("customer count")?, true),
         _ => bail!(
-            "usage: value_cdnow cdnow PATH AS_OF OUT | summary PATH OUT | speed N [--whole-days]"
+            "usage: value_cdnow cdnow PATH AS_OF OUT | summary PATH OUT [--fit-only] | speed N [--whole-days]"
         ),
     }
 }
@@ -153,7 +160,32 @@ fn read_summary(path: &str) -> Result<(Vec<String>, Vec<Rfm>)> {
     Ok((ids, data))
 }
 
-fn fit_all(ids: &[String], data: &[Rfm], days: bool) -> Result<Value> {
+/// The three fits of one summary, each timed.
+struct Fits {
+    bg: Fitted<BgNbd>,
+    pn: Fitted<ParetoNbd>,
+    gg: std::result::Result<Fitted<GammaGamma>, ValueError>,
+    ms: Value,
+}
+
+impl Fits {
+    /// Parameters, convergence and fit times, without per-customer output.
+    fn summary(&self) -> Value {
+        let spend = match &self.gg {
+            Ok(g) => json!({ "params": g.params, "convergence": g.convergence }),
+            Err(e) => json!({ "error": e.to_string() }),
+        };
+        json!({
+            "bg_nbd": { "params": self.bg.params, "convergence": self.bg.convergence },
+            "pareto_nbd": { "params": self.pn.params, "convergence": self.pn.convergence },
+            "gamma_gamma": spend,
+            "fit_ms": self.ms,
+            "threads": rayon::current_num_threads(),
+        })
+    }
+}
+
+fn fits(data: &[Rfm]) -> Result<Fits> {
     let options = FitOptions::default();
     let clock = Instant::now();
     let bg = BgNbd::fit(data, &options)?;
@@ -164,6 +196,16 @@ fn fit_all(ids: &[String], data: &[Rfm], days: bool) -> Result<Value> {
     let clock = Instant::now();
     let gg = GammaGamma::fit(data, &options);
     let gg_ms = clock.elapsed().as_secs_f64() * 1e3;
+    Ok(Fits {
+        bg,
+        pn,
+        gg,
+        ms: json!({ "bg_nbd": bg_ms, "pareto_nbd": pn_ms, "gamma_gamma": gg_ms }),
+    })
+}
+
+fn fit_all(ids: &[String], data: &[Rfm], days: bool) -> Result<Value> {
+    let Fits { bg, pn, gg, ms } = fits(data)?;
     let horizon = if days { 273.0 } else { 39.0 };
     let clv = ClvSettings {
         horizon_days: 360.0,
@@ -190,7 +232,7 @@ fn fit_all(ids: &[String], data: &[Rfm], days: bool) -> Result<Value> {
         "bg_nbd": { "params": bg.params, "convergence": bg.convergence, "predictions": per_customer(PurchaseModel::BgNbd(bg.params)) },
         "pareto_nbd": { "params": pn.params, "convergence": pn.convergence, "predictions": per_customer(PurchaseModel::ParetoNbd(pn.params)) },
         "gamma_gamma": spend,
-        "fit_ms": { "bg_nbd": bg_ms, "pareto_nbd": pn_ms, "gamma_gamma": gg_ms },
+        "fit_ms": ms,
     }))
 }
 

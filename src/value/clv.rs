@@ -25,6 +25,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::special::expm1_over;
 use super::{BgNbd, GammaGamma, ParetoNbd, Rfm, ValueError};
 
 /// Days in the year of the annual discount rate.
@@ -86,18 +87,125 @@ impl PurchaseModel {
 
     /// Σ over 30-day steps of the discounted expected purchases (the CLV without the spend).
     pub fn discounted_expected_purchases(&self, c: &Rfm, s: &ClvSettings) -> f64 {
+        self.horizon(c, s).discounted
+    }
+
+    /// P(alive), the expected purchases over the horizon and their discounted sum, in one pass
+    /// over the discounting steps: the last step ends at the horizon, and Pareto/NBD's P(alive)
+    /// (its two ₂F₁, most of the cost of an expectation) is computed once, not once per step.
+    fn horizon(&self, c: &Rfm, s: &ClvSettings) -> Horizon {
+        let p_alive = self.p_alive(c);
+        let mut bg = match self {
+            PurchaseModel::BgNbd(m) => Ok(BgSteps::new(m, c, p_alive)),
+            PurchaseModel::ParetoNbd(m) => Err(m),
+        };
+        let mut expected = |t: f64| match &mut bg {
+            Ok(steps) => steps.expected(t),
+            Err(m) => m.conditional_expected_purchases_given_p_alive(t, c, p_alive),
+        };
         let steps = (s.horizon_days / STEP_DAYS).ceil() as usize;
         let ln_discount = s.annual_discount_rate.ln_1p() / DAYS_PER_YEAR;
-        let mut previous = 0.0;
-        let mut total = 0.0;
+        let (mut previous, mut last) = (0.0, f64::NAN);
+        let mut discounted = 0.0;
         for i in 1..=steps {
             let t = (i as f64 * STEP_DAYS).min(s.horizon_days);
-            let e = self.conditional_expected_purchases(t, c);
-            total += (e - previous).max(0.0) * (-ln_discount * t).exp();
-            previous = e;
+            let e = expected(t);
+            discounted += (e - previous).max(0.0) * (-ln_discount * t).exp();
+            (previous, last) = (e, t);
         }
-        total
+        // The last step ends at the horizon (steps·30 ≥ horizon) but for rounding.
+        let expected_orders = if last == s.horizon_days {
+            previous
+        } else {
+            expected(s.horizon_days)
+        };
+        Horizon {
+            p_alive,
+            expected_orders,
+            discounted,
+        }
     }
+}
+
+/// BG/NBD's expected purchases of one customer at the discounting steps: the bgnbd module's
+///
+/// E(t) = P(alive) · [c·(1 − (1−z)^(a−1))/(a−1) − (1−z)^(a−1)·S(z)],   z = t/(α+T+t),
+/// S(z) = Σₙ≥₁ sₙ zⁿ,   s₁ = a+b−1−r,   sₙ₊₁/sₙ = (a+b−1−r+n)(a−1+n)/((c+n)(n+1)),
+///
+/// c = a+b+x−1, with P(alive) computed once and the coefficients sₙ, which depend on x alone,
+/// once for all steps (as far as the longest series needs them) instead of a division per
+/// term and step; S stops at the same test as `BgNbd::conditional_expected_purchases`'s, and a
+/// z above 0.9, where that may sum ₂F₁ by the 1−z transformation instead, is left to it.
+struct BgSteps<'a> {
+    model: &'a BgNbd,
+    customer: &'a Rfm,
+    p_alive: f64,
+    c: f64,
+    eps: f64,
+    s1: f64,
+    /// (sₙ₊₁/sₙ, sₙ₊₁) for n = 1, 2, …
+    coefficients: Vec<(f64, f64)>,
+}
+
+impl<'a> BgSteps<'a> {
+    fn new(model: &'a BgNbd, customer: &'a Rfm, p_alive: f64) -> Self {
+        BgSteps {
+            model,
+            customer,
+            p_alive,
+            c: model.a + model.b + customer.x - 1.0,
+            eps: model.a - 1.0,
+            s1: model.a + model.b - 1.0 - model.r,
+            coefficients: Vec::with_capacity(256),
+        }
+    }
+
+    fn expected(&mut self, t: f64) -> f64 {
+        if t <= 0.0 {
+            return 0.0;
+        }
+        let at = self.model.alpha + self.customer.t;
+        let z = t / (at + t);
+        if z > 0.9 {
+            return self.model.conditional_expected_purchases(t, self.customer);
+        }
+        let ln_1mz = -(t / at).ln_1p();
+        let h1 = -expm1_over(self.eps, ln_1mz);
+        let bracket = self.c * h1 - (self.eps * ln_1mz).exp() * self.series(z);
+        (self.p_alive * bracket).max(0.0)
+    }
+
+    /// S(z), 0 < z ≤ 0.9.
+    fn series(&mut self, z: f64) -> f64 {
+        let mut zn = z;
+        let mut term = self.s1 * z;
+        let mut sum = term;
+        for n in 1..5_000_000_usize {
+            if n > self.coefficients.len() {
+                let k = n as f64;
+                let rho = (self.s1 + k) * (self.eps + k) / ((self.c + k) * (k + 1.0));
+                let previous = self.coefficients.last().map_or(self.s1, |&(_, s)| s);
+                self.coefficients.push((rho, previous * rho));
+            }
+            let (rho, s) = self.coefficients[n - 1];
+            let ratio = rho * z;
+            zn *= z;
+            term = s * zn;
+            sum += term;
+            if term == 0.0 || (ratio.abs() < 1.0 && term.abs() <= 1e-16 * sum.abs() * (1.0 - ratio))
+            {
+                return sum;
+            }
+        }
+        f64::NAN
+    }
+}
+
+/// What [`PurchaseModel::horizon`] gives.
+struct Horizon {
+    p_alive: f64,
+    expected_orders: f64,
+    discounted: f64,
 }
 
 /// Horizon, discounting and the next-order cut-off.
@@ -186,17 +294,11 @@ impl ValueModel {
                 Err(ValueError::NonFinite { model, what })
             }
         };
-        let p_alive = check("p_alive", self.purchases.p_alive(c))?;
-        let expected_orders = check(
-            "expected_orders",
-            self.purchases
-                .conditional_expected_purchases(s.horizon_days, c),
-        )?;
+        let horizon = self.purchases.horizon(c, s);
+        let p_alive = check("p_alive", horizon.p_alive)?;
+        let expected_orders = check("expected_orders", horizon.expected_orders)?;
         let spend = check("expected_spend_per_order", self.spend.expected_spend(c))?;
-        let discounted = check(
-            "predicted_clv",
-            self.purchases.discounted_expected_purchases(c, s),
-        )?;
+        let discounted = check("predicted_clv", horizon.discounted)?;
         let next = check(
             "next_order_in_days",
             self.purchases.median_days_to_next_purchase(c),
@@ -269,6 +371,109 @@ mod tests {
             let got_pn = model(pn).predict(&c, &s).unwrap().predicted_clv;
             assert_relative_eq!(got_bg, want_bg, max_relative = 1e-10);
             assert_relative_eq!(got_pn, want_pn, max_relative = 1e-10);
+        }
+    }
+
+    /// Pareto/NBD's steps are the model's own expression (the same bits); BG/NBD's sum its
+    /// series from tabulated coefficients (the same to rounding).
+    fn same(got: f64, want: f64, purchases: PurchaseModel) {
+        match purchases {
+            PurchaseModel::ParetoNbd(_) => assert_eq!(got.to_bits(), want.to_bits()),
+            PurchaseModel::BgNbd(_) => assert_relative_eq!(got, want, max_relative = 1e-13),
+        }
+    }
+
+    #[test]
+    fn predict_gives_what_the_per_quantity_methods_give() {
+        // predict shares P(alive) and the horizon's expectation between its outputs; each must
+        // still be what the model's own method gives.
+        let models = [
+            PurchaseModel::BgNbd(BgNbd {
+                r: 0.2426,
+                alpha: 30.9,
+                a: 0.7929,
+                b: 2.4258,
+            }),
+            PurchaseModel::ParetoNbd(ParetoNbd {
+                r: 0.5534,
+                alpha: 74.1,
+                s: 0.6061,
+                beta: 81.6,
+            }),
+            PurchaseModel::ParetoNbd(ParetoNbd {
+                r: 0.8,
+                alpha: 40.0,
+                s: 0.7,
+                beta: 15.0,
+            }),
+        ];
+        let customers = [
+            Rfm::new(0.0, 0.0, 200.0, 0.0),
+            Rfm::new(2.0, 213.0, 272.0, 22.35),
+            Rfm::new(7.0, 245.0, 260.0, 40.0),
+            Rfm::new(1.0, 3.0, 365.0, 12.0),
+        ];
+        for horizon_days in [365.0, 360.0, 45.5, 1.0, 3650.0] {
+            let s = ClvSettings {
+                horizon_days,
+                ..ClvSettings::default()
+            };
+            for purchases in models {
+                for c in &customers {
+                    let v = model(purchases).predict(c, &s).unwrap();
+                    assert_eq!(v.p_alive.to_bits(), purchases.p_alive(c).to_bits());
+                    let e = purchases.conditional_expected_purchases(horizon_days, c);
+                    same(v.expected_orders, e, purchases);
+                    // The discounting loop as it was, one expectation per step.
+                    let steps = (horizon_days / STEP_DAYS).ceil() as usize;
+                    let ln_discount = s.annual_discount_rate.ln_1p() / DAYS_PER_YEAR;
+                    let (mut previous, mut want) = (0.0, 0.0);
+                    for i in 1..=steps {
+                        let t = (i as f64 * STEP_DAYS).min(horizon_days);
+                        let e = purchases.conditional_expected_purchases(t, c);
+                        want += (e - previous).max(0.0) * (-ln_discount * t).exp();
+                        previous = e;
+                    }
+                    same(
+                        purchases.discounted_expected_purchases(c, &s),
+                        want,
+                        purchases,
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bg_nbd_steps_match_the_model_everywhere() {
+        // a < 1, a ≈ 1, a > 1, a+b−1−r < 0 (alternating first terms), a long-lived population.
+        let models = [
+            (0.2426, 30.9, 0.7929, 2.4258),
+            (0.5, 20.0, 1.0 + 1e-9, 2.5),
+            (2.0, 3.0, 1.7, 0.2),
+            (0.5, 10.0, 0.3, 0.5),
+            (0.9, 80.0, 0.05, 40.0),
+        ];
+        let mut rng = 12_345_u64;
+        let mut uniform = move || {
+            rng = rng.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (rng >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for (r, alpha, a, b) in models {
+            let m = BgNbd { r, alpha, a, b };
+            for _ in 0..200 {
+                let t = 400.0 * uniform();
+                let x = (30.0 * uniform() * uniform()).floor();
+                let t_x = if x > 0.0 { t * uniform() } else { 0.0 };
+                let c = Rfm::new(x, t_x, t, 10.0);
+                let p_alive = m.p_alive(&c);
+                let mut steps = BgSteps::new(&m, &c, p_alive);
+                // Increasing t as predict asks, past z = 0.9 (the model's own path) for small T.
+                for t in [1.0, 30.0, 90.0, 180.0, 365.0, 720.0, 3650.0] {
+                    let want = m.conditional_expected_purchases(t, &c);
+                    assert_relative_eq!(steps.expected(t), want, max_relative = 1e-12);
+                }
+            }
         }
     }
 

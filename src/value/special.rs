@@ -22,7 +22,9 @@
 //! which for this case has only positive partial numerators (it is a Stieltjes fraction) and
 //! converges for every z < 1 in O(1/√(1−z)) steps instead of the series' O(1/(1−z)). It is
 //! generic over [`Scalar`](super::dual::Scalar), so the likelihood's gradient comes out of the
-//! same code by forward-mode differentiation.
+//! same code by forward-mode differentiation. [`Hyp2f1OneTable`] tabulates the series'
+//! coefficients for one (b, c), which the Pareto/NBD fit shares between the customers with the
+//! same x.
 
 use std::f64::consts::PI;
 
@@ -295,11 +297,19 @@ pub fn hyp2f1_one<S: Scalar>(b: S, c: S, z: S) -> S {
 }
 
 /// ln ₂F₁(1, b; c; z) and its partial derivatives in (b, c, z), for 0 < b < c, 0 ≤ z < 1.
+pub fn ln_hyp2f1_one_grad(b: f64, c: f64, z: f64) -> (f64, [f64; 3]) {
+    let (h, g) = hyp2f1_one_grad(b, c, z);
+    (h.ln(), g)
+}
+
+/// ₂F₁(1, b; c; z) and the partial derivatives of its logarithm in (b, c, z), for 0 < b < c,
+/// 0 ≤ z < 1.
 ///
 /// For z ≤ 0.3 one pass of the series carries the derivatives as running sums
 /// (∂tₙ/∂b = tₙ Σₖ<ₙ 1/(b+k), ∂tₙ/∂c = −tₙ Σₖ<ₙ 1/(c+k), ∂tₙ/∂z = n tₙ/z); above, the continued
-/// fraction is differentiated with [`Dual4`](super::dual::Dual4). The fitting hot path.
-pub fn ln_hyp2f1_one_grad(b: f64, c: f64, z: f64) -> (f64, [f64; 3]) {
+/// fraction is differentiated with [`Dual4`](super::dual::Dual4). [`Hyp2f1OneTable`] sums the
+/// same series faster when b and c are shared by many z.
+pub fn hyp2f1_one_grad(b: f64, c: f64, z: f64) -> (f64, [f64; 3]) {
     if z > 0.3 {
         use super::dual::Dual4;
         let h = hyp2f1_one_fraction(
@@ -307,10 +317,10 @@ pub fn ln_hyp2f1_one_grad(b: f64, c: f64, z: f64) -> (f64, [f64; 3]) {
             Dual4::variable(c, 1),
             Dual4::variable(z, 2),
         );
-        return (h.v.ln(), [h.d[0] / h.v, h.d[1] / h.v, h.d[2] / h.v]);
+        return (h.v, [h.d[0] / h.v, h.d[1] / h.v, h.d[2] / h.v]);
     }
     if z == 0.0 {
-        return (0.0, [0.0, 0.0, b / c]);
+        return (1.0, [0.0, 0.0, b / c]);
     }
     // u = tₙ/z keeps ∂/∂z = Σ n·uₙ free of a division by a tiny z.
     let (mut u, mut sum, mut sb, mut sc) = (1.0 / z, 1.0, 0.0, 0.0);
@@ -332,7 +342,98 @@ pub fn ln_hyp2f1_one_grad(b: f64, c: f64, z: f64) -> (f64, [f64; 3]) {
             break;
         }
     }
-    (sum.ln(), [hb / sum, hc / sum, hz / sum])
+    (sum, [hb / sum, hc / sum, hz / sum])
+}
+
+/// The z up to which [`Hyp2f1OneTable`] sums its series (at most ~750 terms): there the
+/// tabulated series is still about twice as fast as the dual-number continued fraction of
+/// [`hyp2f1_one_grad`] (the two break even near z = 0.98), and a table stays within ~30 kB.
+pub const TABLE_MAX_Z: f64 = 0.95;
+
+/// ₂F₁(1, b; c; z) and the partials of its logarithm in (b, c, z), as [`hyp2f1_one_grad`], for
+/// one pair 0 < b < c and many z: the series' coefficients tₙ = (b)ₙ/(c)ₙ are tabulated once
+/// together with those of its partials (tₙ Σₖ<ₙ 1/(b+k), −tₙ Σₖ<ₙ 1/(c+k), n tₙ) and of its
+/// stopping test, so that a z costs one multiplication and five multiply-adds per term
+/// instead of a division and more (about 4× faster). Terms are tabulated far enough for every
+/// z ≤ min(`z_max`, [`TABLE_MAX_Z`]); a larger z falls back to [`hyp2f1_one_grad`]. The
+/// Pareto/NBD likelihood, whose b and c depend on x alone, builds one per distinct x and
+/// evaluation.
+///
+/// ```
+/// use custseg::value::special::{hyp2f1_one_grad, Hyp2f1OneTable};
+/// let table = Hyp2f1OneTable::new(1.6, 2.2, 0.5);
+/// let (h, g) = table.eval(0.4);
+/// let (want, want_g) = hyp2f1_one_grad(1.6, 2.2, 0.4);
+/// assert!((h / want - 1.0).abs() < 1e-14 && (g[2] / want_g[2] - 1.0).abs() < 1e-14);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Hyp2f1OneTable {
+    b: f64,
+    c: f64,
+    /// Per term n = 1, 2, …: [tₙ, tₙ Σₖ<ₙ 1/(b+k), −tₙ Σₖ<ₙ 1/(c+k), n tₙ, tₙ max(n, Σ, Σ, 1)].
+    terms: Vec<[f64; 5]>,
+    /// Largest z whose series stops within `terms`.
+    z_limit: f64,
+}
+
+impl Hyp2f1OneTable {
+    /// Tabulates the series of ₂F₁(1, b; c; ·) for arguments up to `z_max` (0 < b < c).
+    pub fn new(b: f64, c: f64, z_max: f64) -> Self {
+        let z_max = z_max.clamp(0.0, TABLE_MAX_Z);
+        let mut terms = Vec::new();
+        let (mut t, mut sb, mut sc) = (1.0, 0.0, 0.0);
+        let mut z_limit = z_max;
+        for n in 1..MAX_TERMS {
+            let (bk, ck) = (b + (n - 1) as f64, c + (n - 1) as f64);
+            sb += 1.0 / bk;
+            sc += 1.0 / ck;
+            t *= bk / ck;
+            let nf = n as f64;
+            let stop = t * nf.max(sb).max(sc).max(1.0);
+            terms.push([t, t * sb, -t * sc, nf * t, stop]);
+            // The sum is at least 1: the test below stops every z ≤ z_max by this term.
+            let bound = stop * z_max.powi(n as i32);
+            if !(bound.is_finite() && t.is_finite()) {
+                // NaN parameters: every z > 0 goes to the fallback.
+                z_limit = 0.0;
+                break;
+            }
+            if bound <= EPS {
+                break;
+            }
+        }
+        Hyp2f1OneTable {
+            b,
+            c,
+            terms,
+            z_limit,
+        }
+    }
+
+    /// ₂F₁(1, b; c; z) and the partials of its logarithm in (b, c, z), for 0 ≤ z < 1.
+    pub fn eval(&self, z: f64) -> (f64, [f64; 3]) {
+        if z > self.z_limit {
+            return hyp2f1_one_grad(self.b, self.c, z);
+        }
+        if z == 0.0 {
+            return (1.0, [0.0, 0.0, self.b / self.c]);
+        }
+        let (mut sum, mut hb, mut hc, mut hz) = (1.0, 0.0, 0.0, 0.0);
+        // zⁿ⁻¹ and zⁿ.
+        let (mut before, mut zn) = (1.0, z);
+        for [t, tb, tc, nt, stop] in &self.terms {
+            sum += t * zn;
+            hb += tb * zn;
+            hc += tc * zn;
+            hz += nt * before;
+            if stop * zn <= EPS * sum {
+                return (sum, [hb / sum, hc / sum, hz / sum]);
+            }
+            before = zn;
+            zn *= z;
+        }
+        hyp2f1_one_grad(self.b, self.c, z)
+    }
 }
 
 /// Σ zⁿ (b)ₙ/(c)ₙ: positive terms whose ratio (b+n)/(c+n)·z grows towards z, so after term n
@@ -556,6 +657,31 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn table_matches_the_series_and_the_continued_fraction() {
+        for &(b, c) in &[
+            (0.6, 2.2),
+            (1.6, 2.2),
+            (3.5, 4.1),
+            (1.6, 60.0),
+            (40.0, 41.6),
+        ] {
+            let table = Hyp2f1OneTable::new(b, c, 0.9);
+            // Below 0.3 the series, above the fraction; 0.97 is past the table (fallback).
+            for z in [0.0, 1e-12, 0.05, 0.29, 0.31, 0.6, 0.9, 0.97] {
+                let (h, g) = table.eval(z);
+                let (want, want_g) = hyp2f1_one_grad(b, c, z);
+                assert_relative_eq!(h, want, max_relative = 1e-13);
+                for (gi, wi) in g.iter().zip(want_g) {
+                    assert_relative_eq!(*gi, wi, epsilon = 1e-15, max_relative = 1e-12);
+                }
+            }
+        }
+        // A table for z ≤ 0 only holds a term and sends every z > 0 to the fallback.
+        let (h, _) = Hyp2f1OneTable::new(1.6, 2.2, 0.0).eval(0.5);
+        assert_relative_eq!(h, hyp2f1_one(1.6, 2.2, 0.5), max_relative = 1e-13);
     }
 
     #[test]
