@@ -11,13 +11,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cache="${CUSTSEG_BENCH_CACHE:-$HOME/.cache/custseg}"
-venv=${VALUE_VENV:-$cache/value-venv}
-if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv"
-fi
-if ! "$venv/bin/python" -c 'import lifetimes, sys; sys.exit(lifetimes.__version__ != "0.11.3")' >/dev/null 2>&1; then
-    "$venv/bin/pip" install --quiet lifetimes==0.11.3 numpy==1.26.4 pandas==1.5.3 scipy==1.11.4 autograd==1.6.2
-fi
+. "$root/scripts/value_venv.sh"
 cd "$root"
 target=${CARGO_TARGET_DIR:-$root/target}
 cargo build --release --quiet --example value_cdnow

@@ -13,13 +13,7 @@
 # pandas 1.5.3, scipy 1.11.4, autograd 1.6.2.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-venv=${VALUE_VENV:-$HOME/.cache/custseg/value-venv}
-if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv"
-fi
-if ! "$venv/bin/python" -c 'import lifetimes, sys; sys.exit(lifetimes.__version__ != "0.11.3")' >/dev/null 2>&1; then
-    "$venv/bin/pip" install --quiet lifetimes==0.11.3 numpy==1.26.4 pandas==1.5.3 scipy==1.11.4 autograd==1.6.2
-fi
+. "$root/scripts/value_venv.sh"
 cd "$root"
 target=${CARGO_TARGET_DIR:-$root/target}
 cargo build --release --quiet --example value_cdnow --bin custseg
