@@ -163,7 +163,7 @@ fn read_summary(path: &str) -> Result<(Vec<String>, Vec<Rfm>)> {
 /// The three fits of one summary, each timed.
 struct Fits {
     bg: Fitted<BgNbd>,
-    pn: Fitted<ParetoNbd>,
+    pn: std::result::Result<Fitted<ParetoNbd>, ValueError>,
     gg: std::result::Result<Fitted<GammaGamma>, ValueError>,
     ms: Value,
 }
@@ -177,7 +177,10 @@ impl Fits {
         };
         json!({
             "bg_nbd": { "params": self.bg.params, "convergence": self.bg.convergence },
-            "pareto_nbd": { "params": self.pn.params, "convergence": self.pn.convergence },
+            "pareto_nbd": match &self.pn {
+                Ok(f) => json!({ "params": f.params, "convergence": f.convergence }),
+                Err(e) => json!({ "error": e.to_string() }),
+            },
             "gamma_gamma": spend,
             "fit_ms": self.ms,
             "threads": rayon::current_num_threads(),
@@ -191,7 +194,7 @@ fn fits(data: &[Rfm]) -> Result<Fits> {
     let bg = BgNbd::fit(data, &options)?;
     let bg_ms = clock.elapsed().as_secs_f64() * 1e3;
     let clock = Instant::now();
-    let pn = ParetoNbd::fit(data, &options)?;
+    let pn = ParetoNbd::fit(data, &options);
     let pn_ms = clock.elapsed().as_secs_f64() * 1e3;
     let clock = Instant::now();
     let gg = GammaGamma::fit(data, &options);
@@ -206,6 +209,7 @@ fn fits(data: &[Rfm]) -> Result<Fits> {
 
 fn fit_all(ids: &[String], data: &[Rfm], days: bool) -> Result<Value> {
     let Fits { bg, pn, gg, ms } = fits(data)?;
+    let pn = pn?;
     let horizon = if days { 273.0 } else { 39.0 };
     let clv = ClvSettings {
         horizon_days: 360.0,

@@ -361,6 +361,55 @@ fn too_few_repeat_buyers_saves_the_model_without_value_and_says_why() {
 }
 
 #[test]
+fn pareto_nbd_running_to_a_boundary_is_skipped_with_a_reason_and_bg_nbd_fits() {
+    // The generator's customers drop out per purchase with little spread: Pareto/NBD's dropout
+    // in time wants one rate for everyone (s → ∞), which is a boundary, not a model.
+    let dir = tempfile::tempdir().unwrap();
+    let out = custseg(
+        &[
+            "generate",
+            "--customers",
+            "5000",
+            "--seed",
+            "1",
+            "--out",
+            "g",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let log = dir.path().join("g/transactions.csv");
+    let base = ["--k", "4", "--n-init", "1", "--models-dir", "m"];
+    let mut args = base.to_vec();
+    args.extend_from_slice(&["--value-model", "pareto_nbd", "--name", "p"]);
+    let out = train_cli(dir.path(), &log, &args);
+    assert!(out.status.success(), "{}", text(&out));
+    let says = "warning: no value model: pareto_nbd: parameter s = ";
+    assert!(text(&out).contains(says), "{}", text(&out));
+    assert!(
+        text(&out).contains("must lie within [1e-6, 1e3]: dropout rates look alike"),
+        "{}",
+        text(&out)
+    );
+    let v1 = dir.path().join("m/p/v1");
+    assert!(model_json(&v1).get("value_model").is_none());
+    let metrics: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(v1.join("metrics.json")).unwrap()).unwrap();
+    assert!(metrics["value_skipped"]
+        .as_str()
+        .unwrap()
+        .contains("BG/NBD fits such data"));
+    // The default model fits the same log.
+    let mut args = base.to_vec();
+    args.extend_from_slice(&["--name", "b"]);
+    let out = train_cli(dir.path(), &log, &args);
+    assert!(out.status.success(), "{}", text(&out));
+    let record = model_json(&dir.path().join("m/b/v1"));
+    assert_eq!(record["value_model"]["kind"], "bg_nbd");
+    assert_eq!(record["value_model"]["converged"], true);
+}
+
+#[test]
 fn value_model_none_turns_it_off_and_bad_settings_are_errors() {
     let dir = tempfile::tempdir().unwrap();
     let cdnow = dataset("CDNOW_master.txt");

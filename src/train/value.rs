@@ -18,7 +18,17 @@ use crate::value::{
 /// `Err(reason)` when it cannot be fitted.
 pub fn fit(summaries: &[Rfm], params: &ValueParams) -> Result<Option<ValueModelRecord>, String> {
     let options = FitOptions::default();
-    let why = |e: ValueError| e.to_string();
+    let why = |e: ValueError| match e {
+        ValueError::AtBoundary {
+            model: "pareto_nbd",
+            param: "s",
+            ..
+        } => format!(
+            "{e}: dropout rates look alike for every customer, a limit Pareto/NBD's gamma \
+             mixing only reaches at s = infinity; BG/NBD fits such data"
+        ),
+        e => e.to_string(),
+    };
     let (purchases, purchase_fit) = match params.kind {
         ValueKind::None => return Ok(None),
         ValueKind::BgNbd => {

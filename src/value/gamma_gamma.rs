@@ -14,7 +14,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::special::{digamma, ln_gamma};
-use super::{chunked_sum, minimise, Convergence, FitOptions, Fitted, Rfm, ValueError};
+use super::{chunked_sum, minimise, Convergence, FitOptions, Fitted, Problem, Rfm, ValueError};
 
 const MODEL: &str = "gamma_gamma";
 
@@ -106,8 +106,7 @@ impl GammaGamma {
             objective,
             &starts,
             options,
-            MODEL,
-            ["p", "q", "v"],
+            &Problem::new(MODEL, ["p", "q", "v"]),
             to_caller,
         )?;
         let [p, q, v] = m.x.map(f64::exp);

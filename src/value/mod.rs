@@ -141,7 +141,7 @@ pub enum ValueError {
     /// The maximum lies at the edge of the parameter space.
     #[error(
         "{model}: parameter {param} = {value:.3e} (on the rescaled axis) is at a boundary; it \
-         must lie within [1e-6, 1e6]"
+         must lie within [{lower:.0e}, {upper:.0e}]"
     )]
     AtBoundary {
         /// Model name.
@@ -150,6 +150,10 @@ pub enum ValueError {
         param: &'static str,
         /// Its value with time rescaled to the oldest customer's age and money to the mean order.
         value: f64,
+        /// Smallest plausible value.
+        lower: f64,
+        /// Largest plausible value.
+        upper: f64,
     },
     /// Gamma-Gamma's q ≤ 1: the population mean spend per order p·v/(q−1) does not exist.
     #[error("gamma_gamma: q = {q:.4} <= 1, so the mean spend per order is infinite")]
@@ -173,6 +177,16 @@ pub enum ValueError {
         /// The rule it breaks.
         constraint: &'static str,
     },
+}
+
+impl ValueError {
+    /// The parameter of an [`ValueError::AtBoundary`].
+    fn boundary_param(&self) -> Option<&'static str> {
+        match self {
+            ValueError::AtBoundary { param, .. } => Some(param),
+            _ => None,
+        }
+    }
 }
 
 /// Options of the maximum-likelihood fits.
@@ -402,20 +416,66 @@ fn merged_rows(data: &[Rfm], merge: bool) -> Vec<(Rfm, f64)> {
     rows
 }
 
-/// Runs BFGS from each start until one converges inside the boundary; returns the accepted
-/// minimum and the evaluations spent, or the error of the best failed attempt.
+/// Where a parameter is plausible (natural value, rescaled axis) unless a model says otherwise:
+/// beyond, a shape has collapsed to a point mass or a scale dwarfs every customer's age.
+pub(crate) const PLAUSIBLE: (f64, f64) = (1e-6, 1e6);
+
+/// What [`minimise`] fits: parameter names and their plausible ranges (natural values, on
+/// the rescaled axis; the optimizer works on their logarithms).
+pub(crate) struct Problem<const N: usize> {
+    pub(crate) model: &'static str,
+    pub(crate) names: [&'static str; N],
+    pub(crate) ranges: [(f64, f64); N],
+}
+
+impl<const N: usize> Problem<N> {
+    /// Every parameter within [`PLAUSIBLE`].
+    pub(crate) fn new(model: &'static str, names: [&'static str; N]) -> Self {
+        Problem {
+            model,
+            names,
+            ranges: [PLAUSIBLE; N],
+        }
+    }
+
+    fn bounds(&self) -> optimize::Bounds<N> {
+        optimize::Bounds {
+            lower: self.ranges.map(|r| r.0.ln()),
+            upper: self.ranges.map(|r| r.1.ln()),
+        }
+    }
+
+    /// The parameter furthest outside (or closest to the edge of) its range, as an error.
+    fn at_boundary(&self, x: &[f64; N]) -> ValueError {
+        let bounds = self.bounds();
+        let excess = |i: usize| (bounds.lower[i] - x[i]).max(x[i] - bounds.upper[i]);
+        let i = (0..N)
+            .max_by(|&a, &b| excess(a).total_cmp(&excess(b)))
+            .unwrap_or(0);
+        ValueError::AtBoundary {
+            model: self.model,
+            param: self.names[i],
+            value: x[i].exp(),
+            lower: self.ranges[i].0,
+            upper: self.ranges[i].1,
+        }
+    }
+}
+
+/// Runs BFGS from each start until one converges inside the plausible box; returns the
+/// accepted minimum and the evaluations spent, or the error of the best failed attempt (a
+/// boundary when the best attempt left the box or converged on its edge).
 pub(crate) fn minimise<const N: usize, F>(
     f: F,
     starts: &[[f64; N]],
     options: &FitOptions,
-    model: &'static str,
-    names: [&'static str; N],
+    problem: &Problem<N>,
     log_likelihood_of: impl Fn(f64) -> f64,
 ) -> Result<(optimize::Minimum<N>, usize), ValueError>
 where
     F: Fn(&[f64; N]) -> Option<(f64, [f64; N])>,
 {
-    const LOG_BOUND: f64 = 13.815_510_557_964_274; // ln 1e6
+    let bounds = problem.bounds();
     let mut evaluations = 0;
     let mut best: Option<optimize::Minimum<N>> = None;
     for start in starts {
@@ -424,14 +484,24 @@ where
             *start,
             options.gradient_tolerance,
             options.max_iterations,
+            &bounds,
         );
         evaluations += m.evaluations;
-        let inside = m.x.iter().all(|v| v.abs() <= LOG_BOUND);
-        if m.converged() && inside && m.f.is_finite() {
+        if m.converged() && bounds.contains(&m.x) && m.f.is_finite() {
             return Ok((m, evaluations));
         }
+        let agree = best.is_some_and(|b| {
+            // Two starts leaving the box through the same parameter: a third would too.
+            let out = |x: &[f64; N]| problem.at_boundary(x).boundary_param();
+            b.termination == Termination::OutOfBounds
+                && m.termination == Termination::OutOfBounds
+                && out(&b.x) == out(&m.x)
+        });
         if best.is_none_or(|b| b.f.is_nan() || m.f < b.f) {
             best = Some(m);
+        }
+        if agree {
+            break;
         }
     }
     let Some(best) = best else {
@@ -442,26 +512,15 @@ where
     };
     if !best.f.is_finite() {
         return Err(ValueError::NonFinite {
-            model,
+            model: problem.model,
             what: "log-likelihood",
         });
     }
-    if best.converged() {
-        let (i, v) = best
-            .x
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
-            .map(|(i, v)| (i, v.exp()))
-            .unwrap_or((0, f64::NAN));
-        return Err(ValueError::AtBoundary {
-            model,
-            param: names[i],
-            value: v,
-        });
+    if best.converged() || best.termination == Termination::OutOfBounds {
+        return Err(problem.at_boundary(&best.x));
     }
     Err(ValueError::NotConverged {
-        model,
+        model: problem.model,
         termination: best.termination,
         iterations: best.iterations,
         gradient_norm: best.gradient_norm(),

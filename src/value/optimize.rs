@@ -14,6 +14,8 @@ pub const MAX_STEP: f64 = 4.0;
 const C1: f64 = 1e-4;
 const C2: f64 = 0.9;
 const LINE_SEARCH_EVALUATIONS: usize = 40;
+/// Relative decrease of the objective below which a step counts as no progress.
+const STALL_DECREASE: f64 = 1e-15;
 
 /// How the optimizer ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -30,6 +32,8 @@ pub enum Termination {
     MaxIterations,
     /// The starting point had a non-finite objective.
     BadStart,
+    /// An iterate left the box of plausible parameters: the maximum lies at its edge or beyond.
+    OutOfBounds,
 }
 
 /// Outcome of a minimisation.
@@ -64,8 +68,58 @@ impl<const N: usize> Minimum<N> {
     }
 }
 
+/// How far past the box a trial point of the line search may go (in each log-parameter).
+const BOX_MARGIN: f64 = 0.5;
+
+/// The box `[lower, upper]` (per coordinate) the iterates must stay in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bounds<const N: usize> {
+    /// Lower bounds.
+    pub lower: [f64; N],
+    /// Upper bounds.
+    pub upper: [f64; N],
+}
+
+impl<const N: usize> Bounds<N> {
+    /// No bounds.
+    pub const UNBOUNDED: Bounds<N> = Bounds {
+        lower: [f64::NEG_INFINITY; N],
+        upper: [f64::INFINITY; N],
+    };
+
+    /// Whether `x` lies in the box.
+    pub fn contains(&self, x: &[f64; N]) -> bool {
+        (0..N).all(|i| x[i] >= self.lower[i] && x[i] <= self.upper[i])
+    }
+
+    /// Largest step along `p` from `x` that keeps every coordinate within the box widened by
+    /// [`BOX_MARGIN`] (`x` inside the box).
+    fn step_limit(&self, x: &[f64; N], p: &[f64; N]) -> f64 {
+        (0..N).fold(f64::INFINITY, |limit, i| {
+            let room = if p[i] > 0.0 {
+                (self.upper[i] + BOX_MARGIN - x[i]) / p[i]
+            } else if p[i] < 0.0 {
+                (self.lower[i] - BOX_MARGIN - x[i]) / p[i]
+            } else {
+                f64::INFINITY
+            };
+            limit.min(room)
+        })
+    }
+}
+
 /// Minimises `f` (returning value and gradient, or `None` where not finite) from `x0`.
-pub fn bfgs<const N: usize, F>(f: F, x0: [f64; N], gtol: f64, max_iterations: usize) -> Minimum<N>
+///
+/// A line search never goes more than [`BOX_MARGIN`] past `bounds`; once an iterate lies
+/// outside, the search ends with [`Termination::OutOfBounds`] (the objective out there may be
+/// costly or flat, and the caller reports a boundary).
+pub fn bfgs<const N: usize, F>(
+    f: F,
+    x0: [f64; N],
+    gtol: f64,
+    max_iterations: usize,
+    bounds: &Bounds<N>,
+) -> Minimum<N>
 where
     F: Fn(&[f64; N]) -> Option<(f64, [f64; N])>,
 {
@@ -98,7 +152,8 @@ where
             fresh_h = true;
             p = g.map(|v| -v);
         }
-        let step_cap = MAX_STEP / norm_inf(&p).max(f64::MIN_POSITIVE);
+        let step_cap = (MAX_STEP / norm_inf(&p).max(f64::MIN_POSITIVE))
+            .min(bounds.step_limit(&x, &p).max(0.0));
         let first = if fresh_h {
             (1.0 / norm_inf(&g)).min(1.0)
         } else {
@@ -122,8 +177,19 @@ where
         let s: [f64; N] = std::array::from_fn(|i| alpha * p[i]);
         let y: [f64; N] = std::array::from_fn(|i| gnew[i] - g[i]);
         x = std::array::from_fn(|i| x[i] + s[i]);
+        let decrease = fx - fnew;
         fx = fnew;
         g = gnew;
+        if !bounds.contains(&x) {
+            termination = Termination::OutOfBounds;
+            break;
+        }
+        if decrease <= STALL_DECREASE * fx.abs().max(1.0) && norm_inf(&g) <= 100.0 * gtol {
+            // The objective no longer resolves the progress: the optimum at floating-point
+            // resolution (without this, BFGS spends many evaluations on failing searches).
+            termination = Termination::Stalled;
+            break;
+        }
         let sy = dot(&s, &y);
         if sy > 1e-12 * norm2(&s) * norm2(&y) {
             if fresh_h {
@@ -321,7 +387,7 @@ mod tests {
 
     #[test]
     fn bfgs_minimises_rosenbrock() {
-        let m = bfgs(rosenbrock, [-1.2, 1.0], 1e-10, 500);
+        let m = bfgs(rosenbrock, [-1.2, 1.0], 1e-10, 500, &Bounds::UNBOUNDED);
         assert!(m.converged(), "{m:?}");
         assert_abs_diff_eq!(m.x[0], 1.0, epsilon = 1e-8);
         assert_abs_diff_eq!(m.x[1], 1.0, epsilon = 1e-8);
@@ -334,22 +400,56 @@ mod tests {
             let v = x[0];
             (v > 0.0).then(|| (v - v.ln(), [1.0 - 1.0 / v]))
         };
-        let m = bfgs(f, [3.5], 1e-12, 100);
+        let m = bfgs(f, [3.5], 1e-12, 100, &Bounds::UNBOUNDED);
         assert!(m.converged(), "{m:?}");
         assert_abs_diff_eq!(m.x[0], 1.0, epsilon = 1e-9);
     }
 
     #[test]
     fn bfgs_reports_a_bad_start() {
-        let m = bfgs(|_: &[f64; 2]| None, [0.0, 0.0], 1e-8, 10);
+        let m = bfgs(
+            |_: &[f64; 2]| None,
+            [0.0, 0.0],
+            1e-8,
+            10,
+            &Bounds::UNBOUNDED,
+        );
         assert_eq!(m.termination, Termination::BadStart);
         assert!(!m.converged());
     }
 
     #[test]
     fn bfgs_stops_at_the_iteration_limit() {
-        let m = bfgs(rosenbrock, [-1.2, 1.0], 1e-14, 3);
+        let m = bfgs(rosenbrock, [-1.2, 1.0], 1e-14, 3, &Bounds::UNBOUNDED);
         assert_eq!(m.termination, Termination::MaxIterations);
         assert_eq!(m.iterations, 3);
+    }
+
+    #[test]
+    fn bfgs_stops_when_it_leaves_the_box() {
+        // Decreasing for ever along x₀: the minimum is beyond any bound.
+        let f = |x: &[f64; 2]| Some(((-x[0]).exp() + x[1] * x[1], [-(-x[0]).exp(), 2.0 * x[1]]));
+        let bounds = Bounds {
+            lower: [-5.0, -5.0],
+            upper: [5.0, 5.0],
+        };
+        let m = bfgs(f, [0.0, 1.0], 1e-12, 500, &bounds);
+        assert_eq!(m.termination, Termination::OutOfBounds);
+        assert!(m.x[0] > 5.0 && m.x[0] <= 5.0 + BOX_MARGIN, "{m:?}");
+        assert!(!m.converged());
+        // Inside the box the same search converges as before.
+        let m = bfgs(rosenbrock, [-1.2, 1.0], 1e-10, 500, &bounds);
+        assert!(m.converged(), "{m:?}");
+    }
+
+    #[test]
+    fn bfgs_stalls_once_the_objective_cannot_resolve_progress() {
+        // A minimum whose value is large: near it, steps change f by less than its resolution
+        // while the gradient tolerance asks for more than the arithmetic can give.
+        let f = |x: &[f64; 1]| Some((1e6 + (x[0] - 2.0).powi(2) * 1e-3, [2e-3 * (x[0] - 2.0)]));
+        let m = bfgs(f, [0.0], 1e-14, 500, &Bounds::UNBOUNDED);
+        assert!(m.converged(), "{m:?}");
+        assert!(m.evaluations < 30, "{m:?}");
+        assert_abs_diff_eq!(m.x[0], 2.0, epsilon = 1e-3);
     }
 }

@@ -25,9 +25,14 @@ use serde::{Deserialize, Serialize};
 
 use super::dual::{Dual4, Scalar};
 use super::special::{expm1_over, hyp2f1_one, Hyp2f1OneTable};
-use super::{chunked_sum, minimise, Convergence, CountData, FitOptions, Fitted, Rfm, ValueError};
+use super::{
+    chunked_sum, minimise, Convergence, CountData, FitOptions, Fitted, Problem, Rfm, ValueError,
+};
 
 const MODEL: &str = "pareto_nbd";
+
+/// Largest plausible s, the dropout rate's gamma shape (coefficient of variation 1/√s ≈ 3%).
+pub const MAX_S: f64 = 1e3;
 
 /// Pareto/NBD parameters; α and β are in the caller's time unit.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -143,14 +148,11 @@ impl ParetoNbd {
         };
         let to_caller = |f: f64| -f * d.total_weight - d.total_x * d.scale.ln();
         let starts = [[0.0; 4], [-1.0, -1.0, 0.0, 1.0], [0.5, 0.0, -1.0, -1.0]];
-        let (m, evaluations) = minimise(
-            objective,
-            &starts,
-            options,
-            MODEL,
-            ["r", "alpha", "s", "beta"],
-            to_caller,
-        )?;
+        let mut problem = Problem::new(MODEL, ["r", "alpha", "s", "beta"]);
+        // s → ∞ is the limit of one dropout rate for everyone; on the way the ₂F₁ of the
+        // likelihood needs ever more terms (their argument tends to 1).
+        problem.ranges[2].1 = MAX_S;
+        let (m, evaluations) = minimise(objective, &starts, options, &problem, to_caller)?;
         let [r, alpha, s, beta] = m.x.map(f64::exp);
         let params = ParetoNbd {
             r,
