@@ -338,14 +338,18 @@ fn r12_health_and_metrics_answer_while_scoring_is_saturated() {
             })
         })
         .collect();
-    // While eight clients keep one scoring thread busy, the health routes answer.
-    let mut saw_busy_pool = false;
-    for _ in 0..40 {
+    // While eight clients keep one scoring thread busy, the health routes answer: checked
+    // until the pool was seen busy at least ten times (or for 30 s).
+    let (mut busy, mut checks) = (0, 0);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while busy < 10 && std::time::Instant::now() < deadline {
         assert_eq!(get(s.addr, "/healthz", &[]).status, 200);
         assert_eq!(get(s.addr, "/readyz", &[]).status, 200);
-        saw_busy_pool |= metric(s.addr, "custseg_scoring_jobs") > 0;
-        std::thread::sleep(Duration::from_millis(25));
+        busy += usize::from(metric(s.addr, "custseg_scoring_jobs") > 0);
+        checks += 1;
     }
+    let saw_busy_pool = busy > 0;
+    assert!(checks >= 10, "{checks} health checks");
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let (ok, overloaded) = clients
         .into_iter()
@@ -401,7 +405,19 @@ fn r12_the_health_listener_answers_while_clients_hold_every_main_connection() {
     let _idle: Vec<TcpStream> = (0..12)
         .map(|_| TcpStream::connect(s.addr).expect("connect"))
         .collect();
-    std::thread::sleep(Duration::from_millis(200));
+    // The main address is full: a probe there gets no answer (the idle sockets came first).
+    let mut probe = TcpStream::connect(s.addr).expect("connect");
+    probe
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    probe
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut byte = [0u8; 1];
+    assert!(
+        probe.read(&mut byte).is_err(),
+        "the main listener answered although every connection was held"
+    );
     for path in ["/healthz", "/readyz", "/metrics"] {
         let mut c = TcpStream::connect(health).expect("connect");
         // Far below the minute a probe on the main address would wait.

@@ -940,9 +940,11 @@ fn reloads_under_load_serve_every_request_from_one_whole_model() {
     });
     let addr = s.addr;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Responses so far, over all clients.
+    let answered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let clients: Vec<_> = (0..4)
         .map(|_| {
-            let stop = stop.clone();
+            let (stop, answered) = (stop.clone(), answered.clone());
             std::thread::spawn(move || {
                 let mut seen = HashMap::<u64, usize>::new();
                 let body = json!({"customers": [
@@ -961,6 +963,7 @@ fn reloads_under_load_serve_every_request_from_one_whole_model() {
                         assert_eq!(res["distances"].as_array().unwrap().len(), k, "{v}");
                     }
                     *seen.entry(version).or_default() += 1;
+                    answered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
                 seen
             })
@@ -990,7 +993,13 @@ fn reloads_under_load_serve_every_request_from_one_whole_model() {
         }
         wait_for_version(addr, "default", target);
         flips += 1;
-        std::thread::sleep(Duration::from_millis(40));
+        // The clients get answers from this version before the next flip.
+        let before = answered.load(std::sync::atomic::Ordering::Relaxed);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while answered.load(std::sync::atomic::Ordering::Relaxed) < before + 8 {
+            assert!(Instant::now() < deadline, "no answers after flip {flips}");
+            std::thread::yield_now();
+        }
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut total = HashMap::<u64, usize>::new();

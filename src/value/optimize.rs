@@ -248,6 +248,10 @@ where
             point = zoom(&mut phi, lo, (alpha, f64::INFINITY, f64::NAN), f0, d0);
             break;
         };
+        if approximately_wolfe(f0, d0, fa, da) {
+            point = Some((alpha, fa, ga));
+            break;
+        }
         if fa > f0 + C1 * alpha * d0 || (i > 0 && fa >= lo.1) {
             point = zoom(&mut phi, lo, (alpha, fa, da), f0, d0);
             break;
@@ -272,6 +276,18 @@ where
         point,
         evaluations: evaluations.get(),
     }
+}
+
+/// Objective change below which values no longer tell points apart (relative to the
+/// objective, at least 1: a mean log-likelihood near 0 is a sum of terms of order 1).
+const RESOLUTION: f64 = 1e-12;
+
+/// Hager & Zhang's approximate Wolfe conditions (SIAM J. Optim. 16, 2005): near the minimum,
+/// where the objective no longer resolves the decrease the Armijo test asks for, a point is
+/// accepted on its slope alone, σφ′(0) ≤ φ′(α) ≤ (2δ−1)φ′(0), if its value is within the
+/// resolution of φ(0). Without it, line searches there spend all their evaluations.
+fn approximately_wolfe(f0: f64, d0: f64, fa: f64, da: f64) -> bool {
+    fa <= f0 + RESOLUTION * f0.abs().max(1.0) && da >= C2 * d0 && da <= (2.0 * C1 - 1.0) * d0
 }
 
 type Phi<const N: usize> = Option<(f64, f64, [f64; N])>;
@@ -299,6 +315,9 @@ fn zoom<const N: usize>(
             hi = (alpha, f64::INFINITY, f64::NAN);
             continue;
         };
+        if approximately_wolfe(f0, d0, fa, da) {
+            return Some((alpha, fa, ga));
+        }
         if fa > f0 + C1 * alpha * d0 || fa >= lo.1 {
             hi = (alpha, fa, da);
             continue;
