@@ -179,7 +179,7 @@ impl BgNbd {
             c: self.a + self.b + c.x - 1.0,
             eps: self.a - 1.0,
             s1: self.a + self.b - 1.0 - self.r,
-            coefficients: Vec::new(),
+            coefficients: Vec::with_capacity(256),
         }
     }
 }
