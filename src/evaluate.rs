@@ -69,8 +69,8 @@ pub fn holdout(
     progress: &Progress,
 ) -> Result<HoldoutRecord> {
     let map = model.column_map_with(&inputs.map);
-    let rules = model.file.params.row_rules();
-    let log = data::read_transactions(&inputs.transactions, &map, &rules, progress)?;
+    let rules = &model.row_rules;
+    let log = data::read_transactions(&inputs.transactions, &map, rules, progress)?;
     let as_of = inputs.as_of.unwrap_or(log.last_day + 1);
     let cal_end = as_of - inputs.holdout_days as i32;
     if cal_end <= log.first_day {

@@ -6,6 +6,7 @@ mod cli;
 mod common;
 mod dates;
 mod export;
+mod filters;
 mod hostile;
 mod model_format;
 mod names;

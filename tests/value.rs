@@ -206,7 +206,7 @@ fn http_customers_from_transactions_get_the_training_values() {
         as_of,
         None,
         100,
-        &model.file.params.row_rules(),
+        &model.row_rules,
     )
     .unwrap();
     let s = model
@@ -236,7 +236,7 @@ fn http_customers_from_transactions_get_the_training_values() {
         as_of,
         None,
         100,
-        &model.file.params.row_rules(),
+        &model.row_rules,
     )
     .unwrap();
     let f = model.score(&p.raw, None, &mut Vec::new()).unwrap();

@@ -8,6 +8,8 @@
 //! seed = 7
 //! as_of = "2026-01-01"
 //! keep_duplicates = false   # true: keep exact-duplicate transaction lines
+//! exclude = ["StockCode=POST|M|AMAZONFEE"]   # drop lines whose column matches in full
+//! min_unit_price = 0.01     # drop lines priced below (needs a unit price column)
 //! value_model = "bg_nbd"    # or "pareto_nbd", "none"
 //! horizon_days = 365
 //! discount_rate = 0.10
@@ -59,6 +61,9 @@ pub struct TrainSection {
     pub k_sample: Option<usize>,
     pub silhouette_sample: Option<usize>,
     pub keep_duplicates: Option<bool>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    pub min_unit_price: Option<f64>,
     pub value_model: Option<String>,
     pub horizon_days: Option<u32>,
     pub discount_rate: Option<f64>,

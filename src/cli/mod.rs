@@ -376,6 +376,14 @@ pub struct TrainArgs {
     /// Recorded in the model, so scoring with it does the same.
     #[arg(long)]
     pub keep_duplicates: bool,
+    /// Drop transaction lines whose COLUMN matches REGEX in full (repeatable), before any
+    /// other rule: e.g. --exclude 'StockCode=POST|M|DOT|AMAZONFEE|BANK CHARGES'. Counted per
+    /// filter and recorded in the model, so batch and HTTP scoring drop the same lines.
+    #[arg(long, value_name = "COLUMN=REGEX")]
+    pub exclude: Vec<String>,
+    /// Drop transaction lines whose unit price is below X (needs a unit price column).
+    #[arg(long, value_name = "X")]
+    pub min_unit_price: Option<f64>,
     /// Predictive value model: bg_nbd (BG/NBD + Gamma-Gamma, default), pareto_nbd or none.
     #[arg(long, value_name = "MODEL")]
     pub value_model: Option<String>,
@@ -697,6 +705,38 @@ fn train_flags(e: &custseg::train::TrainError) -> Option<&'static str> {
     })
 }
 
+/// `--exclude` and `--min-unit-price` (the config's `exclude` and `min_unit_price` when no
+/// flag is given), checked: a bad pattern or price is a usage error naming the flag.
+fn row_filters(a: &TrainArgs, t: &config::TrainSection) -> Result<custseg::data::RowFilters> {
+    let (raw, flag) = if a.exclude.is_empty() && !t.exclude.is_empty() {
+        (t.exclude.clone(), "exclude in the config's [train]")
+    } else {
+        (a.exclude.clone(), "--exclude")
+    };
+    let mut filters = custseg::data::RowFilters::default();
+    for arg in &raw {
+        let Some((column, pattern)) = arg.split_once('=') else {
+            anyhow::bail!(UsageError(format!("{flag} '{arg}': expected COLUMN=REGEX")));
+        };
+        filters.exclude.push(custseg::data::Exclude {
+            column: column.trim().to_string(),
+            pattern: pattern.to_string(),
+        });
+    }
+    let (price, price_flag) = match (a.min_unit_price, t.min_unit_price) {
+        (Some(p), _) => (Some(p), "--min-unit-price"),
+        (None, p) => (p, "min_unit_price in the config's [train]"),
+    };
+    filters.min_unit_price = price;
+    match custseg::data::RowRules::new(false, filters.clone()) {
+        Ok(_) => Ok(filters),
+        Err(e @ custseg::data::FilterError::BadMinUnitPrice { .. }) => {
+            Err(UsageError(format!("{price_flag}: {e}")).into())
+        }
+        Err(e) => Err(UsageError(format!("{flag}: {e}")).into()),
+    }
+}
+
 fn parse_k(raw: &str) -> Result<Option<usize>, UsageError> {
     if raw.eq_ignore_ascii_case("auto") {
         return Ok(None);
@@ -753,6 +793,7 @@ pub fn prepare_train(a: &TrainArgs) -> Result<Prepared> {
                 .unwrap_or(defaults.max_dropped_share),
         )
         .keep_duplicates(a.keep_duplicates || t.keep_duplicates.unwrap_or(false))
+        .filters(row_filters(a, t)?)
         .value(value_params(a, t)?)
         .holdout_days(a.holdout_days.or(t.holdout_days))
         .check()

@@ -44,6 +44,10 @@ pub(super) struct FileRules<'a> {
     pub decimal_comma: bool,
     /// Columns in no role, with their [`rows::name_seed`], for duplicate keys.
     pub others: Vec<(usize, u64)>,
+    /// The column of each row filter's exclude ([`RowRules::filtered`]).
+    pub filter_columns: Vec<usize>,
+    /// The log's row rules.
+    pub row_rules: &'a RowRules,
 }
 
 impl FileRules<'_> {
@@ -101,6 +105,8 @@ struct ChunkOut {
     missing_customer_id: u64,
     bad_date: u64,
     bad_amount: u64,
+    /// Rows dropped by each row filter.
+    filtered: Vec<u64>,
     notes: Vec<Note>,
     evidence: DayEvidence,
     has_either: bool,
@@ -116,6 +122,7 @@ impl ChunkOut {
             missing_customer_id: 0,
             bad_date: 0,
             bad_amount: 0,
+            filtered: Vec::new(),
             notes: Vec::new(),
             evidence: DayEvidence::default(),
             has_either: false,
@@ -129,6 +136,7 @@ impl ChunkOut {
         self.ids.clear();
         self.parts.iter_mut().for_each(Vec::clear);
         (self.missing_customer_id, self.bad_date, self.bad_amount) = (0, 0, 0);
+        self.filtered.clear();
         self.notes.clear();
         self.evidence = DayEvidence::default();
         self.has_either = false;
@@ -161,6 +169,18 @@ impl ChunkOut {
         }
         let field = |i: usize| rec.text(i);
         let c = rules.cols;
+        let row_rules = rules.row_rules;
+        if !rules.filter_columns.is_empty() || row_rules.filters().min_unit_price.is_some() {
+            let texts: Vec<_> = rules.filter_columns.iter().map(|&i| field(i)).collect();
+            let price = c.unit_price.map(field);
+            let cell = |k: usize| texts.get(k).map(|t| Cell::Text(t));
+            let price_cell = price.as_deref().map(Cell::Text);
+            if let Some(k) = row_rules.filtered(cell, price_cell, rules.decimal_comma) {
+                self.filtered.resize(self.filtered.len().max(k + 1), 0);
+                self.filtered[k] += 1;
+                return;
+            }
+        }
         let date = field(c.date);
         // A date that reads one way only becomes that day; one that reads both ways waits.
         let reading = match rules.format {
@@ -377,7 +397,12 @@ impl LogState {
     pub fn new(rules: &RowRules) -> LogState {
         LogState {
             parts: (0..PARTS).map(|_| Part::default()).collect(),
-            cleaning: Cleaning::default(),
+            cleaning: Cleaning {
+                filtered: (rules.filters().labels().into_iter())
+                    .map(|filter| super::transactions::FilterCount { filter, rows: 0 })
+                    .collect(),
+                ..Cleaning::default()
+            },
             notes: Vec::new(),
             rules: rules.clone(),
             spare: Vec::new(),
@@ -486,6 +511,9 @@ impl LogState {
             c.missing_customer_id += out.missing_customer_id;
             c.bad_date += out.bad_date;
             c.bad_amount += out.bad_amount;
+            for (k, &n) in out.filtered.iter().enumerate() {
+                c.filtered[k].rows += n;
+            }
             self.notes
                 .extend(out.notes.drain(..).map(|n| Note { file, ..n }));
         }

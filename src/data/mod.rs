@@ -17,7 +17,7 @@ pub mod transactions;
 use std::path::PathBuf;
 
 pub use customers::{read_customers, CustomerTable};
-pub use rows::RowRules;
+pub use rows::{Exclude, FilterError, RowFilters, RowRules};
 pub use source::FileFingerprint;
 pub use spreadsheet::{is_formula_like, spreadsheet_safe};
 pub use transactions::{read_transactions, Cleaning, ColumnMap, TransactionLog, TxnField};
@@ -54,6 +54,9 @@ pub enum DataError {
     /// A `--map` argument is not `FIELD=COLUMN`.
     #[error("column map '{arg}': expected FIELD=COLUMN")]
     BadMapArg { arg: String },
+    /// A row filter that cannot be compiled.
+    #[error(transparent)]
+    Filter(#[from] rows::FilterError),
     /// A value that cannot be used and cannot be skipped.
     #[error("{} row {row} column {column}: {reason}", path.display())]
     BadValue {

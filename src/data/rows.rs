@@ -109,12 +109,148 @@ pub fn customer_id_text(raw: &str) -> Option<std::borrow::Cow<'_, str>> {
 
 /// Choices of the row rules that a model records, so batch and HTTP scoring with that model
 /// apply the same ones as its training.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub struct RowRules {
     /// Keep exact-duplicate lines instead of dropping them (logs without order or line ids,
     /// where identical lines can be genuine repeat purchases).
-    #[serde(default)]
     pub keep_duplicates: bool,
+    filters: RowFilters,
+    /// `filters.exclude`'s patterns, compiled to match a whole field.
+    compiled: Vec<regex::Regex>,
+}
+
+impl PartialEq for RowRules {
+    fn eq(&self, other: &Self) -> bool {
+        self.keep_duplicates == other.keep_duplicates && self.filters == other.filters
+    }
+}
+
+/// Lines dropped on purpose, before any other rule (postage and fee lines, test orders):
+/// every [`Exclude`], and lines whose unit price is below `min_unit_price`. Each is counted
+/// in the cleaning report as its own reason ([`RowFilters::labels`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RowFilters {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<Exclude>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_unit_price: Option<f64>,
+}
+
+/// Drop a line whose field `column` (a file's column by its header, an HTTP transaction's
+/// attribute by that name) matches `pattern`, a regular expression, in full.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exclude {
+    pub column: String,
+    pub pattern: String,
+}
+
+/// A row filter that cannot be applied.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FilterError {
+    /// The pattern is not a regular expression.
+    #[error("exclude {column}={pattern}: not a regular expression: {reason}")]
+    BadPattern {
+        column: String,
+        pattern: String,
+        reason: String,
+    },
+    /// No column name.
+    #[error("exclude ={pattern}: no column name (expected COLUMN=REGEX)")]
+    NoColumn { pattern: String },
+    /// The minimum unit price is negative or not finite.
+    #[error("min unit price {value}: must be a finite number >= 0")]
+    BadMinUnitPrice { value: f64 },
+}
+
+impl RowFilters {
+    /// No filter at all.
+    pub fn is_empty(&self) -> bool {
+        self.exclude.is_empty() && self.min_unit_price.is_none()
+    }
+
+    /// One label per filter, in counting order: `StockCode=POST|M`, …, then
+    /// `min_unit_price=0.01`.
+    pub fn labels(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .exclude
+            .iter()
+            .map(|e| format!("{}={}", e.column, e.pattern))
+            .collect();
+        if let Some(p) = self.min_unit_price {
+            out.push(format!("min_unit_price={p}"));
+        }
+        out
+    }
+}
+
+impl RowRules {
+    /// The rules with `filters`, checked and compiled.
+    pub fn new(keep_duplicates: bool, filters: RowFilters) -> Result<RowRules, FilterError> {
+        let mut compiled = Vec::with_capacity(filters.exclude.len());
+        for e in &filters.exclude {
+            if e.column.trim().is_empty() {
+                return Err(FilterError::NoColumn {
+                    pattern: e.pattern.clone(),
+                });
+            }
+            let whole = format!("^(?:{})$", e.pattern);
+            let re = regex::RegexBuilder::new(&whole)
+                .size_limit(1 << 20)
+                .build()
+                .map_err(|err| FilterError::BadPattern {
+                    column: e.column.clone(),
+                    pattern: e.pattern.clone(),
+                    reason: err
+                        .to_string()
+                        .lines()
+                        .last()
+                        .unwrap_or("")
+                        .trim()
+                        .to_string(),
+                })?;
+            compiled.push(re);
+        }
+        if let Some(value) = filters.min_unit_price {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(FilterError::BadMinUnitPrice { value });
+            }
+        }
+        Ok(RowRules {
+            keep_duplicates,
+            filters,
+            compiled,
+        })
+    }
+
+    /// The filters these rules apply.
+    pub fn filters(&self) -> &RowFilters {
+        &self.filters
+    }
+
+    /// The first filter that drops a line (its position in [`RowFilters::labels`]), given
+    /// the line's field for each [`Exclude`] in order (`None`: the line has no such field,
+    /// which no pattern matches) and its unit price cell.
+    pub fn filtered<'a>(
+        &self,
+        field: impl Fn(usize) -> Option<Cell<'a>>,
+        unit_price: Option<Cell>,
+        decimal_comma: bool,
+    ) -> Option<usize> {
+        for (k, re) in self.compiled.iter().enumerate() {
+            let hit = match field(k) {
+                Some(Cell::Text(s)) => re.is_match(s.trim()),
+                Some(Cell::Number(x)) => re.is_match(&number_text(x)),
+                Some(Cell::Missing) => re.is_match(""),
+                None => false,
+            };
+            if hit {
+                return Some(k);
+            }
+        }
+        let min = self.filters.min_unit_price?;
+        let price = role_value(unit_price?, decimal_comma).ok()?;
+        (price < min).then_some(self.compiled.len())
+    }
 }
 
 /// One field of a line as read: text from a file or a JSON string, a JSON number, or nothing
@@ -634,9 +770,7 @@ mod tests {
         assert!(out[2].is_ok(), "another product on the same invoice");
         assert!(out[3].is_ok(), "another time of day");
         let kept = judge_all(
-            &RowRules {
-                keep_duplicates: true,
-            },
+            &RowRules::new(true, RowFilters::default()).unwrap(),
             &[(csv, a), (json, a_json)],
         );
         assert!(
@@ -690,5 +824,113 @@ mod tests {
             time_of_day("2010-12-01 dusk")
         );
         assert_ne!(time_of_day("2010-12-01 noon"), 0);
+    }
+
+    fn rules(
+        exclude: &[(&str, &str)],
+        min_unit_price: Option<f64>,
+    ) -> Result<RowRules, FilterError> {
+        let filters = RowFilters {
+            exclude: exclude
+                .iter()
+                .map(|(c, p)| Exclude {
+                    column: c.to_string(),
+                    pattern: p.to_string(),
+                })
+                .collect(),
+            min_unit_price,
+        };
+        RowRules::new(false, filters)
+    }
+
+    #[test]
+    fn an_exclude_pattern_must_be_a_regular_expression() {
+        let e = rules(&[("StockCode", "POST|(M")], None).unwrap_err();
+        assert!(
+            matches!(&e, FilterError::BadPattern { column, pattern, .. } if column == "StockCode" && pattern == "POST|(M"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("not a regular expression"), "{e}");
+    }
+
+    #[test]
+    fn an_exclude_needs_a_column() {
+        let e = rules(&[(" ", "POST")], None).unwrap_err();
+        assert_eq!(
+            e,
+            FilterError::NoColumn {
+                pattern: "POST".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_minimum_unit_price_must_be_finite_and_not_negative() {
+        for bad in [-0.5, f64::NAN, f64::INFINITY] {
+            assert!(matches!(
+                rules(&[], Some(bad)),
+                Err(FilterError::BadMinUnitPrice { .. })
+            ));
+        }
+        assert!(rules(&[], Some(0.0)).is_ok());
+    }
+
+    #[test]
+    fn an_exclude_matches_the_whole_trimmed_field() {
+        let r = rules(
+            &[
+                ("StockCode", "POST|M|BANK CHARGES"),
+                ("Country", "Unspecified"),
+            ],
+            None,
+        )
+        .unwrap();
+        let at = |code: &'static str, country: &'static str| {
+            let cells = [Cell::Text(code), Cell::Text(country)];
+            r.filtered(|k| cells.get(k).copied(), None, false)
+        };
+        assert_eq!(at("POST", "France"), Some(0));
+        assert_eq!(at(" M ", "France"), Some(0), "trimmed like every field");
+        assert_eq!(at("BANK CHARGES", "France"), Some(0));
+        assert_eq!(
+            at("POSTAGE", "France"),
+            None,
+            "the whole field, not a prefix"
+        );
+        assert_eq!(at("85123A", "France"), None);
+        assert_eq!(at("85123A", "Unspecified"), Some(1));
+        // A JSON number is read as its text; a line without the field is never excluded.
+        let n = rules(&[("InvoiceNo", "5363.*")], None).unwrap();
+        assert_eq!(
+            n.filtered(|_| Some(Cell::Number(536365.0)), None, false),
+            Some(0)
+        );
+        assert_eq!(n.filtered(|_| None, None, false), None);
+        assert_eq!(
+            r.filters().labels(),
+            ["StockCode=POST|M|BANK CHARGES", "Country=Unspecified"]
+        );
+    }
+
+    #[test]
+    fn a_unit_price_below_the_minimum_is_filtered_after_the_excludes() {
+        let r = rules(&[("StockCode", "POST")], Some(0.01)).unwrap();
+        let f = |code: &'static str, price: Option<Cell<'static>>| {
+            r.filtered(|_| Some(Cell::Text(code)), price, false)
+        };
+        assert_eq!(f("85123A", Some(Cell::Text("0.00"))), Some(1));
+        assert_eq!(f("85123A", Some(Cell::Number(0.001))), Some(1));
+        assert_eq!(f("85123A", Some(Cell::Text("0.01"))), None, "not below");
+        assert_eq!(
+            f("POST", Some(Cell::Text("0.00"))),
+            Some(0),
+            "first filter wins"
+        );
+        // Unreadable or absent prices are left to the amount rule.
+        assert_eq!(f("85123A", Some(Cell::Text("n/a"))), None);
+        assert_eq!(f("85123A", None), None);
+        let dc = r.filtered(|_| Some(Cell::Text("x")), Some(Cell::Text("0,005")), true);
+        assert_eq!(dc, Some(1), "decimal comma files");
+        assert_eq!(r.filters().labels()[1], "min_unit_price=0.01");
     }
 }

@@ -204,6 +204,10 @@ pub struct Cleaning {
     pub duplicate: u64,
     /// Kept rows with a negative amount (returns).
     pub returns: u64,
+    /// Rows dropped on purpose by each row filter, in the filters' order (none when no
+    /// filter was given).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filtered: Vec<FilterCount>,
     /// First place each drop reason happened (`file row N column C`), for finding them.
     pub first_seen: BTreeMap<String, String>,
     /// Up to [`SAMPLES_PER_REASON`] dropped rows per reason as `file:row column C 'raw'`
@@ -215,6 +219,14 @@ pub struct Cleaning {
     /// not listed.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub date_orders: BTreeMap<String, String>,
+}
+
+/// The rows one row filter dropped.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilterCount {
+    /// The filter ([`super::RowFilters::labels`]): `StockCode=POST|M`, `min_unit_price=0.01`.
+    pub filter: String,
+    pub rows: u64,
 }
 
 /// A raw value cut to at most 40 characters for a message.
@@ -304,6 +316,9 @@ impl Cleaning {
             if n > 0 {
                 parts.push(format!("{name} {n}"));
             }
+        }
+        for f in &self.filtered {
+            parts.push(format!("filtered {} {}", f.filter, f.rows));
         }
         parts.join(", ")
     }
@@ -399,6 +414,38 @@ impl Columns {
             .map(|i| (i, rows::name_seed(&columns[i])))
             .collect()
     }
+}
+
+/// The column of each of `rules`' excludes in `table` (by header, as `--map` finds columns);
+/// an error names a filter's column the file does not have, and a minimum unit price in a
+/// file without unit prices.
+fn filter_columns(
+    table: &Table,
+    cols: &Columns,
+    rules: &RowRules,
+) -> Result<Vec<usize>, DataError> {
+    let f = rules.filters();
+    if f.min_unit_price.is_some() && cols.unit_price.is_none() {
+        return Err(DataError::MissingColumn {
+            path: table.path.clone(),
+            field: "unit_price".into(),
+            hint: "the minimum unit price filter needs a unit price column".into(),
+            available: table.columns.clone(),
+        });
+    }
+    f.exclude
+        .iter()
+        .map(|e| {
+            table
+                .find_column(&e.column)
+                .ok_or_else(|| DataError::MissingColumn {
+                    path: table.path.clone(),
+                    field: e.column.clone(),
+                    hint: format!("the row filter {}={} names no column", e.column, e.pattern),
+                    available: table.columns.clone(),
+                })
+        })
+        .collect()
 }
 
 fn resolve(table: &Table, map: &ColumnMap) -> Result<Columns, DataError> {
@@ -504,6 +551,8 @@ pub fn read_transactions(
             format: map.date_format.as_ref(),
             decimal_comma: table.format == Format::Delimited(b';'),
             others: cols.others(&columns),
+            filter_columns: filter_columns(&table, &cols, rules)?,
+            row_rules: rules,
         };
         prints.push(state.read_file(i as u32, &file, table, &bar)?);
     }

@@ -116,6 +116,9 @@ pub enum FeatureWarning {
     /// Exact duplicates of an earlier transaction (every field equal) were dropped, as the
     /// trainer drops duplicate rows.
     DuplicateTransactions { count: usize },
+    /// Transactions the model's row filters drop (`--exclude`, `--min-unit-price` in
+    /// training) were left out, as the trainer leaves them out.
+    FilteredTransactions { count: usize },
     /// No purchase before `as_of` in the model's window (only returns, or all later): the
     /// customer is valid but has no segment.
     NoPurchases,

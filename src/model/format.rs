@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::segment::{Rename, Segment};
-use crate::data::{Cleaning, FileFingerprint, RowRules};
+use crate::data::{Cleaning, FileFingerprint, RowFilters, RowRules};
 use crate::features::FeatureSpec;
 
 /// The format version this build writes and reads.
@@ -30,14 +30,16 @@ pub struct ParamsRecord {
     /// models, which dropped them.
     #[serde(default)]
     pub keep_duplicates: bool,
+    /// Row filters (`--exclude`, `--min-unit-price`); absent when none was given.
+    #[serde(default, skip_serializing_if = "RowFilters::is_empty")]
+    pub filters: RowFilters,
 }
 
 impl ParamsRecord {
-    /// The row rules training applied, for scoring with this model.
-    pub fn row_rules(&self) -> RowRules {
-        RowRules {
-            keep_duplicates: self.keep_duplicates,
-        }
+    /// The row rules training applied, for scoring with this model (an error for a filter
+    /// that does not compile).
+    pub fn row_rules(&self) -> Result<RowRules, crate::data::FilterError> {
+        RowRules::new(self.keep_duplicates, self.filters.clone())
     }
 }
 

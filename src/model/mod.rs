@@ -132,6 +132,8 @@ pub struct Model {
     /// Positions of recency_days, frequency, tenure_days and avg_order_value, when the model
     /// has a value model and those features (value from features).
     pub value_at: Option<[usize; 4]>,
+    /// The row rules of its training, compiled once for scoring.
+    pub row_rules: crate::data::RowRules,
 }
 
 impl Model {
@@ -216,12 +218,17 @@ impl Model {
                 at("avg_order_value")?,
             ])
         });
+        let row_rules = file
+            .params
+            .row_rules()
+            .map_err(|e| invalid(format!("params.filters: {e}")))?;
         Ok(Model {
             file,
             centroids,
             dir: PathBuf::new(),
             lifecycle_at,
             value_at,
+            row_rules,
         })
     }
 }

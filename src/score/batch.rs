@@ -83,6 +83,9 @@ fn warning_text(w: &FeatureWarning) -> String {
         FeatureWarning::DuplicateTransactions { count } => {
             format!("duplicate_transactions:{count}")
         }
+        FeatureWarning::FilteredTransactions { count } => {
+            format!("filtered_transactions:{count}")
+        }
         FeatureWarning::NoPurchases => NO_PURCHASES.into(),
         FeatureWarning::ValueFromFeatures => "value_from_features".into(),
         FeatureWarning::ValueUnavailable => "value_unavailable".into(),
@@ -289,8 +292,8 @@ fn score_log(
     progress: &Progress,
 ) -> Result<()> {
     let spec = &model.file.features;
-    let rules = model.file.params.row_rules();
-    let log = data::read_transactions(&input.input, map, &rules, progress)?;
+    let rules = &model.row_rules;
+    let log = data::read_transactions(&input.input, map, rules, progress)?;
     log.cleaning.check_dropped_share(
         input
             .max_dropped_share

@@ -139,6 +139,42 @@ fn other_attributes(
     Ok(others)
 }
 
+/// Whether the model's row filters drop a transaction: each exclude reads the attribute named
+/// like its column (exactly, else ignoring case), the minimum unit price `unit_price`.
+fn filtered_out(
+    rules: &RowRules,
+    o: &serde_json::Map<String, Value>,
+    at: &dyn Fn(&str) -> String,
+) -> Result<bool, InputError> {
+    let f = rules.filters();
+    if f.is_empty() {
+        return Ok(false);
+    }
+    let mut cells = Vec::with_capacity(f.exclude.len());
+    for e in &f.exclude {
+        let found = o
+            .get_key_value(e.column.as_str())
+            .or_else(|| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(&e.column)));
+        cells.push(match found {
+            None => None,
+            Some((_, Value::Null)) => Some(Cell::Missing),
+            Some((_, Value::String(s))) => Some(Cell::Text(s)),
+            Some((_, Value::Number(n))) => n.as_f64().map(Cell::Number),
+            Some((k, other)) => {
+                return Err(err(
+                    at(k),
+                    "invalid_type",
+                    format!("expected a string, number or null, got {}", kind(other)),
+                ))
+            }
+        });
+    }
+    let price = role_cell(o, "unit_price", at, false)?;
+    Ok(rules
+        .filtered(|k| cells.get(k).copied().flatten(), price, false)
+        .is_some())
+}
+
 /// The error for a transaction the row rules drop (duplicates are not errors).
 fn dropped_error(
     d: rows::Dropped,
@@ -171,7 +207,7 @@ fn parse_transactions(
     max: usize,
     customer: &str,
     rules: &RowRules,
-) -> Result<(Vec<Txn>, usize), InputError> {
+) -> Result<(Vec<Txn>, usize, usize), InputError> {
     let Value::Array(items) = v else {
         return Err(err(
             "transactions",
@@ -188,7 +224,7 @@ fn parse_transactions(
     }
     let mut out = Vec::with_capacity(items.len());
     let mut seen = HashSet::with_capacity_and_hasher(items.len(), FxBuild::default());
-    let mut duplicates = 0;
+    let (mut duplicates, mut filtered) = (0, 0);
     for (i, t) in items.iter().enumerate() {
         let at = |f: &str| format!("transactions[{i}].{f}");
         let Value::Object(o) = t else {
@@ -198,6 +234,10 @@ fn parse_transactions(
                 format!("expected an object, got {}", kind(t)),
             ));
         };
+        if filtered_out(rules, o, &at)? {
+            filtered += 1;
+            continue;
+        }
         let others = other_attributes(o, &at)?;
         let date = match o.get("date") {
             Some(Value::String(s)) => s.as_str(),
@@ -231,7 +271,7 @@ fn parse_transactions(
             Err(d) => return Err(dropped_error(d, o, &at)),
         }
     }
-    Ok((out, duplicates))
+    Ok((out, duplicates, filtered))
 }
 
 /// A derived feature given by its source field (`dt_customer` as a date string for
@@ -373,7 +413,11 @@ fn rfm_of(
             "give either transactions or transaction features such as this one, not both",
         ));
     }
-    let (txns, duplicates) = parse_transactions(transactions, max_transactions, key, rules)?;
+    let (txns, duplicates, filtered) =
+        parse_transactions(transactions, max_transactions, key, rules)?;
+    if filtered > 0 {
+        warnings.push(FeatureWarning::FilteredTransactions { count: filtered });
+    }
     if duplicates > 0 {
         warnings.push(FeatureWarning::DuplicateTransactions { count: duplicates });
     }
@@ -837,9 +881,7 @@ mod tests {
             p.warnings,
             [FeatureWarning::DuplicateTransactions { count: 1 }]
         );
-        let keep = RowRules {
-            keep_duplicates: true,
-        };
+        let keep = RowRules::new(true, crate::data::RowFilters::default()).unwrap();
         let p = prepare(&spec(), &c, 100, None, 10, &keep).unwrap();
         assert!(p.warnings.is_empty());
         assert!(

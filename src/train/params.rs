@@ -41,6 +41,9 @@ pub struct TrainValidParams {
     /// Keep exact-duplicate transaction lines instead of dropping them.
     #[serde(default)]
     pub keep_duplicates: bool,
+    /// Transaction lines dropped on purpose (fee and postage lines, …).
+    #[serde(default)]
+    pub filters: crate::data::RowFilters,
     /// A run stops when one drop reason takes more than this share of the transaction rows
     /// (1.0: never).
     #[serde(default = "default_max_dropped_share")]
@@ -148,6 +151,7 @@ impl TrainParams {
             silhouette_sample: 5_000,
             max_dropped_share: default_max_dropped_share(),
             keep_duplicates: false,
+            filters: crate::data::RowFilters::default(),
             value: ValueParams::default(),
             holdout_days: None,
         })
@@ -195,6 +199,10 @@ impl TrainParams {
     }
     pub fn keep_duplicates(mut self, keep: bool) -> Self {
         self.0.keep_duplicates = keep;
+        self
+    }
+    pub fn filters(mut self, filters: crate::data::RowFilters) -> Self {
+        self.0.filters = filters;
         self
     }
     pub fn value(mut self, value: ValueParams) -> Self {

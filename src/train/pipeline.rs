@@ -438,9 +438,8 @@ fn load(inputs: &TrainInputs, params: &TrainValidParams, progress: &Progress) ->
         let log = data::read_transactions(
             &inputs.transactions,
             &inputs.map,
-            &data::RowRules {
-                keep_duplicates: params.keep_duplicates,
-            },
+            &data::RowRules::new(params.keep_duplicates, params.filters.clone())
+                .map_err(data::DataError::from)?,
             progress,
         )?;
         log.cleaning.check_dropped_share(params.max_dropped_share)?;
@@ -874,6 +873,7 @@ fn model_file(
             silhouette_sample: params.silhouette_sample,
             as_of_requested: params.as_of.map(format_day),
             keep_duplicates: params.keep_duplicates,
+            filters: params.filters.clone(),
         },
         input: InputRecord {
             transactions: log.map(|l| l.files.clone()).unwrap_or_default(),

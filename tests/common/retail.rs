@@ -197,6 +197,64 @@ impl Retail {
         }
     }
 
+    /// [`Retail::generate`] with the lines the real log has that are no purchases: postage
+    /// (`POST`), manual adjustments (`M`), `BANK CHARGES` and `AMAZONFEE` lines on a fifth of
+    /// the invoices, free lines (unit price `0`), and customers whose only lines are postage.
+    pub fn generate_with_fees(customers: usize, seed: u64) -> Retail {
+        const FEES: [(&str, &str, &str); 4] = [
+            ("M", "Manual", "18.00"),
+            ("BANK CHARGES", "Bank Charges", "15.00"),
+            ("AMAZONFEE", "AMAZON FEE", "5575.28"),
+            ("POST", "POSTAGE", "18.00"),
+        ];
+        let mut log = Retail::generate(customers, seed);
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0xfee);
+        let mut lines = Vec::with_capacity(log.lines.len() * 5 / 4);
+        let mut last_invoice = String::new();
+        for l in std::mem::take(&mut log.lines) {
+            let first = l.invoice != last_invoice;
+            last_invoice.clone_from(&l.invoice);
+            if first && !l.invoice.starts_with('C') && rng.gen_bool(0.2) {
+                let (code, desc, price) = FEES[rng.gen_range(0..FEES.len())];
+                lines.push(RetailLine {
+                    stock_code: code.into(),
+                    description: desc.into(),
+                    quantity: 1,
+                    unit_price: price,
+                    ..l.clone()
+                });
+            }
+            let free = !l.invoice.starts_with('C') && rng.gen_bool(0.03);
+            lines.push(RetailLine {
+                unit_price: if free { "0" } else { l.unit_price },
+                ..l
+            });
+        }
+        // Customers after the last one, with postage only.
+        for c in 0..3u32 {
+            let id = 12_346 + customers as u32 + c;
+            lines.push(RetailLine {
+                invoice: (581_000 + c).to_string(),
+                stock_code: "POST".into(),
+                description: "POSTAGE".into(),
+                quantity: 2,
+                at: (2011, 6, 10 + c, 12, 0),
+                unit_price: "18.00",
+                customer: format!("{id}.0"),
+                country: "France",
+            });
+        }
+        log.lines = lines;
+        log
+    }
+
+    /// Writes the log to `dir/name`; returns the file.
+    pub fn write_to(&self, dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, self.csv()).unwrap();
+        path
+    }
+
     /// Generates a log and writes it to `dir/name`; returns the log and the file.
     pub fn write(
         dir: &std::path::Path,

@@ -58,7 +58,8 @@ pub struct ScoreResult {
     /// Runner-up distance minus `distance`: small means borderline.
     pub margin: Option<f64>,
     /// `imputed`, `unknown_category`, `out_of_range`, `far_from_centroid`, `unknown_field`,
-    /// `transactions_after_as_of`, `duplicate_transactions`, `no_purchases`, each with the
+    /// `transactions_after_as_of`, `duplicate_transactions`, `filtered_transactions`,
+    /// `no_purchases`, each with the
     /// feature or field.
     #[schema(value_type = Vec<Object>)]
     pub warnings: Vec<FeatureWarning>,
@@ -449,7 +450,7 @@ fn score_body(state: &AppState, loaded: &LoadedModel, body: &[u8]) -> Result<Vec
         model.file.as_of.as_deref(),
     )?;
     let window = model.file.params.window_days;
-    let rules = model.file.params.row_rules();
+    let rules = &model.row_rules;
     let mut results = Vec::with_capacity(request.customers.len());
     let mut scratch = Vec::new();
     let mut per_segment = vec![0u64; model.file.k];
@@ -460,7 +461,7 @@ fn score_body(state: &AppState, loaded: &LoadedModel, body: &[u8]) -> Result<Vec
             as_of,
             window,
             cfg.max_transactions,
-            &rules,
+            rules,
         )
         .and_then(|p| {
             if !p.no_purchases {
