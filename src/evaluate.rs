@@ -54,6 +54,7 @@ struct Row {
     id: usize,
     rfm: crate::features::rfm::Rfm,
     summary: crate::value::Rfm,
+    behaviour: Option<crate::features::behaviour::Behaviour>,
     orders: f64,
     spend: f64,
 }
@@ -82,6 +83,7 @@ pub fn holdout(
         )));
     }
     let window = model.file.params.window_days;
+    let with_behaviour = crate::features::behaviour::uses_behaviour(&model.file.features);
     let rows: Vec<Row> = (0..log.txns.len())
         .into_par_iter()
         .filter_map(|c| {
@@ -89,10 +91,15 @@ pub fn holdout(
             let rfm = compute_rfm(txns, cal_end, window)?;
             let summary = purchase_summary(txns, cal_end, window)?;
             let (orders, spend) = holdout_actuals(txns, cal_end, as_of);
+            let behaviour = with_behaviour.then(|| {
+                let b = log.txns.behaviour(c);
+                crate::features::behaviour::compute(txns, b, &log.levels, cal_end, window)
+            });
             Some(Row {
                 id: c,
                 rfm,
                 summary,
+                behaviour: behaviour.flatten(),
                 orders,
                 spend: spend.max(0.0),
             })
@@ -123,7 +130,7 @@ pub fn holdout(
             || (Vec::new(), Vec::new()),
             |(raw, scratch), r| {
                 let id = &log.customer_ids[r.id];
-                profiles.raw(model, id, &r.rfm, cal_end, raw)?;
+                profiles.raw(model, id, &r.rfm, r.behaviour.as_ref(), cal_end, raw)?;
                 let s = model.score(raw, Some(&r.summary), scratch)?;
                 let v = value
                     .predict(&r.summary, &settings)

@@ -4,7 +4,7 @@
 //! HTTP raw transactions. The expectation is independent: the same log with those lines
 //! removed by the test's own predicate trains to the same customers and features.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{json, Value};
 
@@ -47,15 +47,8 @@ fn train(work: &std::path::Path, path: &std::path::Path, name: &str, extra: &[&s
     text(&o)
 }
 
-/// customer id → the row of `assignments.csv` by column name.
-fn assignments(work: &std::path::Path, name: &str) -> HashMap<String, HashMap<String, String>> {
-    let (h, rows) = read_csv(&work.join(format!("models/{name}/v1/assignments.csv")));
-    rows.into_iter()
-        .map(|r| {
-            let row: HashMap<String, String> = h.iter().cloned().zip(r).collect();
-            (row["customer_id"].clone(), row)
-        })
-        .collect()
+fn assignments(work: &std::path::Path, name: &str) -> BTreeMap<String, HashMap<String, String>> {
+    crate::common::assignments_by_id(work, name)
 }
 
 const FEATURES: [&str; 5] = [

@@ -2,6 +2,7 @@
 //! Online-Retail-shaped log), model files and the golden format, the CLI's failure cases,
 //! the HTTP scorer over real sockets, and the per-version report.html.
 
+mod behaviour;
 mod cli;
 mod common;
 mod dates;

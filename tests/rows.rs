@@ -220,7 +220,9 @@ fn r11_keep_duplicates_is_a_flag_and_a_model_parameter() {
     assert_eq!(params("config"), json!(true));
     // HTTP scoring with the model that kept them keeps them too.
     let s = start(config(&work.path().join("models")));
-    let dup = json!({"date": "2011-05-02", "amount": 10.0, "order_id": "o1"});
+    // Under the log's headers, the behaviour fields (product, country) the model uses.
+    let dup = json!({"date": "2011-05-02", "amount": 10.0, "order_id": "o1",
+                     "StockCode": "85123A", "Country": "France"});
     let body = json!({"as_of": "2011-12-10", "customers": [{"transactions": [dup, dup]}]});
     let r = post(s.addr, "/v1/models/kept/score", &[], &body).json();
     assert_eq!(r["results"][0]["warnings"], json!([]), "{r}");

@@ -464,6 +464,7 @@ fn transactions_and_customer_table_join_with_imputation() {
             "monetary",
             "avg_order_value",
             "tenure_days",
+            "return_rate",
             "age",
             "gender",
             "annual_income",

@@ -18,7 +18,9 @@ use rayon::prelude::*;
 use super::blocks::{data_blocks, records, unreadable, Chunk};
 use super::dates::{self, DateFormat, DayEvidence, DayOrder, Reading};
 use super::fasthash::{FxBuild, IdIndex};
-use super::rows::{self, Cell, Checked, Line, OtherFields, Reason, RowRules, Txn};
+use super::rows::{
+    self, Cell, Checked, Levels, Line, OtherFields, Reason, RowRules, Txn, TxnBehaviour,
+};
 use super::source::{self, FileFingerprint};
 use super::table::{check_width, Fields, Format, Table};
 use super::transactions::{Cleaning, Columns, CustomerTxns, FlatTxns, TransactionLog, TxnField};
@@ -65,6 +67,10 @@ impl FileRules<'_> {
             TxnField::OrderId => c.order,
             TxnField::Quantity => c.quantity,
             TxnField::UnitPrice => c.unit_price,
+            f => {
+                let k = TxnField::BEHAVIOUR.iter().position(|b| *b == f)?;
+                c.behaviour[k]
+            }
         }
     }
 
@@ -87,6 +93,15 @@ struct Row {
     checked: Checked,
 }
 
+/// A line's behaviour fields as read: each level's text as a range of the chunk's `ids`
+/// (`None`: no value), the product key and the discount flag.
+#[derive(Clone, Copy)]
+struct RowBehaviour {
+    levels: [Option<(u32, u32)>; 3],
+    product: u64,
+    discount: bool,
+}
+
 /// A dropped line kept as a possible sample: file index, line, reason, column, raw value.
 #[derive(Clone, Debug)]
 struct Note {
@@ -102,6 +117,8 @@ struct ChunkOut {
     rows: u64,
     ids: String,
     parts: Vec<Vec<Row>>,
+    /// With behaviour columns, each row's behaviour, in `parts`' order.
+    behaviour: Vec<Vec<RowBehaviour>>,
     missing_customer_id: u64,
     bad_date: u64,
     bad_amount: u64,
@@ -119,6 +136,7 @@ impl ChunkOut {
             rows: 0,
             ids: String::new(),
             parts: (0..PARTS).map(|_| Vec::new()).collect(),
+            behaviour: (0..PARTS).map(|_| Vec::new()).collect(),
             missing_customer_id: 0,
             bad_date: 0,
             bad_amount: 0,
@@ -135,6 +153,7 @@ impl ChunkOut {
         self.rows = 0;
         self.ids.clear();
         self.parts.iter_mut().for_each(Vec::clear);
+        self.behaviour.iter_mut().for_each(Vec::clear);
         (self.missing_customer_id, self.bad_date, self.bad_amount) = (0, 0, 0);
         self.filtered.clear();
         self.notes.clear();
@@ -226,7 +245,12 @@ impl ChunkOut {
                 self.has_either |= matches!(reading, Reading::Either { .. });
                 let start = self.ids.len() as u32;
                 self.ids.push_str(&id);
-                self.parts[part_of(checked.customer_hash)].push(Row {
+                let p = part_of(checked.customer_hash);
+                if c.has_behaviour() {
+                    let b = self.behaviour_of(rules, &field);
+                    self.behaviour[p].push(b);
+                }
+                self.parts[p].push(Row {
                     id: (start, id.len() as u32),
                     line,
                     date: reading,
@@ -239,6 +263,33 @@ impl ChunkOut {
                 let col = rules.index_of(f).unwrap_or(c.customer);
                 self.note(rules, line, d.reason, col, &field(col));
             }
+        }
+    }
+}
+
+impl ChunkOut {
+    /// A kept line's behaviour fields, their texts added to `ids`.
+    fn behaviour_of<'r>(
+        &mut self,
+        rules: &FileRules,
+        field: &impl Fn(usize) -> Cow<'r, str>,
+    ) -> RowBehaviour {
+        let b = &rules.cols.behaviour;
+        let mut levels = [None; 3];
+        for (slot, col) in levels.iter_mut().zip(b) {
+            let Some(raw) = col.map(field) else { continue };
+            if let Some(t) = rows::level_text(Cell::Text(&raw)) {
+                let start = self.ids.len() as u32;
+                self.ids.push_str(&t);
+                *slot = Some((start, t.len() as u32));
+            }
+        }
+        let product = b[3].map(field);
+        let discount = b[4].map(field);
+        RowBehaviour {
+            levels,
+            product: rows::product_key(product.as_deref().map(Cell::Text)),
+            discount: rows::discounted(discount.as_deref().map(Cell::Text), rules.decimal_comma),
         }
     }
 }
@@ -265,6 +316,12 @@ struct Part {
     /// Kept lines in file order: the customer (index into `ids`) and the transaction.
     owners: Vec<u32>,
     txns: Vec<Txn>,
+    /// With behaviour columns, each kept line's behaviour (levels numbered by `levels`).
+    behaviour: Vec<TxnBehaviour>,
+    /// This partition's level names by number, and their index.
+    levels: Levels,
+    level_index: [HashMap<String, u32>; 3],
+    has_times: bool,
     seen: HashSet<u64, FxBuild>,
     kept: u64,
     returns: u64,
@@ -291,6 +348,30 @@ impl Part {
         }
     }
 
+    /// A row's behaviour with its levels numbered in this partition.
+    fn number(&mut self, ids: &str, b: &RowBehaviour) -> TxnBehaviour {
+        let mut levels = [0; 3];
+        for (f, (n, span)) in levels.iter_mut().zip(&b.levels).enumerate() {
+            let Some((start, len)) = *span else { continue };
+            let name = &ids[start as usize..(start + len) as usize];
+            let index = &mut self.level_index[f];
+            *n = match index.get(name) {
+                Some(&n) => n,
+                None => {
+                    self.levels.names[f].push(name.to_string());
+                    let n = self.levels.names[f].len() as u32;
+                    index.insert(name.to_string(), n);
+                    n
+                }
+            };
+        }
+        TxnBehaviour {
+            levels,
+            product: b.product,
+            discount: b.discount,
+        }
+    }
+
     /// Customer `c`'s id.
     fn id(&self, c: usize) -> &str {
         id_in(&self.id_text, &self.id_ends, c)
@@ -306,7 +387,8 @@ impl Part {
         rules: &RowRules,
     ) {
         for chunk in block {
-            for row in &chunk.parts[p] {
+            let behaviour = &chunk.behaviour[p];
+            for (r, row) in chunk.parts[p].iter().enumerate() {
                 // Rows hold one day or a date that reads both ways, and `order` is known
                 // whenever a block holds the latter, so this is never `None`.
                 let Some(day) = row.date.day(Some(order.unwrap_or_default())) else {
@@ -339,7 +421,15 @@ impl Part {
                 self.first_day = self.first_day.min(day);
                 self.last_day = self.last_day.max(day);
                 self.owners.push(c as u32);
+                self.has_times |= txn.minute >= 0;
                 self.txns.push(txn);
+                if !behaviour.is_empty() || !self.behaviour.is_empty() {
+                    // Lines of files without behaviour columns have none.
+                    let b = behaviour.get(r).map(|b| self.number(&chunk.ids, b));
+                    self.behaviour
+                        .resize(self.txns.len() - 1, TxnBehaviour::default());
+                    self.behaviour.push(b.unwrap_or_default());
+                }
             }
         }
     }
@@ -362,16 +452,23 @@ impl Part {
             day: 0,
             amount: 0.0,
             order: None,
+            minute: -1,
         };
         let mut grouped = vec![empty; txns.len()];
-        for (c, t) in owners.into_iter().zip(txns) {
+        let behaviour = std::mem::take(&mut self.behaviour);
+        let mut grouped_behaviour = vec![TxnBehaviour::default(); behaviour.len()];
+        for (i, (&c, t)) in owners.iter().zip(txns).enumerate() {
             let at = &mut next[c as usize];
             grouped[*at] = t;
+            if let Some(b) = behaviour.get(i) {
+                grouped_behaviour[*at] = *b;
+            }
             *at += 1;
         }
         FlatTxns {
             offsets,
             txns: grouped,
+            behaviour: grouped_behaviour,
         }
     }
 }
@@ -574,19 +671,21 @@ impl LogState {
             first_day: i32::MAX,
             last_day: i32::MIN,
             files,
-            cleaning: Cleaning::default(),
+            ..TransactionLog::default()
         };
         for &(_, p, c) in &order {
             let part = &self.parts[p as usize];
             log.customer_ids.push(part.id(c as usize).to_string());
         }
-        let flat = self.parts.par_iter_mut().map(Part::group).collect();
+        let mut flat: Vec<FlatTxns> = self.parts.par_iter_mut().map(Part::group).collect();
+        log.levels = number_levels(&self.parts, &mut flat);
         log.txns = CustomerTxns::new(flat, order.iter().map(|&(_, p, c)| (p, c)).collect());
         let c = &mut self.cleaning;
         for part in &mut self.parts {
             c.rows_kept += part.kept;
             c.returns += part.returns;
             c.duplicate += part.duplicate;
+            log.has_times |= part.has_times;
             if part.kept > 0 {
                 log.first_day = log.first_day.min(part.first_day);
                 log.last_day = log.last_day.max(part.last_day);
@@ -604,6 +703,39 @@ impl LogState {
         log.cleaning = self.cleaning;
         log
     }
+}
+
+/// The log's levels (every partition's, sorted) with each partition's lines renumbered into
+/// them.
+fn number_levels(parts: &[Part], flat: &mut [FlatTxns]) -> Levels {
+    let mut levels = Levels::default();
+    for (f, names) in levels.names.iter_mut().enumerate() {
+        *names = parts
+            .iter()
+            .flat_map(|p| p.levels.names[f].iter().cloned())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+    }
+    flat.par_iter_mut().zip(parts).for_each(|(flat, part)| {
+        let global: Vec<Vec<u32>> = (0..3)
+            .map(|f| {
+                let names = &levels.names[f];
+                part.levels.names[f]
+                    .iter()
+                    .map(|n| names.binary_search(n).map_or(0, |i| i as u32 + 1))
+                    .collect()
+            })
+            .collect();
+        for b in &mut flat.behaviour {
+            for (f, n) in b.levels.iter_mut().enumerate() {
+                if *n > 0 {
+                    *n = global[f][*n as usize - 1];
+                }
+            }
+        }
+    });
+    levels
 }
 
 /// Sorts candidate samples by place and keeps the first few of each reason.
@@ -712,17 +844,24 @@ mod tests {
     }
 
     fn read(path: &Path, block: usize, threads: usize) -> TransactionLog {
+        read_mapped(path, block, threads, &[])
+    }
+
+    fn read_mapped(path: &Path, block: usize, threads: usize, map: &[&str]) -> TransactionLog {
         super::super::blocks::with_blocks(block, threads, || {
-            let map = ColumnMap::default();
+            let map = ColumnMap::parse(map).unwrap();
             let rules = RowRules::default();
             read_transactions(&[path.to_path_buf()], &map, &rules, &Progress::hidden()).unwrap()
         })
     }
 
     fn summary(log: &TransactionLog) -> String {
-        let mut s = format!("{:?}\n{:?}\n", log.cleaning, log.cleaning.samples);
-        for (id, t) in log.customer_ids.iter().zip(log.txns.iter()) {
-            writeln!(s, "{id} {t:?}").unwrap();
+        let mut s = format!(
+            "{:?}\n{:?}\n{:?}\n",
+            log.cleaning, log.cleaning.samples, log.levels
+        );
+        for (c, (id, t)) in log.customer_ids.iter().zip(log.txns.iter()).enumerate() {
+            writeln!(s, "{id} {t:?} {:?}", log.txns.behaviour(c)).unwrap();
         }
         s
     }
@@ -732,6 +871,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("log.csv");
         std::fs::write(&path, uci_like(3000)).unwrap();
+        // Descriptions as categories: level numbers must not depend on threads either.
+        let read = |path: &Path, block, threads| {
+            read_mapped(path, block, threads, &["category=Description"])
+        };
         let one = read(&path, 1 << 20, 1);
         assert!(one
             .cleaning
@@ -740,6 +883,12 @@ mod tests {
             .any(|e| e.starts_with("month-first")));
         assert!(one.cleaning.duplicate > 100 && one.cleaning.missing_customer_id > 100);
         assert!(one.cleaning.bad_amount > 50);
+        assert_eq!(one.levels.names[0].len(), 4, "{:?}", one.levels);
+        assert!(one
+            .txns
+            .behaviour(1)
+            .iter()
+            .all(|b| b.levels[0] > 0 && b.product != 0));
         let expected = summary(&one);
         for (block, threads) in [(997, 3), (4096, 2), (64 * 1024, 4)] {
             assert_eq!(

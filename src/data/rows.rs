@@ -48,6 +48,102 @@ pub struct Txn {
     pub amount: f64,
     /// Hash of the order id ([`order_key`]); `None` when the line has no order id.
     pub order: Option<NonZeroU64>,
+    /// Minute of the day the date carries ([`minute_of_day`]); −1 for a date without a time.
+    pub minute: i16,
+}
+
+/// A transaction's behaviour fields, for logs (and HTTP customers) that map any: the
+/// category, channel and country as level numbers (1-based into the log's [`Levels`]; 0 for
+/// none), the product as a hash ([`product_key`]; 0 for none) and whether the line carries a
+/// discount ([`discounted`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TxnBehaviour {
+    pub levels: [u32; 3],
+    pub product: u64,
+    pub discount: bool,
+}
+
+/// The fields whose values are levels, in [`TxnBehaviour::levels`] order.
+pub const LEVEL_FIELDS: [TxnField; 3] = [TxnField::Category, TxnField::Channel, TxnField::Country];
+
+/// The level names of [`LEVEL_FIELDS`], each sorted, so a level number means the same
+/// whatever the number of threads that read the log.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Levels {
+    pub names: [Vec<String>; 3],
+}
+
+impl Levels {
+    /// Level `n` (1-based) of field `f` ([`LEVEL_FIELDS`] index); `None` for 0.
+    pub fn name(&self, f: usize, n: u32) -> Option<&str> {
+        let i = (n as usize).checked_sub(1)?;
+        self.names[f].get(i).map(String::as_str)
+    }
+
+    /// The number of `name` in field `f`, adding it when new (for one HTTP customer, whose
+    /// levels need no sorting).
+    pub fn intern(&mut self, f: usize, name: &str) -> u32 {
+        let names = &mut self.names[f];
+        match names.iter().position(|n| n == name) {
+            Some(i) => i as u32 + 1,
+            None => {
+                names.push(name.to_string());
+                names.len() as u32
+            }
+        }
+    }
+}
+
+/// A level field's value: the trimmed text (a JSON number as its text); `None` for a missing
+/// token or blank.
+pub fn level_text(cell: Cell<'_>) -> Option<std::borrow::Cow<'_, str>> {
+    match cell {
+        Cell::Text(s) if !is_missing(s) => Some(std::borrow::Cow::Borrowed(s.trim())),
+        Cell::Number(x) => Some(std::borrow::Cow::Owned(number_text(x))),
+        _ => None,
+    }
+}
+
+/// The product rule: a hash of the trimmed text (a JSON number as its text), 0 for none.
+pub fn product_key(cell: Option<Cell>) -> u64 {
+    match cell.and_then(level_text) {
+        Some(t) => twox_hash::XxHash3_64::oneshot_with_seed(5, t.as_bytes()) | 1,
+        None => 0,
+    }
+}
+
+/// The discount rule: a number above 0 (an amount or a rate), or a text that is not a
+/// number and not a no (`no`, `false`, `n`, `f`, `none`; a coupon code counts), is a
+/// discount; 0, a no, blank and missing tokens are not.
+pub fn discounted(cell: Option<Cell>, decimal_comma: bool) -> bool {
+    match cell {
+        Some(Cell::Number(x)) => x > 0.0,
+        Some(Cell::Text(s)) if !is_missing(s) => {
+            let t = s.trim();
+            match parse_number_with(t, decimal_comma) {
+                Some(x) => x > 0.0,
+                None => !["no", "false", "n", "f", "none"]
+                    .iter()
+                    .any(|no| t.eq_ignore_ascii_case(no)),
+            }
+        }
+        _ => false,
+    }
+}
+
+/// The minute of the day a date carries (`12/1/2010 8:26` → 506), −1 when it carries none
+/// (a date alone, or a time that does not read as a clock).
+pub fn minute_of_day(date_text: &str) -> i16 {
+    let t = time_of_day(date_text);
+    let has_clock = {
+        let s = super::unquote(date_text).trim();
+        s.find([' ', 'T'])
+            .is_some_and(|at| !s[at + 1..].trim().is_empty())
+    };
+    if !has_clock || t >> 63 == 1 {
+        return -1;
+    }
+    ((t / 60_000) % 1440) as i16
 }
 
 /// Hash of an order id, used to count distinct orders (never zero, so a transaction's
@@ -410,6 +506,8 @@ pub struct Checked {
     pub key: LineKey,
     /// [`id_hash`] of the customer id (the key's first word), for readers that index ids.
     pub customer_hash: u64,
+    /// [`minute_of_day`] of the date.
+    pub minute: i16,
 }
 
 /// The rules that need nothing but the line itself (amount, purchase or return, order):
@@ -428,6 +526,7 @@ pub fn check(line: &Line, others: &OtherFields, dc: bool) -> Result<Checked, Dro
         order,
         key,
         customer_hash,
+        minute: minute_of_day(line.date_text),
     })
 }
 
@@ -449,6 +548,7 @@ pub fn admit(
         day,
         amount: c.amount,
         order: c.order,
+        minute: c.minute,
     })
 }
 

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::dates::DateFormat;
 use super::log_reader::{FileRules, LogState};
-use super::rows::{self, RowRules, Txn};
+use super::rows::{self, Levels, RowRules, Txn, TxnBehaviour};
 use super::source::FileFingerprint;
 use super::table::{normalize_name, Format, Table};
 use super::DataError;
@@ -31,17 +31,38 @@ pub enum TxnField {
     OrderId,
     Quantity,
     UnitPrice,
+    /// Behaviour fields ([`TxnField::BEHAVIOUR`]): read for behaviour features, never a
+    /// reason to drop a line.
+    Category,
+    Channel,
+    Country,
+    Product,
+    Discount,
 }
 
 impl TxnField {
     /// All fields, in the order they are documented.
-    pub const ALL: [TxnField; 6] = [
+    pub const ALL: [TxnField; 11] = [
         TxnField::CustomerId,
         TxnField::Date,
         TxnField::Amount,
         TxnField::OrderId,
         TxnField::Quantity,
         TxnField::UnitPrice,
+        TxnField::Category,
+        TxnField::Channel,
+        TxnField::Country,
+        TxnField::Product,
+        TxnField::Discount,
+    ];
+
+    /// The behaviour fields, in [`Columns::behaviour`] order.
+    pub const BEHAVIOUR: [TxnField; 5] = [
+        TxnField::Category,
+        TxnField::Channel,
+        TxnField::Country,
+        TxnField::Product,
+        TxnField::Discount,
     ];
 
     /// The name used in `--map`.
@@ -53,6 +74,11 @@ impl TxnField {
             TxnField::OrderId => "order_id",
             TxnField::Quantity => "quantity",
             TxnField::UnitPrice => "unit_price",
+            TxnField::Category => "category",
+            TxnField::Channel => "channel",
+            TxnField::Country => "country",
+            TxnField::Product => "product",
+            TxnField::Discount => "discount",
         }
     }
 
@@ -130,6 +156,35 @@ impl TxnField {
             ],
             TxnField::Quantity => &["quantity", "qty", "units", "numberofitems", "numberofcds"],
             TxnField::UnitPrice => &["unitprice", "price", "itemprice", "priceeach"],
+            TxnField::Category => &[
+                "category",
+                "productcategory",
+                "productcategoryname",
+                "categoryname",
+                "itemcategory",
+                "department",
+            ],
+            TxnField::Channel => &["channel", "saleschannel", "orderchannel", "purchasechannel"],
+            TxnField::Country => &["country", "region", "countryregion", "countrycode"],
+            TxnField::Product => &[
+                "stockcode",
+                "sku",
+                "productid",
+                "productcode",
+                "itemid",
+                "itemcode",
+                "product",
+                "asin",
+            ],
+            TxnField::Discount => &[
+                "discount",
+                "discountamount",
+                "discountapplied",
+                "promo",
+                "promocode",
+                "coupon",
+                "couponcode",
+            ],
         }
     }
 }
@@ -338,6 +393,8 @@ pub struct CustomerTxns {
 pub(super) struct FlatTxns {
     pub offsets: Vec<usize>,
     pub txns: Vec<Txn>,
+    /// Each transaction's behaviour, or empty when none of these customers has any.
+    pub behaviour: Vec<TxnBehaviour>,
 }
 
 impl CustomerTxns {
@@ -363,6 +420,17 @@ impl CustomerTxns {
         &part.txns[part.offsets[i]..part.offsets[i + 1]]
     }
 
+    /// Customer `c`'s behaviour fields, one per transaction; empty when the log has none
+    /// for them.
+    pub fn behaviour(&self, c: usize) -> &[TxnBehaviour] {
+        let (p, i) = self.order[c];
+        let part = &self.parts[p as usize];
+        let i = i as usize;
+        part.behaviour
+            .get(part.offsets[i]..part.offsets[i + 1])
+            .unwrap_or(&[])
+    }
+
     /// Every customer's transactions, in customer order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &[Txn]> + '_ {
         (0..self.len()).map(|c| self.get(c))
@@ -386,6 +454,12 @@ pub struct TransactionLog {
     pub files: Vec<FileFingerprint>,
     /// What cleaning did.
     pub cleaning: Cleaning,
+    /// The level names of the behaviour fields ([`CustomerTxns::behaviour`]).
+    pub levels: Levels,
+    /// Each behaviour field some file maps, with the header of the first such file.
+    pub behaviour_columns: Vec<(TxnField, String)>,
+    /// True when some kept line's date carries a time of day.
+    pub has_times: bool,
 }
 
 /// The columns of one file in their roles.
@@ -396,9 +470,16 @@ pub(super) struct Columns {
     pub order: Option<usize>,
     pub quantity: Option<usize>,
     pub unit_price: Option<usize>,
+    /// The columns of [`TxnField::BEHAVIOUR`], in that order.
+    pub behaviour: [Option<usize>; 5],
 }
 
 impl Columns {
+    /// True when a behaviour field has a column.
+    pub fn has_behaviour(&self) -> bool {
+        self.behaviour.iter().any(Option::is_some)
+    }
+
     /// The columns in no role, each with its name's seed for [`OtherFields`].
     fn others(&self, columns: &[String]) -> Vec<(usize, u64)> {
         let roles = [
@@ -500,6 +581,14 @@ fn resolve(table: &Table, map: &ColumnMap) -> Result<Columns, DataError> {
             &format!("map amount to a column, or map quantity and unit_price{header_hint}"),
         ));
     }
+    let mut behaviour = [None; 5];
+    for (slot, f) in behaviour.iter_mut().zip(TxnField::BEHAVIOUR) {
+        // A column already in a role (an order id named `product`) stays in that role only.
+        *slot = find(f)?.filter(|i| {
+            map.get(f.name()).is_some()
+                || ![Some(customer), Some(date), amount, quantity, unit_price].contains(&Some(*i))
+        });
+    }
     Ok(Columns {
         customer,
         date,
@@ -507,6 +596,7 @@ fn resolve(table: &Table, map: &ColumnMap) -> Result<Columns, DataError> {
         order: find(TxnField::OrderId)?,
         quantity,
         unit_price,
+        behaviour,
     })
 }
 
@@ -538,11 +628,19 @@ pub fn read_transactions(
     );
     let mut state = LogState::new(rules);
     let mut has_order_ids = false;
+    let mut behaviour_columns = Vec::new();
     let mut prints = Vec::with_capacity(files.len());
     for (i, path) in files.iter().enumerate() {
         let table = Table::open(path)?;
         let cols = resolve(&table, map)?;
         has_order_ids |= cols.order.is_some();
+        for (f, col) in TxnField::BEHAVIOUR.iter().zip(&cols.behaviour) {
+            if let Some(i) = col {
+                if !behaviour_columns.iter().any(|(g, _)| g == f) {
+                    behaviour_columns.push((*f, table.columns[*i].clone()));
+                }
+            }
+        }
         let columns = table.columns.clone();
         let file = FileRules {
             path,
@@ -558,7 +656,9 @@ pub fn read_transactions(
     }
     bar.finish_and_clear();
     let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
-    let log = state.finish(&paths, has_order_ids, prints);
+    let mut log = state.finish(&paths, has_order_ids, prints);
+    behaviour_columns.sort();
+    log.behaviour_columns = behaviour_columns;
     if log.cleaning.rows_kept == 0 {
         return Err(DataError::NoValidRows {
             what: files

@@ -7,6 +7,7 @@
 //! every feature's scaled values are multiplied by √weight so `weight` is its share of the
 //! squared distance. Missing values take the training median (numeric) or mode (categorical).
 
+pub mod behaviour;
 pub mod consistency;
 pub mod lifecycle;
 pub mod rfm;

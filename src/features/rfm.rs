@@ -57,7 +57,7 @@ pub fn in_window(day: i32, as_of: i32, window_days: Option<u32>) -> bool {
 ///
 /// ```
 /// use custseg::features::rfm::{compute_rfm, Txn};
-/// let t = |day, amount| Txn { day, amount, order: None };
+/// let t = |day, amount| Txn { day, amount, order: None, minute: -1 };
 /// let r = compute_rfm(&[t(10, 5.0), t(10, 5.0), t(20, 10.0), t(25, -4.0)], 30, None).unwrap();
 /// assert_eq!((r.recency_days, r.frequency, r.monetary, r.tenure_days), (10.0, 2.0, 16.0, 20.0));
 /// ```
@@ -107,7 +107,7 @@ pub fn compute_rfm(txns: &[Txn], as_of: i32, window_days: Option<u32>) -> Option
 ///
 /// ```
 /// use custseg::features::rfm::{purchase_summary, Txn};
-/// let t = |day, amount| Txn { day, amount, order: None };
+/// let t = |day, amount| Txn { day, amount, order: None, minute: -1 };
 /// let s = purchase_summary(&[t(10, 5.0), t(10, 5.0), t(20, 10.0), t(25, 4.0), t(26, -1.0)], 30, None)
 ///     .unwrap();
 /// assert_eq!((s.x, s.t_x, s.t, s.m), (2.0, 15.0, 19.0, 7.0));
@@ -248,6 +248,7 @@ mod tests {
             day,
             amount,
             order: order.map(order_key),
+            minute: -1,
         }
     }
 

@@ -33,6 +33,11 @@ pub struct ParamsRecord {
     /// Row filters (`--exclude`, `--min-unit-price`); absent when none was given.
     #[serde(default, skip_serializing_if = "RowFilters::is_empty")]
     pub filters: RowFilters,
+    /// The training log's header of each behaviour field it mapped (`product` →
+    /// `StockCode`), so HTTP transactions may carry the field under either name; absent
+    /// when the log had none.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub behaviour_columns: std::collections::BTreeMap<String, String>,
 }
 
 impl ParamsRecord {

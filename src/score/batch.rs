@@ -11,7 +11,10 @@ use crate::data::fasthash::FxBuild;
 use crate::data::table::{decode, Table};
 use crate::data::{self, ColumnMap, CustomerTable, DataError};
 use crate::error::{Error, Result};
-use crate::features::rfm::{compute_rfm, purchase_summary, RFM_FEATURES};
+use crate::features::behaviour::{
+    compute as compute_behaviour, transaction_value, uses_behaviour, Behaviour,
+};
+use crate::features::rfm::{compute_rfm, purchase_summary};
 use crate::features::table::{column_for, derived_value};
 use crate::features::{
     consistency, suggest, Feature, FeatureSpec, FeatureWarning, RawValue, Source,
@@ -311,6 +314,7 @@ fn score_log(
     let bar = progress.bar("scoring", log.txns.len() as u64);
     let mut scratch = Vec::new();
     let mut raw = Vec::with_capacity(spec.features.len());
+    let with_behaviour = uses_behaviour(spec);
     for (c, txns) in log.txns.iter().enumerate() {
         let id = &log.customer_ids[c];
         let window = model.file.params.window_days;
@@ -321,7 +325,10 @@ fn score_log(
             out.unscored_row(id)?;
             continue;
         };
-        lookup.raw(model, id, &r, as_of, &mut raw)?;
+        let behaviour = with_behaviour
+            .then(|| compute_behaviour(txns, log.txns.behaviour(c), &log.levels, as_of, window))
+            .flatten();
+        lookup.raw(model, id, &r, behaviour.as_ref(), as_of, &mut raw)?;
         let s = model.score(&raw, Some(&purchases), &mut scratch)?;
         out.row(model, id, &s, summary)?;
         if c % 4096 == 0 {
@@ -366,18 +373,15 @@ impl<'a> Profiles<'a> {
         model: &Model,
         id: &str,
         rfm: &crate::features::rfm::Rfm,
+        behaviour: Option<&Behaviour>,
         as_of: i32,
         raw: &mut Vec<RawValue>,
     ) -> Result<()> {
         let row = self.table.and_then(|t| t.position(id));
-        let values = rfm.values();
         raw.clear();
         for (j, f) in model.file.features.features.iter().enumerate() {
             raw.push(match f.source {
-                Source::Transactions => {
-                    let j = RFM_FEATURES.iter().position(|n| *n == f.name).unwrap_or(0);
-                    RawValue::Num(values[j])
-                }
+                Source::Transactions => transaction_value(&f.name, rfm, behaviour),
                 Source::Customers => match self.table {
                     Some(t) => table_value(t, row, f, self.cols[j], Some(as_of))?,
                     None => RawValue::Missing,

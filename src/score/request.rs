@@ -18,7 +18,10 @@ use std::collections::HashSet;
 use crate::data::dates::parse_iso_date;
 use crate::data::fasthash::FxBuild;
 use crate::data::rows::{self, Cell, Line, OtherFields, RowRules, Txn};
-use crate::features::rfm::{compute_rfm, purchase_summary, RFM_FEATURES};
+use crate::data::rows::{Levels, TxnBehaviour};
+use crate::data::TxnField;
+use crate::features::behaviour::{compute as compute_behaviour, transaction_value, uses_behaviour};
+use crate::features::rfm::{compute_rfm, purchase_summary};
 use crate::features::spec::format_number_label;
 use crate::features::{consistency, FeatureSpec, FeatureWarning, RawValue, Source};
 
@@ -139,6 +142,25 @@ fn other_attributes(
     Ok(others)
 }
 
+/// An attribute's value as a cell: a string, a number or null ([`Cell::Missing`]; `None` for
+/// a number JSON cannot hold as f64); anything else is `invalid_type` naming it.
+fn attribute_cell<'a>(
+    k: &str,
+    v: &'a Value,
+    at: &dyn Fn(&str) -> String,
+) -> Result<Option<Cell<'a>>, InputError> {
+    match v {
+        Value::Null => Ok(Some(Cell::Missing)),
+        Value::String(s) => Ok(Some(Cell::Text(s))),
+        Value::Number(n) => Ok(n.as_f64().map(Cell::Number)),
+        other => Err(err(
+            at(k),
+            "invalid_type",
+            format!("expected a string, number or null, got {}", kind(other)),
+        )),
+    }
+}
+
 /// Whether the model's row filters drop a transaction: each exclude reads the attribute named
 /// like its column (exactly, else ignoring case), the minimum unit price `unit_price`.
 fn filtered_out(
@@ -155,19 +177,12 @@ fn filtered_out(
         let found = o
             .get_key_value(e.column.as_str())
             .or_else(|| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(&e.column)));
-        cells.push(match found {
-            None => None,
-            Some((_, Value::Null)) => Some(Cell::Missing),
-            Some((_, Value::String(s))) => Some(Cell::Text(s)),
-            Some((_, Value::Number(n))) => n.as_f64().map(Cell::Number),
-            Some((k, other)) => {
-                return Err(err(
-                    at(k),
-                    "invalid_type",
-                    format!("expected a string, number or null, got {}", kind(other)),
-                ))
-            }
-        });
+        cells.push(
+            found
+                .map(|(k, v)| attribute_cell(k, v, at))
+                .transpose()?
+                .flatten(),
+        );
     }
     let price = role_cell(o, "unit_price", at, false)?;
     Ok(rules
@@ -207,7 +222,8 @@ fn parse_transactions(
     max: usize,
     customer: &str,
     rules: &RowRules,
-) -> Result<(Vec<Txn>, usize, usize), InputError> {
+    behaviour: Option<&BehaviourColumns>,
+) -> Result<Parsed, InputError> {
     let Value::Array(items) = v else {
         return Err(err(
             "transactions",
@@ -222,9 +238,11 @@ fn parse_transactions(
             format!("{} transactions, the limit is {max}", items.len()),
         ));
     }
-    let mut out = Vec::with_capacity(items.len());
+    let mut p = Parsed {
+        txns: Vec::with_capacity(items.len()),
+        ..Parsed::default()
+    };
     let mut seen = HashSet::with_capacity_and_hasher(items.len(), FxBuild::default());
-    let (mut duplicates, mut filtered) = (0, 0);
     for (i, t) in items.iter().enumerate() {
         let at = |f: &str| format!("transactions[{i}].{f}");
         let Value::Object(o) = t else {
@@ -235,7 +253,7 @@ fn parse_transactions(
             ));
         };
         if filtered_out(rules, o, &at)? {
-            filtered += 1;
+            p.filtered += 1;
             continue;
         }
         let others = other_attributes(o, &at)?;
@@ -266,12 +284,75 @@ fn parse_transactions(
             order: role_cell(o, "order_id", &at, true)?,
         };
         match rows::judge(rules, &line, &others, false, &mut seen) {
-            Ok(t) => out.push(t),
-            Err(d) if d.reason == rows::Reason::Duplicate => duplicates += 1,
+            Ok(t) => {
+                p.txns.push(t);
+                if let Some(cols) = behaviour {
+                    let b = behaviour_of(o, cols, &mut p.levels, &at)?;
+                    p.behaviour.push(b);
+                }
+            }
+            Err(d) if d.reason == rows::Reason::Duplicate => p.duplicates += 1,
             Err(d) => return Err(dropped_error(d, o, &at)),
         }
     }
-    Ok((out, duplicates, filtered))
+    Ok(p)
+}
+
+/// A customer's transactions after the row rules, with their behaviour fields when the model
+/// uses them, and the lines dropped as duplicates and by the row filters.
+#[derive(Default)]
+struct Parsed {
+    txns: Vec<Txn>,
+    behaviour: Vec<TxnBehaviour>,
+    levels: Levels,
+    duplicates: usize,
+    filtered: usize,
+}
+
+/// The training log's header of each behaviour field (`product` → `StockCode`), so an HTTP
+/// transaction may carry a field under its role name or under that header.
+pub type BehaviourColumns = std::collections::BTreeMap<String, String>;
+
+/// A transaction's attribute for behaviour field `f`: the role name (`country`), else the
+/// training header (exactly, else ignoring case).
+fn behaviour_attribute<'a>(
+    o: &'a serde_json::Map<String, Value>,
+    cols: &BehaviourColumns,
+    f: TxnField,
+) -> Option<(&'a String, &'a Value)> {
+    o.get_key_value(f.name()).or_else(|| {
+        let header = cols.get(f.name())?;
+        o.get_key_value(header.as_str())
+            .or_else(|| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(header)))
+    })
+}
+
+/// A transaction's behaviour fields by the trainer's rules ([`rows::level_text`],
+/// [`rows::product_key`], [`rows::discounted`]); levels numbered in `levels`.
+fn behaviour_of(
+    o: &serde_json::Map<String, Value>,
+    cols: &BehaviourColumns,
+    levels: &mut Levels,
+    at: &dyn Fn(&str) -> String,
+) -> Result<TxnBehaviour, InputError> {
+    let mut cells = [None; 5];
+    for (cell, f) in cells.iter_mut().zip(TxnField::BEHAVIOUR) {
+        *cell = match behaviour_attribute(o, cols, f) {
+            Some((k, v)) => attribute_cell(k, v, at)?.filter(|c| !matches!(c, Cell::Missing)),
+            None => None,
+        };
+    }
+    let mut b = TxnBehaviour {
+        levels: [0; 3],
+        product: rows::product_key(cells[3]),
+        discount: rows::discounted(cells[4], false),
+    };
+    for (f, n) in b.levels.iter_mut().enumerate() {
+        if let Some(t) = cells[f].and_then(rows::level_text) {
+            *n = levels.intern(f, &t);
+        }
+    }
+    Ok(b)
 }
 
 /// A derived feature given by its source field (`dt_customer` as a date string for
@@ -320,6 +401,28 @@ pub fn prepare(
     max_transactions: usize,
     rules: &RowRules,
 ) -> Result<Prepared, InputError> {
+    let none = BehaviourColumns::new();
+    let limits = (as_of, window_days, max_transactions);
+    prepare_with(spec, customer, limits, rules, &none)
+}
+
+/// RFM features, purchase summary and behaviour features of a customer's transactions.
+type TxnValues = (
+    crate::features::rfm::Rfm,
+    crate::value::Rfm,
+    Option<crate::features::behaviour::Behaviour>,
+);
+
+/// [`prepare`] for a model whose training log had behaviour columns (`behaviour`: the
+/// model's [`BehaviourColumns`]); `limits` are the as-of day, the window and the most
+/// transactions a customer may carry.
+pub fn prepare_with(
+    spec: &FeatureSpec,
+    customer: &Value,
+    (as_of, window_days, max_transactions): (i32, Option<u32>, usize),
+    rules: &RowRules,
+    behaviour: &BehaviourColumns,
+) -> Result<Prepared, InputError> {
     let Value::Object(obj) = customer else {
         return Err(err(
             "",
@@ -333,7 +436,15 @@ pub fn prepare(
         Some(t) if spec.uses_transactions() => {
             let key = customer_key(&customer_id);
             let limits = (as_of, window_days, max_transactions);
-            match rfm_of(spec, obj, t, &key, limits, rules, &mut warnings)? {
+            match rfm_of(
+                spec,
+                obj,
+                t,
+                &key,
+                limits,
+                (rules, behaviour),
+                &mut warnings,
+            )? {
                 Some(r) => Some(r),
                 None => {
                     warnings.push(FeatureWarning::NoPurchases);
@@ -356,10 +467,7 @@ pub fn prepare(
     let mut raw = Vec::with_capacity(spec.features.len());
     for f in &spec.features {
         raw.push(match (&rfm, f.source) {
-            (Some((r, _)), Source::Transactions) => {
-                let j = RFM_FEATURES.iter().position(|n| *n == f.name).unwrap_or(0);
-                RawValue::Num(r.values()[j])
-            }
+            (Some((r, _, b)), Source::Transactions) => transaction_value(&f.name, r, b.as_ref()),
             _ => match obj.get(&f.name) {
                 None | Some(Value::Null) => source_value(f, obj, as_of)?,
                 Some(v) => feature_value(f, v)?,
@@ -373,7 +481,7 @@ pub fn prepare(
         raw,
         warnings,
         no_purchases: false,
-        summary: rfm.map(|(_, s)| s),
+        summary: rfm.map(|(_, s, _)| s),
     })
 }
 
@@ -401,9 +509,9 @@ fn rfm_of(
     transactions: &Value,
     key: &str,
     (as_of, window_days, max_transactions): (i32, Option<u32>, usize),
-    rules: &RowRules,
+    (rules, behaviour): (&RowRules, &BehaviourColumns),
     warnings: &mut Vec<FeatureWarning>,
-) -> Result<Option<(crate::features::rfm::Rfm, crate::value::Rfm)>, InputError> {
+) -> Result<Option<TxnValues>, InputError> {
     if let Some(f) = spec.features.iter().find(|f| {
         f.source == Source::Transactions && obj.get(&f.name).is_some_and(|v| !v.is_null())
     }) {
@@ -413,19 +521,24 @@ fn rfm_of(
             "give either transactions or transaction features such as this one, not both",
         ));
     }
-    let (txns, duplicates, filtered) =
-        parse_transactions(transactions, max_transactions, key, rules)?;
-    if filtered > 0 {
-        warnings.push(FeatureWarning::FilteredTransactions { count: filtered });
+    let with = uses_behaviour(spec).then_some(behaviour);
+    let p = parse_transactions(transactions, max_transactions, key, rules, with)?;
+    if p.filtered > 0 {
+        warnings.push(FeatureWarning::FilteredTransactions { count: p.filtered });
     }
-    if duplicates > 0 {
-        warnings.push(FeatureWarning::DuplicateTransactions { count: duplicates });
+    if p.duplicates > 0 {
+        warnings.push(FeatureWarning::DuplicateTransactions {
+            count: p.duplicates,
+        });
     }
-    let late = txns.iter().filter(|t| t.day >= as_of).count();
+    let late = p.txns.iter().filter(|t| t.day >= as_of).count();
     if late > 0 {
         warnings.push(FeatureWarning::TransactionsAfterAsOf { count: late });
     }
-    Ok(compute_rfm(&txns, as_of, window_days).zip(purchase_summary(&txns, as_of, window_days)))
+    let b = compute_behaviour(&p.txns, &p.behaviour, &p.levels, as_of, window_days);
+    Ok(compute_rfm(&p.txns, as_of, window_days)
+        .zip(purchase_summary(&p.txns, as_of, window_days))
+        .map(|(r, s)| (r, s, b)))
 }
 
 /// One feature's value as given: a finite number (non-negative for RFM counts) for a

@@ -17,12 +17,13 @@ use super::quality::{calinski_harabasz, davies_bouldin, sample_rows, silhouette}
 use super::segments::{build_segments, SegmentInput};
 use super::TrainError;
 use crate::data::dates::format_day;
-use crate::data::{self, ColumnMap, CustomerTable, TransactionLog};
+use crate::data::{self, ColumnMap, CustomerTable, TransactionLog, TxnField};
+use crate::features::behaviour::{compute as compute_behaviour, Behaviour};
 use crate::features::lifecycle::{SegmentValue, ValueModel};
 use crate::features::rfm::{compute_rfm, in_window, purchase_summary, RFM_FEATURES};
 use crate::features::spec::{self, Candidate, RawColumn, Source};
 use crate::features::table::{Derivation, Typed};
-use crate::features::{self, FeatureConfig, FeatureError};
+use crate::features::{self, FeatureConfig, FeatureError, RawValue};
 use crate::model::format::{
     DataReport, InputRecord, KPoint, Metrics, ModelFile, ParamsRecord, Timings, FORMAT_VERSION,
 };
@@ -83,7 +84,23 @@ struct Population {
     rfm: Vec<[f64; 5]>,
     /// Purchase summaries for the value model (customers from transactions).
     summaries: Vec<crate::value::Rfm>,
+    /// The behaviour features the log offers, and each customer's (empty when none).
+    offered: Vec<&'static str>,
+    behaviour: Vec<Behaviour>,
     table_rows: Vec<Option<usize>>,
+}
+
+/// The behaviour features `log` offers ([`features::behaviour::Offered`]).
+fn offered(log: &TransactionLog) -> Vec<&'static str> {
+    let mapped = |f| log.behaviour_columns.iter().any(|(g, _)| *g == f);
+    features::behaviour::Offered {
+        product: mapped(TxnField::Product),
+        country: mapped(TxnField::Country),
+        discount: mapped(TxnField::Discount),
+        returns: log.cleaning.returns > 0,
+        times: log.has_times,
+    }
+    .features()
 }
 
 fn population(
@@ -97,13 +114,17 @@ fn population(
         ids: Vec::new(),
         rfm: Vec::new(),
         summaries: Vec::new(),
+        offered: Vec::new(),
+        behaviour: Vec::new(),
         table_rows: Vec::new(),
     };
     match (log, as_of) {
         (Some(log), Some(as_of)) => {
-            // Per customer in parallel: (lines after as-of, lines before the window, RFM and
-            // purchase summary).
-            type Per = (u64, u64, Option<([f64; 5], crate::value::Rfm)>);
+            pop.offered = offered(log);
+            let with_behaviour = !pop.offered.is_empty();
+            // Per customer in parallel: (lines after as-of, lines before the window, RFM,
+            // purchase summary and behaviour).
+            type Per = (u64, u64, Option<([f64; 5], crate::value::Rfm, Behaviour)>);
             let per: Vec<Per> = (0..log.txns.len())
                 .into_par_iter()
                 .map(|c| {
@@ -113,8 +134,20 @@ fn population(
                         .iter()
                         .filter(|t| t.day < as_of && !in_window(t.day, as_of, window))
                         .count() as u64;
-                    let rfm = compute_rfm(txns, as_of, window)
-                        .and_then(|r| Some((r.values(), purchase_summary(txns, as_of, window)?)));
+                    let behaviour = || match with_behaviour {
+                        true => {
+                            let b = log.txns.behaviour(c);
+                            compute_behaviour(txns, b, &log.levels, as_of, window)
+                        }
+                        false => Some(Behaviour::default()),
+                    };
+                    let rfm = compute_rfm(txns, as_of, window).and_then(|r| {
+                        Some((
+                            r.values(),
+                            purchase_summary(txns, as_of, window)?,
+                            behaviour()?,
+                        ))
+                    });
                     (after, before, rfm)
                 })
                 .collect();
@@ -122,10 +155,13 @@ fn population(
                 report.transactions_after_as_of += after;
                 report.transactions_before_window += before;
                 match rfm {
-                    Some((r, summary)) => {
+                    Some((r, summary, b)) => {
                         pop.ids.push(log.customer_ids[c].clone());
                         pop.rfm.push(r);
                         pop.summaries.push(summary);
+                        if with_behaviour {
+                            pop.behaviour.push(b);
+                        }
                     }
                     None => report.customers_without_purchases += 1,
                 }
@@ -175,6 +211,12 @@ fn candidates(
                 });
             }
         }
+        for name in &pop.offered {
+            available.push(name.to_string());
+            if config.enabled(name, name) {
+                out.push(behaviour_candidate(pop, name));
+            }
+        }
     }
     if let Some(table) = table {
         for col in &table.columns {
@@ -182,7 +224,10 @@ fn candidates(
             if !config.enabled(&col.name, &col.header) {
                 continue;
             }
-            if has_log && RFM_FEATURES.contains(&col.name.as_str()) {
+            if has_log
+                && (RFM_FEATURES.contains(&col.name.as_str())
+                    || pop.offered.contains(&col.name.as_str()))
+            {
                 report.features_dropped.push((
                     col.name.clone(),
                     "customer-table column shadowed by the feature computed from transactions"
@@ -229,6 +274,36 @@ fn candidates(
         }
     }
     Ok((out, derivations))
+}
+
+/// The training values of behaviour feature `name`.
+fn behaviour_candidate(pop: &Population, name: &str) -> Candidate {
+    let values = pop.behaviour.iter().map(|b| b.value(name));
+    let values = if name == features::behaviour::MAIN_COUNTRY {
+        RawColumn::Labels(
+            values
+                .map(|v| match v {
+                    RawValue::Text(s) => Some(s),
+                    _ => None,
+                })
+                .collect(),
+        )
+    } else {
+        RawColumn::Numbers(
+            values
+                .map(|v| match v {
+                    RawValue::Num(x) => Some(x),
+                    _ => None,
+                })
+                .collect(),
+        )
+    };
+    Candidate {
+        name: name.to_string(),
+        source: Source::Transactions,
+        column: None,
+        values,
+    }
 }
 
 /// Ranks (1 = best) of `values`, ties sharing the mean rank.
@@ -874,6 +949,14 @@ fn model_file(
             as_of_requested: params.as_of.map(format_day),
             keep_duplicates: params.keep_duplicates,
             filters: params.filters.clone(),
+            behaviour_columns: match log {
+                Some(l) if features::behaviour::uses_behaviour(&f.spec) => l
+                    .behaviour_columns
+                    .iter()
+                    .map(|(field, header)| (field.name().to_string(), header.clone()))
+                    .collect(),
+                _ => Default::default(),
+            },
         },
         input: InputRecord {
             transactions: log.map(|l| l.files.clone()).unwrap_or_default(),

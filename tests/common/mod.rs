@@ -125,3 +125,18 @@ pub fn adjusted_rand_index(a: &[usize], b: &[usize]) -> f64 {
     }
     (index - expected) / (max - expected)
 }
+
+/// `assignments.csv` of model `name`'s version 1 under `work/models`: customer id → the
+/// row by column name.
+pub fn assignments_by_id(
+    work: &Path,
+    name: &str,
+) -> std::collections::BTreeMap<String, HashMap<String, String>> {
+    let (h, rows) = read_csv(&work.join(format!("models/{name}/v1/assignments.csv")));
+    rows.into_iter()
+        .map(|r| {
+            let row: HashMap<String, String> = h.iter().cloned().zip(r).collect();
+            (row["customer_id"].clone(), row)
+        })
+        .collect()
+}

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use crate::data::dates::{format_day, parse_iso_date, today};
 use crate::features::lifecycle::{RfmScores, Stage};
 use crate::features::FeatureWarning;
-use crate::score::request::{check_missing, prepare};
+use crate::score::request::{check_missing, prepare_with};
 use crate::server::config::DefaultAsOf;
 use crate::server::error::{ApiError, ApiErrorKind};
 use crate::server::handlers::extract::{ScoreAccess, ServedModel};
@@ -455,13 +455,12 @@ fn score_body(state: &AppState, loaded: &LoadedModel, body: &[u8]) -> Result<Vec
     let mut scratch = Vec::new();
     let mut per_segment = vec![0u64; model.file.k];
     for (i, c) in request.customers.iter().enumerate() {
-        let p = prepare(
+        let p = prepare_with(
             &model.file.features,
             c,
-            as_of,
-            window,
-            cfg.max_transactions,
+            (as_of, window, cfg.max_transactions),
             rules,
+            &model.file.params.behaviour_columns,
         )
         .and_then(|p| {
             if !p.no_purchases {

@@ -1,0 +1,273 @@
+//! Behaviour features (issue 15): on an Online-Retail-shaped log (StockCode, Country, times,
+//! cancellations, fee lines), every behaviour feature of every customer equals a
+//! straightforward fold over the log written here, with and without row filters; HTTP
+//! scoring of raw lines carrying those fields equals training (also in `filters.rs`); an
+//! unknown country at scoring time is the unknown level with a warning; `--map` names the
+//! columns of logs with other headers.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use serde_json::{json, Value};
+
+use crate::common::retail::{Retail, RetailLine};
+use crate::common::{custseg, text};
+use crate::server::{config, post, start};
+
+/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
+fn day_number(y: i32, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y } as i64;
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = m as i64;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The fold's features of one customer.
+#[derive(Debug, PartialEq)]
+struct Expected {
+    distinct_products: f64,
+    return_rate: f64,
+    weekend_share: f64,
+    main_country: String,
+}
+
+/// Every customer's behaviour features by the README's definitions, from `lines` (exact
+/// duplicates dropped, blank ids left out, `keep` deciding the filters), over the whole log.
+fn fold(lines: &[RetailLine], keep: impl Fn(&RetailLine) -> bool) -> BTreeMap<String, Expected> {
+    let mut seen = HashSet::new();
+    let mut by: BTreeMap<String, Vec<&RetailLine>> = BTreeMap::new();
+    for l in lines.iter().filter(|l| keep(l) && !l.customer.is_empty()) {
+        if seen.insert(format!("{l:?}")) {
+            let id = l.customer.trim_end_matches(".0").to_string();
+            by.entry(id).or_default().push(l);
+        }
+    }
+    let mut out = BTreeMap::new();
+    for (id, ls) in by {
+        let value = |l: &RetailLine| l.quantity as f64 * l.unit_price.parse::<f64>().unwrap();
+        let buys: Vec<&&RetailLine> = ls.iter().filter(|l| l.quantity > 0).collect();
+        if buys.is_empty() {
+            continue;
+        }
+        let products: BTreeSet<&str> = buys.iter().map(|l| l.stock_code.as_str()).collect();
+        let bought: f64 = buys.iter().map(|l| value(l)).sum();
+        let returned: f64 = ls
+            .iter()
+            .filter(|l| l.quantity < 0)
+            .map(|l| -value(l))
+            .sum();
+        // Orders: invoices, or the day for a line without one; weekday of the first line.
+        let mut orders: HashMap<String, i64> = HashMap::new();
+        for l in &buys {
+            let day = day_number(l.at.0, l.at.1, l.at.2);
+            let key = if l.invoice == "NA" {
+                format!("day {day}")
+            } else {
+                l.invoice.clone()
+            };
+            orders.entry(key).or_insert(day);
+        }
+        let weekend = orders
+            .values()
+            .filter(|d| (*d + 3).rem_euclid(7) >= 5)
+            .count();
+        out.insert(
+            id,
+            Expected {
+                distinct_products: products.len() as f64,
+                return_rate: if bought > 0.0 { returned / bought } else { 0.0 },
+                weekend_share: weekend as f64 / orders.len() as f64,
+                main_country: buys[0].country.to_string(),
+            },
+        );
+    }
+    out
+}
+
+fn assignments(work: &std::path::Path, name: &str) -> BTreeMap<String, HashMap<String, String>> {
+    crate::common::assignments_by_id(work, name)
+}
+
+fn train(work: &std::path::Path, args: &[&str]) -> String {
+    let mut all = vec!["train", "--k", "3", "--n-init", "2", "--seed", "3"];
+    all.extend_from_slice(args);
+    let o = custseg(&all, work);
+    assert!(o.status.success(), "{}", text(&o));
+    text(&o)
+}
+
+fn compare(got: &BTreeMap<String, HashMap<String, String>>, want: &BTreeMap<String, Expected>) {
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>(),
+        "the same customers"
+    );
+    for (id, e) in want {
+        let row = &got[id];
+        let num = |c: &str| -> f64 { row[c].parse().unwrap_or_else(|_| panic!("{id} {c}")) };
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1.0);
+        assert_eq!(num("distinct_products"), e.distinct_products, "{id}");
+        assert!(
+            close(num("return_rate"), e.return_rate),
+            "{id}: {row:?} {e:?}"
+        );
+        assert!(
+            close(num("weekend_share"), e.weekend_share),
+            "{id}: {row:?} {e:?}"
+        );
+        assert_eq!(row["main_country"], e.main_country, "{id}");
+    }
+}
+
+#[test]
+fn r15_behaviour_features_equal_an_independent_fold_with_and_without_filters() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let log = Retail::generate_with_fees(200, 21);
+    let path = log.write_to(w, "online_retail.csv");
+    let p = path.to_str().unwrap();
+    let out = train(w, &["--transactions", p, "--name", "plain"]);
+    assert!(
+        out.contains("features: recency_days, frequency, monetary [log1p], avg_order_value [log1p], tenure_days")
+            && out.contains("distinct_products")
+            && out.contains("main_country"),
+        "{out}"
+    );
+    let plain = assignments(w, "plain");
+    compare(&plain, &fold(&log.lines, |_| true));
+    let fees = ["POST", "M", "AMAZONFEE", "BANK CHARGES"];
+    train(
+        w,
+        &[
+            "--transactions",
+            p,
+            "--name",
+            "filtered",
+            "--exclude",
+            "StockCode=POST|M|AMAZONFEE|BANK CHARGES",
+            "--min-unit-price",
+            "0.01",
+        ],
+    );
+    let filtered = assignments(w, "filtered");
+    let want = fold(&log.lines, |l| {
+        !fees.contains(&l.stock_code.as_str()) && l.unit_price.parse::<f64>().unwrap() >= 0.01
+    });
+    compare(&filtered, &want);
+    // The model says where each feature comes from and which headers fed them.
+    let model: Value =
+        serde_json::from_slice(&std::fs::read(w.join("models/filtered/v1/model.json")).unwrap())
+            .unwrap();
+    let names: Vec<&str> = (model["features"]["features"].as_array().unwrap().iter())
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    for f in [
+        "distinct_products",
+        "return_rate",
+        "weekend_share",
+        "main_country",
+    ] {
+        assert!(names.contains(&f), "{names:?}");
+    }
+    assert_eq!(
+        model["params"]["behaviour_columns"],
+        json!({"country": "Country", "product": "StockCode"})
+    );
+
+    // An unknown country over HTTP is the unknown level with a warning; the role name
+    // works as well as the log's header.
+    let s = start(config(&w.join("models")));
+    let line = |country: &str| {
+        json!({"date": "2011-05-02T10:00:00", "quantity": 6, "unit_price": 2.55,
+               "order_id": 540001, "product": "85123A", "country": country})
+    };
+    let body = |l: Value| json!({"as_of": "2011-12-10", "customers": [{"transactions": [l]}]});
+    let r = post(
+        s.addr,
+        "/v1/models/filtered/score",
+        &[],
+        &body(line("Atlantis")),
+    )
+    .json();
+    let warnings = r["results"][0]["warnings"].as_array().unwrap().clone();
+    assert!(
+        warnings.contains(&json!({"code": "unknown_category", "feature": "main_country"})),
+        "{r}"
+    );
+    let r = post(
+        s.addr,
+        "/v1/models/filtered/score",
+        &[],
+        &body(line("France")),
+    )
+    .json();
+    let warnings = r["results"][0]["warnings"].as_array().unwrap().clone();
+    assert!(
+        !warnings.iter().any(|w| w["feature"] == "main_country"),
+        "{r}"
+    );
+    // A behaviour field that is an object is malformed, named.
+    let mut bad = line("France");
+    bad["product"] = json!({"sku": 1});
+    let r = post(s.addr, "/v1/models/filtered/score", &[], &body(bad));
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(
+        r.json()["error"]["field"],
+        "customers[0].transactions[0].product"
+    );
+}
+
+#[test]
+fn r15_behaviour_columns_by_map_and_a_map_to_a_missing_column_is_exit_2() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let log = Retail::generate(80, 8);
+    // The same log with headers no default name knows.
+    let csv = log
+        .csv()
+        .replacen("StockCode", "Artikel", 1)
+        .replacen("Country", "Land", 1);
+    let path = w.join("renamed.csv");
+    std::fs::write(&path, csv).unwrap();
+    let p = path.to_str().unwrap();
+    let out = train(w, &["--transactions", p, "--name", "unmapped"]);
+    assert!(!out.contains("distinct_products"), "{out}");
+    let out = train(
+        w,
+        &[
+            "--transactions",
+            p,
+            "--name",
+            "mapped",
+            "--map",
+            "product=Artikel",
+            "--map",
+            "country=Land",
+        ],
+    );
+    assert!(
+        out.contains("distinct_products") && out.contains("main_country"),
+        "{out}"
+    );
+    compare(&assignments(w, "mapped"), &fold(&log.lines, |_| true));
+    let o = custseg(
+        &[
+            "train",
+            "--transactions",
+            p,
+            "--k",
+            "2",
+            "--map",
+            "category=Kategorie",
+        ],
+        w,
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let e = text(&o);
+    assert!(
+        e.contains("renamed.csv") && e.contains("category=Kategorie") && e.contains("Artikel"),
+        "{e}"
+    );
+}
