@@ -134,16 +134,29 @@ pub fn discounted(cell: Option<Cell>, decimal_comma: bool) -> bool {
 /// The minute of the day a date carries (`12/1/2010 8:26` → 506), −1 when it carries none
 /// (a date alone, or a time that does not read as a clock).
 pub fn minute_of_day(date_text: &str) -> i16 {
-    let t = time_of_day(date_text);
-    let has_clock = {
-        let s = super::unquote(date_text).trim();
-        s.find([' ', 'T'])
-            .is_some_and(|at| !s[at + 1..].trim().is_empty())
-    };
-    if !has_clock || t >> 63 == 1 {
-        return -1;
+    minute_from(date_text, time_of_day(date_text))
+}
+
+/// [`minute_of_day`] given the date's [`time_of_day`] `t`.
+fn minute_from(date_text: &str, t: u64) -> i16 {
+    if t != 0 {
+        // A parsed clock (not midnight), or a time that does not read as one.
+        return if t >> 63 == 1 {
+            -1
+        } else {
+            ((t / 60_000) % 1440) as i16
+        };
     }
-    ((t / 60_000) % 1440) as i16
+    // Midnight written out, or no time at all.
+    let s = super::unquote(date_text).trim();
+    let has_clock = s
+        .find([' ', 'T'])
+        .is_some_and(|at| !s[at + 1..].trim().is_empty());
+    if has_clock {
+        0
+    } else {
+        -1
+    }
 }
 
 /// Hash of an order id, used to count distinct orders (never zero, so a transaction's
@@ -520,13 +533,14 @@ pub fn check(line: &Line, others: &OtherFields, dc: bool) -> Result<Checked, Dro
     })?;
     let order = order(line.order);
     let customer_hash = id_hash(line.customer);
-    let key = LineKey::of(line, customer_hash, numbers, order, others);
+    let time = time_of_day(line.date_text);
+    let key = LineKey::of(line, customer_hash, numbers, order, others, time);
     Ok(Checked {
         amount,
         order,
         key,
         customer_hash,
-        minute: minute_of_day(line.date_text),
+        minute: minute_from(line.date_text, time),
     })
 }
 
@@ -588,10 +602,11 @@ impl LineKey {
         numbers: Numbers,
         order: Option<NonZeroU64>,
         others: &OtherFields,
+        time: u64,
     ) -> LineKey {
         let words = [
             customer_hash,
-            time_of_day(line.date_text),
+            time,
             role_number(line.amount, numbers.amount),
             role_number(line.quantity, numbers.quantity),
             role_number(line.unit_price, numbers.unit_price),
@@ -907,6 +922,34 @@ mod tests {
         l.day = None;
         let out = judge_all(&RowRules::default(), &[(l, OtherFields::default())]);
         assert_eq!(out[0].unwrap_err().reason.name(), "bad_date");
+    }
+
+    #[test]
+    fn minute_of_day_is_minus_one_without_a_time() {
+        assert_eq!(minute_of_day("2010-12-01"), -1);
+        assert_eq!(minute_of_day("19970101"), -1);
+        assert_eq!(minute_of_day("2010-12-01T00:00:00Z"), 0);
+        assert_eq!(minute_of_day("12/1/2010 8:26"), 506);
+        assert_eq!(minute_of_day("2010-12-01 11:59 PM"), 1439);
+        assert_eq!(minute_of_day("2010-12-01 noon"), -1);
+    }
+
+    #[test]
+    fn a_discount_is_a_positive_number_or_a_code_and_a_level_is_trimmed() {
+        let d = |s: &str| discounted(Some(Cell::Text(s)), false);
+        assert!(d("0.15") && d("5") && d("SUMMER10") && d("yes"));
+        assert!(!d("0") && !d("no") && !d("FALSE") && !d("") && !d("NA"));
+        assert!(discounted(Some(Cell::Number(2.0)), false));
+        assert!(!discounted(None, false));
+        assert!(discounted(Some(Cell::Text("0,5")), true));
+        assert_eq!(level_text(Cell::Text(" Wine ")).as_deref(), Some("Wine"));
+        assert_eq!(level_text(Cell::Text("NA")), None);
+        assert_eq!(level_text(Cell::Number(44.0)).as_deref(), Some("44"));
+        assert_eq!(
+            product_key(Some(Cell::Number(71053.0))),
+            product_key(Some(Cell::Text("71053 ")))
+        );
+        assert_eq!(product_key(Some(Cell::Text(""))), 0);
     }
 
     #[test]

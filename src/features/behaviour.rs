@@ -17,8 +17,6 @@
 //! - `weekend_share` = orders whose first line falls on a Saturday or Sunday / orders (the
 //!   log's dates carry times, so they are timestamps rather than booking days).
 
-use std::collections::HashMap;
-
 use super::rfm::{in_window, Txn};
 use super::RawValue;
 use crate::data::rows::{is_purchase, Levels, TxnBehaviour};
@@ -144,9 +142,10 @@ pub fn compute(
 ) -> Option<Behaviour> {
     let none = TxnBehaviour::default();
     let mut products: Vec<u64> = Vec::new();
-    // Order key → (first day, discounted).
-    let mut orders: HashMap<u64, (i32, bool)> = HashMap::new();
-    let mut country_value: HashMap<u32, f64> = HashMap::new();
+    // Per purchase line: (order key, day, discounted); grouped by order below.
+    let mut lines: Vec<(u64, i32, bool)> = Vec::with_capacity(txns.len());
+    // Purchase value per country level (a customer has few).
+    let mut country_value: Vec<(u32, f64)> = Vec::new();
     let (mut bought, mut returned) = (0.0, 0.0);
     for (i, t) in txns.iter().enumerate() {
         if !in_window(t.day, as_of, window_days) {
@@ -162,32 +161,40 @@ pub fn compute(
             products.push(b.product);
         }
         if b.levels[2] != 0 {
-            *country_value.entry(b.levels[2]).or_default() += t.amount;
+            match country_value.iter_mut().find(|(c, _)| *c == b.levels[2]) {
+                Some((_, v)) => *v += t.amount,
+                None => country_value.push((b.levels[2], t.amount)),
+            }
         }
         let key = t
             .order
             .map_or((t.day as u32 as u64) | (1 << 63), |o| o.get());
-        let o = orders.entry(key).or_insert((t.day, false));
-        o.1 |= b.discount;
+        lines.push((key, t.day, b.discount));
     }
-    if orders.is_empty() {
+    if lines.is_empty() {
         return None;
     }
     products.sort_unstable();
     products.dedup();
-    let n = orders.len() as f64;
-    let share =
-        |f: &dyn Fn(&(i32, bool)) -> bool| orders.values().filter(|o| f(o)).count() as f64 / n;
+    // A stable sort keeps each order's first line first.
+    lines.sort_by_key(|l| l.0);
+    let (mut orders, mut discounted, mut weekend) = (0usize, 0usize, 0usize);
+    for group in lines.chunk_by(|a, b| a.0 == b.0) {
+        orders += 1;
+        discounted += usize::from(group.iter().any(|l| l.2));
+        weekend += usize::from(is_weekend(group[0].1));
+    }
+    let n = orders as f64;
     let main_country = country_value
         .iter()
-        .filter_map(|(&c, &v)| Some((v, levels.name(2, c)?)))
+        .filter_map(|&(c, v)| Some((v, levels.name(2, c)?)))
         .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)))
         .map(|(_, name)| name.to_string());
     Some(Behaviour {
         distinct_products: products.len() as f64,
-        discount_share: share(&|o| o.1),
+        discount_share: discounted as f64 / n,
         return_rate: if bought > 0.0 { returned / bought } else { 0.0 },
-        weekend_share: share(&|o| is_weekend(o.0)),
+        weekend_share: weekend as f64 / n,
         main_country,
     })
 }
