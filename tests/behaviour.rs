@@ -271,3 +271,177 @@ fn r15_behaviour_columns_by_map_and_a_map_to_a_missing_column_is_exit_2() {
         "{e}"
     );
 }
+
+/// The category of a retail stock code, and the channel of an invoice, for the share test.
+fn category_of(code: &str) -> &'static str {
+    match code.bytes().map(u32::from).sum::<u32>() % 4 {
+        0 => "Lighting",
+        1 => "Kitchen",
+        2 => "Gifts",
+        _ => "Garden",
+    }
+}
+
+fn channel_of(invoice: &str) -> &'static str {
+    if invoice.bytes().last().is_some_and(|b| b % 3 == 0) {
+        "Online"
+    } else {
+        "Store"
+    }
+}
+
+#[test]
+fn r15_spend_share_blocks_equal_a_fold_and_http_equals_training() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let log = Retail::generate(150, 33);
+    // The UCI columns plus Category and Channel.
+    let mut csv = String::from(
+        "InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID,Category,Channel\n",
+    );
+    for l in &log.lines {
+        let (y, mo, d, h, mi) = l.at;
+        csv.push_str(&format!(
+            "{},{},{},{mo}/{d}/{y} {h}:{mi:02},{},{},{},{}\n",
+            l.invoice,
+            l.stock_code,
+            l.quantity,
+            l.unit_price,
+            l.customer,
+            category_of(&l.stock_code),
+            channel_of(&l.invoice)
+        ));
+    }
+    let path = w.join("retail_categories.csv");
+    std::fs::write(&path, csv).unwrap();
+    // Two top categories, the other two pooled.
+    let cfg = w.join("custseg.toml");
+    std::fs::write(
+        &cfg,
+        "share_levels = 2\n[features.channel_share]\nweight = 2\n",
+    )
+    .unwrap();
+    let p = path.to_str().unwrap();
+    train(
+        w,
+        &[
+            "--transactions",
+            p,
+            "--name",
+            "shares",
+            "--config",
+            cfg.to_str().unwrap(),
+        ],
+    );
+    let got = assignments(w, "shares");
+
+    // The fold: purchase value per customer and category / channel, duplicates dropped.
+    let mut seen = HashSet::new();
+    let mut value: BTreeMap<String, BTreeMap<&str, f64>> = BTreeMap::new();
+    let mut total: BTreeMap<&str, f64> = BTreeMap::new();
+    for l in log
+        .lines
+        .iter()
+        .filter(|l| !l.customer.is_empty() && l.quantity > 0)
+    {
+        if !seen.insert(format!("{l:?}")) {
+            continue;
+        }
+        let v = l.quantity as f64 * l.unit_price.parse::<f64>().unwrap();
+        let id = l.customer.trim_end_matches(".0").to_string();
+        let c = value.entry(id).or_default();
+        *c.entry(category_of(&l.stock_code)).or_default() += v;
+        *c.entry(channel_of(&l.invoice)).or_default() += v;
+        *c.entry("*").or_default() += v;
+        *total.entry(category_of(&l.stock_code)).or_default() += v;
+    }
+    let mut ranked: Vec<(&str, f64)> = total.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
+    let tops = [ranked[0].0, ranked[1].0];
+    let model: Value =
+        serde_json::from_slice(&std::fs::read(w.join("models/shares/v1/model.json")).unwrap())
+            .unwrap();
+    let features: Vec<(String, f64)> = (model["features"]["features"].as_array().unwrap().iter())
+        .map(|f| {
+            (
+                f["name"].as_str().unwrap().to_string(),
+                f["weight"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    let cols = |block: &str| -> Vec<(String, f64)> {
+        features
+            .iter()
+            .filter(|(n, _)| n.starts_with(block))
+            .cloned()
+            .collect()
+    };
+    let expected_categories = [
+        format!("category_share[{}]", tops[0]),
+        format!("category_share[{}]", tops[1]),
+        "category_share[(other)]".to_string(),
+    ];
+    assert_eq!(
+        cols("category_share")
+            .iter()
+            .map(|(n, _)| n.clone())
+            .collect::<Vec<_>>(),
+        expected_categories
+    );
+    for (_, weight) in cols("category_share") {
+        assert!((weight - 1.0 / 3.0).abs() < 1e-12, "{weight}");
+    }
+    let channels = cols("channel_share");
+    assert_eq!(channels.len(), 2, "{channels:?}");
+    for (_, weight) in &channels {
+        assert!(
+            (weight - 1.0).abs() < 1e-12,
+            "weight 2 over two columns: {weight}"
+        );
+    }
+    let mut checked = 0;
+    for (id, v) in &value {
+        let Some(row) = got.get(id) else { continue };
+        let share = |c: &str| row[c].parse::<f64>().unwrap();
+        let of = |k: &str| v.get(k).copied().unwrap_or(0.0) / v["*"];
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+        assert!(close(share(&expected_categories[0]), of(tops[0])), "{id}");
+        assert!(close(share(&expected_categories[1]), of(tops[1])), "{id}");
+        let other = 1.0 - of(tops[0]) - of(tops[1]);
+        assert!(close(share("category_share[(other)]"), other), "{id}");
+        assert!(close(share("channel_share[Online]"), of("Online")), "{id}");
+        checked += 1;
+    }
+    assert_eq!(checked, got.len());
+
+    // HTTP from raw lines with `category` and `channel`: the training distance, for every
+    // customer.
+    let s = start(config(&w.join("models")));
+    let by_customer = log.by_customer();
+    let mut same = 0;
+    let customers: Vec<_> = by_customer.iter().collect();
+    for chunk in customers.chunks(50) {
+        let body = json!({"as_of": model["as_of"], "customers": chunk.iter().map(|(id, lines)| {
+            let t: Vec<Value> = lines.iter().map(|l| {
+                let mut j = l.json();
+                j["category"] = json!(category_of(&l.stock_code));
+                j["channel"] = json!(channel_of(&l.invoice));
+                j.as_object_mut().unwrap().remove("Country");
+                j.as_object_mut().unwrap().remove("Description");
+                j
+            }).collect();
+            json!({"customer_id": id, "transactions": t})
+        }).collect::<Vec<_>>()});
+        let r = post(s.addr, "/v1/models/shares/score", &[], &body);
+        assert_eq!(r.status, 200, "{}", r.text());
+        for ((id, _), res) in chunk.iter().zip(r.json()["results"].as_array().unwrap()) {
+            let Some(row) = got.get(*id) else { continue };
+            let d = res["distance"].as_f64().unwrap();
+            let dt: f64 = row["distance"].parse().unwrap();
+            assert!((d - dt).abs() < 1e-5, "{id}: {d} vs {dt} {res}");
+            assert_eq!(res["segment_id"].to_string(), row["segment_id"], "{id}");
+            same += 1;
+        }
+    }
+    assert_eq!(same, got.len());
+}

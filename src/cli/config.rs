@@ -120,6 +120,8 @@ pub struct ConfigFile {
     #[serde(default)]
     pub exclude: Vec<String>,
     pub max_levels: Option<usize>,
+    /// Top levels per spend-share block (`category_share`, `channel_share`).
+    pub share_levels: Option<usize>,
     #[serde(default)]
     pub segments: SegmentsSection,
 }
@@ -161,6 +163,7 @@ impl ConfigFile {
             features: self.features.clone(),
             exclude: self.exclude.clone(),
             max_levels: self.max_levels,
+            share_levels: self.share_levels,
         }
     }
 }

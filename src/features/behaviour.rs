@@ -15,7 +15,11 @@
 //! - `return_rate` = returned value / purchased value (the log has returns; 0 without
 //!   purchases' value; not capped at 1, as returns may be of earlier purchases);
 //! - `weekend_share` = orders whose first line falls on a Saturday or Sunday / orders (the
-//!   log's dates carry times, so they are timestamps rather than booking days).
+//!   log's dates carry times, so they are timestamps rather than booking days);
+//! - `category_share[L]`, `channel_share[L]` (log maps `category`, `channel`) = purchase
+//!   value of level L / purchase value, for the training log's top levels by purchase value
+//!   (8 unless `share_levels` says otherwise), and `…[(other)]` for the rest; a block counts
+//!   as one feature (each column weighs 1/columns of the block's weight).
 
 use super::rfm::{in_window, Txn};
 use super::RawValue;
@@ -32,6 +36,31 @@ pub const NUMERIC: [&str; 4] = [
 /// The categorical behaviour feature.
 pub const MAIN_COUNTRY: &str = "main_country";
 
+/// Spend-share blocks: the block's name and its field in [`TxnBehaviour::levels`].
+pub const SHARE_BLOCKS: [(&str, usize); 2] = [("category_share", 0), ("channel_share", 1)];
+
+/// The level of a share block that stands for every level outside its top ones.
+pub const OTHER_LEVEL: &str = "(other)";
+
+/// Top levels per share block unless configured.
+pub const DEFAULT_SHARE_LEVELS: usize = 8;
+
+/// The feature name of `level` in share block `block`: `category_share[Wine]`.
+pub fn share_feature(block: &str, level: &str) -> String {
+    format!("{block}[{level}]")
+}
+
+/// The block (index into [`SHARE_BLOCKS`]) and level of a share feature's name.
+pub fn parse_share(name: &str) -> Option<(usize, &str)> {
+    SHARE_BLOCKS.iter().enumerate().find_map(|(k, (block, _))| {
+        let level = name
+            .strip_prefix(block)?
+            .strip_prefix('[')?
+            .strip_suffix(']')?;
+        Some((k, level))
+    })
+}
+
 /// What a log offers for behaviour features.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Offered {
@@ -40,6 +69,8 @@ pub struct Offered {
     pub discount: bool,
     pub returns: bool,
     pub times: bool,
+    pub category: bool,
+    pub channel: bool,
 }
 
 impl Offered {
@@ -54,13 +85,18 @@ impl Offered {
         if self.country {
             out.push(MAIN_COUNTRY);
         }
+        for ((block, _), on) in SHARE_BLOCKS.iter().zip([self.category, self.channel]) {
+            if on {
+                out.push(block);
+            }
+        }
         out
     }
 }
 
 /// True for the name of a behaviour feature.
 pub fn is_behaviour_feature(name: &str) -> bool {
-    NUMERIC.contains(&name) || name == MAIN_COUNTRY
+    NUMERIC.contains(&name) || name == MAIN_COUNTRY || parse_share(name).is_some()
 }
 
 /// One customer's behaviour features.
@@ -72,6 +108,10 @@ pub struct Behaviour {
     pub weekend_share: f64,
     /// `None` when no purchase names a country.
     pub main_country: Option<String>,
+    /// Purchase value.
+    pub bought: f64,
+    /// Per share block, the purchase value of each level (sorted by name).
+    pub spend: [Vec<(String, f64)>; 2],
 }
 
 impl Behaviour {
@@ -89,18 +129,57 @@ impl Behaviour {
             _ => RawValue::Missing,
         }
     }
+
+    /// The share of purchase value of `level` in share block `block`; for [`OTHER_LEVEL`],
+    /// of every level not in `tops`. 0 without purchase value.
+    pub fn share(&self, block: usize, level: &str, tops: &[&str]) -> f64 {
+        if self.bought <= 0.0 {
+            return 0.0;
+        }
+        let spend = &self.spend[block];
+        let value: f64 = if level == OTHER_LEVEL {
+            (spend.iter())
+                .filter(|(l, _)| !tops.contains(&l.as_str()))
+                .map(|(_, v)| v)
+                .sum()
+        } else {
+            spend
+                .binary_search_by(|(l, _)| l.as_str().cmp(level))
+                .map_or(0.0, |i| spend[i].1)
+        };
+        value / self.bought
+    }
 }
 
 /// A transaction feature's value: an RFM feature from `rfm`, a behaviour feature from
 /// `behaviour` (missing without one). The one place scoring maps names to these values.
 pub fn transaction_value(
+    spec: &super::FeatureSpec,
     name: &str,
     rfm: &super::rfm::Rfm,
     behaviour: Option<&Behaviour>,
 ) -> RawValue {
-    match super::rfm::RFM_FEATURES.iter().position(|n| *n == name) {
-        Some(j) => RawValue::Num(rfm.values()[j]),
-        None => behaviour.map_or(RawValue::Missing, |b| b.value(name)),
+    if let Some(j) = super::rfm::RFM_FEATURES.iter().position(|n| *n == name) {
+        return RawValue::Num(rfm.values()[j]);
+    }
+    let Some(b) = behaviour else {
+        return RawValue::Missing;
+    };
+    match parse_share(name) {
+        Some((k, level)) => {
+            // The block's other levels, for its `(other)` column.
+            let tops: Vec<&str> = if level == OTHER_LEVEL {
+                (spec.features.iter())
+                    .filter_map(|f| parse_share(&f.name))
+                    .filter(|&(j, l)| j == k && l != OTHER_LEVEL)
+                    .map(|(_, l)| l)
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            RawValue::Num(b.share(k, level, &tops))
+        }
+        None => b.value(name),
     }
 }
 
@@ -144,8 +223,8 @@ pub fn compute(
     let mut products: Vec<u64> = Vec::new();
     // Per purchase line: (order key, day, discounted); grouped by order below.
     let mut lines: Vec<(u64, i32, bool)> = Vec::with_capacity(txns.len());
-    // Purchase value per country level (a customer has few).
-    let mut country_value: Vec<(u32, f64)> = Vec::new();
+    // Purchase value per level of each field (a customer has few).
+    let mut level_value: [Vec<(u32, f64)>; 3] = Default::default();
     let (mut bought, mut returned) = (0.0, 0.0);
     for (i, t) in txns.iter().enumerate() {
         if !in_window(t.day, as_of, window_days) {
@@ -160,10 +239,13 @@ pub fn compute(
         if b.product != 0 {
             products.push(b.product);
         }
-        if b.levels[2] != 0 {
-            match country_value.iter_mut().find(|(c, _)| *c == b.levels[2]) {
+        for (values, &n) in level_value.iter_mut().zip(&b.levels) {
+            if n == 0 {
+                continue;
+            }
+            match values.iter_mut().find(|(c, _)| *c == n) {
                 Some((_, v)) => *v += t.amount,
-                None => country_value.push((b.levels[2], t.amount)),
+                None => values.push((n, t.amount)),
             }
         }
         let key = t
@@ -185,7 +267,14 @@ pub fn compute(
         weekend += usize::from(is_weekend(group[0].1));
     }
     let n = orders as f64;
-    let main_country = country_value
+    let spend = SHARE_BLOCKS.map(|(_, f)| {
+        let mut named: Vec<(String, f64)> = (level_value[f].iter())
+            .filter_map(|&(n, v)| Some((levels.name(f, n)?.to_string(), v)))
+            .collect();
+        named.sort_by(|a, b| a.0.cmp(&b.0));
+        named
+    });
+    let main_country = level_value[2]
         .iter()
         .filter_map(|&(c, v)| Some((v, levels.name(2, c)?)))
         .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)))
@@ -196,6 +285,8 @@ pub fn compute(
         return_rate: if bought > 0.0 { returned / bought } else { 0.0 },
         weekend_share: weekend as f64 / n,
         main_country,
+        bought,
+        spend,
     })
 }
 
@@ -279,6 +370,43 @@ mod tests {
     }
 
     #[test]
+    fn a_share_is_of_purchase_value_and_other_pools_the_rest() {
+        let levels = Levels {
+            names: [
+                vec!["Garden".into(), "Wine".into(), "Toys".into()],
+                vec![],
+                vec![],
+            ],
+        };
+        let b = |c| TxnBehaviour {
+            levels: [c, 0, 0],
+            ..Default::default()
+        };
+        let txns = [
+            t(1, 30.0, None),
+            t(2, 10.0, None),
+            t(3, 60.0, None),
+            t(4, -50.0, None),
+        ];
+        let x = compute(&txns, &[b(2), b(1), b(3), b(2)], &levels, 10, None).unwrap();
+        assert_eq!(
+            x.share(0, "Wine", &[]),
+            0.3,
+            "returns do not change the shares"
+        );
+        assert_eq!(x.share(0, "Toys", &[]), 0.6);
+        assert_eq!(x.share(0, "Books", &[]), 0.0);
+        assert!((x.share(0, OTHER_LEVEL, &["Wine"]) - 0.7).abs() < 1e-12);
+        assert_eq!(parse_share("category_share[Wine]"), Some((0, "Wine")));
+        assert_eq!(
+            parse_share("channel_share[(other)]"),
+            Some((1, OTHER_LEVEL))
+        );
+        assert_eq!(parse_share("category_share"), None);
+        assert!(is_behaviour_feature("channel_share[Store]"));
+    }
+
+    #[test]
     fn the_offered_inputs_name_their_features() {
         let o = Offered {
             product: true,
@@ -290,6 +418,12 @@ mod tests {
             o.features(),
             ["distinct_products", "weekend_share", "main_country"]
         );
+        let shares = Offered {
+            category: true,
+            channel: true,
+            ..Default::default()
+        };
+        assert_eq!(shares.features(), ["category_share", "channel_share"]);
         assert!(Offered::default().features().is_empty());
     }
 }

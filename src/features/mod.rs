@@ -107,6 +107,9 @@ pub struct FeatureConfig {
     pub exclude: Vec<String>,
     /// Undeclared categorical columns with more levels than this are skipped (default 50).
     pub max_levels: Option<usize>,
+    /// Top levels of each spend-share block (`category_share`, `channel_share`; default 8),
+    /// the others pooled as `(other)`.
+    pub share_levels: Option<usize>,
 }
 
 impl FeatureConfig {
@@ -127,6 +130,12 @@ impl FeatureConfig {
                     reason: "a transform applies to numeric features only".into(),
                 });
             }
+        }
+        if self.share_levels == Some(0) {
+            return Err(FeatureError::BadDecl {
+                name: "share_levels".into(),
+                reason: "must be at least 1".into(),
+            });
         }
         if self.max_levels == Some(0) {
             return Err(FeatureError::BadDecl {
@@ -150,6 +159,17 @@ impl FeatureConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn share_levels_must_be_at_least_one() {
+        let c = FeatureConfig {
+            share_levels: Some(0),
+            ..FeatureConfig::default()
+        };
+        assert!(
+            matches!(c.validate(), Err(FeatureError::BadDecl { name, .. }) if name == "share_levels")
+        );
+    }
 
     #[test]
     fn weight_must_be_positive() {

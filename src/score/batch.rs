@@ -381,7 +381,9 @@ impl<'a> Profiles<'a> {
         raw.clear();
         for (j, f) in model.file.features.features.iter().enumerate() {
             raw.push(match f.source {
-                Source::Transactions => transaction_value(&f.name, rfm, behaviour),
+                Source::Transactions => {
+                    transaction_value(&model.file.features, &f.name, rfm, behaviour)
+                }
                 Source::Customers => match self.table {
                     Some(t) => table_value(t, row, f, self.cols[j], Some(as_of))?,
                     None => RawValue::Missing,

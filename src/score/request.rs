@@ -467,7 +467,9 @@ pub fn prepare_with(
     let mut raw = Vec::with_capacity(spec.features.len());
     for f in &spec.features {
         raw.push(match (&rfm, f.source) {
-            (Some((r, _, b)), Source::Transactions) => transaction_value(&f.name, r, b.as_ref()),
+            (Some((r, _, b)), Source::Transactions) => {
+                transaction_value(spec, &f.name, r, b.as_ref())
+            }
             _ => match obj.get(&f.name) {
                 None | Some(Value::Null) => source_value(f, obj, as_of)?,
                 Some(v) => feature_value(f, v)?,

@@ -99,6 +99,8 @@ fn offered(log: &TransactionLog) -> Vec<&'static str> {
         discount: mapped(TxnField::Discount),
         returns: log.cleaning.returns > 0,
         times: log.has_times,
+        category: mapped(TxnField::Category),
+        channel: mapped(TxnField::Channel),
     }
     .features()
 }
@@ -213,8 +215,18 @@ fn candidates(
         }
         for name in &pop.offered {
             available.push(name.to_string());
-            if config.enabled(name, name) {
-                out.push(behaviour_candidate(pop, name));
+            if !config.enabled(name, name) {
+                continue;
+            }
+            match features::behaviour::SHARE_BLOCKS
+                .iter()
+                .position(|(b, _)| b == name)
+            {
+                Some(k) => match share_candidates(pop, k, config) {
+                    Ok(c) => out.extend(c),
+                    Err(reason) => report.features_dropped.push((name.to_string(), reason)),
+                },
+                None => out.push(behaviour_candidate(pop, name)),
             }
         }
     }
@@ -274,6 +286,76 @@ fn candidates(
         }
     }
     Ok((out, derivations))
+}
+
+/// Share block `k`'s columns: its top levels by purchase value over all customers (ties by
+/// name), and `(other)` when there are more; an error when fewer than two levels exist.
+fn share_candidates(
+    pop: &Population,
+    k: usize,
+    config: &FeatureConfig,
+) -> std::result::Result<Vec<Candidate>, String> {
+    use features::behaviour::{share_feature, DEFAULT_SHARE_LEVELS, OTHER_LEVEL, SHARE_BLOCKS};
+    let mut totals: BTreeMap<&str, f64> = BTreeMap::new();
+    for b in &pop.behaviour {
+        for (level, v) in &b.spend[k] {
+            *totals.entry(level.as_str()).or_default() += v;
+        }
+    }
+    if totals.len() < 2 {
+        return Err(format!(
+            "{} level(s) in the log, a share needs two",
+            totals.len()
+        ));
+    }
+    let mut ranked: Vec<(&str, f64)> = totals.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    let n = config.share_levels.unwrap_or(DEFAULT_SHARE_LEVELS);
+    let tops: Vec<&str> = ranked.iter().take(n).map(|(l, _)| *l).collect();
+    let mut levels = tops.clone();
+    if ranked.len() > n {
+        levels.push(OTHER_LEVEL);
+    }
+    let block = SHARE_BLOCKS[k].0;
+    Ok(levels
+        .iter()
+        .map(|level| Candidate {
+            name: share_feature(block, level),
+            source: Source::Transactions,
+            column: None,
+            values: RawColumn::Numbers(
+                (pop.behaviour.iter())
+                    .map(|b| Some(b.share(k, level, &tops)))
+                    .collect(),
+            ),
+        })
+        .collect())
+}
+
+/// `config` with a declaration for each share column among `cands`: no transform, and the
+/// block's weight (1 unless declared) split evenly over its columns.
+fn with_share_weights(config: &FeatureConfig, cands: &[Candidate]) -> FeatureConfig {
+    use features::behaviour::{parse_share, SHARE_BLOCKS};
+    let mut out = config.clone();
+    for (k, (block, _)) in SHARE_BLOCKS.iter().enumerate() {
+        let cols: Vec<&Candidate> = (cands.iter())
+            .filter(|c| parse_share(&c.name).is_some_and(|(j, _)| j == k))
+            .collect();
+        let decl = config.features.get(*block).cloned().unwrap_or_default();
+        let weight = decl.weight.unwrap_or(1.0) / cols.len().max(1) as f64;
+        for c in cols {
+            out.features.insert(
+                c.name.clone(),
+                features::FeatureDecl {
+                    kind: Some(features::Kind::Numeric),
+                    transform: Some(features::TransformChoice::None),
+                    weight: Some(weight),
+                    enabled: None,
+                },
+            );
+        }
+    }
+    out
 }
 
 /// The training values of behaviour feature `name`.
@@ -580,7 +662,7 @@ fn featurize(
         &mut report,
     )?;
     loaded.release_rows();
-    let (mut spec, fit_report) = spec::fit(&cands, &inputs.features)?;
+    let (mut spec, fit_report) = spec::fit(&cands, &with_share_weights(&inputs.features, &cands))?;
     for f in &mut spec.features {
         f.derived = derivations
             .iter()
