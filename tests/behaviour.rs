@@ -31,6 +31,9 @@ struct Expected {
     return_rate: f64,
     weekend_share: f64,
     main_country: String,
+    /// Purchase value share per band of the day (night before 6:00, morning, afternoon,
+    /// evening from 18:00).
+    time_share: BTreeMap<&'static str, f64>,
 }
 
 /// Every customer's behaviour features by the README's definitions, from `lines` (exact
@@ -69,6 +72,11 @@ fn fold(lines: &[RetailLine], keep: impl Fn(&RetailLine) -> bool) -> BTreeMap<St
             };
             orders.entry(key).or_insert(day);
         }
+        let mut time_share: BTreeMap<&'static str, f64> = BTreeMap::new();
+        for l in &buys {
+            let band = ["night", "morning", "afternoon", "evening"][l.at.3 as usize / 6];
+            *time_share.entry(band).or_default() += value(l) / bought;
+        }
         let weekend = orders
             .values()
             .filter(|d| (*d + 3).rem_euclid(7) >= 5)
@@ -80,6 +88,7 @@ fn fold(lines: &[RetailLine], keep: impl Fn(&RetailLine) -> bool) -> BTreeMap<St
                 return_rate: if bought > 0.0 { returned / bought } else { 0.0 },
                 weekend_share: weekend as f64 / orders.len() as f64,
                 main_country: buys[0].country.to_string(),
+                time_share,
             },
         );
     }
@@ -118,6 +127,13 @@ fn compare(got: &BTreeMap<String, HashMap<String, String>>, want: &BTreeMap<Stri
             "{id}: {row:?} {e:?}"
         );
         assert_eq!(row["main_country"], e.main_country, "{id}");
+        for band in ["morning", "afternoon", "evening"] {
+            let want = e.time_share.get(band).copied().unwrap_or(0.0);
+            assert!(
+                close(num(&format!("time_share[{band}]")), want),
+                "{id} {band}"
+            );
+        }
     }
 }
 

@@ -19,7 +19,9 @@
 //! - `category_share[L]`, `channel_share[L]` (log maps `category`, `channel`) = purchase
 //!   value of level L / purchase value, for the training log's top levels by purchase value
 //!   (8 unless `share_levels` says otherwise), and `…[(other)]` for the rest; a block counts
-//!   as one feature (each column weighs 1/columns of the block's weight).
+//!   as one feature (each column weighs 1/columns of the block's weight);
+//! - `time_share[B]` (the log's dates carry times) = purchase value bought in band B of the
+//!   day ([`TIME_BANDS`], six hours each from midnight) / purchase value, a share block too.
 
 use super::rfm::{in_window, Txn};
 use super::RawValue;
@@ -36,8 +38,27 @@ pub const NUMERIC: [&str; 4] = [
 /// The categorical behaviour feature.
 pub const MAIN_COUNTRY: &str = "main_country";
 
-/// Spend-share blocks: the block's name and its field in [`TxnBehaviour::levels`].
-pub const SHARE_BLOCKS: [(&str, usize); 2] = [("category_share", 0), ("channel_share", 1)];
+/// Spend-share blocks: the block's name and its field in [`TxnBehaviour::levels`]
+/// ([`TIME_BANDS`] for `time_share`, whose levels are the bands of the day).
+pub const SHARE_BLOCKS: [(&str, usize); 3] = [
+    ("category_share", 0),
+    ("channel_share", 1),
+    ("time_share", TIME_BLOCK),
+];
+
+/// [`SHARE_BLOCKS`]' marker for the time-of-day block.
+const TIME_BLOCK: usize = usize::MAX;
+
+/// The bands of the day of `time_share`, each six hours from its start.
+pub const TIME_BANDS: [&str; 4] = ["night", "morning", "afternoon", "evening"];
+
+/// The band of a minute of the day (00:00–05:59 night, 06:00–11:59 morning, 12:00–17:59
+/// afternoon, 18:00–23:59 evening); `None` without a time.
+pub fn time_band(minute: i16) -> Option<&'static str> {
+    (0..1440)
+        .contains(&minute)
+        .then(|| TIME_BANDS[minute as usize / 360])
+}
 
 /// The level of a share block that stands for every level outside its top ones.
 pub const OTHER_LEVEL: &str = "(other)";
@@ -85,7 +106,8 @@ impl Offered {
         if self.country {
             out.push(MAIN_COUNTRY);
         }
-        for ((block, _), on) in SHARE_BLOCKS.iter().zip([self.category, self.channel]) {
+        let on = [self.category, self.channel, self.times];
+        for ((block, _), on) in SHARE_BLOCKS.iter().zip(on) {
             if on {
                 out.push(block);
             }
@@ -111,7 +133,7 @@ pub struct Behaviour {
     /// Purchase value.
     pub bought: f64,
     /// Per share block, the purchase value of each level (sorted by name).
-    pub spend: [Vec<(String, f64)>; 2],
+    pub spend: [Vec<(String, f64)>; 3],
 }
 
 impl Behaviour {
@@ -225,6 +247,7 @@ pub fn compute(
     let mut lines: Vec<(u64, i32, bool)> = Vec::with_capacity(txns.len());
     // Purchase value per level of each field (a customer has few).
     let mut level_value: [Vec<(u32, f64)>; 3] = Default::default();
+    let mut band_value = [0.0; 4];
     let (mut bought, mut returned) = (0.0, 0.0);
     for (i, t) in txns.iter().enumerate() {
         if !in_window(t.day, as_of, window_days) {
@@ -236,6 +259,9 @@ pub fn compute(
             continue;
         }
         bought += t.amount;
+        if let Some(band) = time_band(t.minute) {
+            band_value[TIME_BANDS.iter().position(|x| *x == band).unwrap_or(0)] += t.amount;
+        }
         if b.product != 0 {
             products.push(b.product);
         }
@@ -268,9 +294,16 @@ pub fn compute(
     }
     let n = orders as f64;
     let spend = SHARE_BLOCKS.map(|(_, f)| {
-        let mut named: Vec<(String, f64)> = (level_value[f].iter())
-            .filter_map(|&(n, v)| Some((levels.name(f, n)?.to_string(), v)))
-            .collect();
+        let mut named: Vec<(String, f64)> = if f == TIME_BLOCK {
+            (TIME_BANDS.iter().zip(band_value))
+                .filter(|&(_, v)| v != 0.0)
+                .map(|(band, v)| (band.to_string(), v))
+                .collect()
+        } else {
+            (level_value[f].iter())
+                .filter_map(|&(n, v)| Some((levels.name(f, n)?.to_string(), v)))
+                .collect()
+        };
         named.sort_by(|a, b| a.0.cmp(&b.0));
         named
     });
@@ -416,7 +449,12 @@ mod tests {
         };
         assert_eq!(
             o.features(),
-            ["distinct_products", "weekend_share", "main_country"]
+            [
+                "distinct_products",
+                "weekend_share",
+                "main_country",
+                "time_share"
+            ]
         );
         let shares = Offered {
             category: true,
@@ -424,6 +462,11 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(shares.features(), ["category_share", "channel_share"]);
+        assert_eq!(time_band(0), Some("night"));
+        assert_eq!(time_band(506), Some("morning"));
+        assert_eq!(time_band(720), Some("afternoon"));
+        assert_eq!(time_band(1439), Some("evening"));
+        assert_eq!(time_band(-1), None);
         assert!(Offered::default().features().is_empty());
     }
 }
