@@ -900,6 +900,45 @@ mod tests {
     }
 
     #[test]
+    fn files_without_behaviour_columns_give_their_lines_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
+        std::fs::write(
+            &a,
+            "customer_id,date,amount\nx,2011-01-02,1\ny,2011-01-03,2\n",
+        )
+        .unwrap();
+        std::fs::write(
+            &b,
+            "customer_id,date,amount,Country\nx,2011-02-02,3,France\nz,2011-02-03,4,EIRE\n",
+        )
+        .unwrap();
+        let rules = RowRules::default();
+        let map = ColumnMap::default();
+        let log = read_transactions(&[a, b], &map, &rules, &Progress::hidden()).unwrap();
+        assert_eq!(log.levels.names[2], ["EIRE", "France"]);
+        assert_eq!(
+            log.behaviour_columns,
+            [(TxnField::Country, "Country".into())]
+        );
+        for c in 0..log.txns.len() {
+            let (t, b) = (log.txns.get(c), log.txns.behaviour(c));
+            assert!(
+                b.is_empty() || b.len() == t.len(),
+                "{}",
+                log.customer_ids[c]
+            );
+        }
+        let x = log.customer_ids.iter().position(|id| id == "x").unwrap();
+        let countries: Vec<u32> = log.txns.behaviour(x).iter().map(|b| b.levels[2]).collect();
+        assert_eq!(
+            countries,
+            [0, 2],
+            "the first file's line has none, then France"
+        );
+    }
+
+    #[test]
     fn row_numbers_count_lines_as_an_editor_does() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("log.csv");
