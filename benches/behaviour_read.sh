@@ -12,12 +12,8 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$here"
 lines="${1:-3000000}"
 runs="${2:-3}"
-if [ -n "${CUSTSEG_BIN:-}" ]; then
-    bin="$CUSTSEG_BIN"
-else
-    cargo build --release --quiet
-    bin="${CARGO_TARGET_DIR:-$here/target}/release/custseg"
-fi
+source benches/common.sh
+bench_bin
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 python3 benches/behaviour_read.py "$lines" "$work/with.csv"

@@ -5,16 +5,21 @@
 # After `bench_setup`: $here (checkout), $bin (custseg), $work, $models.
 # After `start_server [serve flags…]`: $port, $server_pid (stopped on exit), ready to answer.
 
-bench_setup() {
-    here="$(cd "$(dirname "${BASH_SOURCE[1]}")/.." && pwd)"
-    cd "$here"
-    # CUSTSEG_BIN runs another build (e.g. an older commit's) against the same set-up.
+# Sets $bin: $CUSTSEG_BIN (another build, e.g. an older commit's, against the same set-up),
+# else the release build of the checkout $here, built first.
+bench_bin() {
     if [ -n "${CUSTSEG_BIN:-}" ]; then
         bin="$CUSTSEG_BIN"
     else
         cargo build --release --quiet
         bin="${CARGO_TARGET_DIR:-$here/target}/release/custseg"
     fi
+}
+
+bench_setup() {
+    here="$(cd "$(dirname "${BASH_SOURCE[1]}")/.." && pwd)"
+    cd "$here"
+    bench_bin
     work="$(mktemp -d)"
     models="$work/models"
     server_pid=""

@@ -460,4 +460,19 @@ fn r15_spend_share_blocks_equal_a_fold_and_http_equals_training() {
         }
     }
     assert_eq!(same, got.len());
+    // A category never seen in training counts as `(other)`, like a pooled one.
+    let pooled = ["Lighting", "Kitchen", "Gifts", "Garden"]
+        .into_iter()
+        .find(|c| !tops.contains(c))
+        .unwrap();
+    let one = |category: &str| {
+        let line = json!({"date": "2011-05-02T10:00:00", "amount": 20.0, "order_id": "x1",
+                          "category": category, "channel": "Store", "StockCode": "85123A"});
+        let body = json!({"as_of": model["as_of"], "customers": [{"transactions": [line]}]});
+        let r = post(s.addr, "/v1/models/shares/score", &[], &body);
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()["results"][0]["distance"].as_f64().unwrap()
+    };
+    assert_eq!(one("Toys"), one(pooled));
+    assert_ne!(one(tops[0]), one(pooled), "a top level is its own column");
 }

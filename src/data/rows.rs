@@ -63,18 +63,16 @@ pub struct TxnBehaviour {
     pub discount: bool,
 }
 
-/// The fields whose values are levels, in [`TxnBehaviour::levels`] order.
-pub const LEVEL_FIELDS: [TxnField; 3] = [TxnField::Category, TxnField::Channel, TxnField::Country];
-
-/// The level names of [`LEVEL_FIELDS`], each sorted, so a level number means the same
-/// whatever the number of threads that read the log.
+/// The level names of the category, channel and country fields ([`TxnBehaviour::levels`]
+/// order), each sorted, so a level number means the same whatever the number of threads
+/// that read the log.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Levels {
     pub names: [Vec<String>; 3],
 }
 
 impl Levels {
-    /// Level `n` (1-based) of field `f` ([`LEVEL_FIELDS`] index); `None` for 0.
+    /// Level `n` (1-based) of field `f` (0 category, 1 channel, 2 country); `None` for 0.
     pub fn name(&self, f: usize, n: u32) -> Option<&str> {
         let i = (n as usize).checked_sub(1)?;
         self.names[f].get(i).map(String::as_str)

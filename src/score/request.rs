@@ -174,9 +174,7 @@ fn filtered_out(
     }
     let mut cells = Vec::with_capacity(f.exclude.len());
     for e in &f.exclude {
-        let found = o
-            .get_key_value(e.column.as_str())
-            .or_else(|| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(&e.column)));
+        let found = attribute_named(o, &e.column);
         cells.push(
             found
                 .map(|(k, v)| attribute_cell(k, v, at))
@@ -320,11 +318,17 @@ fn behaviour_attribute<'a>(
     cols: &BehaviourColumns,
     f: TxnField,
 ) -> Option<(&'a String, &'a Value)> {
-    o.get_key_value(f.name()).or_else(|| {
-        let header = cols.get(f.name())?;
-        o.get_key_value(header.as_str())
-            .or_else(|| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(header)))
-    })
+    o.get_key_value(f.name())
+        .or_else(|| attribute_named(o, cols.get(f.name())?))
+}
+
+/// The attribute named like a log's column header: exactly, else ignoring case.
+fn attribute_named<'a>(
+    o: &'a serde_json::Map<String, Value>,
+    header: &str,
+) -> Option<(&'a String, &'a Value)> {
+    o.get_key_value(header)
+        .or_else(|| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(header)))
 }
 
 /// A transaction's behaviour fields by the trainer's rules ([`rows::level_text`],
@@ -537,7 +541,9 @@ fn rfm_of(
     if late > 0 {
         warnings.push(FeatureWarning::TransactionsAfterAsOf { count: late });
     }
-    let b = compute_behaviour(&p.txns, &p.behaviour, &p.levels, as_of, window_days);
+    // Only a model with behaviour features pays for them.
+    let b =
+        with.and_then(|_| compute_behaviour(&p.txns, &p.behaviour, &p.levels, as_of, window_days));
     Ok(compute_rfm(&p.txns, as_of, window_days)
         .zip(purchase_summary(&p.txns, as_of, window_days))
         .map(|(r, s)| (r, s, b)))
