@@ -662,6 +662,17 @@ pub fn segments_csv(out: &TrainOutput) -> Vec<u8> {
             .map(String::from),
         );
     }
+    // Behaviour: the label and each block's mix as text (`Wine 42%, Grocery 18%, …`).
+    let mut blocks: Vec<String> = Vec::new();
+    for m in segs.iter().flat_map(|s| &s.mix) {
+        if !blocks.contains(&m.block) {
+            blocks.push(m.block.clone());
+        }
+    }
+    if !blocks.is_empty() {
+        header.push("behaviour".into());
+        header.extend(blocks.iter().map(|b| format!("{b}_mix")));
+    }
     if let Some(first) = segs.first() {
         for p in &first.profile {
             match p {
@@ -697,6 +708,13 @@ pub fn segments_csv(out: &TrainOutput) -> Vec<u8> {
                 format!("{:.4}", p.predicted_clv),
                 format!("{:.6}", p.share_predicted_clv),
             ]);
+        }
+        if !blocks.is_empty() {
+            r.push(s.behaviour.clone().unwrap_or_default());
+            for b in &blocks {
+                let mix = s.mix.iter().find(|m| &m.block == b);
+                r.push(mix.map(|m| m.text(usize::MAX)).unwrap_or_default());
+            }
         }
         for p in &s.profile {
             match p {
@@ -785,7 +803,11 @@ pub fn assignments_csv(out: &TrainOutput) -> Vec<Vec<u8>> {
             r.push(stage.map_or("", |s| s.as_str()).to_string());
         }
         if let Some(as_of) = value_as_of {
-            r.extend(crate::features::rfm::value_cells(Some(as_of), &a.values[i]));
+            // A browser (no purchase) has no predicted value: empty cells.
+            match a.values.get(i) {
+                Some(v) => r.extend(crate::features::rfm::value_cells(Some(as_of), v)),
+                None => r.extend(crate::features::rfm::VALUE_COLUMNS.map(|_| String::new())),
+            }
         }
     };
     // Rows are formatted in parallel blocks and joined in order (each CSV field is quoted on

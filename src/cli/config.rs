@@ -14,6 +14,7 @@
 //! horizon_days = 365
 //! discount_rate = 0.10
 //! holdout_days = 90         # also check the value model on the last 90 days
+//! include_browsers = true   # with --events: segment customers who browse but never buy
 //!
 //! [map]
 //! customer_id = "CustomerID"
@@ -68,6 +69,8 @@ pub struct TrainSection {
     pub horizon_days: Option<u32>,
     pub discount_rate: Option<f64>,
     pub holdout_days: Option<u32>,
+    /// Segment customers with events but no purchase (`--include-browsers`).
+    pub include_browsers: Option<bool>,
     pub name: Option<String>,
 }
 

@@ -107,6 +107,9 @@ pub struct ScoreArgs {
     /// Customer table with demographics, alongside a transaction log.
     #[arg(long)]
     pub customers: Vec<PathBuf>,
+    /// Interaction log, for a model with event features (repeatable).
+    #[arg(long = "events", value_name = "PATH")]
+    pub events: Vec<PathBuf>,
     /// Output CSV (written atomically), or `-` for stdout (messages then go to stderr).
     #[arg(long)]
     pub output: PathBuf,
@@ -320,6 +323,10 @@ pub struct GenerateArgs {
     /// Output folder.
     #[arg(long)]
     pub out: PathBuf,
+    /// Also write category, channel, country and discount columns, times of day, and
+    /// `events.csv` (views, carts, purchases) following shopping personas.
+    #[arg(long)]
+    pub behaviour: bool,
 }
 
 #[derive(Args, Debug, Default)]
@@ -330,6 +337,13 @@ pub struct TrainArgs {
     /// Customer table: one row per customer (repeatable for split files).
     #[arg(long = "customers", value_name = "PATH")]
     pub customers: Vec<PathBuf>,
+    /// Interaction log (views, carts, searches, visits): customer id, timestamp, event,
+    /// optional product and category (repeatable).
+    #[arg(long = "events", value_name = "PATH")]
+    pub events: Vec<PathBuf>,
+    /// Segment customers with events but no purchase too (default: left out and counted).
+    #[arg(long)]
+    pub include_browsers: bool,
     /// Column mapping FIELD=COLUMN (name or 1-based position), repeatable.
     #[arg(long = "map", value_name = "FIELD=COLUMN")]
     pub map: Vec<String>,
@@ -507,7 +521,7 @@ pub struct DemoArgs {
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Generate(a) => {
-            let g = custseg::generate::generate(a.customers, a.seed, &a.out)?;
+            let g = custseg::generate::generate_with(a.customers, a.seed, &a.out, a.behaviour)?;
             println!(
                 "wrote {} customers, {} orders, {} transaction lines to {}",
                 g.customers,
@@ -515,6 +529,13 @@ pub fn run(cli: Cli) -> Result<()> {
                 g.lines,
                 a.out.display()
             );
+            if a.behaviour {
+                println!(
+                    "  with category, channel, country, discount and times; events.csv: {} \
+                     events, {} customers who browse but never buy",
+                    g.events, g.browsers
+                );
+            }
             Ok(())
         }
         Command::Train(a) => {
@@ -652,6 +673,12 @@ fn flag_hint(err: anyhow::Error) -> anyhow::Error {
         return UsageError(format!("{err:#} (set with {flags})")).into();
     }
     let hint = match data {
+        Some(DataError::NoEvents { .. }) => "pass the interaction log with --events PATH".to_string(),
+        Some(DataError::Events(_)) => {
+            "events files are read by --events PATH; their columns are mapped with --map \
+             events.FIELD=COLUMN (customer_id, timestamp, event, product, category)"
+                .to_string()
+        }
         Some(
             DataError::MissingColumn { .. }
             | DataError::UnknownField { .. }
@@ -693,6 +720,7 @@ fn train_flags(e: &custseg::train::TrainError) -> Option<&'static str> {
         E::BadTolerance { .. } => "--tol",
         E::WindowZero => "--window-days",
         E::NoInputs => "--transactions and/or --customers",
+        E::EventsWithoutTransactions => "--transactions beside --events",
         E::KTooSmall { .. } => "--k",
         E::SampleTooSmall {
             what: "k_sample", ..
@@ -831,6 +859,8 @@ pub fn prepare_train(a: &TrainArgs) -> Result<Prepared> {
         segment_names: cfg.segments.names.clone(),
         value_feature: cfg.segments.value_feature.clone(),
         tier_by_predicted_clv: cfg.segments.tier_by == Some(config::TierBy::PredictedClv),
+        events: a.events.clone(),
+        include_browsers: a.include_browsers || t.include_browsers.unwrap_or(false),
     };
     if inputs.transactions.is_empty() && inputs.customers.is_empty() {
         return Err(UsageError("give --transactions PATH and/or --customers PATH".into()).into());
@@ -1191,6 +1221,7 @@ fn score(a: ScoreArgs) -> Result<()> {
     let input = custseg::score::batch::BatchInput {
         input: a.input,
         customers: a.customers,
+        events: a.events,
         map,
         as_of: a
             .as_of

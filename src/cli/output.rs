@@ -251,8 +251,35 @@ pub fn print_predicted_table(m: &ModelFile) {
     }
 }
 
-/// Why each segment has its name (`name_reason`), in id order.
+/// Why each segment has its name (`name_reason`), in id order, then the behaviour mix.
 pub fn print_name_reasons(m: &ModelFile) {
+    print_reasons(m);
+    print_mix(m);
+}
+
+/// Each segment's behaviour label and mix per block (top four levels), in id order.
+fn print_mix(m: &ModelFile) {
+    if m.segments.iter().all(|s| s.mix.is_empty()) {
+        return;
+    }
+    println!("Behaviour (mean shares; label where a level sets the segment apart):");
+    let name_w = name_width(m);
+    for s in &m.segments {
+        let label = s.behaviour.as_deref().unwrap_or("-");
+        println!("{:>3}  {:<name_w$}  {label}", s.id, s.name);
+        for mix in &s.mix {
+            println!(
+                "{:>3}  {:<name_w$}    {}: {}",
+                "",
+                "",
+                mix.block,
+                mix.text(4)
+            );
+        }
+    }
+}
+
+fn print_reasons(m: &ModelFile) {
     if m.segments.iter().all(|s| s.name_reason.is_none()) {
         return;
     }
@@ -310,6 +337,42 @@ fn feature_list(m: &ModelFile) -> String {
         .join(", ")
 }
 
+/// The interaction log's lines of the train summary.
+fn print_events(e: &custseg::data::events::EventCounts, d: &custseg::model::format::DataReport) {
+    let mut dropped = Vec::new();
+    for (n, what) in [
+        (e.missing_customer_id, "without a customer id"),
+        (e.bad_timestamp, "without a readable timestamp"),
+        (e.missing_event, "without an event"),
+    ] {
+        if n > 0 {
+            dropped.push(format!("{n} {what}"));
+        }
+    }
+    println!(
+        "  events: rows read {}, kept {}{}; {} segmented customers without an event in the window",
+        e.rows_read,
+        e.rows_kept,
+        if dropped.is_empty() {
+            String::new()
+        } else {
+            format!(" (dropped: {})", dropped.join(", "))
+        },
+        d.customers_without_events
+    );
+    if d.browsers > 0 {
+        println!(
+            "  browsers (events, no purchase in the window): {} {}",
+            d.browsers,
+            if d.browsers_included {
+                "segmented with their events (include_browsers)"
+            } else {
+                "left out; --include-browsers (include_browsers = true) segments them"
+            }
+        );
+    }
+}
+
 /// After `train`: where the model went, the data report and the segment table.
 pub fn print_trained(out: &TrainOutput, version: u32, dir: &Path, current: Option<u32>) {
     let m = &out.model;
@@ -348,6 +411,9 @@ pub fn print_trained(out: &TrainOutput, version: u32, dir: &Path, current: Optio
         );
     } else {
         println!("  customers: {}", m.input.customers_segmented);
+    }
+    if let Some(e) = &x.data.events {
+        print_events(e, &x.data);
     }
     if x.data.customers_without_profile > 0 || x.data.customers_without_transactions > 0 {
         println!(

@@ -231,7 +231,7 @@ pub fn resolve_columns(
     };
     let mut names: Vec<String> = table.columns.iter().map(|c| feature_name(c)).collect();
     for (feat, col) in &map.pairs {
-        if TxnField::from_name(feat).is_some() {
+        if TxnField::from_name(feat).is_some() || feat.starts_with(super::events::MAP_PREFIX) {
             continue;
         }
         let i = table

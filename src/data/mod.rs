@@ -6,6 +6,7 @@ pub mod blocks;
 pub mod csv_out;
 pub mod customers;
 pub mod dates;
+pub mod events;
 pub mod fasthash;
 mod log_reader;
 pub mod rows;
@@ -105,6 +106,12 @@ pub enum DataError {
         /// Feature, and the file's column close to its name.
         missing: Vec<(String, Option<String>)>,
     },
+    /// A model with event features scored without an interaction log.
+    #[error("the model uses features from an interaction log ({}) and no events were given; scoring without them would count no activity for every customer", features.join(", "))]
+    NoEvents { features: Vec<String> },
+    /// An error reading an interaction log.
+    #[error("interaction log: {0}")]
+    Events(Box<DataError>),
     /// Files of one input disagree on their columns.
     #[error("{}: columns differ from {}: {reason}", path.display(), first.display())]
     InconsistentColumns {

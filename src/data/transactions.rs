@@ -231,6 +231,16 @@ impl ColumnMap {
     /// Fails on field names that are neither transaction fields nor allowed extra names.
     pub fn check_transaction_fields(&self, customers_given: bool) -> Result<(), DataError> {
         for (field, _) in &self.pairs {
+            if let Some(f) = field.strip_prefix(super::events::MAP_PREFIX) {
+                use super::events::EventField;
+                if EventField::ALL.iter().any(|e| e.name() == f) {
+                    continue;
+                }
+                return Err(DataError::UnknownField {
+                    field: field.clone(),
+                    valid: EventField::ALL.map(EventField::map_key).join(", "),
+                });
+            }
             if TxnField::from_name(field).is_none() && !customers_given {
                 return Err(DataError::UnknownField {
                     field: field.clone(),

@@ -22,9 +22,22 @@
 //!   as one feature (each column weighs 1/columns of the block's weight);
 //! - `time_share[B]` (the log's dates carry times) = purchase value bought in band B of the
 //!   day ([`TIME_BANDS`], six hours each from midnight) / purchase value, a share block too.
+//!
+//! From an interaction log ([`crate::data::events`], added by [`add_events`]), over the
+//! events in the same window:
+//! - `event_count` = events; `sessions` = runs of events at most [`SESSION_GAP_S`] (30 minutes)
+//!   apart;
+//! - `days_since_visit` = as_of − day of the last event (the model's `no_visit_days`, the
+//!   window or the inputs' span, for a customer without one);
+//! - `views_per_order` = view events / orders (views alone for a customer without orders);
+//! - `cart_to_order` = min(orders, cart events) / cart events; without cart events 1 for a
+//!   customer with orders (no cart left behind) and 0 without;
+//! - `view_share[L]` (the events name categories) = views of category L / views, a share
+//!   block over the population's top categories by views.
 
 use super::rfm::{in_window, Txn};
 use super::RawValue;
+use crate::data::events::{Event, EventKind};
 use crate::data::rows::{is_purchase, Levels, TxnBehaviour};
 
 /// The numeric behaviour features, in model order.
@@ -38,16 +51,33 @@ pub const NUMERIC: [&str; 4] = [
 /// The categorical behaviour feature.
 pub const MAIN_COUNTRY: &str = "main_country";
 
-/// Spend-share blocks: the block's name and its field in [`TxnBehaviour::levels`]
-/// ([`TIME_BANDS`] for `time_share`, whose levels are the bands of the day).
-pub const SHARE_BLOCKS: [(&str, usize); 3] = [
+/// The numeric event features, in model order.
+pub const EVENT_FEATURES: [&str; 5] = [
+    "sessions",
+    "event_count",
+    "days_since_visit",
+    "views_per_order",
+    "cart_to_order",
+];
+
+/// Two events further apart than this (seconds) are in different sessions.
+pub const SESSION_GAP_S: i64 = 30 * 60;
+
+/// Share blocks: the block's name and its field in [`TxnBehaviour::levels`] ([`TIME_BANDS`]
+/// for `time_share`, whose levels are the bands of the day; the event categories for
+/// `view_share`).
+pub const SHARE_BLOCKS: [(&str, usize); 4] = [
     ("category_share", 0),
     ("channel_share", 1),
     ("time_share", TIME_BLOCK),
+    ("view_share", VIEW_BLOCK),
 ];
 
 /// [`SHARE_BLOCKS`]' marker for the time-of-day block.
 const TIME_BLOCK: usize = usize::MAX;
+/// [`SHARE_BLOCKS`]' marker for the view-category block, and its index.
+const VIEW_BLOCK: usize = usize::MAX - 1;
+pub const VIEW_SHARE: usize = 3;
 
 /// The bands of the day of `time_share`, each six hours from its start.
 pub const TIME_BANDS: [&str; 4] = ["night", "morning", "afternoon", "evening"];
@@ -92,6 +122,9 @@ pub struct Offered {
     pub times: bool,
     pub category: bool,
     pub channel: bool,
+    /// An interaction log is given, and it names categories.
+    pub events: bool,
+    pub event_categories: bool,
 }
 
 impl Offered {
@@ -106,7 +139,15 @@ impl Offered {
         if self.country {
             out.push(MAIN_COUNTRY);
         }
-        let on = [self.category, self.channel, self.times];
+        if self.events {
+            out.extend(EVENT_FEATURES);
+        }
+        let on = [
+            self.category,
+            self.channel,
+            self.times,
+            self.events && self.event_categories,
+        ];
         for ((block, _), on) in SHARE_BLOCKS.iter().zip(on) {
             if on {
                 out.push(block);
@@ -118,7 +159,15 @@ impl Offered {
 
 /// True for the name of a behaviour feature.
 pub fn is_behaviour_feature(name: &str) -> bool {
-    NUMERIC.contains(&name) || name == MAIN_COUNTRY || parse_share(name).is_some()
+    NUMERIC.contains(&name)
+        || name == MAIN_COUNTRY
+        || parse_share(name).is_some()
+        || is_event_feature(name)
+}
+
+/// True for the name of a feature from an interaction log.
+pub fn is_event_feature(name: &str) -> bool {
+    EVENT_FEATURES.contains(&name) || parse_share(name).is_some_and(|(k, _)| k == VIEW_SHARE)
 }
 
 /// One customer's behaviour features.
@@ -132,8 +181,16 @@ pub struct Behaviour {
     pub main_country: Option<String>,
     /// Purchase value.
     pub bought: f64,
-    /// Per share block, the purchase value of each level (sorted by name).
-    pub spend: [Vec<(String, f64)>; 3],
+    /// Per share block, the purchase value (for `view_share` the views) of each level
+    /// (sorted by name).
+    pub spend: [Vec<(String, f64)>; 4],
+    pub sessions: f64,
+    pub events: f64,
+    pub days_since_visit: f64,
+    pub views_per_order: f64,
+    pub cart_to_order: f64,
+    /// View events.
+    pub views: f64,
 }
 
 impl Behaviour {
@@ -144,6 +201,11 @@ impl Behaviour {
             "discount_share" => RawValue::Num(self.discount_share),
             "return_rate" => RawValue::Num(self.return_rate),
             "weekend_share" => RawValue::Num(self.weekend_share),
+            "sessions" => RawValue::Num(self.sessions),
+            "event_count" => RawValue::Num(self.events),
+            "days_since_visit" => RawValue::Num(self.days_since_visit),
+            "views_per_order" => RawValue::Num(self.views_per_order),
+            "cart_to_order" => RawValue::Num(self.cart_to_order),
             MAIN_COUNTRY => self
                 .main_country
                 .clone()
@@ -152,10 +214,16 @@ impl Behaviour {
         }
     }
 
-    /// The share of purchase value of `level` in share block `block`; for [`OTHER_LEVEL`],
-    /// of every level not in `tops`. 0 without purchase value.
+    /// The share of purchase value (of views for `view_share`) of `level` in share block
+    /// `block`; for [`OTHER_LEVEL`], of every level not in `tops`. 0 without purchase value
+    /// (views).
     pub fn share(&self, block: usize, level: &str, tops: &[&str]) -> f64 {
-        if self.bought <= 0.0 {
+        let total = if block == VIEW_SHARE {
+            self.views
+        } else {
+            self.bought
+        };
+        if total <= 0.0 {
             return 0.0;
         }
         let spend = &self.spend[block];
@@ -169,7 +237,7 @@ impl Behaviour {
                 .binary_search_by(|(l, _)| l.as_str().cmp(level))
                 .map_or(0.0, |i| spend[i].1)
         };
-        value / self.bought
+        value / total
     }
 }
 
@@ -294,7 +362,9 @@ pub fn compute(
     }
     let n = orders as f64;
     let spend = SHARE_BLOCKS.map(|(_, f)| {
-        let mut named: Vec<(String, f64)> = if f == TIME_BLOCK {
+        let mut named: Vec<(String, f64)> = if f == VIEW_BLOCK {
+            Vec::new()
+        } else if f == TIME_BLOCK {
             (TIME_BANDS.iter().zip(band_value))
                 .filter(|&(_, v)| v != 0.0)
                 .map(|(band, v)| (band.to_string(), v))
@@ -320,7 +390,103 @@ pub fn compute(
         main_country,
         bought,
         spend,
+        ..Behaviour::default()
     })
+}
+
+/// True when `spec` has a feature from an interaction log.
+pub fn uses_events(spec: &super::FeatureSpec) -> bool {
+    spec.features
+        .iter()
+        .any(|f| f.source == super::Source::Transactions && is_event_feature(&f.name))
+}
+
+/// The RFM of a browser (events but no purchase in the window): recency `no_visit_days`
+/// (as if the last purchase were as long ago as a missing visit counts), the rest 0.
+pub fn browser_rfm(no_visit_days: f64) -> super::rfm::Rfm {
+    super::rfm::Rfm {
+        recency_days: no_visit_days,
+        frequency: 0.0,
+        monetary: 0.0,
+        avg_order_value: 0.0,
+        tenure_days: 0.0,
+    }
+}
+
+/// True when a customer has an event in the window (a browser, if they bought nothing).
+pub fn active(events: &[Event], as_of: i32, window_days: Option<u32>) -> bool {
+    events
+        .iter()
+        .any(|e| in_window(e.day(), as_of, window_days))
+}
+
+/// Adds the event features of a customer's `events` (sorted by time) to `b`: `categories`
+/// names the events' categories, `orders` is the customer's frequency (0 for a customer
+/// who never bought), `no_visit_days` the `days_since_visit` of a customer without an event
+/// in the window.
+///
+/// ```
+/// use custseg::data::events::{Event, EventKind};
+/// use custseg::features::behaviour::{add_events, Behaviour};
+/// let e = |at, kind| Event { at, kind, product: 0, category: 0 };
+/// // Day 10 at 02:00, 02:20 and 03:00 (two sessions); day 12 at 04:00.
+/// let ev = [e(871_200, EventKind::View), e(872_400, EventKind::Cart),
+///           e(874_800, EventKind::View), e(1_051_200, EventKind::Cart)];
+/// let mut b = Behaviour::default();
+/// add_events(&mut b, &ev, &[], 15, None, 1.0, 99.0);
+/// assert_eq!((b.events, b.sessions, b.days_since_visit), (4.0, 3.0, 3.0));
+/// assert_eq!((b.views_per_order, b.cart_to_order), (2.0, 0.5));
+/// ```
+pub fn add_events(
+    b: &mut Behaviour,
+    events: &[Event],
+    categories: &[String],
+    as_of: i32,
+    window_days: Option<u32>,
+    orders: f64,
+    no_visit_days: f64,
+) {
+    let (mut n, mut sessions, mut views, mut carts) = (0usize, 0usize, 0usize, 0usize);
+    let mut last: Option<&Event> = None;
+    let mut by_category: Vec<(u32, f64)> = Vec::new();
+    for e in events
+        .iter()
+        .filter(|e| in_window(e.day(), as_of, window_days))
+    {
+        n += 1;
+        if last.is_none_or(|l| e.at - l.at > SESSION_GAP_S) {
+            sessions += 1;
+        }
+        last = Some(e);
+        match e.kind {
+            EventKind::View => {
+                views += 1;
+                if e.category != 0 {
+                    match by_category.iter_mut().find(|(c, _)| *c == e.category) {
+                        Some((_, v)) => *v += 1.0,
+                        None => by_category.push((e.category, 1.0)),
+                    }
+                }
+            }
+            EventKind::Cart => carts += 1,
+            _ => {}
+        }
+    }
+    b.events = n as f64;
+    b.sessions = sessions as f64;
+    b.days_since_visit = last.map_or(no_visit_days, |l| f64::from(as_of - l.day()));
+    b.views = views as f64;
+    b.views_per_order = views as f64 / orders.max(1.0);
+    b.cart_to_order = match carts {
+        0 => f64::from(u8::from(orders > 0.0)),
+        c => orders.min(c as f64) / c as f64,
+    };
+    let mut named: Vec<(String, f64)> = by_category
+        .into_iter()
+        .filter_map(|(c, v)| Some((categories.get(c as usize - 1)?.clone(), v)))
+        .collect();
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    b.spend[VIEW_SHARE] = named;
 }
 
 #[cfg(test)]

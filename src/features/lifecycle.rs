@@ -176,8 +176,10 @@ impl ValueModel {
 
     /// RFM scores (when R, F and M are known) and stage (when R, F and tenure are known) from
     /// `[recency_days, frequency, monetary, tenure_days]`.
+    /// A browser (frequency 0: never bought) has neither.
     pub fn classify(&self, v: [Option<f64>; 4]) -> (Option<RfmScores>, Option<Stage>) {
         let [r, f, m, t] = v;
+        let f = f.filter(|&f| f > 0.0);
         let scores = match (r, f, m) {
             (Some(r), Some(f), Some(m)) => Some(self.scores(r, f, m)),
             _ => None,
@@ -197,7 +199,10 @@ impl ValueModel {
             revenue += m;
             orders += f;
             years += t / DAYS_PER_YEAR;
-            stages[self.stage(r, f, t) as usize] += 1;
+            // A browser (never bought) is in no stage.
+            if f > 0.0 {
+                stages[self.stage(r, f, t) as usize] += 1;
+            }
         }
         let n = members.len() as f64;
         let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };

@@ -122,6 +122,12 @@ pub enum FeatureWarning {
     /// No purchase before `as_of` in the model's window (only returns, or all later): the
     /// customer is valid but has no segment.
     NoPurchases,
+    /// The model uses event features and the customer carries no `events`: they count as
+    /// no activity (send `events: []` to say so).
+    NoEvents,
+    /// No purchase in the window but events: segmented by their events, as the model's
+    /// training segmented browsers (`include_browsers`).
+    Browser,
     /// The predicted value comes from the RFM features, not transactions: it assumes one
     /// order per purchase day and a first order worth the average (send transactions for
     /// the exact figures).

@@ -38,6 +38,21 @@ pub struct ParamsRecord {
     /// when the log had none.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub behaviour_columns: std::collections::BTreeMap<String, String>,
+    /// How the model's event features were computed; absent without an interaction log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<EventsRecord>,
+}
+
+/// The event-feature settings of a model trained with an interaction log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EventsRecord {
+    /// `days_since_visit` of a customer without an event in the window (and the recency of
+    /// a browser): the window, else the days from the inputs' first day to the as-of.
+    pub no_visit_days: f64,
+    /// Customers with events but no purchase were segmented (`include_browsers`).
+    pub include_browsers: bool,
+    /// The events file's header of each field (`timestamp` → `event_time`).
+    pub columns: std::collections::BTreeMap<String, String>,
 }
 
 impl ParamsRecord {
@@ -62,6 +77,17 @@ pub struct InputRecord {
     pub customer_rows: u64,
     /// Customers segmented.
     pub customers_segmented: u64,
+    /// Interaction logs, and their rows read and kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<FileFingerprint>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub event_rows: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub event_rows_kept: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// `model.json`.
@@ -259,6 +285,18 @@ pub struct DataReport {
     /// The customer table has no id column: its rows are numbered (1, 2, …) as ids.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub customer_ids_numbered: bool,
+    /// Interaction-log rows read, kept and dropped by reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<crate::data::events::EventCounts>,
+    /// Segmented customers without an event in the window.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub customers_without_events: u64,
+    /// Customers with events but no purchase: segmented with `include_browsers`, else left
+    /// out and counted.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub browsers: u64,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub browsers_included: bool,
 }
 
 /// Wall-clock seconds per step.

@@ -9,7 +9,7 @@ pub mod segment;
 use std::path::{Path, PathBuf};
 
 pub use format::{Metrics, ModelFile, FORMAT_VERSION};
-pub use segment::{FeatureProfile, LevelShare, Rename, Segment, Standing, Tier};
+pub use segment::{FeatureProfile, LevelShare, Mix, Rename, Segment, Standing, Tier};
 
 use crate::features::Encoding;
 use crate::geometry::Centroids;

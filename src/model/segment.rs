@@ -54,8 +54,17 @@ pub enum FeatureProfile {
     },
     Categorical {
         feature: String,
+        /// Shares among the members with a value.
         shares: Vec<LevelShare>,
+        /// Share of members without a value (absent: none, or a model written before it
+        /// was recorded).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        missing_share: f64,
     },
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 /// One segment of a model.
@@ -91,6 +100,33 @@ pub struct Segment {
     /// Predicted value of the members (models with a value model).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub predicted: Option<SegmentPrediction>,
+    /// The members' mix over each share block (category, channel, time of day, viewed
+    /// category) and country, largest first; absent without behaviour features.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mix: Vec<Mix>,
+    /// What the behaviour features say sets the segment apart ("Mostly Wine, Store
+    /// channel"), when anything does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub behaviour: Option<String>,
+}
+
+/// A segment's mix over one block: the mean share of each level among its members (of
+/// purchase value for the spend shares, of views for `view_share`, of members for
+/// `main_country`), largest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Mix {
+    pub block: String,
+    pub levels: Vec<LevelShare>,
+}
+
+impl Mix {
+    /// `Wine 42%, Grocery 18%, …` (the first `n` levels).
+    pub fn text(&self, n: usize) -> String {
+        (self.levels.iter().take(n))
+            .map(|l| format!("{} {:.0}%", l.level, 100.0 * l.share))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// A segment's predicted value: means over its training customers.

@@ -97,6 +97,7 @@ pub fn render(out: &TrainOutput) -> String {
     k_search_section(&mut h, m, &out.metrics);
     rfm_section(&mut h, &m.segments);
     demographics_section(&mut h, &m.segments);
+    behaviour_section(&mut h, &m.segments);
     pca_section(&mut h, out);
     cleaning_section(&mut h, &out.metrics, !m.input.customers.is_empty());
     if let Some(l) = &m.lineage {
@@ -530,7 +531,15 @@ fn demographics_section(h: &mut String, segments: &[Segment]) {
     if !categorical.is_empty() {
         h.push_str("<div class=\"grid\">");
         for f in categorical {
-            categorical_chart(h, f, segments, &order);
+            let title = "share of each level per segment";
+            stacked_chart(
+                h,
+                f,
+                title,
+                &|s| level_shares(s, f).to_vec(),
+                segments,
+                &order,
+            );
         }
         h.push_str("</div>");
     }
@@ -541,20 +550,79 @@ fn level_shares<'a>(s: &'a Segment, feature: &str) -> &'a [LevelShare] {
     s.profile
         .iter()
         .find_map(|p| match p {
-            FeatureProfile::Categorical { feature: f, shares } if f == feature => {
-                Some(shares.as_slice())
-            }
+            FeatureProfile::Categorical {
+                feature: f, shares, ..
+            } if f == feature => Some(shares.as_slice()),
             _ => None,
         })
         .unwrap_or(&[])
 }
 
-fn categorical_chart(h: &mut String, feature: &str, segments: &[Segment], order: &[usize]) {
+/// Each segment's mix over the behaviour blocks (what they buy, through which channel, at
+/// what time of day, what they view, from where) as stacked bars, with the label where a
+/// level sets a segment apart.
+fn behaviour_section(h: &mut String, segments: &[Segment]) {
+    let mut blocks: Vec<&str> = Vec::new();
+    for m in segments.iter().flat_map(|s| &s.mix) {
+        if !blocks.contains(&m.block.as_str()) {
+            blocks.push(&m.block);
+        }
+    }
+    if blocks.is_empty() {
+        return;
+    }
+    let order = by_id(segments);
+    h.push_str(
+        "<section id=\"behaviour\"><h2>Behaviour</h2><p>Mean shares of the members: of \
+         purchase value per category, channel and time of day, of views per viewed category, \
+         of members per main country. A label names a level that is a segment's largest, at \
+         least 40% of it and 1.5 times everyone's share.</p><table><tr><th class=\"l\">segment\
+         </th><th class=\"l\">set apart by</th></tr>",
+    );
+    for &j in &order {
+        let s = &segments[j];
+        let _ = write!(
+            h,
+            "<tr><td class=\"l\">{}{}</td><td class=\"l\">{}</td></tr>",
+            swatch(s.id),
+            esc(&seg_label(s)),
+            esc(s.behaviour.as_deref().unwrap_or("–"))
+        );
+    }
+    h.push_str("</table><div class=\"grid\">");
+    for b in blocks {
+        let shares = |s: &Segment| {
+            (s.mix.iter().find(|m| m.block == b))
+                .map(|m| m.levels.clone())
+                .unwrap_or_default()
+        };
+        stacked_chart(
+            h,
+            b,
+            "mean share of each level per segment",
+            &shares,
+            segments,
+            &order,
+        );
+    }
+    h.push_str("</div></section>\n");
+}
+
+/// Stacked bars of the level shares `shares_of` gives each segment, the levels ordered by
+/// their share over all segments (weighted by size) and pooled beyond [`MAX_LEVELS`].
+fn stacked_chart(
+    h: &mut String,
+    feature: &str,
+    title: &str,
+    shares_of: &dyn Fn(&Segment) -> Vec<LevelShare>,
+    segments: &[Segment],
+    order: &[usize],
+) {
     // Levels by their share over all segments (weighted by size).
     let mut overall: Vec<(String, f64)> = Vec::new();
     let total: f64 = segments.iter().map(|s| s.size as f64).sum::<f64>().max(1.0);
     for s in segments {
-        for l in level_shares(s, feature) {
+        for l in shares_of(s) {
             let w = l.share * s.size as f64 / total;
             match overall.iter_mut().find(|(n, _)| *n == l.level) {
                 Some(e) => e.1 += w,
@@ -577,7 +645,7 @@ fn categorical_chart(h: &mut String, feature: &str, segments: &[Segment], order:
         .iter()
         .map(|&j| {
             let s = &segments[j];
-            let levels = level_shares(s, feature);
+            let levels = shares_of(s);
             let mut shares: Vec<f64> = shown
                 .iter()
                 .take(if pooled { n - 1 } else { n })
@@ -589,7 +657,13 @@ fn categorical_chart(h: &mut String, feature: &str, segments: &[Segment], order:
                 })
                 .collect();
             if pooled {
-                shares.push((1.0 - shares.iter().sum::<f64>()).max(0.0));
+                // The levels not shown (shares of a mix need not add up to 1).
+                let shown_names = &shown[..n - 1];
+                let rest: f64 = (levels.iter())
+                    .filter(|l| !shown_names.iter().any(|(name, _)| *name == l.level))
+                    .map(|l| l.share)
+                    .sum();
+                shares.push(rest);
             }
             StackRow {
                 label: seg_label(s),
@@ -599,12 +673,7 @@ fn categorical_chart(h: &mut String, feature: &str, segments: &[Segment], order:
         })
         .collect();
     let _ = write!(h, "<div class=\"cat\"><h3>{}</h3>", esc(feature));
-    h.push_str(&charts::stacked_shares(
-        "share of each level per segment",
-        &rows,
-        n,
-        pooled,
-    ));
+    h.push_str(&charts::stacked_shares(title, &rows, n, pooled));
     h.push_str("<div class=\"legend\">");
     for (i, (name, share)) in shown.iter().enumerate() {
         let other = pooled && i + 1 == n;

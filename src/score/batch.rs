@@ -7,14 +7,16 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::data::events::EventLog;
 use crate::data::fasthash::FxBuild;
 use crate::data::table::{decode, Table};
 use crate::data::{self, ColumnMap, CustomerTable, DataError};
 use crate::error::{Error, Result};
 use crate::features::behaviour::{
-    compute as compute_behaviour, transaction_value, uses_behaviour, Behaviour,
+    add_events, browser_rfm, compute as compute_behaviour, transaction_value, uses_behaviour,
+    uses_events, Behaviour,
 };
-use crate::features::rfm::{compute_rfm, purchase_summary};
+use crate::features::rfm::{compute_rfm, purchase_summary, Rfm};
 use crate::features::table::{column_for, derived_value};
 use crate::features::{
     consistency, suggest, Feature, FeatureSpec, FeatureWarning, RawValue, Source,
@@ -29,6 +31,8 @@ pub struct BatchInput {
     pub input: Vec<PathBuf>,
     /// Optional customer table with demographics, alongside a transaction log.
     pub customers: Vec<PathBuf>,
+    /// Interaction logs, for a model with event features.
+    pub events: Vec<PathBuf>,
     /// Column mapping; the model's own mapping applies first.
     pub map: ColumnMap,
     /// Features as of this day (default: the day after the last transaction).
@@ -90,6 +94,8 @@ fn warning_text(w: &FeatureWarning) -> String {
             format!("filtered_transactions:{count}")
         }
         FeatureWarning::NoPurchases => NO_PURCHASES.into(),
+        FeatureWarning::NoEvents => "no_events".into(),
+        FeatureWarning::Browser => "browser".into(),
         FeatureWarning::ValueFromFeatures => "value_from_features".into(),
         FeatureWarning::ValueUnavailable => "value_unavailable".into(),
     }
@@ -285,7 +291,8 @@ impl ScoreWriter<'_> {
     }
 }
 
-/// A transaction log (plus an optional customer table for demographics).
+/// A transaction log (plus an optional customer table for demographics, and the
+/// interaction log of a model with event features).
 fn score_log(
     model: &Model,
     input: &BatchInput,
@@ -297,11 +304,11 @@ fn score_log(
     let spec = &model.file.features;
     let rules = &model.row_rules;
     let log = data::read_transactions(&input.input, map, rules, progress)?;
-    log.cleaning.check_dropped_share(
-        input
-            .max_dropped_share
-            .unwrap_or(data::transactions::DEFAULT_MAX_DROPPED_SHARE),
-    )?;
+    let max_dropped = input
+        .max_dropped_share
+        .unwrap_or(data::transactions::DEFAULT_MAX_DROPPED_SHARE);
+    log.cleaning.check_dropped_share(max_dropped)?;
+    let events = model_events(model, input, map, max_dropped, progress)?;
     let as_of = input.as_of.unwrap_or(log.last_day + 1);
     summary.as_of = Some(data::dates::format_day(as_of));
     out.fmt.as_of = Some(as_of);
@@ -311,33 +318,135 @@ fn score_log(
         Some(data::read_customers(&input.customers, map, progress)?)
     };
     let lookup = Profiles::new(model, table.as_ref());
+    let activity = Activity::of(model, events.as_ref(), as_of);
     let bar = progress.bar("scoring", log.txns.len() as u64);
     let mut scratch = Vec::new();
     let mut raw = Vec::with_capacity(spec.features.len());
+    // One customer's row: unscored without features, a browser (no purchase summary)
+    // flagged so.
+    let mut score_one = |id: &str, x: Option<(&Rfm, Option<&crate::value::Rfm>, &Behaviour)>| {
+        let Some((r, p, b)) = x else {
+            summary.no_purchase += 1;
+            return out.unscored_row(id);
+        };
+        lookup.raw(model, id, r, Some(b), as_of, &mut raw)?;
+        let mut s = model.score(&raw, p, &mut scratch)?;
+        if p.is_none() {
+            s.warnings.insert(0, FeatureWarning::Browser);
+        }
+        out.row(model, id, &s, summary)
+    };
     let with_behaviour = uses_behaviour(spec);
+    let window = model.file.params.window_days;
     for (c, txns) in log.txns.iter().enumerate() {
         let id = &log.customer_ids[c];
-        let window = model.file.params.window_days;
-        let Some((r, purchases)) =
-            compute_rfm(txns, as_of, window).zip(purchase_summary(txns, as_of, window))
-        else {
-            summary.no_purchase += 1;
-            out.unscored_row(id)?;
-            continue;
-        };
-        let behaviour = with_behaviour
-            .then(|| compute_behaviour(txns, log.txns.behaviour(c), &log.levels, as_of, window))
-            .flatten();
-        lookup.raw(model, id, &r, behaviour.as_ref(), as_of, &mut raw)?;
-        let s = model.score(&raw, Some(&purchases), &mut scratch)?;
-        out.row(model, id, &s, summary)?;
         if c % 4096 == 0 {
             bar.set_position(c as u64);
         }
+        let Some((r, purchases)) =
+            compute_rfm(txns, as_of, window).zip(purchase_summary(txns, as_of, window))
+        else {
+            let browser = activity.as_ref().and_then(|a| a.browser(id));
+            score_one(id, browser.as_ref().map(|(r, b)| (r, None, b)))?;
+            continue;
+        };
+        let mut behaviour = with_behaviour
+            .then(|| compute_behaviour(txns, log.txns.behaviour(c), &log.levels, as_of, window))
+            .flatten();
+        if let (Some(a), Some(b)) = (&activity, behaviour.as_mut()) {
+            a.add(b, id, r.frequency);
+        }
+        let none = Behaviour::default();
+        let b = behaviour.as_ref().unwrap_or(&none);
+        score_one(id, Some((&r, Some(&purchases), b)))?;
     }
     bar.finish_and_clear();
+    // Browsers the log does not know, after its customers (in the events' order).
+    if let Some(a) = activity.as_ref().filter(|a| a.include_browsers) {
+        let known: std::collections::HashSet<&str, FxBuild> =
+            log.customer_ids.iter().map(String::as_str).collect();
+        for id in a
+            .log
+            .customer_ids
+            .iter()
+            .filter(|id| !known.contains(id.as_str()))
+        {
+            if let Some((r, b)) = a.browser(id) {
+                score_one(id, Some((&r, None, &b)))?;
+            }
+        }
+    }
     summary.cleaning = Some(log.cleaning);
     Ok(())
+}
+
+/// The interaction log of a model with event features: `input.events`, an error naming the
+/// features when none is given; `None` for a model without them.
+fn model_events(
+    model: &Model,
+    input: &BatchInput,
+    map: &ColumnMap,
+    max_dropped_share: f64,
+    progress: &Progress,
+) -> Result<Option<EventLog>> {
+    let spec = &model.file.features;
+    if !uses_events(spec) {
+        return Ok(None);
+    }
+    if input.events.is_empty() {
+        return Err(DataError::NoEvents {
+            features: (spec.features.iter())
+                .filter(|f| crate::features::behaviour::is_event_feature(&f.name))
+                .map(|f| f.name.clone())
+                .collect(),
+        }
+        .into());
+    }
+    let log = data::events::read_events(&input.events, map, max_dropped_share, progress)?;
+    Ok(Some(log))
+}
+
+/// A model's event settings with the interaction log a run scores with.
+pub struct Activity<'a> {
+    pub log: &'a EventLog,
+    pub as_of: i32,
+    pub window: Option<u32>,
+    pub no_visit_days: f64,
+    pub include_browsers: bool,
+}
+
+impl<'a> Activity<'a> {
+    /// `None` without a log (a model without event features).
+    pub fn of(model: &Model, log: Option<&'a EventLog>, as_of: i32) -> Option<Activity<'a>> {
+        let rec = model.file.params.events.as_ref();
+        Some(Activity {
+            log: log?,
+            as_of,
+            window: model.file.params.window_days,
+            no_visit_days: rec.map_or(0.0, |r| r.no_visit_days),
+            include_browsers: rec.is_some_and(|r| r.include_browsers),
+        })
+    }
+
+    /// Adds customer `id`'s event features to `b` (`orders`: their frequency).
+    pub fn add(&self, b: &mut Behaviour, id: &str, orders: f64) {
+        let (log, events) = (self.log, self.log.of(id));
+        let (as_of, window, nv) = (self.as_of, self.window, self.no_visit_days);
+        add_events(b, events, &log.categories, as_of, window, orders, nv);
+    }
+
+    /// A browser's RFM and behaviour, when the model segments browsers and `id` has an event
+    /// in the window.
+    pub fn browser(&self, id: &str) -> Option<(crate::features::rfm::Rfm, Behaviour)> {
+        let events = self.log.of(id);
+        let on = crate::features::behaviour::active(events, self.as_of, self.window);
+        if !(self.include_browsers && on) {
+            return None;
+        }
+        let mut b = Behaviour::default();
+        self.add(&mut b, id, 0.0);
+        Some((browser_rfm(self.no_visit_days), b))
+    }
 }
 
 /// A customer's raw values from their transactions' RFM features and their customer-table

@@ -8,6 +8,7 @@
 
 pub mod batch;
 pub mod request;
+pub mod request_events;
 
 /// What an API date must look like, for error messages.
 pub const ISO_DATE_EXPECTED: &str =

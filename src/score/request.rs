@@ -15,15 +15,20 @@ use serde_json::Value;
 
 use std::collections::HashSet;
 
+use super::request_events::{parse_events, Events};
 use crate::data::dates::parse_iso_date;
 use crate::data::fasthash::FxBuild;
 use crate::data::rows::{self, Cell, Line, OtherFields, RowRules, Txn};
 use crate::data::rows::{Levels, TxnBehaviour};
 use crate::data::TxnField;
-use crate::features::behaviour::{compute as compute_behaviour, transaction_value, uses_behaviour};
+use crate::features::behaviour::{
+    active, add_events, browser_rfm, compute as compute_behaviour, transaction_value,
+    uses_behaviour, uses_events, Behaviour,
+};
 use crate::features::rfm::{compute_rfm, purchase_summary};
 use crate::features::spec::format_number_label;
 use crate::features::{consistency, FeatureSpec, FeatureWarning, RawValue, Source};
+use crate::model::format::EventsRecord;
 
 /// A problem with one customer's input. `field` is relative to the customer
 /// (`age`, `transactions[2].amount`).
@@ -34,7 +39,11 @@ pub struct InputError {
     pub message: String,
 }
 
-fn err(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> InputError {
+pub(super) fn err(
+    field: impl Into<String>,
+    code: &'static str,
+    message: impl Into<String>,
+) -> InputError {
     InputError {
         field: field.into(),
         code,
@@ -76,7 +85,7 @@ fn number(v: &Value, field: &str) -> Result<f64, InputError> {
     }
 }
 
-fn kind(v: &Value) -> &'static str {
+pub(super) fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -407,7 +416,7 @@ pub fn prepare(
 ) -> Result<Prepared, InputError> {
     let none = BehaviourColumns::new();
     let limits = (as_of, window_days, max_transactions);
-    prepare_with(spec, customer, limits, rules, &none)
+    prepare_with(spec, customer, limits, rules, &none, None)
 }
 
 /// RFM features, purchase summary and behaviour features of a customer's transactions.
@@ -417,15 +426,25 @@ type TxnValues = (
     Option<crate::features::behaviour::Behaviour>,
 );
 
+/// A customer's features from activity: RFM, the purchase summary (none for a browser)
+/// and the behaviour features.
+type Activity = (
+    crate::features::rfm::Rfm,
+    Option<crate::value::Rfm>,
+    Option<crate::features::behaviour::Behaviour>,
+);
+
 /// [`prepare`] for a model whose training log had behaviour columns (`behaviour`: the
-/// model's [`BehaviourColumns`]); `limits` are the as-of day, the window and the most
-/// transactions a customer may carry.
+/// model's [`BehaviourColumns`]) or an interaction log (`events`: the model's settings);
+/// `limits` are the as-of day, the window and the most transactions (and events) a customer
+/// may carry.
 pub fn prepare_with(
     spec: &FeatureSpec,
     customer: &Value,
-    (as_of, window_days, max_transactions): (i32, Option<u32>, usize),
+    limits: (i32, Option<u32>, usize),
     rules: &RowRules,
     behaviour: &BehaviourColumns,
+    events: Option<&EventsRecord>,
 ) -> Result<Prepared, InputError> {
     let Value::Object(obj) = customer else {
         return Err(err(
@@ -434,39 +453,30 @@ pub fn prepare_with(
             format!("a customer must be an object, got {}", kind(customer)),
         ));
     };
+    let as_of = limits.0;
     let customer_id = customer_id_of(obj)?;
     let mut warnings = Vec::new();
-    let rfm = match obj.get("transactions") {
-        Some(t) if spec.uses_transactions() => {
-            let key = customer_key(&customer_id);
-            let limits = (as_of, window_days, max_transactions);
-            match rfm_of(
-                spec,
-                obj,
-                t,
-                &key,
-                limits,
-                (rules, behaviour),
-                &mut warnings,
-            )? {
-                Some(r) => Some(r),
-                None => {
-                    warnings.push(FeatureWarning::NoPurchases);
-                    return Ok(Prepared {
-                        customer_id,
-                        raw: Vec::new(),
-                        warnings,
-                        no_purchases: true,
-                        summary: None,
-                    });
-                }
-            }
+    let activity = events_of(spec, obj, limits.2, &mut warnings)?;
+    let rfm = match activity_of(
+        spec,
+        obj,
+        &customer_id,
+        limits,
+        (rules, behaviour),
+        (events, activity.as_ref()),
+        &mut warnings,
+    )? {
+        Some(a) => a,
+        None => {
+            warnings.push(FeatureWarning::NoPurchases);
+            return Ok(Prepared {
+                customer_id,
+                raw: Vec::new(),
+                warnings,
+                no_purchases: true,
+                summary: None,
+            });
         }
-        Some(_) => {
-            warnings.push(FeatureWarning::unknown_field("transactions", []));
-            None
-        }
-        None => None,
     };
     let mut raw = Vec::with_capacity(spec.features.len());
     for f in &spec.features {
@@ -487,8 +497,97 @@ pub fn prepare_with(
         raw,
         warnings,
         no_purchases: false,
-        summary: rfm.map(|(_, s, _)| s),
+        summary: rfm.and_then(|(_, s, _)| s),
     })
+}
+
+/// The customer's `events` list, for a model with event features (none given: an empty
+/// list and [`FeatureWarning::NoEvents`]); `None` for other models.
+fn events_of(
+    spec: &FeatureSpec,
+    obj: &serde_json::Map<String, Value>,
+    max: usize,
+    warnings: &mut Vec<FeatureWarning>,
+) -> Result<Option<Events>, InputError> {
+    if !uses_events(spec) {
+        return Ok(None);
+    }
+    match obj.get("events") {
+        Some(v @ Value::Array(_)) => parse_events(v, max).map(Some),
+        _ => {
+            warnings.push(FeatureWarning::NoEvents);
+            Ok(Some(Events::default()))
+        }
+    }
+}
+
+/// The customer's features from transactions (and events): `Ok(None)` for a customer with
+/// transactions but no purchase (and no browsing the model segments), `Ok(Some(None))` for
+/// one given by features. Events alone stand for no transactions unless transaction
+/// features are given by name.
+fn activity_of(
+    spec: &FeatureSpec,
+    obj: &serde_json::Map<String, Value>,
+    customer_id: &Value,
+    (as_of, window_days, max_transactions): (i32, Option<u32>, usize),
+    rules: (&RowRules, &BehaviourColumns),
+    (model_events, events): (Option<&EventsRecord>, Option<&Events>),
+    warnings: &mut Vec<FeatureWarning>,
+) -> Result<Option<Option<Activity>>, InputError> {
+    let none = Value::Array(Vec::new());
+    let by_name = spec.features.iter().any(|f| {
+        f.source == Source::Transactions && obj.get(&f.name).is_some_and(|v| !v.is_null())
+    });
+    let txns = match obj.get("transactions") {
+        None if obj.contains_key("events") && events.is_some() && !by_name => Some(&none),
+        t => t,
+    };
+    let t = match txns {
+        Some(t) if spec.uses_transactions() => t,
+        Some(_) => {
+            warnings.push(FeatureWarning::unknown_field("transactions", []));
+            return Ok(Some(None));
+        }
+        None => return Ok(Some(None)),
+    };
+    let key = customer_key(customer_id);
+    let limits = (as_of, window_days, max_transactions);
+    let settings = model_events
+        .zip(events)
+        .map(|(rec, e)| (e, rec.no_visit_days, rec.include_browsers));
+    match rfm_of(spec, obj, t, &key, limits, rules, warnings)? {
+        Some((r, s, mut b)) => {
+            if let (Some((e, nv, _)), Some(b)) = (settings, b.as_mut()) {
+                add_events(
+                    b,
+                    &e.events,
+                    &e.categories,
+                    as_of,
+                    window_days,
+                    r.frequency,
+                    nv,
+                );
+            }
+            Ok(Some(Some((r, Some(s), b))))
+        }
+        None => match settings {
+            Some((e, nv, true)) if active(&e.events, as_of, window_days) => {
+                let mut b = Behaviour::default();
+                add_events(
+                    &mut b,
+                    &e.events,
+                    &e.categories,
+                    as_of,
+                    window_days,
+                    0.0,
+                    nv,
+                );
+                warnings.push(FeatureWarning::Browser);
+                Ok(Some(Some((browser_rfm(nv), None, Some(b)))))
+            }
+            _ => Ok(None),
+        },
+    }
 }
 
 /// The `customer_id` as given (string or integer), or `null`.

@@ -5,6 +5,7 @@ pub mod assign;
 pub mod kmeans;
 pub mod lineage;
 pub mod lloyd;
+pub mod mix;
 pub mod params;
 pub mod pipeline;
 pub mod quality;
@@ -47,6 +48,8 @@ pub enum TrainError {
     TooFewCustomers { k: usize, n: usize },
     #[error("nothing to train on: no transaction log and no customer table given")]
     NoInputs,
+    #[error("an interaction log needs a transaction log beside it (its features count orders)")]
+    EventsWithoutTransactions,
     #[error("no customers to segment: {reason}")]
     NoCustomers { reason: String },
     #[error("segment name '{name}' is used twice (check the config's segment names)")]

@@ -17,6 +17,7 @@ use super::quality::{calinski_harabasz, davies_bouldin, sample_rows, silhouette}
 use super::segments::{build_segments, SegmentInput};
 use super::TrainError;
 use crate::data::dates::format_day;
+use crate::data::events::EventLog;
 use crate::data::{self, ColumnMap, CustomerTable, TransactionLog, TxnField};
 use crate::features::behaviour::{compute as compute_behaviour, Behaviour};
 use crate::features::lifecycle::{SegmentValue, ValueModel};
@@ -51,6 +52,10 @@ pub struct TrainInputs {
     /// Tiers by the segments' median predicted CLV instead of the value column (`tier_by =
     /// "predicted_clv"`), when the model has a value model.
     pub tier_by_predicted_clv: bool,
+    /// Interaction log paths (beside a transaction log).
+    pub events: Vec<PathBuf>,
+    /// Segment customers with events but no purchase in the window too (`include_browsers`).
+    pub include_browsers: bool,
 }
 
 /// Per-customer training results.
@@ -88,10 +93,12 @@ struct Population {
     offered: Vec<&'static str>,
     behaviour: Vec<Behaviour>,
     table_rows: Vec<Option<usize>>,
+    /// The `days_since_visit` of a customer without events (with an interaction log).
+    no_visit_days: Option<f64>,
 }
 
 /// The behaviour features `log` offers ([`features::behaviour::Offered`]).
-fn offered(log: &TransactionLog) -> Vec<&'static str> {
+fn offered(log: &TransactionLog, events: Option<&EventLog>) -> Vec<&'static str> {
     let mapped = |f| log.behaviour_columns.iter().any(|(g, _)| *g == f);
     features::behaviour::Offered {
         product: mapped(TxnField::Product),
@@ -101,15 +108,89 @@ fn offered(log: &TransactionLog) -> Vec<&'static str> {
         times: log.has_times,
         category: mapped(TxnField::Category),
         channel: mapped(TxnField::Channel),
+        events: events.is_some(),
+        event_categories: events.is_some_and(EventLog::has_categories),
     }
     .features()
 }
 
+/// The days a customer without an event in the window counts since their last visit (and a
+/// browser since their last purchase): the window, else from the inputs' first day.
+fn no_visit_days(log: &TransactionLog, events: &EventLog, as_of: i32, window: Option<u32>) -> f64 {
+    match window {
+        Some(w) => f64::from(w),
+        None => f64::from(as_of - log.first_day.min(events.first_day)),
+    }
+}
+
+/// Adds the event features of every customer of `pop` from `events`, then, with
+/// `include_browsers`, the customers with an event in the window and no purchase (their RFM
+/// that of no purchase: recency the `no_visit_days`, the rest 0); browsers are counted
+/// either way.
+fn add_activity(
+    pop: &mut Population,
+    events: &EventLog,
+    (as_of, window, no_visit): (i32, Option<u32>, f64),
+    include_browsers: bool,
+    report: &mut DataReport,
+) {
+    use features::behaviour::add_events;
+    let cats = &events.categories;
+    let rfm = &pop.rfm;
+    let ids = &pop.ids;
+    pop.behaviour.par_iter_mut().enumerate().for_each(|(i, b)| {
+        add_events(
+            b,
+            events.of(&ids[i]),
+            cats,
+            as_of,
+            window,
+            rfm[i][1],
+            no_visit,
+        )
+    });
+    report.customers_without_events =
+        pop.behaviour.iter().filter(|b| b.events == 0.0).count() as u64;
+    let buyers: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
+    let mut browsers = Vec::new();
+    for (c, id) in events.customer_ids.iter().enumerate() {
+        let active = features::behaviour::active(&events.events[c], as_of, window);
+        if active && !buyers.contains(id.as_str()) {
+            browsers.push(c);
+        }
+    }
+    report.browsers = browsers.len() as u64;
+    report.browsers_included = include_browsers;
+    if !include_browsers {
+        return;
+    }
+    for c in browsers {
+        let mut b = Behaviour::default();
+        add_events(
+            &mut b,
+            &events.events[c],
+            cats,
+            as_of,
+            window,
+            0.0,
+            no_visit,
+        );
+        pop.ids.push(events.customer_ids[c].clone());
+        pop.rfm
+            .push(features::behaviour::browser_rfm(no_visit).values());
+        pop.behaviour.push(b);
+    }
+}
+
 fn population(
-    log: Option<&TransactionLog>,
-    table: Option<&CustomerTable>,
+    (log, events, table): (
+        Option<&TransactionLog>,
+        Option<&EventLog>,
+        Option<&CustomerTable>,
+    ),
     as_of: Option<i32>,
     window: Option<u32>,
+    include_browsers: bool,
     report: &mut DataReport,
 ) -> Population {
     let mut pop = Population {
@@ -119,10 +200,11 @@ fn population(
         offered: Vec::new(),
         behaviour: Vec::new(),
         table_rows: Vec::new(),
+        no_visit_days: None,
     };
     match (log, as_of) {
         (Some(log), Some(as_of)) => {
-            pop.offered = offered(log);
+            pop.offered = offered(log, events);
             let with_behaviour = !pop.offered.is_empty();
             // Per customer in parallel: (lines after as-of, lines before the window, RFM,
             // purchase summary and behaviour).
@@ -167,6 +249,17 @@ fn population(
                     }
                     None => report.customers_without_purchases += 1,
                 }
+            }
+            if let Some(events) = events {
+                let no_visit = no_visit_days(log, events, as_of, window);
+                pop.no_visit_days = Some(no_visit);
+                add_activity(
+                    &mut pop,
+                    events,
+                    (as_of, window, no_visit),
+                    include_browsers,
+                    report,
+                );
             }
             if let Some(table) = table {
                 pop.table_rows = pop.ids.par_iter().map(|id| table.position(id)).collect();
@@ -443,6 +536,7 @@ pub fn as_of_day(raw: &str) -> Result<i32> {
 /// The inputs as read and cleaned.
 struct Loaded {
     log: Option<TransactionLog>,
+    events: Option<EventLog>,
     table: Option<CustomerTable>,
 }
 
@@ -457,6 +551,9 @@ impl Loaded {
         }
         if let Some(l) = self.log.as_mut() {
             l.txns = Default::default();
+        }
+        if let Some(e) = self.events.as_mut() {
+            e.events = Default::default();
         }
     }
 }
@@ -611,7 +708,17 @@ fn load(inputs: &TrainInputs, params: &TrainValidParams, progress: &Progress) ->
             progress,
         )?)
     };
-    Ok(Loaded { log, table })
+    let events = match (&log, inputs.events.is_empty()) {
+        (_, true) => None,
+        (None, false) => return Err(TrainError::EventsWithoutTransactions),
+        (Some(_), false) => Some(data::events::read_events(
+            &inputs.events,
+            &inputs.map,
+            params.max_dropped_share,
+            progress,
+        )?),
+    };
+    Ok(Loaded { log, events, table })
 }
 
 /// The customers as of the training date, their candidate features, the fitted feature spec
@@ -623,6 +730,7 @@ fn featurize(
     loaded: &mut Loaded,
 ) -> Result<Featured> {
     let (log, table) = (loaded.log.as_ref(), loaded.table.as_ref());
+    let events = loaded.events.as_ref();
     // With a holdout the model is trained as of its start: the last days are the check's.
     let as_of = params
         .as_of
@@ -630,9 +738,23 @@ fn featurize(
         .map(|d| d - params.holdout_days.unwrap_or(0) as i32);
     let mut report = DataReport {
         transactions: log.map(|l| l.cleaning.clone()),
+        events: events.map(|e| e.counts.clone()),
         ..Default::default()
     };
-    let pop = population(log, table, as_of, params.window_days, &mut report);
+    let pop = population(
+        (log, events, table),
+        as_of,
+        params.window_days,
+        inputs.include_browsers,
+        &mut report,
+    );
+    if report.browsers > 0 && !inputs.include_browsers {
+        tracing::warn!(
+            "{} customers with events but no purchase in the window are left out; \
+             include_browsers = true segments them with their events",
+            report.browsers
+        );
+    }
     if pop.ids.is_empty() {
         return Err(TrainError::NoCustomers {
             reason: format!(
@@ -915,6 +1037,7 @@ fn name_segments(
         id.lineage.renames = built.renames;
     }
     set_distance_p99(&mut segments, &c.labels, &c.distances);
+    super::mix::describe(&mut segments);
     for (s, p) in segments.iter_mut().zip(&predicted.segments) {
         s.predicted = Some(p.clone());
     }
@@ -1039,6 +1162,18 @@ fn model_file(
                     .collect(),
                 _ => Default::default(),
             },
+            events: loaded
+                .events
+                .as_ref()
+                .map(|e| crate::model::format::EventsRecord {
+                    no_visit_days: f.pop.no_visit_days.unwrap_or(0.0),
+                    include_browsers: inputs.include_browsers,
+                    columns: e
+                        .columns
+                        .iter()
+                        .map(|(field, header)| (field.name().to_string(), header.clone()))
+                        .collect(),
+                }),
         },
         input: InputRecord {
             transactions: log.map(|l| l.files.clone()).unwrap_or_default(),
@@ -1048,6 +1183,13 @@ fn model_file(
             transaction_rows_kept: log.map_or(0, |l| l.cleaning.rows_kept),
             customer_rows: table.map_or(0, |t| t.ids.len() as u64),
             customers_segmented: f.pop.ids.len() as u64,
+            events: loaded
+                .events
+                .as_ref()
+                .map(|e| e.files.clone())
+                .unwrap_or_default(),
+            event_rows: loaded.events.as_ref().map_or(0, |e| e.counts.rows_read),
+            event_rows_kept: loaded.events.as_ref().map_or(0, |e| e.counts.rows_kept),
         },
         as_of: if log.is_some() {
             f.as_of.map(format_day)

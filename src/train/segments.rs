@@ -231,6 +231,8 @@ pub fn build_segments(input: &SegmentInput) -> Result<Built, TrainError> {
                 value: input.values.get(j).cloned(),
                 name_reason: None,
                 predicted: None,
+                mix: Vec::new(),
+                behaviour: None,
             }
         })
         .collect();
@@ -359,6 +361,7 @@ fn profile(input: &SegmentInput, members: &[usize]) -> Vec<FeatureProfile> {
                 out.push(FeatureProfile::Categorical {
                     feature: name.clone(),
                     shares,
+                    missing_share: 1.0 - present as f64 / members.len().max(1) as f64,
                 });
             }
         }
@@ -533,6 +536,10 @@ const RULES: [NameRule; 11] = [
 /// The name of segments whose median net monetary is zero or less.
 pub const RETURNERS: &str = "Returners";
 
+/// The name of segments whose median member never bought (customers with events only,
+/// segmented with `include_browsers`).
+pub const BROWSERS: &str = "Browsers";
+
 /// The numbers a segment's name is judged by.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NameEvidence {
@@ -545,12 +552,19 @@ pub struct NameEvidence {
     pub stages: Option<[f64; 4]>,
     /// Median net monetary of the members.
     pub median_monetary: Option<f64>,
+    /// Median frequency of the members.
+    pub median_frequency: Option<f64>,
 }
 
 impl NameEvidence {
-    /// Median net monetary ≤ 0: returns cancel the purchases.
+    /// Median net monetary ≤ 0: returns cancel the purchases (and the members bought).
     pub fn returner(&self) -> bool {
-        self.median_monetary.is_some_and(|m| m <= 0.0)
+        !self.browser() && self.median_monetary.is_some_and(|m| m <= 0.0)
+    }
+
+    /// Median frequency 0: most members never bought.
+    pub fn browser(&self) -> bool {
+        self.median_frequency == Some(0.0)
     }
 
     fn churned(&self) -> Option<f64> {
@@ -634,6 +648,7 @@ fn evidence(
                 mean_scores: [mean(0), mean(1), mean(2)],
                 stages,
                 median_monetary: segment_median(m, mem),
+                median_frequency: segment_median(f, mem),
             }
         })
         .collect()
@@ -645,6 +660,9 @@ fn rule_of(name: &str) -> Option<&'static NameRule> {
 
 /// Why `rule` does not fit `ev`, or None when it fits.
 fn misfit(rule: &NameRule, ev: &NameEvidence) -> Option<String> {
+    if ev.browser() {
+        return Some("median frequency 0 (browsers who never bought)".into());
+    }
     if ev.returner() {
         return Some(format!(
             "median net monetary {} ≤ 0 (returners)",
@@ -740,6 +758,9 @@ fn base_name(name: &str) -> &str {
 /// Why `name` (a name custseg gave) does not fit `ev`, or None when it still does.
 fn name_misfit(name: &str, ev: &NameEvidence) -> Option<String> {
     let base = base_name(name);
+    if ev.browser() {
+        return (base != BROWSERS).then(|| "median frequency 0 (browsers)".to_string());
+    }
     if ev.returner() {
         return (base != RETURNERS).then(|| {
             format!(
@@ -808,6 +829,14 @@ fn name_by_rfm(
         }
     }
     for j in 0..k {
+        if fixed[j].is_none() && ev[j].browser() {
+            let taken: Vec<String> = fixed.iter().flatten().cloned().collect();
+            fixed[j] = Some(unique(BROWSERS.to_string(), &ev[j], &taken));
+            segments[j].name_reason = Some(format!(
+                "median frequency 0: most members browse but never bought; {}",
+                ev[j].describe()
+            ));
+        }
         if fixed[j].is_none() && ev[j].returner() {
             let taken: Vec<String> = fixed.iter().flatten().cloned().collect();
             fixed[j] = Some(unique(RETURNERS.to_string(), &ev[j], &taken));
@@ -885,7 +914,7 @@ fn warn_contradicting_overrides(
         else {
             continue;
         };
-        let judged = rule_of(new).is_some() || base_name(new) == RETURNERS;
+        let judged = rule_of(new).is_some() || [RETURNERS, BROWSERS].contains(&base_name(new));
         if let Some(why) = judged.then(|| name_misfit(new, &ev[j])).flatten() {
             tracing::warn!(
                 "segment {id} is named '{new}' by the config's [segments.names], but its numbers contradict it: {why} ({})",
@@ -1277,6 +1306,7 @@ mod tests {
             mean_scores: scores.map(f64::from),
             stages: Some([0.0, active, 1.0 - churned - active, churned]),
             median_monetary: Some(50.0),
+            median_frequency: Some(3.0),
         }
     }
 
@@ -1298,6 +1328,8 @@ mod tests {
             value: None,
             name_reason: None,
             predicted: None,
+            mix: Vec::new(),
+            behaviour: None,
         };
         (0..n).map(|id| Segment { id, ..s.clone() }).collect()
     }

@@ -461,6 +461,7 @@ fn score_body(state: &AppState, loaded: &LoadedModel, body: &[u8]) -> Result<Vec
             (as_of, window, cfg.max_transactions),
             rules,
             &model.file.params.behaviour_columns,
+            model.file.params.events.as_ref(),
         )
         .and_then(|p| {
             if !p.no_purchases {

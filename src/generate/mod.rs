@@ -8,6 +8,11 @@
 //! lost customers stop buying) and newcomers who joined in the last two months; about 3% of
 //! orders have a later return. Everything is drawn from one seeded generator, so the same
 //! seed writes byte-identical files.
+//!
+//! With behaviour ([`behaviour`]), the order lines also carry a category, channel, country
+//! and discount, the dates a time of day, and `events.csv` holds the customers' browsing.
+
+pub mod behaviour;
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -171,6 +176,10 @@ pub struct Generated {
     pub customers: u64,
     pub orders: u64,
     pub lines: u64,
+    /// Interaction-log rows (0 without behaviour).
+    pub events: u64,
+    /// Customers with events only (0 without behaviour).
+    pub browsers: u64,
 }
 
 fn create(path: &Path) -> Result<BufWriter<File>> {
@@ -181,6 +190,16 @@ fn create(path: &Path) -> Result<BufWriter<File>> {
 
 /// Writes `DIR/transactions.csv` and `DIR/customers.csv` for `customers` customers.
 pub fn generate(customers: u64, seed: u64, out: &Path) -> Result<Generated> {
+    generate_with(customers, seed, out, false)
+}
+
+/// [`generate`], with `with_behaviour` the behaviour columns and `DIR/events.csv` too.
+pub fn generate_with(
+    customers: u64,
+    seed: u64,
+    out: &Path,
+    with_behaviour: bool,
+) -> Result<Generated> {
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let cust_path = out.join("customers.csv");
@@ -193,16 +212,19 @@ pub fn generate(customers: u64, seed: u64, out: &Path) -> Result<Generated> {
     .map_err(io)?;
     let mut orders: Vec<Order> = Vec::new();
     let unit = LogNormal::new(0.0, 0.45).expect("valid");
+    let mut archetypes: Vec<u8> = Vec::with_capacity(customers as usize);
     for c in 0..customers {
         let mut u: f64 = rng.gen();
-        let arch = ARCHETYPES
+        let at = ARCHETYPES
             .iter()
-            .find(|a| {
+            .position(|a| {
                 let hit = u < a.share;
                 u -= a.share;
                 hit
             })
-            .unwrap_or(&ARCHETYPES[2]);
+            .unwrap_or(2);
+        let arch = &ARCHETYPES[at];
+        archetypes.push(at as u8);
         push_orders(&mut rng, arch, c as u32, &unit, &mut orders);
         let row = demographics(&mut rng, arch);
         writeln!(cw, "C{:07},{row}", c + 1).map_err(io)?;
@@ -210,11 +232,32 @@ pub fn generate(customers: u64, seed: u64, out: &Path) -> Result<Generated> {
     cw.flush().map_err(io)?;
     drop(cw);
     orders.sort_by_key(|o| (o.day, o.customer));
-    let lines = write_transactions(&mut rng, &orders, &unit, &out.join("transactions.csv"))?;
+    let mut styles = with_behaviour.then(|| behaviour::Styles::new(&archetypes, seed));
+    let order_styles: Vec<behaviour::OrderStyle> = match styles.as_mut() {
+        Some(s) => orders.iter().map(|o| s.order(o.customer)).collect(),
+        None => Vec::new(),
+    };
+    let path = out.join("transactions.csv");
+    let extra = styles.as_mut().map(|s| (s, order_styles.as_slice()));
+    let lines = write_transactions(&mut rng, &orders, &unit, &path, extra)?;
+    let (mut events, mut browsers) = (0, 0);
+    if let Some(s) = styles.as_mut() {
+        let placed: Vec<behaviour::Placed> = (orders.iter().zip(&order_styles))
+            .map(|(o, st)| behaviour::Placed {
+                day: o.day,
+                minute: st.minute,
+                customer: o.customer,
+            })
+            .collect();
+        events = behaviour::write_events(s, &placed, &out.join("events.csv"))?;
+        browsers = s.browsers;
+    }
     Ok(Generated {
         customers,
         orders: orders.len() as u64,
         lines,
+        events,
+        browsers,
     })
 }
 
@@ -293,22 +336,34 @@ fn demographics(rng: &mut Xoshiro256PlusPlus, arch: &Archetype) -> String {
 }
 
 /// Writes the order lines (a few orders with a heavy-tailed basket), then the returns as a
-/// block of credit notes in date order; returns the number of lines.
+/// block of credit notes in date order; returns the number of lines. With `extra`, each
+/// line also carries its category, channel, country and discount, the date its time, and a
+/// heavy returner's returned order comes back whole.
 fn write_transactions(
     rng: &mut Xoshiro256PlusPlus,
     orders: &[Order],
     unit: &LogNormal<f64>,
     path: &Path,
+    mut extra: Option<(&mut behaviour::Styles, &[behaviour::OrderStyle])>,
 ) -> Result<u64> {
     let (_, last) = period();
     let tail = Pareto::new(1.0, 1.6).expect("valid");
     let mut tw = create(path)?;
     let io = |e| Error::io(path, e);
-    writeln!(tw, "order_id,customer_id,order_date,quantity,unit_price").map_err(io)?;
+    let head = "order_id,customer_id,order_date,quantity,unit_price";
+    match extra {
+        Some(_) => writeln!(tw, "{head},category,channel,country,discount"),
+        None => writeln!(tw, "{head}"),
+    }
+    .map_err(io)?;
     let mut lines = 0u64;
     let mut returns: Vec<(i32, String)> = Vec::new();
     for (i, o) in orders.iter().enumerate() {
-        let date = format_day(o.day);
+        let style = extra.as_ref().map(|(_, st)| &st[i]);
+        let date = match style {
+            Some(st) => behaviour::timestamp(i64::from(o.day) * 86_400 + i64::from(st.minute) * 60),
+            None => format_day(o.day),
+        };
         let big = if rng.gen_bool(0.02) {
             f64::min(tail.sample(rng), 40.0)
         } else {
@@ -319,13 +374,33 @@ fn write_transactions(
             let price = (f64::from(o.price) * unit.sample(rng) * big).max(0.5);
             let price = (price * 100.0).round() / 100.0;
             let (order, customer) = (i + 1, o.customer + 1);
-            writeln!(tw, "O{order:08},C{customer:07},{date},{qty},{price:.2}").map_err(io)?;
+            let cols = match (extra.as_mut(), style) {
+                (Some((s, _)), Some(st)) => format!(
+                    ",{},{},{},{:.2}",
+                    s.category(o.customer),
+                    st.channel,
+                    s.country(o.customer),
+                    st.discount
+                ),
+                _ => String::new(),
+            };
+            writeln!(
+                tw,
+                "O{order:08},C{customer:07},{date},{qty},{price:.2}{cols}"
+            )
+            .map_err(io)?;
             lines += 1;
-            if o.returned && l == 0 {
-                let back = o.day + rng.gen_range(1..=14);
+            let whole = style.is_some_and(|st| st.returned);
+            if (o.returned && l == 0) || whole {
+                // The plain mode's draws stay the plain mode's.
+                let back = o.day
+                    + match extra.as_mut() {
+                        Some((s, _)) if !(o.returned && l == 0) => s.return_delay(),
+                        _ => rng.gen_range(1..=14),
+                    };
                 if back <= last {
                     let line = format!(
-                        "R{order:08},C{customer:07},{},-{qty},{price:.2}",
+                        "R{order:08},C{customer:07},{},-{qty},{price:.2}{cols}",
                         format_day(back)
                     );
                     returns.push((back, line));
