@@ -490,7 +490,11 @@ pub fn prepare_with(
             },
         });
     }
-    consistency::check(spec, &raw).map_err(|e| err(e.fields[0], e.code(), e.to_string()))?;
+    // Features computed from transactions agree by construction (a browser's recency has
+    // no first purchase to precede); given ones are checked.
+    if rfm.is_none() {
+        consistency::check(spec, &raw).map_err(|e| err(e.fields[0], e.code(), e.to_string()))?;
+    }
     unknown_field_warnings(spec, obj, &raw, &mut warnings);
     Ok(Prepared {
         customer_id,
