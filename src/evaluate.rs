@@ -41,6 +41,8 @@ pub enum ValueSource {
 pub struct HoldoutInputs {
     pub transactions: Vec<PathBuf>,
     pub customers: Vec<PathBuf>,
+    /// Interaction logs, for a model with event features.
+    pub events: Vec<PathBuf>,
     /// Column mapping beside the model's own.
     pub map: ColumnMap,
     /// End of the holdout (exclusive); default the day after the last transaction.
@@ -83,6 +85,10 @@ pub fn holdout(
         )));
     }
     let window = model.file.params.window_days;
+    let max_dropped = crate::data::transactions::DEFAULT_MAX_DROPPED_SHARE;
+    let events =
+        crate::score::batch::model_events(model, &inputs.events, &map, max_dropped, progress)?;
+    let activity = crate::score::batch::Activity::of(model, events.as_ref(), cal_end);
     let with_behaviour = crate::features::behaviour::uses_behaviour(&model.file.features);
     let rows: Vec<Row> = (0..log.txns.len())
         .into_par_iter()
@@ -91,15 +97,20 @@ pub fn holdout(
             let rfm = compute_rfm(txns, cal_end, window)?;
             let summary = purchase_summary(txns, cal_end, window)?;
             let (orders, spend) = holdout_actuals(txns, cal_end, as_of);
-            let behaviour = with_behaviour.then(|| {
-                let b = log.txns.behaviour(c);
-                crate::features::behaviour::compute(txns, b, &log.levels, cal_end, window)
-            });
+            let mut behaviour = with_behaviour
+                .then(|| {
+                    let b = log.txns.behaviour(c);
+                    crate::features::behaviour::compute(txns, b, &log.levels, cal_end, window)
+                })
+                .flatten();
+            if let (Some(a), Some(b)) = (&activity, behaviour.as_mut()) {
+                a.add(b, &log.customer_ids[c], rfm.frequency);
+            }
             Some(Row {
                 id: c,
                 rfm,
                 summary,
-                behaviour: behaviour.flatten(),
+                behaviour,
                 orders,
                 spend: spend.max(0.0),
             })

@@ -471,8 +471,77 @@ fn r15_spend_share_blocks_equal_a_fold_and_http_equals_training() {
         let body = json!({"as_of": model["as_of"], "customers": [{"transactions": [line]}]});
         let r = post(s.addr, "/v1/models/shares/score", &[], &body);
         assert_eq!(r.status, 200, "{}", r.text());
-        r.json()["results"][0]["distance"].as_f64().unwrap()
+        r.json()["results"][0].clone()
     };
-    assert_eq!(one("Toys"), one(pooled));
-    assert_ne!(one(tops[0]), one(pooled), "a top level is its own column");
+    let distance = |r: &Value| r["distance"].as_f64().unwrap();
+    let unseen = |r: &Value| {
+        (r["warnings"].as_array().unwrap().iter())
+            .any(|w| w["code"] == "unknown_category" && w["feature"] == "category_share")
+    };
+    let (toys, pooled) = (one("Toys"), one(pooled));
+    assert_eq!(distance(&toys), distance(&pooled));
+    assert!(unseen(&toys), "a level training never saw is said: {toys}");
+    assert!(!unseen(&pooled), "a pooled level is no surprise: {pooled}");
+    assert_ne!(
+        distance(&one(tops[0])),
+        distance(&pooled),
+        "a top level is its own column"
+    );
+}
+
+#[test]
+fn r15_a_same_named_table_column_is_shadowed_and_a_one_level_block_left_out() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let log = Retail::generate(60, 12);
+    // The UCI columns plus a Category every line shares.
+    let csv = log
+        .csv()
+        .replacen("Country\n", "Country,Category\n", 1)
+        .replace('\n', ",Gifts\n");
+    let csv = csv.replacen("Country,Category,Gifts\n", "Country,Category\n", 1);
+    let path = w.join("one_category.csv");
+    std::fs::write(&path, csv).unwrap();
+    let mut table = String::from("CustomerID,return_rate,age\n");
+    for (i, id) in log.by_customer().keys().enumerate() {
+        table.push_str(&format!("{id},{},{}\n", i % 7, 20 + i % 40));
+    }
+    let t = w.join("customers.csv");
+    std::fs::write(&t, table).unwrap();
+    let out = train(
+        w,
+        &[
+            "--transactions",
+            path.to_str().unwrap(),
+            "--customers",
+            t.to_str().unwrap(),
+            "--name",
+            "shadow",
+        ],
+    );
+    assert!(
+        out.contains("left out return_rate: customer-table column shadowed"),
+        "{out}"
+    );
+    assert!(
+        out.contains("left out category_share: 1 level(s) in the log, a share needs two"),
+        "{out}"
+    );
+    let model: Value =
+        serde_json::from_slice(&std::fs::read(w.join("models/shadow/v1/model.json")).unwrap())
+            .unwrap();
+    let features = model["features"]["features"].as_array().unwrap();
+    let rr: Vec<&Value> = features
+        .iter()
+        .filter(|f| f["name"] == "return_rate")
+        .collect();
+    assert_eq!(rr.len(), 1);
+    assert_eq!(
+        rr[0]["source"], "transactions",
+        "the log's return_rate, not the table's"
+    );
+    assert!(features.iter().any(|f| f["name"] == "age"));
+    assert!(!features
+        .iter()
+        .any(|f| f["name"].as_str().unwrap().starts_with("category_share")));
 }

@@ -24,6 +24,9 @@ pub struct EvaluateArgs {
     /// Customer table, for models with customer-table features.
     #[arg(long)]
     pub customers: Vec<PathBuf>,
+    /// Interaction log, for models with event features (repeatable).
+    #[arg(long = "events", value_name = "PATH")]
+    pub events: Vec<PathBuf>,
     /// Days at the end of the log kept out of calibration and compared with the predictions.
     #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..))]
     pub holdout_days: u32,
@@ -62,6 +65,7 @@ pub fn run(a: EvaluateArgs) -> Result<()> {
     let inputs = HoldoutInputs {
         transactions: a.transactions,
         customers: a.customers,
+        events: a.events,
         map,
         as_of: a
             .as_of
@@ -120,6 +124,7 @@ pub fn after_training(
     let check = HoldoutInputs {
         transactions: inputs.transactions.clone(),
         customers: inputs.customers.clone(),
+        events: inputs.events.clone(),
         map: inputs.map.clone(),
         as_of: Some(start + holdout_days as i32),
         holdout_days,

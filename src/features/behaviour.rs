@@ -394,6 +394,41 @@ pub fn compute(
     })
 }
 
+/// The share blocks of `spec` in which `b` has value at a level training never saw (it
+/// counts as `(other)`, or in no column when the block has none): for the
+/// `unknown_category` warning.
+pub fn unseen_levels(spec: &super::FeatureSpec, b: &Behaviour) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    for (k, (block, _)) in SHARE_BLOCKS.iter().enumerate() {
+        let Some(seen) = spec.share_levels.get(*block) else {
+            continue;
+        };
+        let new = b.spend[k]
+            .iter()
+            .any(|(l, v)| *v > 0.0 && seen.binary_search(l).is_err());
+        if new {
+            out.push(*block);
+        }
+    }
+    out
+}
+
+/// Every level of share block `k` the customers in `all` have value at, sorted.
+pub fn seen_levels<'a>(all: impl IntoIterator<Item = &'a Behaviour>, k: usize) -> Vec<String> {
+    let mut levels: Vec<String> = all
+        .into_iter()
+        .flat_map(|b| {
+            b.spend[k]
+                .iter()
+                .filter(|(_, v)| *v > 0.0)
+                .map(|(l, _)| l.clone())
+        })
+        .collect();
+    levels.sort_unstable();
+    levels.dedup();
+    levels
+}
+
 /// True when `spec` has a feature from an interaction log.
 pub fn uses_events(spec: &super::FeatureSpec) -> bool {
     spec.features

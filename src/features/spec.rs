@@ -265,6 +265,11 @@ pub fn format_number_label(v: f64) -> String {
 pub struct FeatureSpec {
     /// Features in column order.
     pub features: Vec<Feature>,
+    /// Per share block the model has (`category_share`, …), every level training saw (the
+    /// ones beyond the top levels are pooled as `(other)`), so scoring can tell a pooled
+    /// level from one never seen; absent without share blocks.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub share_levels: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 impl FeatureSpec {

@@ -308,7 +308,7 @@ fn score_log(
         .max_dropped_share
         .unwrap_or(data::transactions::DEFAULT_MAX_DROPPED_SHARE);
     log.cleaning.check_dropped_share(max_dropped)?;
-    let events = model_events(model, input, map, max_dropped, progress)?;
+    let events = model_events(model, &input.events, map, max_dropped, progress)?;
     let as_of = input.as_of.unwrap_or(log.last_day + 1);
     summary.as_of = Some(data::dates::format_day(as_of));
     out.fmt.as_of = Some(as_of);
@@ -331,6 +331,14 @@ fn score_log(
         };
         lookup.raw(model, id, r, Some(b), as_of, &mut raw)?;
         let mut s = model.score(&raw, p, &mut scratch)?;
+        for block in crate::features::behaviour::unseen_levels(spec, b) {
+            s.warnings.insert(
+                0,
+                FeatureWarning::UnknownCategory {
+                    feature: block.to_string(),
+                },
+            );
+        }
         if p.is_none() {
             s.warnings.insert(0, FeatureWarning::Browser);
         }
@@ -380,11 +388,11 @@ fn score_log(
     Ok(())
 }
 
-/// The interaction log of a model with event features: `input.events`, an error naming the
-/// features when none is given; `None` for a model without them.
-fn model_events(
+/// The interaction log of a model with event features, read from `paths`: an error naming
+/// the features when none is given; `None` for a model without them.
+pub fn model_events(
     model: &Model,
-    input: &BatchInput,
+    paths: &[PathBuf],
     map: &ColumnMap,
     max_dropped_share: f64,
     progress: &Progress,
@@ -393,7 +401,7 @@ fn model_events(
     if !uses_events(spec) {
         return Ok(None);
     }
-    if input.events.is_empty() {
+    if paths.is_empty() {
         return Err(DataError::NoEvents {
             features: (spec.features.iter())
                 .filter(|f| crate::features::behaviour::is_event_feature(&f.name))
@@ -402,7 +410,7 @@ fn model_events(
         }
         .into());
     }
-    let log = data::events::read_events(&input.events, map, max_dropped_share, progress)?;
+    let log = data::events::read_events(paths, map, max_dropped_share, progress)?;
     Ok(Some(log))
 }
 

@@ -23,7 +23,7 @@ use crate::data::rows::{Levels, TxnBehaviour};
 use crate::data::TxnField;
 use crate::features::behaviour::{
     active, add_events, browser_rfm, compute as compute_behaviour, transaction_value,
-    uses_behaviour, uses_events, Behaviour,
+    unseen_levels, uses_behaviour, uses_events, Behaviour,
 };
 use crate::features::rfm::{compute_rfm, purchase_summary};
 use crate::features::spec::format_number_label;
@@ -478,6 +478,13 @@ pub fn prepare_with(
             });
         }
     };
+    if let Some((_, _, Some(b))) = &rfm {
+        for block in unseen_levels(spec, b) {
+            warnings.push(FeatureWarning::UnknownCategory {
+                feature: block.to_string(),
+            });
+        }
+    }
     let mut raw = Vec::with_capacity(spec.features.len());
     for f in &spec.features {
         raw.push(match (&rfm, f.source) {

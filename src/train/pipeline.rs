@@ -791,6 +791,14 @@ fn featurize(
             .find(|(n, _)| *n == f.name)
             .map(|(_, d)| d.clone());
     }
+    for (k, (block, _)) in features::behaviour::SHARE_BLOCKS.iter().enumerate() {
+        let has = (spec.features.iter())
+            .any(|f| features::behaviour::parse_share(&f.name).is_some_and(|(j, _)| j == k));
+        if has {
+            let seen = features::behaviour::seen_levels(&pop.behaviour, k);
+            spec.share_levels.insert(block.to_string(), seen);
+        }
+    }
     report.features_dropped.extend(fit_report.dropped);
     report.imputed = fit_report.imputed;
     let x = encode_matrix(&spec, &cands, pop.ids.len())?;
