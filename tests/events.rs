@@ -342,6 +342,13 @@ fn r15_event_features_equal_a_fold_and_batch_and_http_equal_training() {
                 "{id} {res}"
             );
             assert_eq!(res["segment_id"].to_string(), row["segment_id"], "{id}");
+            let text = res["warnings"].to_string();
+            assert!(!text.contains("unknown_field"), "{id}: {text}");
+            assert_eq!(
+                text.contains("\"browser\""),
+                !purchasers.contains(id),
+                "{id}: {text}"
+            );
             same += 1;
         }
     }

@@ -232,10 +232,14 @@ pub fn read_stamp(cell: Cell) -> Option<Stamp> {
     if t >> 63 == 1 {
         return None;
     }
+    // Midnight reads as 0 like no time at all: a clock is then one written after the date
+    // (the rule of `rows::minute_of_day`).
+    let clock =
+        t != 0 || (text.find([' ', 'T'])).is_some_and(|at| !text[at + 1..].trim().is_empty());
     Some(Stamp::Dated {
         reading,
         ms: (t % 86_400_000) as u32,
-        clock: rows::minute_of_day(text) >= 0,
+        clock,
     })
 }
 
@@ -346,14 +350,19 @@ fn resolve(table: &Table, map: &ColumnMap) -> Result<Vec<(EventField, usize)>, D
     Ok(out)
 }
 
-/// An event row before its day order is known.
+/// An event row whose date reads both ways: kept until the file's day order is known.
 struct Pending {
     customer: usize,
     stamp: Stamp,
-    row: u64,
-    kind: EventKind,
-    product: u64,
-    category: u32,
+    event: Event,
+}
+
+/// Per file: the customer, category and event-name lookups that spare the hot loop an
+/// allocation per row.
+#[derive(Default)]
+struct Lookups {
+    categories: HashMap<String, u32, FxBuild>,
+    kinds: HashMap<Vec<u8>, EventKind, FxBuild>,
 }
 
 /// Reads events from `inputs` (files, directories, globs). Errors ([`DataError::Events`])
@@ -385,9 +394,9 @@ fn read_all(
         last_day: i32::MIN,
         ..EventLog::default()
     };
-    let mut names = HashMap::default();
+    let mut look = Lookups::default();
     for path in &files {
-        read_file(path, map, &mut log, &mut names)?;
+        read_file(path, map, &mut log, &mut look)?;
     }
     bar.finish_and_clear();
     for events in &mut log.events {
@@ -431,7 +440,7 @@ fn read_file(
     path: &Path,
     map: &ColumnMap,
     log: &mut EventLog,
-    names: &mut HashMap<String, u32, FxBuild>,
+    look: &mut Lookups,
 ) -> Result<(), DataError> {
     let mut table = Table::open(path)?;
     let cols = resolve(&table, map)?;
@@ -447,15 +456,17 @@ fn read_file(
         col(EventField::Timestamp).unwrap_or(0),
         col(EventField::Event).unwrap_or(0),
     );
+    let (product_col, category_col) = (col(EventField::Product), col(EventField::Category));
     let ts_header = table.columns[ts_col].clone();
     let mut rec = csv::ByteRecord::new();
     let mut evidence = DayEvidence::default();
     let mut pending: Vec<Pending> = Vec::new();
-    let mut clocks = 0u64;
+    let (mut clocks, mut first_row) = (0u64, None);
     while let Some(row) = table.next_row(&mut rec)? {
         log.counts.rows_read += 1;
         let fields = super::table::Fields::Csv(&rec);
-        let Some(id) = rows::customer_id(&fields.text(id_col)) else {
+        let raw_id = fields.text(id_col);
+        let Some(id) = rows::customer_id_text(&raw_id) else {
             log.counts.missing_customer_id += 1;
             continue;
         };
@@ -464,40 +475,42 @@ fn read_file(
             log.counts.bad_timestamp += 1;
             continue;
         };
-        let event = fields.text(ev_col);
-        if super::is_missing(event.trim()) {
+        let Some(kind) = look.kind(fields.bytes(ev_col).unwrap_or_default()) else {
             log.counts.missing_event += 1;
             continue;
-        }
+        };
         if let Stamp::Dated { reading, .. } = stamp {
             evidence.note(reading, &ts_text, row);
         }
         clocks += u64::from(stamp.has_clock());
-        let product = col(EventField::Product)
-            .map_or(0, |i| rows::product_key(Some(Cell::Text(&fields.text(i)))));
-        let category = match col(EventField::Category).map(|i| fields.text(i)) {
-            Some(t) if !super::is_missing(t.trim()) => log.intern(names, t.trim()),
+        first_row.get_or_insert(row);
+        let product =
+            product_col.map_or(0, |i| rows::product_key(Some(Cell::Text(&fields.text(i)))));
+        let category = match category_col.map(|i| fields.text(i)) {
+            Some(t) if !super::is_missing(t.trim()) => log.intern(&mut look.categories, t.trim()),
             _ => 0,
         };
-        let next = log.customer_ids.len();
-        let customer = *log.index.entry(id.clone()).or_insert(next);
-        if customer == next {
-            log.customer_ids.push(id);
-            log.events.push(Vec::new());
-        }
-        pending.push(Pending {
-            customer,
-            stamp,
-            row,
-            kind: EventKind::of(&event),
+        let customer = log.customer(&id);
+        let event = Event {
+            at: 0,
+            kind,
             product,
             category,
-        });
+        };
+        // A date that reads one way needs no day order; one that reads both waits for it.
+        match stamp.seconds(None) {
+            Some(at) => log.push(customer, Event { at, ..event }),
+            None => pending.push(Pending {
+                customer,
+                stamp,
+                event,
+            }),
+        }
     }
-    if !pending.is_empty() && clocks == 0 {
+    if let (Some(row), 0) = (first_row, clocks) {
         return Err(DataError::BadValue {
             path: path.to_path_buf(),
-            row: pending[0].row,
+            row,
             column: ts_header,
             reason: "the timestamps are dates without a time of day; sessions need \
                      timestamps (date and time, or Unix seconds)"
@@ -510,23 +523,51 @@ fn read_file(
         problem: Box::new(problem),
     })?;
     for p in pending {
-        let Some(at) = p.stamp.seconds(order) else {
-            log.counts.bad_timestamp += 1;
-            continue;
-        };
-        let e = Event {
-            at,
-            kind: p.kind,
-            product: p.product,
-            category: p.category,
-        };
-        log.first_day = log.first_day.min(e.day());
-        log.last_day = log.last_day.max(e.day());
-        log.counts.rows_kept += 1;
-        log.events[p.customer].push(e);
+        match p.stamp.seconds(order) {
+            Some(at) => log.push(p.customer, Event { at, ..p.event }),
+            None => log.counts.bad_timestamp += 1,
+        }
     }
     log.files.push(table.fingerprint());
     Ok(())
+}
+
+impl Lookups {
+    /// The kind of an event name's bytes; `None` for a missing one.
+    fn kind(&mut self, raw: &[u8]) -> Option<EventKind> {
+        if let Some(&k) = self.kinds.get(raw) {
+            return Some(k);
+        }
+        let text = super::table::decode(raw);
+        if super::is_missing(text.trim()) {
+            return None;
+        }
+        let k = EventKind::of(&text);
+        self.kinds.insert(raw.to_vec(), k);
+        Some(k)
+    }
+}
+
+impl EventLog {
+    /// The position of customer `id`, added when new.
+    fn customer(&mut self, id: &str) -> usize {
+        if let Some(&c) = self.index.get(id) {
+            return c;
+        }
+        let c = self.customer_ids.len();
+        self.index.insert(id.to_string(), c);
+        self.customer_ids.push(id.to_string());
+        self.events.push(Vec::new());
+        c
+    }
+
+    /// Keeps event `e` of customer `c`.
+    fn push(&mut self, c: usize, e: Event) {
+        self.first_day = self.first_day.min(e.day());
+        self.last_day = self.last_day.max(e.day());
+        self.counts.rows_kept += 1;
+        self.events[c].push(e);
+    }
 }
 
 #[cfg(test)]

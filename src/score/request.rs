@@ -702,6 +702,7 @@ fn unknown_field_warnings(
     for key in obj.keys() {
         let known = key == "customer_id"
             || key == "transactions"
+            || (key == "events" && uses_events(spec))
             || spec.position(key).is_some()
             || spec
                 .features
