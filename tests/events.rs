@@ -460,3 +460,69 @@ fn r15_bad_events_inputs_are_exit_2_naming_the_flag_file_and_column() {
     );
     assert!(!out.exists(), "nothing written");
 }
+
+#[test]
+fn r15_generated_behaviour_trains_to_segments_with_a_mix_and_labels() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let o = custseg(
+        &[
+            "generate",
+            "--customers",
+            "3000",
+            "--seed",
+            "1",
+            "--out",
+            "beh",
+            "--behaviour",
+        ],
+        w,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = custseg(
+        &[
+            "train",
+            "--transactions",
+            "beh/transactions.csv",
+            "--events",
+            "beh/events.csv",
+            "--include-browsers",
+            "--k",
+            "6",
+            "--seed",
+            "1",
+            "--name",
+            "beh",
+        ],
+        w,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("Behaviour (mean shares"), "{out}");
+    let (head, rows) = crate::common::read_csv(&w.join("models/beh/v1/segments.csv"));
+    let col = |n: &str| {
+        head.iter()
+            .position(|h| h == n)
+            .unwrap_or_else(|| panic!("{n}"))
+    };
+    let (label, mix, name) = (col("behaviour"), col("category_share_mix"), col("segment"));
+    assert!(head.contains(&"view_share_mix".to_string()), "{head:?}");
+    assert!(rows.iter().any(|r| r[name] == "Browsers"), "{rows:?}");
+    // Some segment is set apart by what it buys or how, and its mix says so.
+    let labelled: Vec<&Vec<String>> = rows.iter().filter(|r| !r[label].is_empty()).collect();
+    assert!(!labelled.is_empty(), "{rows:?}");
+    for r in &labelled {
+        if let Some(cat) = r[label].strip_prefix("Mostly ") {
+            let cat = cat.split(',').next().unwrap();
+            assert!(r[mix].starts_with(cat), "{r:?}");
+        }
+    }
+    let report = std::fs::read_to_string(w.join("models/beh/v1/report.html")).unwrap();
+    assert!(report.contains("<section id=\"behaviour\">"));
+    let shows = custseg(&["models", "show", "beh"], w);
+    assert!(
+        text(&shows).contains("category_share: "),
+        "{}",
+        text(&shows)
+    );
+}

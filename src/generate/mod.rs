@@ -438,4 +438,54 @@ mod tests {
         let text = std::fs::read_to_string(a.path().join("transactions.csv")).unwrap();
         assert!(text.lines().any(|l| l.contains(",-")), "some returns");
     }
+
+    #[test]
+    fn behaviour_adds_columns_and_events_and_keeps_the_plain_lines() {
+        let (a, b, c) = (
+            tempfile::tempdir().unwrap(),
+            tempfile::tempdir().unwrap(),
+            tempfile::tempdir().unwrap(),
+        );
+        let plain = generate(300, 9, a.path()).unwrap();
+        let g = generate_with(300, 9, b.path(), true).unwrap();
+        generate_with(300, 9, c.path(), true).unwrap();
+        for f in ["transactions.csv", "customers.csv", "events.csv"] {
+            assert_eq!(
+                std::fs::read(b.path().join(f)).unwrap(),
+                std::fs::read(c.path().join(f)).unwrap(),
+                "{f}: same seed, same bytes"
+            );
+        }
+        assert_eq!((g.orders, g.browsers), (plain.orders, 45));
+        let read = |d: &Path| std::fs::read_to_string(d.join("transactions.csv")).unwrap();
+        let (p, w) = (read(a.path()), read(b.path()));
+        assert!(w.starts_with("order_id,customer_id,order_date,quantity,unit_price,category,channel,country,discount\n"));
+        // The plain mode's order lines, with a time and the behaviour columns added.
+        let key = |l: &str| {
+            let f: Vec<&str> = l.split(',').collect();
+            format!("{},{},{},{},{}", f[0], f[1], &f[2][..10], f[3], f[4])
+        };
+        let orders = |t: &str| -> Vec<String> {
+            t.lines()
+                .skip(1)
+                .filter(|l| l.starts_with('O'))
+                .map(key)
+                .collect()
+        };
+        assert_eq!(orders(&p), orders(&w));
+        assert!(
+            w.lines().filter(|l| l.starts_with('R')).count()
+                > p.lines().filter(|l| l.starts_with('R')).count(),
+            "heavy returners send more back"
+        );
+        let events = std::fs::read_to_string(b.path().join("events.csv")).unwrap();
+        assert!(events.starts_with("customer_id,timestamp,event,product,category\n"));
+        assert_eq!(events.lines().count() as u64, g.events + 1);
+        // Browsers (ids after the buyers') only view and cart.
+        let browser = |l: &&str| l[1..8].parse::<u32>().is_ok_and(|n| n > 300);
+        let theirs: Vec<&str> = events.lines().skip(1).filter(browser).collect();
+        assert!(!theirs.is_empty());
+        assert!(theirs.iter().all(|l| !l.contains(",purchase,")));
+        assert!(!w.contains("C0000301"), "browsers never buy");
+    }
 }
