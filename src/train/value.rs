@@ -82,17 +82,20 @@ pub fn predict_with(
         .collect()
 }
 
-/// Means of the members' predicted values per segment (by label), with each segment's share
-/// of the total predicted CLV.
+/// Means of the members' predicted values per segment (by label; `values` cover the first
+/// members, the browsers after them have none and count as 0), with each segment's share of
+/// the total predicted CLV.
 pub fn segment_predictions(
     values: &[CustomerValue],
     labels: &[usize],
     k: usize,
 ) -> Vec<SegmentPrediction> {
     let mut sums = vec![[0.0f64; 6]; k];
-    for (v, &l) in values.iter().zip(labels) {
+    // A member without a prediction (a browser, who never bought) counts as nothing.
+    for (i, &l) in labels.iter().enumerate() {
         let s = &mut sums[l];
         s[0] += 1.0;
+        let Some(v) = values.get(i) else { continue };
         s[1] += v.p_alive;
         s[2] += f64::from(u8::from(v.p_alive >= 0.5));
         s[3] += v.expected_orders;

@@ -27,7 +27,11 @@ use crate::server::state::{AppState, LoadedModel};
 pub struct ScoreRequest {
     /// Customers: `customer_id` (optional, echoed back), feature values by name
     /// (`recency_days`, `frequency`, `monetary`, `age`, `gender`, …) and/or `transactions`:
-    /// `[{"date": "2026-01-03", "amount": 19.9, "order_id": "o1"}]`.
+    /// `[{"date": "2026-01-03", "amount": 19.9, "order_id": "o1"}]`, with behaviour fields
+    /// (`category`, `channel`, `country`, `product`, `discount`) for models that use them;
+    /// for models with event features, `events`: `[{"timestamp": "2026-01-03T10:15:00Z",
+    /// "event": "view", "product": "P17", "category": "Wine"}]` (a timestamp is an RFC 3339
+    /// date-time or Unix seconds).
     #[schema(value_type = Vec<Object>)]
     pub customers: Vec<Value>,
     /// Date transactions are evaluated at: ISO 8601 `YYYY-MM-DD` or an RFC 3339 date-time
