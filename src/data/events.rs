@@ -19,7 +19,7 @@ use super::dates::{DayEvidence, DayOrder, Reading};
 use super::fasthash::FxBuild;
 use super::rows::{self, Cell};
 use super::table::{normalize_name, Table};
-use super::{ColumnMap, DataError, FileFingerprint};
+use super::{ColumnMap, DataError, FileFingerprint, TxnField};
 use crate::progress::Progress;
 
 /// What a customer did.
@@ -110,58 +110,47 @@ impl EventField {
         format!("{MAP_PREFIX}{}", self.name())
     }
 
-    /// Column names recognized without a map, compared after [`normalize_name`].
-    pub fn default_names(self) -> &'static [&'static str] {
-        match self {
-            EventField::CustomerId => &[
-                "customerid",
-                "custid",
-                "customer",
-                "userid",
-                "user",
-                "visitorid",
-                "visitor",
-                "clientid",
-                "memberid",
-                "accountid",
-                "shopperid",
-            ],
-            EventField::Timestamp => &[
-                "timestamp",
-                "eventtime",
-                "eventtimestamp",
-                "time",
-                "datetime",
-                "ts",
-                "date",
-                "createdat",
-                "occurredat",
-            ],
-            EventField::Event => &[
-                "event",
-                "eventtype",
-                "eventname",
-                "type",
-                "action",
-                "interaction",
-            ],
-            EventField::Product => &[
-                "product",
-                "productid",
-                "itemid",
-                "item",
-                "sku",
-                "stockcode",
-                "productcode",
-            ],
-            EventField::Category => &[
-                "category",
-                "categorycode",
-                "categoryid",
-                "categoryname",
-                "productcategory",
-            ],
-        }
+    /// Column names recognized without a map, compared after [`normalize_name`]: the
+    /// transaction fields' names for the id, product and category, then the ones event logs
+    /// use (`visitorid`, `itemid`, `categoryid`, …).
+    pub fn default_names(self) -> impl Iterator<Item = &'static str> {
+        let (shared, own): (&[&str], &[&str]) = match self {
+            EventField::CustomerId => (
+                TxnField::CustomerId.default_names(),
+                &["user", "visitorid", "visitor"],
+            ),
+            EventField::Timestamp => (
+                &[],
+                &[
+                    "timestamp",
+                    "eventtime",
+                    "eventtimestamp",
+                    "time",
+                    "datetime",
+                    "ts",
+                    "date",
+                    "createdat",
+                    "occurredat",
+                ],
+            ),
+            EventField::Event => (
+                &[],
+                &[
+                    "event",
+                    "eventtype",
+                    "eventname",
+                    "type",
+                    "action",
+                    "interaction",
+                ],
+            ),
+            EventField::Product => (TxnField::Product.default_names(), &["item"]),
+            EventField::Category => (
+                TxnField::Category.default_names(),
+                &["categorycode", "categoryid"],
+            ),
+        };
+        shared.iter().chain(own).copied()
     }
 }
 
@@ -327,8 +316,7 @@ fn resolve(table: &Table, map: &ColumnMap) -> Result<Vec<(EventField, usize)>, D
             ),
             None => f
                 .default_names()
-                .iter()
-                .find_map(|n| (table.columns.iter()).position(|c| normalize_name(c) == *n)),
+                .find_map(|n| (table.columns.iter()).position(|c| normalize_name(c) == n)),
         };
         match found {
             Some(i) => out.push((f, i)),

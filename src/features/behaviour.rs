@@ -448,6 +448,32 @@ pub fn browser_rfm(no_visit_days: f64) -> super::rfm::Rfm {
     }
 }
 
+/// A browser's RFM ([`browser_rfm`]) and behaviour (their event features alone, no
+/// orders), when they have an event in the window; `None` when they have none. The one
+/// place training, batch scoring and HTTP make a browser.
+pub fn browser(
+    events: &[Event],
+    categories: &[String],
+    as_of: i32,
+    window_days: Option<u32>,
+    no_visit_days: f64,
+) -> Option<(super::rfm::Rfm, Behaviour)> {
+    if !active(events, as_of, window_days) {
+        return None;
+    }
+    let mut b = Behaviour::default();
+    add_events(
+        &mut b,
+        events,
+        categories,
+        as_of,
+        window_days,
+        0.0,
+        no_visit_days,
+    );
+    Some((browser_rfm(no_visit_days), b))
+}
+
 /// True when a customer has an event in the window (a browser, if they bought nothing).
 pub fn active(events: &[Event], as_of: i32, window_days: Option<u32>) -> bool {
     events

@@ -13,8 +13,8 @@ use crate::data::table::{decode, Table};
 use crate::data::{self, ColumnMap, CustomerTable, DataError};
 use crate::error::{Error, Result};
 use crate::features::behaviour::{
-    add_events, browser_rfm, compute as compute_behaviour, transaction_value, uses_behaviour,
-    uses_events, Behaviour,
+    add_events, compute as compute_behaviour, transaction_value, uses_behaviour, uses_events,
+    Behaviour,
 };
 use crate::features::rfm::{compute_rfm, purchase_summary, Rfm};
 use crate::features::table::{column_for, derived_value};
@@ -446,14 +446,18 @@ impl<'a> Activity<'a> {
     /// A browser's RFM and behaviour, when the model segments browsers and `id` has an event
     /// in the window.
     pub fn browser(&self, id: &str) -> Option<(crate::features::rfm::Rfm, Behaviour)> {
-        let events = self.log.of(id);
-        let on = crate::features::behaviour::active(events, self.as_of, self.window);
-        if !(self.include_browsers && on) {
-            return None;
-        }
-        let mut b = Behaviour::default();
-        self.add(&mut b, id, 0.0);
-        Some((browser_rfm(self.no_visit_days), b))
+        let (events, cats) = (self.log.of(id), &self.log.categories);
+        (self.include_browsers)
+            .then(|| {
+                crate::features::behaviour::browser(
+                    events,
+                    cats,
+                    self.as_of,
+                    self.window,
+                    self.no_visit_days,
+                )
+            })
+            .flatten()
     }
 }
 

@@ -22,8 +22,8 @@ use crate::data::rows::{self, Cell, Line, OtherFields, RowRules, Txn};
 use crate::data::rows::{Levels, TxnBehaviour};
 use crate::data::TxnField;
 use crate::features::behaviour::{
-    active, add_events, browser_rfm, compute as compute_behaviour, transaction_value,
-    unseen_levels, uses_behaviour, uses_events, Behaviour,
+    add_events, browser, compute as compute_behaviour, transaction_value, unseen_levels,
+    uses_behaviour, uses_events,
 };
 use crate::features::rfm::{compute_rfm, purchase_summary};
 use crate::features::spec::format_number_label;
@@ -582,19 +582,12 @@ fn activity_of(
             Ok(Some(Some((r, Some(s), b))))
         }
         None => match settings {
-            Some((e, nv, true)) if active(&e.events, as_of, window_days) => {
-                let mut b = Behaviour::default();
-                add_events(
-                    &mut b,
-                    &e.events,
-                    &e.categories,
-                    as_of,
-                    window_days,
-                    0.0,
-                    nv,
-                );
+            Some((e, nv, true)) => {
+                let Some((r, b)) = browser(&e.events, &e.categories, as_of, window_days, nv) else {
+                    return Ok(None);
+                };
                 warnings.push(FeatureWarning::Browser);
-                Ok(Some(Some((browser_rfm(nv), None, Some(b)))))
+                Ok(Some(Some((r, None, Some(b)))))
             }
             _ => Ok(None),
         },

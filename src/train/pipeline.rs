@@ -154,30 +154,23 @@ fn add_activity(
     let buyers: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
     let mut browsers = Vec::new();
     for (c, id) in events.customer_ids.iter().enumerate() {
-        let active = features::behaviour::active(&events.events[c], as_of, window);
-        if active && !buyers.contains(id.as_str()) {
-            browsers.push(c);
+        if buyers.contains(id.as_str()) {
+            continue;
         }
+        // Counted either way; made only when segmented.
+        let evs = &events.events[c];
+        if !include_browsers {
+            browsers.extend(features::behaviour::active(evs, as_of, window).then_some(None));
+            continue;
+        }
+        let made = features::behaviour::browser(evs, cats, as_of, window, no_visit);
+        browsers.extend(made.map(|(r, b)| Some((c, r, b))));
     }
     report.browsers = browsers.len() as u64;
     report.browsers_included = include_browsers;
-    if !include_browsers {
-        return;
-    }
-    for c in browsers {
-        let mut b = Behaviour::default();
-        add_events(
-            &mut b,
-            &events.events[c],
-            cats,
-            as_of,
-            window,
-            0.0,
-            no_visit,
-        );
+    for (c, r, b) in browsers.into_iter().flatten() {
         pop.ids.push(events.customer_ids[c].clone());
-        pop.rfm
-            .push(features::behaviour::browser_rfm(no_visit).values());
+        pop.rfm.push(r.values());
         pop.behaviour.push(b);
     }
 }
