@@ -645,6 +645,10 @@ pub fn segments_csv(out: &TrainOutput) -> Vec<u8> {
         "share_customers",
         "share_revenue",
         "name_reason",
+        "action",
+        "goal",
+        "actions",
+        "kpi",
     ]
     .map(String::from)
     .to_vec();
@@ -699,6 +703,13 @@ pub fn segments_csv(out: &TrainOutput) -> Vec<u8> {
                 .unwrap_or_default(),
             s.name_reason.clone().unwrap_or_default(),
         ];
+        let p = crate::model::playbook::of_segment(s);
+        r.extend([
+            p.code.clone(),
+            p.goal.clone(),
+            p.actions.join("; "),
+            p.kpi.clone(),
+        ]);
         if let Some(p) = s.predicted.as_ref().filter(|_| predicted) {
             r.extend([
                 format!("{:.6}", p.p_alive),

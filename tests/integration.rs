@@ -13,6 +13,7 @@ mod hostile;
 mod model_format;
 mod names;
 mod outputs;
+mod playbooks;
 mod properties;
 mod report;
 mod retrain;

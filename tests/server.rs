@@ -1190,12 +1190,15 @@ fn batch_score_matches_assignments_for_a_log_and_for_a_feature_table() {
                 "r_score",
                 "f_score",
                 "m_score",
-                "lifecycle"
+                "lifecycle",
+                "action"
             ]
         );
         assert_eq!(rows.len(), n);
-        // The golden model predates lifecycle scores: the columns stay empty.
-        assert!(rows.iter().all(|r| r[7..].iter().all(|v| v.is_empty())));
+        // The golden model predates lifecycle scores: the columns stay empty; it predates
+        // playbooks too, and scores carry its segments' default codes.
+        assert!(rows.iter().all(|r| r[7..11].iter().all(|v| v.is_empty())));
+        assert!(rows.iter().all(|r| !r[11].is_empty()));
         for r in rows {
             assert_eq!(expected[&r[0]], r[1], "{}", r[0]);
         }

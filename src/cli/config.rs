@@ -35,6 +35,11 @@
 //! tier_by = "predicted_clv"   # default: the value column
 //! [segments.names]
 //! "Champions" = "VIP"
+//! [segments.playbooks."At Risk"]   # or a segment id: [segments.playbooks.3]
+//! goal = "Win them back before the season ends"
+//! actions = ["Call within a week", "Renewal offer: 15% off"]
+//! kpi = "win-back rate"
+//! code = "win_back_call"          # any field left out keeps the default
 //! ```
 
 use std::collections::BTreeMap;
@@ -98,6 +103,9 @@ pub struct SegmentsSection {
     pub value_feature: Option<String>,
     /// `predicted_clv`: tiers by the segments' median predicted CLV.
     pub tier_by: Option<TierBy>,
+    /// Playbook overrides by segment name or id.
+    #[serde(default)]
+    pub playbooks: BTreeMap<String, custseg::model::PlaybookOverride>,
 }
 
 /// What tiers come from.
@@ -137,9 +145,11 @@ impl ConfigFile {
                 path: path.display().to_string(),
                 reason,
             })?;
-        cfg.check_names().map_err(|reason| TrainError::BadConfig {
-            path: path.display().to_string(),
-            reason,
+        (cfg.check_names().and_then(|()| cfg.check_playbooks())).map_err(|reason| {
+            TrainError::BadConfig {
+                path: path.display().to_string(),
+                reason,
+            }
         })?;
         Ok(cfg)
     }
@@ -156,6 +166,15 @@ impl ConfigFile {
             Some((key, name)) => Err(format!(
                 "[segments.names] {key:?} = {name:?}: a segment name may not start with =, +, -, @, a tab or CR (spreadsheets run such cells as formulas)"
             )),
+            None => Ok(()),
+        }
+    }
+
+    /// Each `[segments.playbooks]` entry must be usable
+    /// ([`custseg::model::PlaybookOverride::problem`]); the first that is not is named.
+    fn check_playbooks(&self) -> Result<(), String> {
+        match (self.segments.playbooks.iter()).find_map(|(k, o)| Some((k, o.problem()?))) {
+            Some((key, problem)) => Err(format!("[segments.playbooks.{key:?}] {problem}")),
             None => Ok(()),
         }
     }
@@ -194,6 +213,32 @@ mod tests {
         assert_eq!(cfg.train.k.as_deref(), Some("4"));
         assert_eq!(cfg.features["monetary"].weight, Some(2.0));
         assert_eq!(cfg.segments.names["Champions"], "VIP");
+    }
+
+    #[test]
+    fn playbook_overrides_parse_and_a_bad_one_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "[segments.playbooks.\"At Risk\"]\nkpi = \"win-back rate\"\n[segments.playbooks.3]\ncode = \"call\"\n",
+        )
+        .unwrap();
+        let cfg = ConfigFile::load(&path).unwrap();
+        assert_eq!(
+            cfg.segments.playbooks["At Risk"].kpi.as_deref(),
+            Some("win-back rate")
+        );
+        assert_eq!(cfg.segments.playbooks["3"].code.as_deref(), Some("call"));
+        std::fs::write(&path, "[segments.playbooks.Lost]\ncode = \"Win Back\"\n").unwrap();
+        let e = ConfigFile::load(&path).unwrap_err().to_string();
+        assert!(
+            e.contains("[segments.playbooks.\"Lost\"] code \"Win Back\""),
+            "{e}"
+        );
+        std::fs::write(&path, "[segments.playbooks.Lost]\nbudget = 1\n").unwrap();
+        let e = ConfigFile::load(&path).unwrap_err().to_string();
+        assert!(e.contains("budget"), "{e}");
     }
 
     #[test]

@@ -857,6 +857,7 @@ pub fn prepare_train(a: &TrainArgs) -> Result<Prepared> {
         map,
         features: cfg.feature_config(),
         segment_names: cfg.segments.names.clone(),
+        playbooks: cfg.segments.playbooks.clone(),
         value_feature: cfg.segments.value_feature.clone(),
         tier_by_predicted_clv: cfg.segments.tier_by == Some(config::TierBy::PredictedClv),
         events: a.events.clone(),

@@ -255,6 +255,34 @@ pub fn print_predicted_table(m: &ModelFile) {
 pub fn print_name_reasons(m: &ModelFile) {
     print_reasons(m);
     print_mix(m);
+    print_playbooks(m);
+}
+
+/// Each segment's playbook: code and goal, actions, KPI, in id order.
+fn print_playbooks(m: &ModelFile) {
+    if m.segments.is_empty() {
+        return;
+    }
+    println!("Playbooks (what to do with each segment; the config's [segments.playbooks] overrides them):");
+    let name_w = name_width(m);
+    for s in &m.segments {
+        let p = custseg::model::playbook::of_segment(s);
+        let from = match p.source {
+            custseg::model::PlaybookSource::Config => " (config)",
+            _ => "",
+        };
+        println!(
+            "{:>3}  {:<name_w$}  {}: {}{from}",
+            s.id, s.name, p.code, p.goal
+        );
+        println!(
+            "{:>3}  {:<name_w$}    actions: {}",
+            "",
+            "",
+            p.actions.join("; ")
+        );
+        println!("{:>3}  {:<name_w$}    KPI: {}", "", "", p.kpi);
+    }
 }
 
 /// Each segment's behaviour label and mix per block (top four levels), in id order.

@@ -4,11 +4,13 @@
 //! nothing of it).
 
 pub mod format;
+pub mod playbook;
 pub mod segment;
 
 use std::path::{Path, PathBuf};
 
 pub use format::{Metrics, ModelFile, FORMAT_VERSION};
+pub use playbook::{Playbook, PlaybookOverride, PlaybookSource};
 pub use segment::{FeatureProfile, LevelShare, Mix, Rename, Segment, Standing, Tier};
 
 use crate::features::Encoding;
@@ -203,6 +205,10 @@ impl Model {
             reason,
         };
         validate(&file).map_err(invalid)?;
+        let mut file = file;
+        for s in file.segments.iter_mut().filter(|s| s.playbook.is_none()) {
+            s.playbook = Some(playbook::default_for(s));
+        }
         let centroids = Centroids::from_rows(&file.centroids)
             .ok_or_else(|| malformed("centroids are empty or ragged".into()))?;
         let lifecycle_at = file

@@ -108,6 +108,34 @@ pub struct Segment {
     /// channel"), when anything does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub behaviour: Option<String>,
+    /// What to do with the segment (goal, actions, KPI); absent in models written before
+    /// playbooks (the scorer then uses [`super::playbook::default_for`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub playbook: Option<super::playbook::Playbook>,
+}
+
+impl Segment {
+    /// A segment with an id, a name and a tier and nothing measured yet (size 0, no
+    /// profile): what the trainer fills in.
+    pub fn empty(id: usize, name: &str, tier: Tier) -> Segment {
+        Segment {
+            id,
+            name: name.into(),
+            tier,
+            size: 0,
+            share_customers: 0.0,
+            share_revenue: None,
+            standing: None,
+            profile: Vec::new(),
+            distance_p99: None,
+            value: None,
+            name_reason: None,
+            predicted: None,
+            mix: Vec::new(),
+            behaviour: None,
+            playbook: None,
+        }
+    }
 }
 
 /// A segment's mix over one block: the mean share of each level among its members (of
@@ -157,4 +185,12 @@ pub struct Rename {
     pub to: String,
     /// Why the old name no longer fits.
     pub reason: String,
+}
+
+/// A segment name without its disambiguating ` (…)` suffix.
+pub fn base_name(name: &str) -> &str {
+    match name.rfind(" (") {
+        Some(i) if name.ends_with(')') => &name[..i],
+        _ => name,
+    }
 }

@@ -89,6 +89,7 @@ pub fn render(out: &TrainOutput) -> String {
     );
     header(&mut h, out);
     segments_section(&mut h, &m.segments);
+    playbooks_section(&mut h, &m.segments);
     value_section(&mut h, m);
     value::predicted_section(&mut h, m);
     if let Some(r) = &out.metrics.holdout {
@@ -251,6 +252,35 @@ fn header(h: &mut String, out: &TrainOutput) {
     }
     fact(h, "custseg", &m.custseg_version);
     h.push_str("</div></header>\n");
+}
+
+/// What to do with each segment: its playbook's code, goal, actions and KPI.
+fn playbooks_section(h: &mut String, segments: &[Segment]) {
+    h.push_str(
+        "<section id=\"playbooks\"><h2>Playbooks</h2><p>What to do with each segment: the \
+         default of its name (or, for a descriptive name, of its tier), unless the config's \
+         <code>[segments.playbooks]</code> set it. HTTP results carry the code and goal as \
+         <code>action</code>, batch scores the code.</p><table><tr><th class=\"l\">segment\
+         </th><th class=\"l\">action</th><th class=\"l\">goal</th><th class=\"l\">\
+         recommended actions</th><th class=\"l\">KPI</th></tr>",
+    );
+    for &j in &by_id(segments) {
+        let s = &segments[j];
+        let p = crate::model::playbook::of_segment(s);
+        let actions: Vec<String> = p.actions.iter().map(|a| esc(a)).collect();
+        let _ = write!(
+            h,
+            "<tr><td class=\"l\">{}{}</td><td class=\"l\"><code>{}</code></td>\
+             <td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>",
+            swatch(s.id),
+            esc(&seg_label(s)),
+            esc(&p.code),
+            esc(&p.goal),
+            actions.join("<br>"),
+            esc(&p.kpi)
+        );
+    }
+    h.push_str("</table></section>\n");
 }
 
 fn segments_section(h: &mut String, segments: &[Segment]) {

@@ -63,6 +63,20 @@ fn self_contained(html: &str) {
 }
 
 #[test]
+fn the_playbooks_section_shows_each_segments_code_goal_and_kpi() {
+    let out = renumbered();
+    let html = render(&out);
+    let start = html.find("<section id=\"playbooks\"").expect("section");
+    let section = &html[start..start + html[start..].find("</section>").expect("end")];
+    for s in &out.model.segments {
+        let p = s.playbook.as_ref().expect("trained models carry playbooks");
+        for text in [&p.code, &p.goal, &p.kpi, &p.actions[0]] {
+            assert!(section.contains(&esc(text)), "{}: {text}", s.name);
+        }
+    }
+}
+
+#[test]
 fn escapes_text_from_the_data() {
     assert_eq!(
         esc("<a href=\"x\">Tom & 'Jerry'</a>"),
@@ -91,7 +105,15 @@ fn report_is_self_contained_with_every_section() {
     self_contained(&html);
     assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
     for id in [
-        "summary", "segments", "value", "k-search", "rfm", "profiles", "pca", "cleaning",
+        "summary",
+        "segments",
+        "playbooks",
+        "value",
+        "k-search",
+        "rfm",
+        "profiles",
+        "pca",
+        "cleaning",
     ] {
         assert!(
             html.contains(&format!("id=\"{id}\"")),

@@ -245,7 +245,7 @@ impl ScoreWriter<'_> {
     }
 
     fn header(&mut self) -> Result<()> {
-        self.raw(b"customer_id,segment_id,segment,tier,distance,margin,warnings,r_score,f_score,m_score,lifecycle")?;
+        self.raw(b"customer_id,segment_id,segment,tier,distance,margin,warnings,r_score,f_score,m_score,lifecycle,action")?;
         if self.fmt.value_columns {
             for c in crate::features::rfm::VALUE_COLUMNS {
                 self.raw(b",")?;
@@ -261,7 +261,7 @@ impl ScoreWriter<'_> {
         self.fmt.cells.put(&mut self.buf, id);
         self.buf.extend_from_slice(b",,,,,,");
         self.buf.extend_from_slice(NO_PURCHASES.as_bytes());
-        self.buf.extend_from_slice(b",,,,");
+        self.buf.extend_from_slice(b",,,,,");
         if self.fmt.value_columns {
             self.buf.extend_from_slice(b",,,,,");
         }
@@ -860,6 +860,7 @@ impl RowFormatter {
             f.as_str(),
             m.as_str(),
             s.lifecycle.map_or("", |st| st.as_str()),
+            seg.playbook.as_ref().map_or("", |p| p.code.as_str()),
         ];
         for (i, f) in fields.iter().enumerate() {
             if i > 0 {

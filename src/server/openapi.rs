@@ -24,6 +24,7 @@ use super::state::ReloadOutcome;
         score::ScoreResponse,
         score::ScoreResult,
         score::ValueResult,
+        score::Action,
         score::RequestWarning,
         models::ModelList,
         models::ModelSummary,

@@ -164,13 +164,7 @@ mod tests {
             median: mean,
         };
         Segment {
-            id: 0,
-            name: "x".into(),
-            tier: Tier::Medium,
             size,
-            share_customers: 0.0,
-            share_revenue: None,
-            standing: None,
             profile: vec![
                 n("recency_days", 5.0),
                 n("category_share[Wine]", wine),
@@ -178,12 +172,7 @@ mod tests {
                 n("channel_share[Store]", store),
                 n("channel_share[Web]", 1.0 - store),
             ],
-            distance_p99: None,
-            value: None,
-            name_reason: None,
-            predicted: None,
-            mix: Vec::new(),
-            behaviour: None,
+            ..Segment::empty(0, "x", Tier::Medium)
         }
     }
 

@@ -47,6 +47,8 @@ pub struct TrainInputs {
     pub features: FeatureConfig,
     /// Segment name overrides (default name or id → name).
     pub segment_names: BTreeMap<String, String>,
+    /// Playbook overrides (segment name or id → the fields to replace).
+    pub playbooks: BTreeMap<String, crate::model::PlaybookOverride>,
     /// Value feature for tiers when there is no `monetary`.
     pub value_feature: Option<String>,
     /// Tiers by the segments' median predicted CLV instead of the value column (`tier_by =
@@ -1041,6 +1043,9 @@ fn name_segments(
     super::mix::describe(&mut segments);
     for (s, p) in segments.iter_mut().zip(&predicted.segments) {
         s.predicted = Some(p.clone());
+    }
+    for key in crate::model::playbook::assign(&mut segments, &inputs.playbooks) {
+        tracing::warn!("playbook {key:?}: no segment has that name or id; it was not used");
     }
     Ok((segments, lifecycle))
 }

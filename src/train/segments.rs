@@ -21,6 +21,7 @@ use super::assign::hungarian;
 use super::TrainError;
 use crate::features::lifecycle::{SegmentValue, Stage, ValueModel};
 use crate::features::spec::{median, Candidate, RawColumn};
+use crate::model::segment::base_name;
 
 pub use crate::model::segment::{FeatureProfile, LevelShare, Rename, Segment, Standing, Tier};
 
@@ -219,20 +220,12 @@ pub fn build_segments(input: &SegmentInput) -> Result<Built, TrainError> {
                 }
             });
             Segment {
-                id: j,
-                name: String::new(),
-                tier: Tier::Medium,
                 size: size as u64,
                 share_customers: size as f64 / n.max(1) as f64,
                 share_revenue,
-                standing: None,
                 profile: profile(input, &members[j]),
-                distance_p99: None,
                 value: input.values.get(j).cloned(),
-                name_reason: None,
-                predicted: None,
-                mix: Vec::new(),
-                behaviour: None,
+                ..Segment::empty(j, "", Tier::Medium)
             }
         })
         .collect();
@@ -745,14 +738,6 @@ pub fn descriptive_name(ev: &NameEvidence) -> String {
         _ => "high",
     };
     format!("{state} {freq} {spend} spenders")
-}
-
-/// Strips a disambiguating ` (…)` suffix.
-fn base_name(name: &str) -> &str {
-    match name.rfind(" (") {
-        Some(i) if name.ends_with(')') => &name[..i],
-        _ => name,
-    }
 }
 
 /// Why `name` (a name custseg gave) does not fit `ev`, or None when it still does.
@@ -1316,20 +1301,8 @@ mod tests {
 
     fn blank(n: usize) -> Vec<Segment> {
         let s = Segment {
-            id: 0,
-            name: String::new(),
-            tier: Tier::Medium,
             size: 1,
-            share_customers: 0.0,
-            share_revenue: None,
-            standing: None,
-            profile: Vec::new(),
-            distance_p99: None,
-            value: None,
-            name_reason: None,
-            predicted: None,
-            mix: Vec::new(),
-            behaviour: None,
+            ..Segment::empty(0, "", Tier::Medium)
         };
         (0..n).map(|id| Segment { id, ..s.clone() }).collect()
     }

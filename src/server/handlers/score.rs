@@ -55,6 +55,9 @@ pub struct ScoreResult {
     pub segment: Option<String>,
     /// `high`, `medium` or `low`.
     pub tier: Option<String>,
+    /// What to do with the customer: the segment's playbook code (`win_back`) and goal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<Action>,
     /// Distance to the segment's centroid (scaled space).
     pub distance: Option<f64>,
     /// Distances to every segment, in the model's segment order (ascending segment id).
@@ -84,6 +87,27 @@ pub struct ScoreResult {
     /// the warning `value_from_features`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<ValueResult>,
+}
+
+/// The action a customer's segment calls for (its playbook, `model.json` `segments[].playbook`).
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct Action {
+    /// Short, stable code (`reward_vip`, `win_back`, …).
+    #[schema(example = "win_back")]
+    pub code: String,
+    /// The playbook's goal.
+    #[schema(example = "Win back valuable customers who are slipping away")]
+    pub text: String,
+}
+
+impl Action {
+    fn of(seg: &crate::model::Segment) -> Action {
+        let p = crate::model::playbook::of_segment(seg);
+        Action {
+            code: p.code.clone(),
+            text: p.goal.clone(),
+        }
+    }
 }
 
 /// A customer's predicted value.
@@ -117,6 +141,7 @@ impl ScoreResult {
             segment_id: None,
             segment: None,
             tier: None,
+            action: None,
             distance: None,
             distances: None,
             margin: None,
@@ -513,6 +538,7 @@ fn score_body(state: &AppState, loaded: &LoadedModel, body: &[u8]) -> Result<Vec
             segment_id: Some(seg.id),
             segment: Some(seg.name.clone()),
             tier: Some(seg.tier.to_string()),
+            action: Some(Action::of(seg)),
             distance: Some(s.distance),
             distances: Some(s.distances),
             margin: Some(s.margin),
