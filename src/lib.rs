@@ -10,6 +10,7 @@
 //! against that flow.
 
 pub mod atomic;
+pub mod changes;
 pub mod data;
 pub mod error;
 pub mod evaluate;

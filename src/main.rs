@@ -29,6 +29,9 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         {
             return 2;
         }
+        if let Some(e) = cause.downcast_ref::<custseg::changes::ChangesError>() {
+            return if e.is_user_error() { 2 } else { 1 };
+        }
         if let Some(e) = cause.downcast_ref::<custseg::model::ModelError>() {
             return if e.is_user_error() { 2 } else { 1 };
         }

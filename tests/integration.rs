@@ -3,6 +3,7 @@
 //! the HTTP scorer over real sockets, and the per-version report.html.
 
 mod behaviour;
+mod changes;
 mod cli;
 mod common;
 mod dates;

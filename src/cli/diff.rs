@@ -65,14 +65,16 @@ fn version(raw: &str) -> Result<u32> {
         .map_err(|_| UsageError(format!("version '{raw}': expected vN")).into())
 }
 
+/// Version `raw` (`v3` or `3`) of model `name` in the store, loaded.
+pub fn load_version(reg: &Registry, name: &str, raw: &str) -> Result<Model> {
+    let (_, _, dir) = reg.resolve(&format!("{name}/v{}", version(raw)?))?;
+    Ok(Model::load(&dir)?)
+}
+
 /// Computes the diff of `name` from version `from` to `to`.
 pub fn compute(reg: &Registry, name: &str, from: &str, to: &str) -> Result<Diff> {
     let (from_v, to_v) = (version(from)?, version(to)?);
-    let load = |v: u32| -> Result<Model> {
-        let (_, _, dir) = reg.resolve(&format!("{name}/v{v}"))?;
-        Ok(Model::load(&dir)?)
-    };
-    let (a, b) = (load(from_v)?, load(to_v)?);
+    let (a, b) = (load_version(reg, name, from)?, load_version(reg, name, to)?);
     let (sa, sb) = (lineage::saved_labels(&a)?, lineage::saved_labels(&b)?);
     let k = b.file.k;
     let radii = lineage::radii(&sb.labels, &sb.distances, k);

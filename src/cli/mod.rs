@@ -1,6 +1,7 @@
 //! The `custseg` command line: clap arguments are parsed into raw structs, merged with the
 //! optional config file (flags win), validated, then run.
 
+mod changes;
 mod config;
 mod diff;
 mod evaluate;
@@ -54,6 +55,9 @@ pub enum Command {
     Score(ScoreArgs),
     /// Export a model version for other scoring systems (PMML 4.4).
     Export(ExportArgs),
+    /// Who entered, left or moved (segment, tier or lifecycle stage) between two versions:
+    /// CSV, JSON Lines, a CRM import file, or signed batches to a webhook.
+    Changes(Box<changes::ChangesArgs>),
     /// Check a model's value predictions on a holdout: predict as of the log's end minus
     /// --holdout-days and compare with what the customers did.
     Evaluate(Box<evaluate::EvaluateArgs>),
@@ -564,6 +568,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Models(m) => models(m).map_err(flag_hint),
         Command::Score(a) => score(a).map_err(flag_hint),
         Command::Export(a) => export(a).map_err(flag_hint),
+        Command::Changes(a) => changes::run(*a).map_err(flag_hint),
         Command::Evaluate(a) => evaluate::run(*a).map_err(flag_hint),
         Command::Serve(a) => custseg::server::run(a.into_config()?),
         Command::Demo(a) => demo(a),

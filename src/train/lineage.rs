@@ -238,6 +238,9 @@ pub struct SavedLabels {
     pub labels: Vec<usize>,
     /// Distance to the segment's centroid.
     pub distances: Vec<f64>,
+    /// Lifecycle stage (`new`, `active`, `at_risk`, `churned`; empty for a customer without
+    /// one), when the version wrote a `lifecycle` column; else empty.
+    pub stages: Vec<Option<crate::features::lifecycle::Stage>>,
 }
 
 /// Every customer's segment (by position) in a saved version, read from its
@@ -270,6 +273,8 @@ pub fn saved_labels(model: &Model) -> Result<SavedLabels, ModelError> {
             .ok_or_else(|| bad(1, format!("no '{name}' column")))
     };
     let (c_id, c_seg, c_dist) = (col("customer_id")?, last("segment_id")?, last("distance")?);
+    // `lifecycle` follows the segment columns (a feature could be named so too).
+    let c_stage = last("lifecycle").ok().filter(|&c| c > c_dist);
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut out = SavedLabels::default();
     for (i, rec) in r.records().enumerate() {
@@ -298,6 +303,16 @@ pub fn saved_labels(model: &Model) -> Result<SavedLabels, ModelError> {
             .and_then(|v| v.parse::<f64>().ok())
             .filter(|d| d.is_finite())
             .ok_or_else(|| bad(row, "distance is not a number".into()))?;
+        if let Some(c) = c_stage {
+            let raw = rec.get(c).unwrap_or_default();
+            let stage = crate::features::lifecycle::Stage::ALL
+                .into_iter()
+                .find(|s| s.as_str() == raw);
+            if stage.is_none() && !raw.is_empty() {
+                return Err(bad(row, format!("lifecycle '{raw}' is not a stage")));
+            }
+            out.stages.push(stage);
+        }
         out.ids.push(rec.get(c_id).unwrap_or_default().to_string());
         out.labels.push(pos);
         out.distances.push(d);
@@ -628,6 +643,7 @@ mod tests {
             ids: vec!["a".into(), "b".into(), "c".into()],
             labels: vec![0, 1, 1],
             distances: vec![0.0; 3],
+            stages: Vec::new(),
         };
         let (from, only_in_from) = join_labels(&saved, &["b".into(), "z".into(), "a".into()]);
         assert_eq!(from, vec![Some(1), None, Some(0)]);
