@@ -10,6 +10,7 @@ mod events;
 mod export;
 mod filters;
 mod hostile;
+mod kserve;
 mod model_format;
 mod names;
 mod outputs;
