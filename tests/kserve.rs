@@ -295,12 +295,20 @@ fn protocol_examples_metadata_and_health() {
 }
 
 #[test]
-fn without_a_model_v2_is_live_but_not_ready() {
+fn without_a_model_v2_is_live_but_not_ready_on_both_listeners() {
     let store = tempfile::tempdir().unwrap();
-    let s = start(config(store.path()));
-    assert_eq!(get(s.addr, "/v2/health/live", &[]).status, 200);
-    let r = get(s.addr, "/v2/health/ready", &[]);
-    assert_eq!((r.status, r.body.len()), (400, 0));
+    let s = start(ServerConfig {
+        health_bind: Some("127.0.0.1:0".into()),
+        ..config(store.path())
+    });
+    let health = s.health.expect("health listener");
+    for a in [s.addr, health] {
+        assert_eq!(get(a, "/v2/health/live", &[]).status, 200);
+        let r = get(a, "/v2/health/ready", &[]);
+        assert_eq!((r.status, r.body.len()), (400, 0));
+    }
+    // The health listener serves probes only.
+    assert_eq!(get(health, "/v2", &[]).status, 404);
 }
 
 /// A request with `edit` applied to a valid two-customer body, answered 400 naming `needle`.

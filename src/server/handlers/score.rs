@@ -184,22 +184,22 @@ fn request_as_of(
 
 /// Reads a JSON body within the byte limit, the body deadline and the shared body budget.
 /// A declared `Content-Length` is reserved from the budget before anything is read; a chunked
-/// body reserves as it arrives. The reservation lives as long as the body.
-/// A body without `Content-Type` is JSON when `untyped_json` (the KServe v2 protocol's clients,
-/// such as tritonclient, send none).
+/// body reserves as it arrives. The reservation lives as long as the body. A body without
+/// `Content-Type` is JSON when `untyped_json` (KServe v2 clients such as tritonclient send
+/// none).
 pub async fn read_body(
     req: &HttpRequest,
     declared: Option<usize>,
     payload: &mut web::Payload,
     (state, untyped_json): (&AppState, bool),
 ) -> Result<(web::Bytes, Reservation), ApiError> {
-    let ct = req.headers().get("content-type");
-    let ct = ct
+    let header = req.headers().get("content-type");
+    let untyped = untyped_json && header.is_none();
+    let ct = header
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
     let essence = ct.split(';').next().unwrap_or("").trim();
-    let untyped = untyped_json && req.headers().get("content-type").is_none();
     if !untyped && essence != "application/json" && !essence.ends_with("+json") {
         return Err(ApiError::new(
             ApiErrorKind::UnsupportedMediaType,
@@ -430,7 +430,7 @@ fn overloaded() -> ApiError {
 /// unread payload rides along inside the response body, so that when the response has been
 /// sent actix sees the body unfinished and closes the connection, rather than draining the
 /// rest of a chunked body at whatever pace the client sends it.
-pub fn unread_body_response(e: &ApiError, payload: web::Payload) -> HttpResponse {
+fn unread_body_response(e: &ApiError, payload: web::Payload) -> HttpResponse {
     use actix_web::ResponseError;
     e.error_response()
         .map_body(|_, inner| ClosingBody {
