@@ -282,6 +282,23 @@ impl Registry {
         Ok((name.to_string(), v, dir))
     }
 
+    /// Reads `file` (a plain file name such as `report.html`) of version `version` of model
+    /// `name`: only from a version in the store, only a file that resolves inside the store
+    /// (unless links are allowed), and only a regular file of at most `max_bytes`
+    /// ([`crate::model::read_store_file`]).
+    pub fn read_version_file(
+        &self,
+        name: &str,
+        version: u32,
+        file: &str,
+        max_bytes: u64,
+    ) -> Result<Vec<u8>, ModelError> {
+        let (_, _, dir) = self.resolve(&format!("{name}/v{version}"))?;
+        let path = dir.join(file);
+        self.check_inside(&path)?;
+        crate::model::read_store_file(&path, max_bytes)
+    }
+
     /// The version a retrain of `name` continues: the one `CURRENT` names, or else the latest
     /// version that loads. None for a new model.
     pub fn previous(&self, name: &str) -> Option<Model> {

@@ -11,6 +11,7 @@ mod events;
 mod export;
 mod filters;
 mod hostile;
+mod kserve;
 mod model_format;
 mod names;
 mod outputs;

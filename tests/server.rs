@@ -125,7 +125,7 @@ pub(crate) fn config(models: &Path) -> ServerConfig {
 pub(crate) struct Resp {
     pub(crate) status: u16,
     pub(crate) headers: String,
-    body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Resp {
@@ -281,6 +281,16 @@ pub(crate) fn golden_store() -> tempfile::TempDir {
 
 /// Trains a k = 3 model on the sample and saves it as the next version of `name`.
 pub(crate) fn save_trained(models: &Path, name: &str, promote: bool) -> u32 {
+    save_trained_with(models, name, promote, &[])
+}
+
+/// [`save_trained`] with views (such as `report.html`) written into the version.
+pub(crate) fn save_trained_with(
+    models: &Path,
+    name: &str,
+    promote: bool,
+    views: &[custseg::store::View],
+) -> u32 {
     let mut out = train_fixed(
         &[repo("data/sample/transactions.csv")],
         &[repo("data/sample/customers.csv")],
@@ -288,7 +298,7 @@ pub(crate) fn save_trained(models: &Path, name: &str, promote: bool) -> u32 {
         3,
     );
     Registry::new(models)
-        .save(name, &mut out, promote)
+        .save_with(name, &mut out, promote, views)
         .expect("saved")
         .0
 }

@@ -1,6 +1,7 @@
-//! API errors: every failure answers `{"error": {"code", "message", "field"}}`. A bad request
-//! gets a 4xx, a busy server a 503, and only a bug a 500; the status of each error kind is
-//! decided in one exhaustive match.
+//! API errors: every failure answers `{"error": {"code", "message", "field"}}`, or on the
+//! KServe v2 routes the protocol's `{"error": "message"}`. A bad request gets a 4xx, a busy
+//! server a 503, and only a bug a 500; the status of each error kind is decided in one
+//! exhaustive match.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
@@ -38,6 +39,17 @@ pub enum ApiErrorKind {
     Internal,
 }
 
+/// The shape of an error body: custseg's own, or the KServe Open Inference Protocol's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ErrorStyle {
+    /// `{"error": {"code", "message", "field"}}`; a bad body or customer is 422.
+    #[default]
+    Custseg,
+    /// `{"error": "field: message"}` (the protocol's error object); a request that does not
+    /// match the model is 400, as the protocol asks.
+    Kserve,
+}
+
 /// An error answered to a client.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ApiError {
@@ -45,6 +57,8 @@ pub struct ApiError {
     pub code: String,
     pub message: String,
     pub field: Option<String>,
+    /// How the body is written.
+    pub style: ErrorStyle,
 }
 
 /// The error body.
@@ -72,7 +86,19 @@ impl ApiError {
             code: code.into(),
             message: message.into(),
             field: None,
+            style: ErrorStyle::Custseg,
         }
+    }
+
+    /// The same error, answered in `style`.
+    pub fn styled(mut self, style: ErrorStyle) -> Self {
+        self.style = style;
+        self
+    }
+
+    /// The same error, answered as the KServe v2 protocol's `{"error": "..."}`.
+    pub fn kserve(self) -> Self {
+        self.styled(ErrorStyle::Kserve)
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
@@ -91,7 +117,10 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self.kind {
             ApiErrorKind::MalformedJson => StatusCode::BAD_REQUEST,
-            ApiErrorKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiErrorKind::Invalid => match self.style {
+                ErrorStyle::Custseg => StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorStyle::Kserve => StatusCode::BAD_REQUEST,
+            },
             ApiErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiErrorKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
@@ -113,12 +142,27 @@ impl ResponseError for ApiError {
         if self.kind == ApiErrorKind::Busy {
             res.insert_header(("Retry-After", "1"));
         }
-        res.json(ErrorBody {
-            error: ErrorDetail {
-                code: self.code.clone(),
-                message: self.message.clone(),
-                field: self.field.clone(),
-            },
-        })
+        match self.style {
+            ErrorStyle::Custseg => res.json(ErrorBody {
+                error: ErrorDetail {
+                    code: self.code.clone(),
+                    message: self.message.clone(),
+                    field: self.field.clone(),
+                },
+            }),
+            ErrorStyle::Kserve => res.json(KserveErrorBody {
+                error: match &self.field {
+                    Some(f) => format!("{f}: {}", self.message),
+                    None => self.message.clone(),
+                },
+            }),
+        }
     }
+}
+
+/// The KServe v2 protocol's error body: `{"error": "input 'age' (row 3): expected a number"}`.
+#[derive(Serialize, ToSchema)]
+pub struct KserveErrorBody {
+    /// What went wrong, naming the input (and row) when there is one.
+    pub error: String,
 }

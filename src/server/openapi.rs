@@ -2,8 +2,8 @@
 
 use utoipa::OpenApi;
 
-use super::error::{ErrorBody, ErrorDetail};
-use super::handlers::{health, models, score};
+use super::error::{ErrorBody, ErrorDetail, KserveErrorBody};
+use super::handlers::{health, kserve, models, score};
 use super::state::ReloadOutcome;
 
 #[derive(OpenApi)]
@@ -15,9 +15,19 @@ use super::state::ReloadOutcome;
         models::list,
         models::show,
         models::reload,
+        models::report,
         health::healthz,
         health::readyz,
-        health::metrics
+        health::metrics,
+        kserve::live,
+        kserve::ready,
+        kserve::server_metadata,
+        kserve::model_metadata,
+        kserve::version_metadata,
+        kserve::model_ready,
+        kserve::version_ready,
+        kserve::infer,
+        kserve::version_infer
     ),
     components(schemas(
         score::ScoreRequest,
@@ -32,7 +42,16 @@ use super::state::ReloadOutcome;
         models::FeatureSchema,
         ReloadOutcome,
         ErrorBody,
-        ErrorDetail
+        ErrorDetail,
+        kserve::InferRequest,
+        kserve::InferInput,
+        kserve::RequestedOutput,
+        kserve::InferResponse,
+        kserve::OutputTensor,
+        kserve::ModelMetadata,
+        kserve::TensorMetadata,
+        kserve::ServerMetadata,
+        KserveErrorBody
     ))
 )]
 pub struct ApiDoc;

@@ -4,5 +4,6 @@
 pub mod extract;
 
 pub mod health;
+pub mod kserve;
 pub mod models;
 pub mod score;

@@ -191,6 +191,54 @@ pub async fn reload(
     Ok(HttpResponse::Ok().json(outcome))
 }
 
+/// What a browser may do with a report: show its inline CSS and SVG, and nothing else (no
+/// script, no request, no frame, no form).
+const REPORT_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; \
+                          form-action 'none'; frame-ancestors 'none'; sandbox";
+
+/// A version's `report.html` from the store, for an operator without shell access.
+#[utoipa::path(get, path = "/v1/models/{name}/versions/{version}/report",
+    params(("name" = String, Path, description = "model name"), ("version" = String, Path, description = "a version in the store: 3 or v3")),
+    responses((status = 200, content_type = "text/html", description = "the page, byte for byte as written at training"),
+              (status = 401, body = crate::server::error::ErrorBody), (status = 403, body = crate::server::error::ErrorBody),
+              (status = 404, body = crate::server::error::ErrorBody)))]
+pub async fn report(
+    _: AdminAccess,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (name, version) = path.into_inner();
+    let not_found = || {
+        ApiError::new(
+            ApiErrorKind::NotFound,
+            "report_not_found",
+            format!("no report for model '{name}' version '{version}' in the store"),
+        )
+    };
+    let v: u32 = version
+        .strip_prefix('v')
+        .unwrap_or(&version)
+        .parse()
+        .map_err(|_| not_found())?;
+    let st = state.clone();
+    let model = name.clone();
+    let read = web::block(move || {
+        st.registry
+            .read_version_file(&model, v, "report.html", st.config.max_model_bytes)
+    });
+    // Which rule refused it (missing, a link out of the store, not a regular file) is the
+    // store's business: the answer names no path.
+    let html = read
+        .await
+        .map_err(|_| not_found())?
+        .map_err(|_| not_found())?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .insert_header(("Content-Security-Policy", REPORT_CSP))
+        .body(html))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,7 +16,7 @@ use crate::features::lifecycle::{RfmScores, Stage};
 use crate::features::FeatureWarning;
 use crate::score::request::{check_missing, prepare_with};
 use crate::server::config::DefaultAsOf;
-use crate::server::error::{ApiError, ApiErrorKind};
+use crate::server::error::{ApiError, ApiErrorKind, ErrorStyle};
 use crate::server::handlers::extract::{ScoreAccess, ServedModel};
 use crate::server::limits::{PoolRefusal, Reservation, INLINE_BODY};
 use crate::server::state::{AppState, LoadedModel};
@@ -209,21 +209,23 @@ fn request_as_of(
 
 /// Reads a JSON body within the byte limit, the body deadline and the shared body budget.
 /// A declared `Content-Length` is reserved from the budget before anything is read; a chunked
-/// body reserves as it arrives. The reservation lives as long as the body.
+/// body reserves as it arrives. The reservation lives as long as the body. A body without
+/// `Content-Type` is JSON when `untyped_json` (KServe v2 clients such as tritonclient send
+/// none).
 pub async fn read_body(
     req: &HttpRequest,
     declared: Option<usize>,
     payload: &mut web::Payload,
-    state: &AppState,
+    (state, untyped_json): (&AppState, bool),
 ) -> Result<(web::Bytes, Reservation), ApiError> {
-    let ct = req
-        .headers()
-        .get("content-type")
+    let header = req.headers().get("content-type");
+    let untyped = untyped_json && header.is_none();
+    let ct = header
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
     let essence = ct.split(';').next().unwrap_or("").trim();
-    if essence != "application/json" && !essence.ends_with("+json") {
+    if !untyped && essence != "application/json" && !essence.ends_with("+json") {
         return Err(ApiError::new(
             ApiErrorKind::UnsupportedMediaType,
             "unsupported_media_type",
@@ -349,34 +351,62 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(
     })
 }
 
-async fn score_with(
+/// Turns a read request body into the response body with the served model.
+pub type BodyScorer = fn(&AppState, &LoadedModel, &[u8]) -> Result<Vec<u8>, ApiError>;
+
+/// How a scoring route reads its body and answers: custseg's v1 JSON or the KServe v2
+/// protocol. Both share the body limits and budget, the deadline, the scoring pool and
+/// [`score_customers`].
+#[derive(Clone, Copy)]
+pub struct Protocol {
+    /// Turns a read body into the response body.
+    pub score: BodyScorer,
+    /// Whether a body without `Content-Type` is read as JSON.
+    pub untyped_json: bool,
+    /// The shape of error bodies.
+    pub errors: ErrorStyle,
+}
+
+/// The `/v1` scoring routes.
+const V1: Protocol = Protocol {
+    score: score_body,
+    untyped_json: false,
+    errors: ErrorStyle::Custseg,
+};
+
+/// Reads a scoring body within the limits and scores it by `protocol`, inline when it is small
+/// and on the scoring pool otherwise.
+pub async fn score_with(
     state: web::Data<AppState>,
     req: &HttpRequest,
     payload: web::Payload,
     loaded: std::sync::Arc<LoadedModel>,
+    protocol: Protocol,
 ) -> Result<HttpResponse, ApiError> {
+    let style = protocol.errors;
     // A body for the pool while the pool is full: refused before it is read.
     let declared = declared_length(req);
     let small = declared.is_some_and(|n| n <= INLINE_BODY);
     if !small && state.scoring.admitted() >= state.scoring.limit() {
-        return Ok(unread_body_response(&overloaded(), payload));
+        return Ok(unread_body_response(&overloaded().styled(style), payload));
     }
     let mut payload = payload;
-    let (body, reservation) = match read_body(req, declared, &mut payload, &state).await {
+    let read = read_body(req, declared, &mut payload, (&state, protocol.untyped_json));
+    let (body, reservation) = match read.await {
         Ok(read) => read,
-        Err(e) => return Ok(unread_body_response(&e, payload)),
+        Err(e) => return Ok(unread_body_response(&e.styled(style), payload)),
     };
     let json = if body.len() <= INLINE_BODY {
         // Tens of microseconds: not worth a hand-off, and too short to delay health checks.
-        let json = score_body(&state, &loaded, &body);
+        let json = (protocol.score)(&state, &loaded, &body);
         drop(reservation);
-        json?
+        json
     } else {
-        score_on_pool(&state, loaded, body, reservation).await?
+        score_on_pool(&state, loaded, body, reservation, protocol.score).await
     };
     Ok(HttpResponse::Ok()
         .content_type("application/json")
-        .body(json))
+        .body(json.map_err(|e| e.styled(style))?))
 }
 
 /// Scores a large body on the scoring pool, so the HTTP worker stays free for other
@@ -386,11 +416,12 @@ async fn score_on_pool(
     loaded: std::sync::Arc<LoadedModel>,
     body: web::Bytes,
     reservation: Reservation,
+    score: BodyScorer,
 ) -> Result<Vec<u8>, ApiError> {
     let st = state.clone().into_inner();
     let job = move || {
         let _body_memory = reservation;
-        score_body(&st, &loaded, &body)
+        score(&st, &loaded, &body)
     };
     state
         .scoring
@@ -455,35 +486,78 @@ impl actix_web::body::MessageBody for ClosingBody {
     }
 }
 
-/// Parses, checks and scores one request body; runs on the scoring pool and returns the
+/// Parses, checks and scores one `/v1` request body; runs on the scoring pool and returns the
 /// response body.
 fn score_body(state: &AppState, loaded: &LoadedModel, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let cfg = &state.config;
     let request: ScoreRequest = parse_json(body, cfg.max_json_depth)?;
-    if request.customers.len() > cfg.max_customers {
-        return Err(ApiError::new(
-            ApiErrorKind::TooLarge,
-            "too_many_customers",
-            format!(
-                "{} customers, the limit is {}",
-                request.customers.len(),
-                cfg.max_customers
-            ),
-        )
-        .with_field("customers"));
-    }
-    let model = &loaded.model;
+    check_batch_size(request.customers.len(), cfg, "customers")?;
     let (as_of, request_warnings) = request_as_of(
         request.as_of.as_deref(),
         cfg.default_as_of,
-        model.file.as_of.as_deref(),
+        loaded.model.file.as_of.as_deref(),
     )?;
+    let v1_field = |i: usize, field: &str| match field {
+        "" => format!("customers[{i}]"),
+        f => format!("customers[{i}].{f}"),
+    };
+    let results = score_customers(state, loaded, &request.customers, as_of, &v1_field)?;
+    serde_json::to_vec(&ScoreResponse {
+        model: loaded.name.clone(),
+        version: loaded.version,
+        as_of: format_day(as_of),
+        warnings: request_warnings,
+        results,
+    })
+    .map_err(|e| ApiError::new(ApiErrorKind::Invalid, "unencodable", e.to_string()))
+}
+
+/// 413 `too_many_customers` (naming `field`) for a request over the per-request limit.
+pub fn check_batch_size(
+    n: usize,
+    cfg: &crate::server::ServerConfig,
+    field: &str,
+) -> Result<(), ApiError> {
+    if n <= cfg.max_customers {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        ApiErrorKind::TooLarge,
+        "too_many_customers",
+        format!("{n} customers, the limit is {}", cfg.max_customers),
+    )
+    .with_field(field))
+}
+
+/// The request's `as_of` default (today, or the model's own under `--default-as-of model`),
+/// for a protocol that has no `as_of` of its own.
+pub fn default_as_of(state: &AppState, loaded: &LoadedModel) -> Result<i32, ApiError> {
+    let model_as_of = loaded.model.file.as_of.as_deref();
+    request_as_of(None, state.config.default_as_of, model_as_of).map(|(day, _)| day)
+}
+
+/// How a protocol names a customer's field in errors: `(position, field relative to the
+/// customer, "" for the customer itself)`.
+pub type FieldName<'a> = &'a dyn Fn(usize, &str) -> String;
+
+/// The scoring core every protocol shares: validates and scores each customer (an object as
+/// in the `/v1` request) with the served model as of day `as_of`, in input order, counting
+/// them in the metrics. The first bad customer fails the whole call (`field` names it).
+pub fn score_customers(
+    state: &AppState,
+    loaded: &LoadedModel,
+    customers: &[Value],
+    as_of: i32,
+    field: FieldName,
+) -> Result<Vec<ScoreResult>, ApiError> {
+    let cfg = &state.config;
+    let model = &loaded.model;
     let window = model.file.params.window_days;
     let rules = &model.row_rules;
-    let mut results = Vec::with_capacity(request.customers.len());
+    let mut results = Vec::with_capacity(customers.len());
     let mut scratch = Vec::new();
     let mut per_segment = vec![0u64; model.file.k];
-    for (i, c) in request.customers.iter().enumerate() {
+    for (i, c) in customers.iter().enumerate() {
         let p = prepare_with(
             &model.file.features,
             c,
@@ -504,12 +578,7 @@ fn score_body(state: &AppState, loaded: &LoadedModel, body: &[u8]) -> Result<Vec
             } else {
                 ApiErrorKind::Invalid
             };
-            let field = if e.field.is_empty() {
-                format!("customers[{i}]")
-            } else {
-                format!("customers[{i}].{}", e.field)
-            };
-            ApiError::new(kind, e.code, e.message).with_field(field)
+            ApiError::new(kind, e.code, e.message).with_field(field(i, &e.field))
         })?;
         if p.no_purchases {
             results.push(ScoreResult::unscored(p.customer_id, p.warnings));
@@ -518,16 +587,16 @@ fn score_body(state: &AppState, loaded: &LoadedModel, body: &[u8]) -> Result<Vec
         let mut s = model
             .score(&p.raw, p.summary.as_ref(), &mut scratch)
             .map_err(|e| {
-                let (code, field) = match &e {
+                let (code, name) = match &e {
                     crate::features::FeatureError::Unscorable { feature, .. } => {
-                        ("out_of_range", format!("customers[{i}].{feature}"))
+                        ("out_of_range", feature.as_str())
                     }
                     crate::features::FeatureError::WrongType { feature, .. } if feature != "*" => {
-                        ("invalid_value", format!("customers[{i}].{feature}"))
+                        ("invalid_value", feature.as_str())
                     }
-                    _ => ("invalid_value", format!("customers[{i}]")),
+                    _ => ("invalid_value", ""),
                 };
-                ApiError::new(ApiErrorKind::Invalid, code, e.to_string()).with_field(field)
+                ApiError::new(ApiErrorKind::Invalid, code, e.to_string()).with_field(field(i, name))
             })?;
         let mut warnings = p.warnings;
         warnings.append(&mut s.warnings);
@@ -553,14 +622,7 @@ fn score_body(state: &AppState, loaded: &LoadedModel, body: &[u8]) -> Result<Vec
             state.metrics.scored(&loaded.name, &seg.name, n);
         }
     }
-    serde_json::to_vec(&ScoreResponse {
-        model: loaded.name.clone(),
-        version: loaded.version,
-        as_of: format_day(as_of),
-        warnings: request_warnings,
-        results,
-    })
-    .map_err(|e| ApiError::new(ApiErrorKind::Invalid, "unencodable", e.to_string()))
+    Ok(results)
 }
 
 /// Scores customers with the default model.
@@ -576,7 +638,7 @@ pub async fn score_default(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    score_with(state, &req, payload, model).await
+    score_with(state, &req, payload, model, V1).await
 }
 
 /// Scores customers with a named model.
@@ -593,7 +655,7 @@ pub async fn score_named(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    score_with(state, &req, payload, model).await
+    score_with(state, &req, payload, model, V1).await
 }
 
 #[cfg(test)]
