@@ -142,6 +142,7 @@ fn every_customer_gets_the_same_segment_through_v2_as_through_v1() {
         let tiers = output(&v2, "tier", "BYTES");
         let distances = output(&v2, "distance", "FP64");
         let warnings = output(&v2, "warnings", "BYTES");
+        let actions = output(&v2, "action", "BYTES");
         assert_eq!(ids.len(), chunk.len());
         for (i, (c, one)) in chunk.iter().zip(&v1).enumerate() {
             assert_eq!(one["customer_id"], c.id.as_str());
@@ -152,6 +153,7 @@ fn every_customer_gets_the_same_segment_through_v2_as_through_v1() {
             assert_eq!(distances[i], one["distance"], "{}", c.id);
             let w: Value = serde_json::from_str(warnings[i].as_str().unwrap()).unwrap();
             assert_eq!(w, one["warnings"], "{}", c.id);
+            assert_eq!(actions[i], one["action"]["code"], "{}", c.id);
             compared += 1;
         }
     }

@@ -41,12 +41,13 @@ const INT_TYPES: [&str; 8] = [
 ];
 
 /// Every output, in the order a request without `outputs` gets them.
-const OUTPUTS: [(&str, &str); 5] = [
+const OUTPUTS: [(&str, &str); 6] = [
     ("segment_id", "INT64"),
     ("segment", "BYTES"),
     ("tier", "BYTES"),
     ("distance", "FP64"),
     ("warnings", "BYTES"),
+    ("action", "BYTES"),
 ];
 
 /// The optional input that names each row's customer.
@@ -416,6 +417,7 @@ fn output_data(name: &str, results: &[ScoreResult]) -> Vec<Value> {
             "segment" => Value::from(r.segment.clone()),
             "tier" => Value::from(r.tier.clone()),
             "distance" => Value::from(r.distance),
+            "action" => Value::from(r.action.as_ref().map(|a| a.code.clone())),
             _ => Value::from(serde_json::to_string(&r.warnings).unwrap_or_default()),
         })
         .collect()
