@@ -263,6 +263,7 @@ fn print_playbooks(m: &ModelFile) {
     if m.segments.is_empty() {
         return;
     }
+    println!();
     println!("Playbooks (what to do with each segment; the config's [segments.playbooks] overrides them):");
     let name_w = name_width(m);
     for s in &m.segments {
