@@ -659,7 +659,8 @@ pub fn read_transactions(
     let mut state = LogState::new(rules);
     let mut has_order_ids = false;
     let mut behaviour_columns = Vec::new();
-    let mut first_columns: Option<(Vec<(TxnField, String)>, Vec<String>)> = None;
+    // The first file's role headers and columns.
+    let mut first_columns = None;
     let mut prints = Vec::with_capacity(files.len());
     for (i, path) in files.iter().enumerate() {
         let table = Table::open(path)?;

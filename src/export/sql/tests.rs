@@ -246,10 +246,43 @@ fn every_dialect_writes_a_query() {
     let m = golden();
     for d in Dialect::ALL {
         let q = sql(&m, &opts(d)).unwrap();
-        assert!(q.starts_with(&format!("-- custseg model")), "{}", d.name());
+        assert!(q.starts_with("-- custseg model"), "{}", d.name());
         assert!(q.contains(d.double()), "{}", d.name());
     }
     let snow = sql(&m, &opts(Dialect::Snowflake)).unwrap();
     assert!(snow.contains("DATEDIFF(day, cs_day, DATE '2026-07-01')"));
     assert!(snow.contains(r#"TRIM(CAST("customer_id" AS VARCHAR), ' ')"#));
+}
+
+#[test]
+fn a_model_without_an_as_of_needs_one() {
+    let mut m = golden();
+    m.as_of = None;
+    assert!(matches!(
+        sql(&m, &opts(Dialect::DuckDb)),
+        Err(SqlError::NoAsOf)
+    ));
+    let mut o = opts(Dialect::DuckDb);
+    o.as_of = Some(crate::data::dates::days_from_civil(2026, 1, 1));
+    assert!(sql(&m, &o).unwrap().contains("cs_day < DATE '2026-01-01'"));
+}
+
+#[test]
+fn a_customer_table_model_reads_the_customer_table_only() {
+    let mut m = golden();
+    m.features.features.drain(..5);
+    for c in &mut m.centroids {
+        c.drain(..5);
+    }
+    m.input.transaction_columns.clear();
+    m.as_of = None;
+    let mut o = opts(Dialect::Postgres);
+    o.transactions_table = "never_read".into();
+    let q = sql(&m, &o).unwrap();
+    assert!(
+        q.contains("FROM profiles p") && !q.contains("never_read"),
+        "{q}"
+    );
+    assert!(!q.contains("\nrfm AS") && !q.contains("cs_recency"));
+    assert!(q.contains("features AS MATERIALIZED (") && q.contains("scaled AS MATERIALIZED ("));
 }
