@@ -51,6 +51,7 @@ as_pg() {
     if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 if [ -x "$pg_bin/initdb" ]; then
     [ "$(id -u)" = 0 ] && chown postgres "$pg_dir"
     if as_pg "$pg_bin/initdb" -D "$pg_dir/data" -U postgres --auth=trust >"$pg_dir/initdb.log" 2>&1 \
