@@ -9,6 +9,7 @@ mod common;
 mod dates;
 mod events;
 mod export;
+mod export_sql;
 mod filters;
 mod hostile;
 mod kserve;

@@ -53,7 +53,7 @@ pub enum Command {
     Models(ModelsCommand),
     /// Score a file of customers or transactions with a model version.
     Score(ScoreArgs),
-    /// Export a model version for other scoring systems (PMML 4.4).
+    /// Export a model version for other scoring systems (PMML 4.4, or one SQL query).
     Export(ExportArgs),
     /// Who entered, left or moved (segment, tier or lifecycle stage) between two versions:
     /// CSV, JSON Lines, a CRM import file, or signed batches to a webhook.
@@ -157,6 +157,20 @@ pub struct ExportArgs {
     /// Output format.
     #[arg(long, value_enum)]
     pub format: ExportFormat,
+    /// SQL dialect (`--format sql`): duckdb, spark, postgres, bigquery or snowflake.
+    #[arg(long)]
+    pub dialect: Option<String>,
+    /// Table the query reads transactions from (`--format sql`), with the training log's
+    /// column names.
+    #[arg(long, default_value = "transactions")]
+    pub transactions_table: String,
+    /// Table the query reads customer-table features from (`--format sql`), with the
+    /// training table's column names.
+    #[arg(long)]
+    pub customers_table: Option<String>,
+    /// Features as of this date (`--format sql`; default: the model's as-of).
+    #[arg(long)]
+    pub as_of: Option<String>,
     /// Output file (written atomically; not inside the model's folder), or `-` for stdout.
     #[arg(long)]
     pub output: PathBuf,
@@ -170,6 +184,8 @@ pub struct ExportArgs {
 pub enum ExportFormat {
     /// PMML 4.4 ClusteringModel (jpmml, pypmml, PMML4S, Spark via jpmml-evaluator-spark).
     Pmml,
+    /// One SQL query computing the features and segments inside the engine (`--dialect`).
+    Sql,
 }
 
 #[derive(Args, Debug, Default)]
@@ -1324,16 +1340,14 @@ fn is_stdout(path: &Path) -> bool {
 fn export(a: ExportArgs) -> Result<()> {
     let dir = resolve_model_path(&a.model, a.models_dir.as_deref(), a.allow_symlinks)?;
     let model = custseg::Model::load(&dir)?;
-    let ExportFormat::Pmml = a.format;
-    let xml =
-        custseg::export::pmml(&model.file).map_err(|e| custseg::model::ModelError::Invalid {
-            path: dir.join("model.json"),
-            reason: format!("cannot export as PMML: {e}"),
-        })?;
+    let (text, what) = match a.format {
+        ExportFormat::Pmml => (export_pmml(&model.file, &dir)?, "PMML 4.4".to_string()),
+        ExportFormat::Sql => export_sql(&a, &model.file)?,
+    };
     if is_stdout(&a.output) {
         use std::io::Write;
         let mut out = std::io::stdout().lock();
-        out.write_all(xml.as_bytes())
+        out.write_all(text.as_bytes())
             .and_then(|()| out.flush())
             .context("writing to stdout")?;
         return Ok(());
@@ -1350,9 +1364,9 @@ fn export(a: ExportArgs) -> Result<()> {
             model_root.display()
         )));
     }
-    custseg::export::write_atomic(&a.output, xml.as_bytes())?;
+    custseg::export::write_atomic(&a.output, text.as_bytes())?;
     println!(
-        "exported {} v{} ({} segments, {} scaled columns) as PMML 4.4 -> {}",
+        "exported {} v{} ({} segments, {} scaled columns) as {what} -> {}",
         model.file.name,
         model.file.version,
         model.file.centroids.len(),
@@ -1360,6 +1374,49 @@ fn export(a: ExportArgs) -> Result<()> {
         a.output.display()
     );
     Ok(())
+}
+
+fn export_pmml(model: &custseg::model::ModelFile, dir: &Path) -> Result<String> {
+    custseg::export::pmml(model).map_err(|e| {
+        custseg::model::ModelError::Invalid {
+            path: dir.join("model.json"),
+            reason: format!("cannot export as PMML: {e}"),
+        }
+        .into()
+    })
+}
+
+/// The query of `--format sql` and what it is (`DuckDB SQL`); a dialect that is missing or
+/// unknown, a bad `--as-of` and a model the query cannot express are usage errors.
+fn export_sql(a: &ExportArgs, model: &custseg::model::ModelFile) -> Result<(String, String)> {
+    use custseg::export::{Dialect, SqlOptions};
+    let names = Dialect::ALL.map(Dialect::name).join(", ");
+    let raw = a
+        .dialect
+        .as_deref()
+        .ok_or_else(|| UsageError(format!("--format sql needs --dialect (one of {names})")))?;
+    let dialect = Dialect::from_name(raw)
+        .ok_or_else(|| UsageError(format!("--dialect {raw}: unknown; expected one of {names}")))?;
+    let as_of = a
+        .as_of
+        .as_deref()
+        .map(|s| parse_as_of(s, "--as-of"))
+        .transpose()?;
+    let opts = SqlOptions {
+        dialect,
+        transactions_table: a.transactions_table.clone(),
+        customers_table: a.customers_table.clone(),
+        as_of,
+    };
+    let query = custseg::export::sql(model, &opts).map_err(|e| {
+        let hint = match e {
+            custseg::export::SqlError::NeedsCustomersTable { .. } => " (--customers-table)",
+            custseg::export::SqlError::NoAsOf => " (--as-of)",
+            _ => "",
+        };
+        UsageError(format!("cannot export as SQL: {e}{hint}"))
+    })?;
+    Ok((query, format!("{} SQL", dialect.name())))
 }
 
 /// The CURRENT version of `name` if it was trained on exactly these files (same bytes).

@@ -150,13 +150,14 @@ impl DataError {
 }
 
 /// Tokens read as a missing value (case-insensitive), besides the empty string.
-const MISSING: [&str; 8] = ["na", "n/a", "nan", "null", "none", "nil", "?", "-"];
+/// The tokens that mean "no value" (compared ignoring case), besides blank.
+pub const MISSING_TOKENS: [&str; 8] = ["na", "n/a", "nan", "null", "none", "nil", "?", "-"];
 
 /// True when a raw field means "no value".
 pub fn is_missing(raw: &str) -> bool {
     let s = raw.trim();
     // The longest token has 4 letters.
-    s.is_empty() || (s.len() <= 4 && MISSING.iter().any(|m| s.eq_ignore_ascii_case(m)))
+    s.is_empty() || (s.len() <= 4 && MISSING_TOKENS.iter().any(|m| s.eq_ignore_ascii_case(m)))
 }
 
 /// Parses a finite number, tolerating a leading currency sign and `,` thousands separators.

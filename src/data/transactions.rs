@@ -470,6 +470,11 @@ pub struct TransactionLog {
     pub behaviour_columns: Vec<(TxnField, String)>,
     /// True when some kept line's date carries a time of day.
     pub has_times: bool,
+    /// The first file's header of each row role it maps (customer id, date, amount, order
+    /// id, quantity, unit price), in [`TxnField::ALL`] order.
+    pub role_columns: Vec<(TxnField, String)>,
+    /// The first file's columns, in order: every field that takes part in duplicate keys.
+    pub header: Vec<String>,
 }
 
 /// The columns of one file in their roles.
@@ -485,6 +490,21 @@ pub(super) struct Columns {
 }
 
 impl Columns {
+    /// The header of each row role this file maps, in [`TxnField::ALL`] order.
+    fn roles(&self, columns: &[String]) -> Vec<(TxnField, String)> {
+        [
+            (TxnField::CustomerId, Some(self.customer)),
+            (TxnField::Date, Some(self.date)),
+            (TxnField::Amount, self.amount),
+            (TxnField::OrderId, self.order),
+            (TxnField::Quantity, self.quantity),
+            (TxnField::UnitPrice, self.unit_price),
+        ]
+        .into_iter()
+        .filter_map(|(f, i)| Some((f, columns.get(i?)?.clone())))
+        .collect()
+    }
+
     /// True when a behaviour field has a column.
     pub fn has_behaviour(&self) -> bool {
         self.behaviour.iter().any(Option::is_some)
@@ -639,6 +659,8 @@ pub fn read_transactions(
     let mut state = LogState::new(rules);
     let mut has_order_ids = false;
     let mut behaviour_columns = Vec::new();
+    // The first file's role headers and columns.
+    let mut first_columns = None;
     let mut prints = Vec::with_capacity(files.len());
     for (i, path) in files.iter().enumerate() {
         let table = Table::open(path)?;
@@ -652,6 +674,9 @@ pub fn read_transactions(
             }
         }
         let columns = table.columns.clone();
+        if first_columns.is_none() {
+            first_columns = Some((cols.roles(&columns), columns.clone()));
+        }
         let file = FileRules {
             path,
             cols: &cols,
@@ -669,6 +694,7 @@ pub fn read_transactions(
     let mut log = state.finish(&paths, has_order_ids, prints);
     behaviour_columns.sort();
     log.behaviour_columns = behaviour_columns;
+    (log.role_columns, log.header) = first_columns.unwrap_or_default();
     if log.cleaning.rows_kept == 0 {
         return Err(DataError::NoValidRows {
             what: files

@@ -7,8 +7,10 @@
 //! nearest centroid, with the segment ids and names of the model.
 
 pub mod pmml;
+pub mod sql;
 
 pub use pmml::{pmml, ExportError};
+pub use sql::{sql, Dialect, SqlError, SqlOptions};
 
 use std::path::Path;
 

@@ -424,6 +424,28 @@ fn constant(v: f64) -> String {
 /// Checks everything the document will carry: finite numbers, matching dimensions, and
 /// text XML can represent.
 fn check(model: &ModelFile) -> Result<(), ExportError> {
+    check_numbers(model)?;
+    for s in &model.segments {
+        xml_chars(&format!("segment {} name", s.id), &s.name)?;
+    }
+    xml_chars("model name", &model.name)?;
+    xml_chars("created_at", &model.created_at)?;
+    for f in &model.features.features {
+        let name = &f.name;
+        xml_chars(&format!("feature name {name:?}"), name)?;
+        if let Encoding::Categorical { levels, impute, .. } = &f.encoding {
+            for l in levels {
+                xml_chars(&format!("feature {name} level {l:?}"), l)?;
+            }
+            xml_chars(&format!("feature {name} impute value"), impute)?;
+        }
+    }
+    Ok(())
+}
+
+/// Checks what every export relies on: finite statistics and centroids, matching
+/// dimensions, unique segment ids, no zero standard deviation.
+pub(super) fn check_numbers(model: &ModelFile) -> Result<(), ExportError> {
     let finite = |what: &dyn Fn() -> String, v: f64| {
         if v.is_finite() {
             Ok(())
@@ -463,13 +485,9 @@ fn check(model: &ModelFile) -> Result<(), ExportError> {
         if !ids.insert(s.id) {
             return inconsistent(format!("segment id {} appears twice", s.id));
         }
-        xml_chars(&format!("segment {} name", s.id), &s.name)?;
     }
-    xml_chars("model name", &model.name)?;
-    xml_chars("created_at", &model.created_at)?;
     for f in &spec.features {
         let name = &f.name;
-        xml_chars(&format!("feature name {name:?}"), name)?;
         finite(&|| format!("feature {name}: weight"), f.weight)?;
         finite(&|| format!("feature {name}: √weight"), f.weight.sqrt())?;
         match &f.encoding {
@@ -487,7 +505,7 @@ fn check(model: &ModelFile) -> Result<(), ExportError> {
                 levels,
                 shares,
                 scale,
-                impute,
+                ..
             } => {
                 if levels.is_empty() || levels.len() != shares.len() {
                     return inconsistent(format!(
@@ -499,9 +517,7 @@ fn check(model: &ModelFile) -> Result<(), ExportError> {
                 finite(&|| format!("feature {name}: scale"), *scale)?;
                 for (l, s) in levels.iter().zip(shares) {
                     finite(&|| format!("feature {name}: share of {l:?}"), *s)?;
-                    xml_chars(&format!("feature {name} level {l:?}"), l)?;
                 }
-                xml_chars(&format!("feature {name} impute value"), impute)?;
             }
         }
     }

@@ -84,6 +84,19 @@ pub struct InputRecord {
     pub event_rows: u64,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub event_rows_kept: u64,
+    /// The training log's header of each row role (`customer_id` → `CustomerID`, `date`,
+    /// `amount`, `order_id`, `quantity`, `unit_price`), so a query can read a table with
+    /// the training files' column names; absent in models written before it was recorded.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub transaction_columns: std::collections::BTreeMap<String, String>,
+    /// Every column of the training log (its first file), in order: the fields whose values
+    /// make two lines exact duplicates.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transaction_header: Vec<String>,
+    /// The customer table's id column; absent without a customer table, for a table whose
+    /// rows were numbered, and in models written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_id_column: Option<String>,
 }
 
 fn is_zero(n: &u64) -> bool {

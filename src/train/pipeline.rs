@@ -1196,6 +1196,17 @@ fn model_file(
                 .unwrap_or_default(),
             event_rows: loaded.events.as_ref().map_or(0, |e| e.counts.rows_read),
             event_rows_kept: loaded.events.as_ref().map_or(0, |e| e.counts.rows_kept),
+            transaction_columns: log
+                .map(|l| {
+                    (l.role_columns.iter())
+                        .map(|(field, header)| (field.name().to_string(), header.clone()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            transaction_header: log.map(|l| l.header.clone()).unwrap_or_default(),
+            customer_id_column: table
+                .filter(|t| !t.numbered && !t.id_column.is_empty())
+                .map(|t| t.id_column.clone()),
         },
         as_of: if log.is_some() {
             f.as_of.map(format_day)
