@@ -11,6 +11,7 @@
 
 pub mod atomic;
 pub mod data;
+pub mod drift;
 pub mod error;
 pub mod evaluate;
 pub mod export;

@@ -35,6 +35,11 @@
 //! tier_by = "predicted_clv"   # default: the value column
 //! [segments.names]
 //! "Champions" = "VIP"
+//!
+//! [drift]                    # custseg drift --config
+//! psi_watch = 0.1
+//! psi_retrain = 0.25
+//! fail_on = "retrain"        # exit code 3 at this verdict or worse
 //! ```
 
 use std::collections::BTreeMap;
@@ -127,6 +132,9 @@ pub struct ConfigFile {
     pub share_levels: Option<usize>,
     #[serde(default)]
     pub segments: SegmentsSection,
+    /// `custseg drift` thresholds.
+    #[serde(default)]
+    pub drift: super::drift::DriftSection,
 }
 
 impl ConfigFile {

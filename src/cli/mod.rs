@@ -3,6 +3,7 @@
 
 mod config;
 mod diff;
+pub mod drift;
 mod evaluate;
 mod output;
 
@@ -52,6 +53,9 @@ pub enum Command {
     Models(ModelsCommand),
     /// Score a file of customers or transactions with a model version.
     Score(ScoreArgs),
+    /// Compare a new population with a model's training population: per-feature PSI and
+    /// KS / chi-square, the segment mix, warning shares and a stable/watch/retrain verdict.
+    Drift(Box<drift::DriftArgs>),
     /// Export a model version for other scoring systems (PMML 4.4).
     Export(ExportArgs),
     /// Check a model's value predictions on a holdout: predict as of the log's end minus
@@ -98,18 +102,9 @@ pub struct BenchKmeansArgs {
 
 #[derive(Args, Debug)]
 pub struct ScoreArgs {
-    /// Model folder: models/NAME (its CURRENT version) or models/NAME/vN.
-    #[arg(long)]
-    pub model: PathBuf,
     /// A transaction log (for models with transaction features) or a customer table.
     #[arg(long)]
     pub input: Vec<PathBuf>,
-    /// Customer table with demographics, alongside a transaction log.
-    #[arg(long)]
-    pub customers: Vec<PathBuf>,
-    /// Interaction log, for a model with event features (repeatable).
-    #[arg(long = "events", value_name = "PATH")]
-    pub events: Vec<PathBuf>,
     /// Output CSV (written atomically), or `-` for stdout (messages then go to stderr).
     #[arg(long)]
     pub output: PathBuf,
@@ -118,6 +113,23 @@ pub struct ScoreArgs {
     /// ids are written byte-exact for joins.
     #[arg(long)]
     pub spreadsheet_safe: bool,
+    #[command(flatten)]
+    pub with: ScoringArgs,
+}
+
+/// The model and the input options of a command that scores files with it (`score`,
+/// `drift`).
+#[derive(Args, Debug)]
+pub struct ScoringArgs {
+    /// Model folder: models/NAME (its CURRENT version) or models/NAME/vN.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Customer table with demographics, alongside a transaction log.
+    #[arg(long)]
+    pub customers: Vec<PathBuf>,
+    /// Interaction log, for a model with event features (repeatable).
+    #[arg(long = "events", value_name = "PATH")]
+    pub events: Vec<PathBuf>,
     /// Column mapping FIELD=COLUMN (the model's own mapping applies first).
     #[arg(long = "map", value_name = "FIELD=COLUMN")]
     pub map: Vec<String>,
@@ -563,6 +575,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Models(m) => models(m).map_err(flag_hint),
         Command::Score(a) => score(a).map_err(flag_hint),
+        Command::Drift(a) => drift::run(*a),
         Command::Export(a) => export(a).map_err(flag_hint),
         Command::Evaluate(a) => evaluate::run(*a).map_err(flag_hint),
         Command::Serve(a) => custseg::server::run(a.into_config()?),
@@ -1206,10 +1219,11 @@ fn scoring_map(pairs: &[String], date_format: Option<&str>) -> Result<ColumnMap>
     Ok(map)
 }
 
-fn score(a: ScoreArgs) -> Result<()> {
-    if a.input.is_empty() {
-        anyhow::bail!(UsageError("give --input PATH".into()));
-    }
+/// The model and the batch input of a scoring command, checked; `input` is what is scored.
+fn scoring_input(
+    a: ScoringArgs,
+    input: Vec<PathBuf>,
+) -> Result<(custseg::Model, custseg::score::batch::BatchInput)> {
     let dir = resolve_model_path(&a.model, a.models_dir.as_deref(), a.allow_symlinks)?;
     let model = custseg::Model::load(&dir)?;
     let map = scoring_map(&a.map, a.date_format.as_deref())?;
@@ -1219,7 +1233,7 @@ fn score(a: ScoreArgs) -> Result<()> {
         )));
     }
     let input = custseg::score::batch::BatchInput {
-        input: a.input,
+        input,
         customers: a.customers,
         events: a.events,
         map,
@@ -1230,8 +1244,17 @@ fn score(a: ScoreArgs) -> Result<()> {
             .transpose()?,
         max_dropped_share: a.max_dropped_share,
         allow_missing_features: a.allow_missing_features,
-        spreadsheet_safe: a.spreadsheet_safe,
+        spreadsheet_safe: false,
     };
+    Ok((model, input))
+}
+
+fn score(a: ScoreArgs) -> Result<()> {
+    if a.input.is_empty() {
+        anyhow::bail!(UsageError("give --input PATH".into()));
+    }
+    let (model, mut input) = scoring_input(a.with, a.input)?;
+    input.spreadsheet_safe = a.spreadsheet_safe;
     let to_stdout = is_stdout(&a.output);
     let s = if to_stdout {
         let mut out = std::io::stdout().lock();

@@ -490,7 +490,7 @@ fn score_body(state: &AppState, loaded: &LoadedModel, body: &[u8]) -> Result<Vec
             results.push(ScoreResult::unscored(p.customer_id, p.warnings));
             continue;
         }
-        let mut s = model
+        let mut s = loaded
             .score(&p.raw, p.summary.as_ref(), &mut scratch)
             .map_err(|e| {
                 let (code, field) = match &e {
