@@ -6,6 +6,7 @@ mod behaviour;
 mod cli;
 mod common;
 mod dates;
+mod drift;
 mod events;
 mod export;
 mod filters;

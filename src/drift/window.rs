@@ -149,26 +149,11 @@ impl Window {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::features::{Encoding, Feature, Source, Transform};
     use crate::model::reference::ReferenceBuilder;
 
     fn spec() -> FeatureSpec {
         FeatureSpec {
-            features: vec![Feature {
-                name: "x".into(),
-                source: Source::Transactions,
-                column: None,
-                weight: 1.0,
-                encoding: Encoding::Numeric {
-                    transform: Transform::None,
-                    mean: 0.0,
-                    std: 1.0,
-                    impute: 0.0,
-                    min: 0.0,
-                    max: 9.0,
-                },
-                derived: None,
-            }],
+            features: vec![crate::model::reference::tests::numeric("x")],
             ..Default::default()
         }
     }

@@ -429,11 +429,12 @@ fn numeric_reference(name: &str, sorted: &[f64]) -> FeatureReference {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::features::{Source, Transform};
 
-    fn numeric(name: &str) -> Feature {
+    /// A numeric feature with impute 5 and range 0..=100.
+    pub(crate) fn numeric(name: &str) -> Feature {
         Feature {
             name: name.into(),
             source: Source::Transactions,
