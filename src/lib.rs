@@ -12,6 +12,7 @@
 pub mod atomic;
 pub mod changes;
 pub mod data;
+pub mod drift;
 pub mod error;
 pub mod evaluate;
 pub mod export;

@@ -1,5 +1,5 @@
 //! The `custseg` binary: parse arguments, run, print errors with their causes, and exit with
-//! 0 (ok), 2 (bad usage or input) or 1 (anything else).
+//! 0 (ok), 2 (bad usage or input), 3 (`drift --fail-on` reached) or 1 (anything else).
 
 mod cli;
 
@@ -9,6 +9,9 @@ use clap::Parser;
 
 fn exit_code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
+        if cause.downcast_ref::<cli::drift::VerdictReached>().is_some() {
+            return 3;
+        }
         if let Some(e) = cause.downcast_ref::<custseg::Error>() {
             return if e.is_user_error() { 2 } else { 1 };
         }

@@ -7,6 +7,7 @@ mod changes;
 mod cli;
 mod common;
 mod dates;
+mod drift;
 mod events;
 mod export;
 mod export_sql;

@@ -40,6 +40,11 @@
 //! actions = ["Call within a week", "Renewal offer: 15% off"]
 //! kpi = "win-back rate"
 //! code = "win_back_call"          # any field left out keeps the default
+//!
+//! [drift]                    # custseg drift --config
+//! psi_watch = 0.1
+//! psi_retrain = 0.25
+//! fail_on = "retrain"        # exit code 3 at this verdict or worse
 //! ```
 
 use std::collections::BTreeMap;
@@ -135,6 +140,9 @@ pub struct ConfigFile {
     pub share_levels: Option<usize>,
     #[serde(default)]
     pub segments: SegmentsSection,
+    /// `custseg drift` thresholds.
+    #[serde(default)]
+    pub drift: super::drift::DriftSection,
 }
 
 impl ConfigFile {

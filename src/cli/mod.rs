@@ -4,6 +4,7 @@
 mod changes;
 mod config;
 mod diff;
+pub mod drift;
 mod evaluate;
 mod output;
 
@@ -53,6 +54,9 @@ pub enum Command {
     Models(ModelsCommand),
     /// Score a file of customers or transactions with a model version.
     Score(ScoreArgs),
+    /// Compare a new population with a model's training population: per-feature PSI and
+    /// KS / chi-square, the segment mix, warning shares and a stable/watch/retrain verdict.
+    Drift(Box<drift::DriftArgs>),
     /// Export a model version for other scoring systems (PMML 4.4, or one SQL query).
     Export(ExportArgs),
     /// Who entered, left or moved (segment, tier or lifecycle stage) between two versions:
@@ -102,18 +106,9 @@ pub struct BenchKmeansArgs {
 
 #[derive(Args, Debug)]
 pub struct ScoreArgs {
-    /// Model folder: models/NAME (its CURRENT version) or models/NAME/vN.
-    #[arg(long)]
-    pub model: PathBuf,
     /// A transaction log (for models with transaction features) or a customer table.
     #[arg(long)]
     pub input: Vec<PathBuf>,
-    /// Customer table with demographics, alongside a transaction log.
-    #[arg(long)]
-    pub customers: Vec<PathBuf>,
-    /// Interaction log, for a model with event features (repeatable).
-    #[arg(long = "events", value_name = "PATH")]
-    pub events: Vec<PathBuf>,
     /// Output CSV (written atomically), or `-` for stdout (messages then go to stderr).
     #[arg(long)]
     pub output: PathBuf,
@@ -122,6 +117,23 @@ pub struct ScoreArgs {
     /// ids are written byte-exact for joins.
     #[arg(long)]
     pub spreadsheet_safe: bool,
+    #[command(flatten)]
+    pub with: ScoringArgs,
+}
+
+/// The model and the input options of a command that scores files with it (`score`,
+/// `drift`).
+#[derive(Args, Debug)]
+pub struct ScoringArgs {
+    /// Model folder: models/NAME (its CURRENT version) or models/NAME/vN.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Customer table with demographics, alongside a transaction log.
+    #[arg(long)]
+    pub customers: Vec<PathBuf>,
+    /// Interaction log, for a model with event features (repeatable).
+    #[arg(long = "events", value_name = "PATH")]
+    pub events: Vec<PathBuf>,
     /// Column mapping FIELD=COLUMN (the model's own mapping applies first).
     #[arg(long = "map", value_name = "FIELD=COLUMN")]
     pub map: Vec<String>,
@@ -583,6 +595,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Models(m) => models(m).map_err(flag_hint),
         Command::Score(a) => score(a).map_err(flag_hint),
+        Command::Drift(a) => drift::run(*a),
         Command::Export(a) => export(a).map_err(flag_hint),
         Command::Changes(a) => changes::run(*a).map_err(flag_hint),
         Command::Evaluate(a) => evaluate::run(*a).map_err(flag_hint),
@@ -1228,10 +1241,11 @@ fn scoring_map(pairs: &[String], date_format: Option<&str>) -> Result<ColumnMap>
     Ok(map)
 }
 
-fn score(a: ScoreArgs) -> Result<()> {
-    if a.input.is_empty() {
-        anyhow::bail!(UsageError("give --input PATH".into()));
-    }
+/// The model and the batch input of a scoring command, checked; `input` is what is scored.
+fn scoring_input(
+    a: ScoringArgs,
+    input: Vec<PathBuf>,
+) -> Result<(custseg::Model, custseg::score::batch::BatchInput)> {
     let dir = resolve_model_path(&a.model, a.models_dir.as_deref(), a.allow_symlinks)?;
     let model = custseg::Model::load(&dir)?;
     let map = scoring_map(&a.map, a.date_format.as_deref())?;
@@ -1241,7 +1255,7 @@ fn score(a: ScoreArgs) -> Result<()> {
         )));
     }
     let input = custseg::score::batch::BatchInput {
-        input: a.input,
+        input,
         customers: a.customers,
         events: a.events,
         map,
@@ -1252,8 +1266,17 @@ fn score(a: ScoreArgs) -> Result<()> {
             .transpose()?,
         max_dropped_share: a.max_dropped_share,
         allow_missing_features: a.allow_missing_features,
-        spreadsheet_safe: a.spreadsheet_safe,
+        spreadsheet_safe: false,
     };
+    Ok((model, input))
+}
+
+fn score(a: ScoreArgs) -> Result<()> {
+    if a.input.is_empty() {
+        anyhow::bail!(UsageError("give --input PATH".into()));
+    }
+    let (model, mut input) = scoring_input(a.with, a.input)?;
+    input.spreadsheet_safe = a.spreadsheet_safe;
     let to_stdout = is_stdout(&a.output);
     let s = if to_stdout {
         let mut out = std::io::stdout().lock();

@@ -183,27 +183,12 @@ impl Feature {
                 min,
                 max,
             } => {
-                let x = match raw {
-                    RawValue::Num(v) if v.is_finite() => *v,
-                    RawValue::Num(_) => {
-                        return Err(FeatureError::WrongType {
-                            feature: self.name.clone(),
-                            reason: "must be a finite number".into(),
-                        })
-                    }
-                    RawValue::Missing => {
-                        warnings.push(FeatureWarning::Imputed {
-                            feature: self.name.clone(),
-                        });
-                        *impute
-                    }
-                    RawValue::Text(s) => {
-                        crate::data::parse_number(s).ok_or_else(|| FeatureError::WrongType {
-                            feature: self.name.clone(),
-                            reason: "expected a number".into(),
-                        })?
-                    }
-                };
+                let (x, imputed) = self.number_of(raw, *impute)?;
+                if imputed {
+                    warnings.push(FeatureWarning::Imputed {
+                        feature: self.name.clone(),
+                    });
+                }
                 if x < *min || x > *max {
                     warnings.push(FeatureWarning::OutOfRange {
                         feature: self.name.clone(),
@@ -225,17 +210,12 @@ impl Feature {
                 scale,
                 impute,
             } => {
-                let label: std::borrow::Cow<str> = match raw {
-                    RawValue::Text(s) => s.trim().into(),
-                    RawValue::Num(v) => format_number_label(*v).into(),
-                    RawValue::Missing => {
-                        warnings.push(FeatureWarning::Imputed {
-                            feature: self.name.clone(),
-                        });
-                        impute.as_str().into()
-                    }
-                };
-                let hit = levels.iter().position(|l| *l == label);
+                let (hit, imputed) = level_of(levels, impute, raw);
+                if imputed {
+                    warnings.push(FeatureWarning::Imputed {
+                        feature: self.name.clone(),
+                    });
+                }
                 if hit.is_none() {
                     warnings.push(FeatureWarning::UnknownCategory {
                         feature: self.name.clone(),
@@ -249,6 +229,43 @@ impl Feature {
         }
         Ok(())
     }
+}
+
+impl Feature {
+    /// The number a numeric feature's encoding sees for `raw`: the value, a numeric label
+    /// parsed, or `impute` for a missing one (then `true`); an error for a non-finite number
+    /// or a label that is not one.
+    pub fn number_of(&self, raw: &RawValue, impute: f64) -> Result<(f64, bool), FeatureError> {
+        match raw {
+            RawValue::Num(v) if v.is_finite() => Ok((*v, false)),
+            RawValue::Num(_) => Err(FeatureError::WrongType {
+                feature: self.name.clone(),
+                reason: "must be a finite number".into(),
+            }),
+            RawValue::Missing => Ok((impute, true)),
+            RawValue::Text(s) => {
+                crate::data::parse_number(s)
+                    .map(|x| (x, false))
+                    .ok_or_else(|| FeatureError::WrongType {
+                        feature: self.name.clone(),
+                        reason: "expected a number".into(),
+                    })
+            }
+        }
+    }
+}
+
+/// The level of `levels` a categorical feature's encoding gives `raw` (None: a level
+/// training never saw), and whether it was imputed (`impute`, the training mode, for a
+/// missing value). Labels are trimmed; numbers are labels as [`format_number_label`] writes
+/// them.
+pub fn level_of(levels: &[String], impute: &str, raw: &RawValue) -> (Option<usize>, bool) {
+    let (label, imputed): (std::borrow::Cow<str>, bool) = match raw {
+        RawValue::Text(s) => (s.trim().into(), false),
+        RawValue::Num(v) => (format_number_label(*v).into(), false),
+        RawValue::Missing => (impute.into(), true),
+    };
+    (levels.iter().position(|l| *l == label), imputed)
 }
 
 /// A number used as a category label: integers without a fractional part (`3`, not `3.0`).

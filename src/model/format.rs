@@ -143,6 +143,10 @@ pub struct ModelFile {
     /// be fitted (the training summary says why) or the model predates it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value_model: Option<ValueModelRecord>,
+    /// The training population in brief (per-feature deciles, CDF grid and level shares,
+    /// segment mix, warning shares), for drift checks; absent in models written before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<super::reference::Reference>,
 }
 
 /// `model.json` → `value_model`: a purchase-count model (`kind` and `params`, rates per

@@ -5,6 +5,7 @@
 
 pub mod format;
 pub mod playbook;
+pub mod reference;
 pub mod segment;
 
 use std::path::{Path, PathBuf};
@@ -296,6 +297,9 @@ fn validate(m: &ModelFile) -> Result<(), String> {
     }
     if let Some(v) = &m.value_model {
         validate_value_model(v)?;
+    }
+    if let Some(r) = &m.reference {
+        r.validate(&m.features, m.k)?;
     }
     if let Some(l) = &m.lineage {
         let max_id = m.segments.iter().map(|s| s.id).max().unwrap_or(0);

@@ -186,6 +186,13 @@ pub fn score_files(
     )
 }
 
+/// Sees every customer a batch run scores, in input order: its raw values in feature order
+/// (as the model encoded them) and its assignment with the warnings the CSV carries.
+/// `custseg drift` bins them against the training population.
+pub trait Observer {
+    fn scored(&mut self, raw: &[RawValue], s: &super::Scored);
+}
+
 /// Scores every customer of `input` with `model` and writes the CSV to `w` (`name` names it
 /// in errors), flushing it at the end. The input is a transaction log when the model uses
 /// transaction features, unless it already carries them as columns (a customer table of
@@ -196,6 +203,18 @@ pub fn score_to(
     w: &mut dyn Write,
     name: &Path,
     progress: &Progress,
+) -> Result<BatchSummary> {
+    score_observed(model, input, w, name, progress, None)
+}
+
+/// [`score_to`], showing every scored customer to `observer` too.
+pub fn score_observed<'w>(
+    model: &Model,
+    input: &BatchInput,
+    w: &'w mut dyn Write,
+    name: &Path,
+    progress: &Progress,
+    observer: Option<&'w mut dyn Observer>,
 ) -> Result<BatchSummary> {
     let map = model.column_map_with(&input.map);
     let mut summary = BatchSummary {
@@ -213,6 +232,7 @@ pub fn score_to(
             table_as_of(model, input.as_of),
         ),
         buf: Vec::new(),
+        observer,
     };
     out.header()?;
     if as_log {
@@ -234,6 +254,7 @@ struct ScoreWriter<'w> {
     path: PathBuf,
     fmt: RowFormatter,
     buf: Vec<u8>,
+    observer: Option<&'w mut dyn Observer>,
 }
 
 impl ScoreWriter<'_> {
@@ -275,9 +296,13 @@ impl ScoreWriter<'_> {
         &mut self,
         model: &Model,
         id: &str,
+        raw: &[RawValue],
         s: &super::Scored,
         summary: &mut BatchSummary,
     ) -> Result<()> {
+        if let Some(o) = self.observer.as_mut() {
+            o.scored(raw, s);
+        }
         summary.scored += 1;
         summary.per_segment[s.index] += 1;
         if !s.warnings.is_empty() {
@@ -342,7 +367,7 @@ fn score_log(
         if p.is_none() {
             s.warnings.insert(0, FeatureWarning::Browser);
         }
-        out.row(model, id, &s, summary)
+        out.row(model, id, &raw, &s, summary)
     };
     let with_behaviour = uses_behaviour(spec);
     let window = model.file.params.window_days;
@@ -531,6 +556,8 @@ struct ScoredChunk {
     imputed: Vec<u64>,
     /// Formula-like cells written.
     formula_cells: u64,
+    /// Raw values and assignment of each scored row, when the run has an [`Observer`].
+    observed: Vec<(Vec<RawValue>, super::Scored)>,
     error: Option<Error>,
 }
 
@@ -567,6 +594,8 @@ struct Layout<'a> {
     as_of: Option<i32>,
     /// Prefix formula-like cells ([`BatchInput::spreadsheet_safe`]).
     spreadsheet_safe: bool,
+    /// Keep each row's raw values and assignment for an [`Observer`].
+    observe: bool,
 }
 
 /// Reads one trimmed cell for feature `f` into `slot`: missing, a derived feature's source
@@ -616,6 +645,7 @@ fn score_rows(
         with_warnings: 0,
         imputed: vec![0; spec.features.len()],
         formula_cells: 0,
+        observed: Vec::new(),
         error: None,
     };
     let mut raw: Vec<RawValue> = vec![RawValue::Missing; spec.features.len()];
@@ -703,6 +733,9 @@ fn score_rows(
             out.with_warnings += 1;
         }
         line.write(&mut out.bytes, model, &id, &s);
+        if layout.observe {
+            out.observed.push((raw.clone(), s));
+        }
         out.ids.push((id, row));
     }
     out.formula_cells = line.cells.formula;
@@ -934,6 +967,7 @@ fn score_table(
             path,
             as_of: table_as_of(model, input.as_of),
             spreadsheet_safe: input.spreadsheet_safe,
+            observe: out.observer.is_some(),
         };
         // Double buffering: while one batch is scored in parallel, the next one is read.
         let mut next: Vec<(csv::ByteRecord, u64)> = Vec::new();
@@ -956,30 +990,7 @@ fn score_table(
             rows += len as u64;
             // Rows of this batch come before anything the read of the next one found.
             for c in chunks {
-                for (id, row) in c.ids {
-                    if let Some(&first_row) = first_rows.get(&id) {
-                        return Err(DataError::DuplicateCustomer {
-                            path: path.clone(),
-                            row,
-                            first_row,
-                        }
-                        .into());
-                    }
-                    first_rows.insert(id, row);
-                    summary.scored += 1;
-                }
-                for (t, n) in summary.per_segment.iter_mut().zip(&c.per_segment) {
-                    *t += n;
-                }
-                summary.with_warnings += c.with_warnings;
-                summary.formula_cells += c.formula_cells;
-                for (t, n) in summary.imputed_rows.iter_mut().zip(&c.imputed) {
-                    *t += n;
-                }
-                if let Some(e) = c.error {
-                    return Err(e);
-                }
-                out.raw(&c.bytes)?;
+                merge_chunk(c, path, &mut first_rows, summary, out)?;
             }
             bar.tick();
             len = next_len?;
@@ -999,6 +1010,46 @@ fn score_table(
         .into());
     }
     Ok(())
+}
+
+/// Adds one scored work item to the run, in input order: its ids (the first repeated one is
+/// an error), its counts, its first error, its rows for the observer and its CSV bytes.
+fn merge_chunk(
+    c: ScoredChunk,
+    path: &Path,
+    first_rows: &mut std::collections::HashMap<String, u64, FxBuild>,
+    summary: &mut BatchSummary,
+    out: &mut ScoreWriter<'_>,
+) -> Result<()> {
+    for (id, row) in c.ids {
+        if let Some(&first_row) = first_rows.get(&id) {
+            return Err(DataError::DuplicateCustomer {
+                path: path.to_path_buf(),
+                row,
+                first_row,
+            }
+            .into());
+        }
+        first_rows.insert(id, row);
+        summary.scored += 1;
+    }
+    for (t, n) in summary.per_segment.iter_mut().zip(&c.per_segment) {
+        *t += n;
+    }
+    summary.with_warnings += c.with_warnings;
+    summary.formula_cells += c.formula_cells;
+    for (t, n) in summary.imputed_rows.iter_mut().zip(&c.imputed) {
+        *t += n;
+    }
+    if let Some(e) = c.error {
+        return Err(e);
+    }
+    if let Some(o) = out.observer.as_mut() {
+        for (raw, s) in &c.observed {
+            o.scored(raw, s);
+        }
+    }
+    out.raw(&c.bytes)
 }
 
 #[cfg(test)]

@@ -104,11 +104,6 @@ impl Metrics {
     pub fn render(&self, models: &[(String, u32)]) -> String {
         let m = self.lock();
         let mut s = String::new();
-        let esc = |v: &str| {
-            v.replace('\\', "\\\\")
-                .replace('"', "\\\"")
-                .replace('\n', "\\n")
-        };
         s.push_str("# HELP custseg_requests_total HTTP requests by method, route pattern and status.\n# TYPE custseg_requests_total counter\n");
         for ((method, route, status), n) in &m.requests {
             let _ = writeln!(
@@ -175,6 +170,104 @@ impl Metrics {
         }
         s
     }
+}
+
+/// Escapes a label value.
+fn esc(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The drift gauges of the served models' windows: per model the customers in its window and,
+/// once it holds any, per feature the PSI and the test's statistic and p-value, the segment
+/// mix's PSI, the two warning shares and the verdict (0 stable, 1 watch, 2 retrain). Labels
+/// are model and feature names from the model files and the fixed warning names.
+pub fn render_drift(windows: &[(&str, crate::drift::DriftReport)]) -> String {
+    let mut s = String::new();
+    let head = |s: &mut String, name: &str, help: &str| {
+        let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} gauge");
+    };
+    head(
+        &mut s,
+        "custseg_drift_window_customers",
+        "Customers in the drift window (the last ones scored), by model.",
+    );
+    for (model, r) in windows {
+        let _ = writeln!(
+            s,
+            "custseg_drift_window_customers{{model=\"{}\"}} {}",
+            esc(model),
+            r.customers
+        );
+    }
+    let filled: Vec<&(&str, crate::drift::DriftReport)> =
+        windows.iter().filter(|(_, r)| r.customers > 0).collect();
+    type Pick = fn(&crate::drift::FeatureDrift) -> f64;
+    let per_feature: [(&str, &str, Pick); 3] = [
+        ("custseg_drift_psi", "Population stability index of the window against training, by model and feature.", |f| f.psi),
+        ("custseg_drift_statistic", "KS D (numeric) or chi-square (categorical) of the window against training, by model and feature.", |f| f.statistic),
+        ("custseg_drift_p_value", "p-value of that test, by model and feature.", |f| f.p_value),
+    ];
+    for (name, help, pick) in per_feature {
+        head(&mut s, name, help);
+        for (model, r) in &filled {
+            for f in &r.features {
+                let _ = writeln!(
+                    s,
+                    "{name}{{model=\"{}\",feature=\"{}\"}} {}",
+                    esc(model),
+                    esc(&f.feature),
+                    pick(f)
+                );
+            }
+        }
+    }
+    head(
+        &mut s,
+        "custseg_drift_segment_psi",
+        "PSI of the window's segment mix against training, by model.",
+    );
+    for (model, r) in &filled {
+        let _ = writeln!(
+            s,
+            "custseg_drift_segment_psi{{model=\"{}\"}} {}",
+            esc(model),
+            r.segments.psi
+        );
+    }
+    head(
+        &mut s,
+        "custseg_drift_warning_share",
+        "Share of the window's customers with the warning, by model.",
+    );
+    for (model, r) in &filled {
+        for (w, x) in [
+            ("out_of_range", r.warnings.out_of_range),
+            ("far_from_centroid", r.warnings.far_from_centroid),
+        ] {
+            let _ = writeln!(
+                s,
+                "custseg_drift_warning_share{{model=\"{}\",warning=\"{w}\"}} {}",
+                esc(model),
+                x.share
+            );
+        }
+    }
+    head(
+        &mut s,
+        "custseg_drift_verdict",
+        "Drift verdict of the window: 0 stable, 1 watch, 2 retrain, by model.",
+    );
+    for (model, r) in &filled {
+        let _ = writeln!(
+            s,
+            "custseg_drift_verdict{{model=\"{}\"}} {}",
+            esc(model),
+            r.verdict as u8
+        );
+    }
+    s
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use super::auth::Auth;
 use super::config::{Keys, ServerConfig};
 use super::limits::{BodyBudget, ScoringPool};
 use super::metrics::Metrics;
+use crate::drift::window::{Window, DEFAULT_CAPACITY};
 use crate::model::{read_store_file, Model};
 use crate::store::Registry;
 
@@ -26,6 +27,39 @@ pub struct LoadedModel {
     pub model: Model,
     /// `metrics.json` of the version, when readable.
     pub metrics: Option<serde_json::Value>,
+    /// The last customers scored with it, binned against its training population (models
+    /// with a `reference`), for the drift gauges of `/metrics`.
+    pub drift: Option<Window>,
+}
+
+impl LoadedModel {
+    /// A served model and its empty drift window.
+    pub fn new(name: &str, version: u32, model: Model, metrics: Option<serde_json::Value>) -> Self {
+        let drift = (model.file.reference.clone()).map(|r| Window::new(r, DEFAULT_CAPACITY));
+        LoadedModel {
+            name: name.to_string(),
+            version,
+            model,
+            metrics,
+            drift,
+        }
+    }
+
+    /// Scores one customer (raw values in feature order, see [`Model::score`]) and counts it
+    /// in the model's drift window. Every scoring route calls this, not `Model::score`, so
+    /// the drift gauges see every customer the server scores.
+    pub fn score(
+        &self,
+        raw: &[crate::features::RawValue],
+        summary: Option<&crate::value::Rfm>,
+        scratch: &mut Vec<f64>,
+    ) -> Result<crate::score::Scored, crate::features::FeatureError> {
+        let s = self.model.score(raw, summary, scratch)?;
+        if let Some(w) = &self.drift {
+            w.observe(&self.model.file.features, raw, s.index, &s.warnings);
+        }
+        Ok(s)
+    }
 }
 
 /// Result of a reload.
@@ -79,6 +113,11 @@ impl AppState {
         self.models.load().get(name).cloned()
     }
 
+    /// Every served model.
+    pub fn served(&self) -> Vec<Arc<LoadedModel>> {
+        self.models.load().values().cloned().collect()
+    }
+
     /// `(name, version)` of every served model.
     pub fn loaded(&self) -> Vec<(String, u32)> {
         self.models
@@ -107,12 +146,7 @@ impl AppState {
                         read_store_file(&dir.join("metrics.json"), self.config.max_model_bytes)
                             .ok()
                             .and_then(|b| serde_json::from_slice(&b).ok());
-                    let loaded = Arc::new(LoadedModel {
-                        name: name.into(),
-                        version,
-                        model,
-                        metrics,
-                    });
+                    let loaded = Arc::new(LoadedModel::new(name, version, model, metrics));
                     self.models.rcu(|old| {
                         let mut next = BTreeMap::clone(old);
                         next.insert(name.to_string(), loaded.clone());

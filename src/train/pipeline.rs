@@ -1139,6 +1139,7 @@ fn model_file(
         KChoice::Auto { min, max } => ("auto", min, max),
     };
     let derived = f.spec.features.iter().any(|x| x.derived.is_some());
+    let reference = training_reference(&f.spec, &f.cands, c, &named.segments);
     ModelFile {
         format_version: FORMAT_VERSION,
         name: String::new(),
@@ -1221,7 +1222,39 @@ fn model_file(
         lifecycle: named.lifecycle,
         value_column: named.value_column,
         value_model: named.value_model,
+        reference: Some(reference),
     }
+}
+
+/// The training population in brief ([`crate::model::reference`]): each customer's values
+/// as the model encodes them, its segment, and the warnings scoring would give it (the
+/// encoding's `out_of_range`, and `far_from_centroid` beyond its segment's `distance_p99`).
+fn training_reference(
+    spec: &features::FeatureSpec,
+    cands: &[Candidate],
+    c: &Clustered,
+    segments: &[super::Segment],
+) -> crate::model::reference::Reference {
+    use crate::model::reference::{warning_flags, ReferenceBuilder};
+    let cols: Vec<&Candidate> = spec
+        .features
+        .iter()
+        .filter_map(|f| cands.iter().find(|x| x.name == f.name))
+        .collect();
+    let mut b = ReferenceBuilder::new(spec, segments.len());
+    let mut raw = Vec::with_capacity(cols.len());
+    let mut scratch = vec![0.0; spec.n_columns()];
+    let mut warnings = Vec::new();
+    for (i, (&label, &distance)) in c.labels.iter().zip(&c.distances).enumerate() {
+        raw.clear();
+        raw.extend(cols.iter().map(|x| x.values.get(i)));
+        warnings.clear();
+        // The matrix was encoded from the same values, so this cannot fail.
+        let _ = spec.encode_row(&raw, &mut scratch, &mut warnings);
+        let far = segments[label].distance_p99.is_some_and(|p| distance > p);
+        b.push(spec, &raw, label, (warning_flags(&warnings).0, far));
+    }
+    b.finish(spec)
 }
 
 /// Fits RFM score cut points and the typical purchase interval on the training customers

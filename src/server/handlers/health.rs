@@ -57,9 +57,25 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
             state.body_budget.limit(),
         ),
     ]));
+    text.push_str(&drift_gauges(&state));
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(text)
+}
+
+/// The drift gauges of every served model with a drift window (default thresholds).
+fn drift_gauges(state: &AppState) -> String {
+    let served = state.served();
+    let reports: Vec<(&str, crate::drift::DriftReport)> = served
+        .iter()
+        .filter_map(|m| {
+            let w = m.drift.as_ref()?;
+            let t = crate::drift::Thresholds::default();
+            let r = crate::drift::compare(&m.model, w.reference(), "model", &w.counts(), &t);
+            Some((m.name.as_str(), r))
+        })
+        .collect();
+    crate::server::metrics::render_drift(&reports)
 }
 
 /// This API's OpenAPI 3 document.

@@ -584,7 +584,7 @@ pub fn score_customers(
             results.push(ScoreResult::unscored(p.customer_id, p.warnings));
             continue;
         }
-        let mut s = model
+        let mut s = loaded
             .score(&p.raw, p.summary.as_ref(), &mut scratch)
             .map_err(|e| {
                 let (code, name) = match &e {
