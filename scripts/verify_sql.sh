@@ -23,8 +23,21 @@ venv=${SQL_VENV:-$HOME/.cache/custseg/sql-venv}
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
-if ! "$venv/bin/python" -c 'import duckdb, pyspark, psycopg2' >/dev/null 2>&1; then
-    "$venv/bin/pip" install --quiet duckdb 'pyspark>=4,<5' psycopg2-binary
+# Only what the chosen engines need (CI runs DuckDB alone).
+engines=duckdb,spark,postgres
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+    case ${args[i]} in
+        --engines) engines=${args[i + 1]:-} ;;
+        --engines=*) engines=${args[i]#--engines=} ;;
+    esac
+done
+mods=() pkgs=()
+case ",$engines," in *,duckdb,*) mods+=(duckdb) pkgs+=(duckdb) ;; esac
+case ",$engines," in *,spark,*) mods+=(pyspark) pkgs+=('pyspark>=4,<5') ;; esac
+case ",$engines," in *,postgres,*) mods+=(psycopg2) pkgs+=(psycopg2-binary) ;; esac
+if [ ${#mods[@]} -gt 0 ] && ! "$venv/bin/python" -c "import $(IFS=,; echo "${mods[*]}")" >/dev/null 2>&1; then
+    "$venv/bin/pip" install --quiet "${pkgs[@]}"
 fi
 cd "$root"
 if [ -n "${CUSTSEG_BIN:-}" ]; then
@@ -52,7 +65,9 @@ as_pg() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-if [ -x "$pg_bin/initdb" ]; then
+if [[ ",$engines," != *,postgres,* ]]; then
+    :
+elif [ -x "$pg_bin/initdb" ]; then
     [ "$(id -u)" = 0 ] && chown postgres "$pg_dir"
     if as_pg "$pg_bin/initdb" -D "$pg_dir/data" -U postgres --auth=trust >"$pg_dir/initdb.log" 2>&1 \
         && as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/server.log" -w \
