@@ -372,17 +372,13 @@ pub fn assign(
     segments: &mut [Segment],
     overrides: &BTreeMap<String, PlaybookOverride>,
 ) -> Vec<String> {
-    let mut used = vec![false; overrides.len()];
+    let mut used = std::collections::BTreeSet::new();
     for s in segments.iter_mut() {
         let mut p = default_for(s);
-        let key = [s.name.clone(), s.id.to_string()]
-            .into_iter()
-            .find(|k| overrides.contains_key(k));
-        if let Some(key) = key {
-            if let Some(i) = overrides.keys().position(|k| *k == key) {
-                used[i] = true;
-            }
-            let o = &overrides[&key];
+        let found = (overrides.get_key_value(&s.name))
+            .or_else(|| overrides.get_key_value(&s.id.to_string()));
+        if let Some((key, o)) = found {
+            used.insert(key);
             p.code = o.code.clone().unwrap_or(p.code);
             p.goal = o.goal.clone().unwrap_or(p.goal);
             p.actions = o.actions.clone().unwrap_or(p.actions);
@@ -391,9 +387,9 @@ pub fn assign(
         }
         s.playbook = Some(p);
     }
-    (overrides.keys().zip(used))
-        .filter(|(_, u)| !u)
-        .map(|(k, _)| k.clone())
+    (overrides.keys())
+        .filter(|k| !used.contains(k))
+        .cloned()
         .collect()
 }
 
