@@ -113,6 +113,7 @@ struct Note {
 }
 
 /// The first step's result for one chunk.
+#[derive(Default)]
 struct ChunkOut {
     rows: u64,
     ids: String,
@@ -133,33 +134,28 @@ struct ChunkOut {
 impl ChunkOut {
     fn new() -> ChunkOut {
         ChunkOut {
-            rows: 0,
-            ids: String::new(),
             parts: (0..PARTS).map(|_| Vec::new()).collect(),
             behaviour: (0..PARTS).map(|_| Vec::new()).collect(),
-            missing_customer_id: 0,
-            bad_date: 0,
-            bad_amount: 0,
-            filtered: Vec::new(),
-            notes: Vec::new(),
-            evidence: DayEvidence::default(),
-            has_either: false,
-            malformed: None,
+            ..ChunkOut::default()
         }
     }
 
     /// Empties the result, keeping its buffers.
     fn clear(&mut self) {
-        self.rows = 0;
-        self.ids.clear();
-        self.parts.iter_mut().for_each(Vec::clear);
-        self.behaviour.iter_mut().for_each(Vec::clear);
-        (self.missing_customer_id, self.bad_date, self.bad_amount) = (0, 0, 0);
-        self.filtered.clear();
-        self.notes.clear();
-        self.evidence = DayEvidence::default();
-        self.has_either = false;
-        self.malformed = None;
+        let mut kept = ChunkOut {
+            ids: std::mem::take(&mut self.ids),
+            parts: std::mem::take(&mut self.parts),
+            behaviour: std::mem::take(&mut self.behaviour),
+            filtered: std::mem::take(&mut self.filtered),
+            notes: std::mem::take(&mut self.notes),
+            ..ChunkOut::default()
+        };
+        kept.ids.clear();
+        kept.parts.iter_mut().for_each(Vec::clear);
+        kept.behaviour.iter_mut().for_each(Vec::clear);
+        kept.filtered.clear();
+        kept.notes.clear();
+        *self = kept;
     }
 
     fn note(&mut self, rules: &FileRules, line: u64, reason: Reason, col: usize, raw: &str) {
@@ -598,6 +594,7 @@ impl LogState {
         has_header: bool,
     ) -> Result<(), DataError> {
         let mut either = false;
+        dates.blocks += 1;
         for out in block.iter_mut() {
             if let Some(e) = out.malformed.take() {
                 return Err(e);
@@ -617,7 +614,7 @@ impl LogState {
         let mut order = dates.seen.order().map_err(|p| rules.date_problem(p))?;
         if either && order.is_none() {
             if dates.ahead.is_none() {
-                dates.ahead = Some(proof_ahead(rules, format, has_header)?);
+                dates.ahead = Some(proof_ahead(rules, format, has_header, dates.blocks)?);
             }
             order = dates.ahead.flatten();
             if order.is_none() {
@@ -749,28 +746,40 @@ fn keep_first_notes(notes: &mut Vec<Note>) {
     });
 }
 
-/// A file's date evidence so far, and the order a look ahead found (`Some(None)`: none).
+/// A file's date evidence so far, the blocks it came from, and the order a look ahead found
+/// (`Some(None)`: none).
 #[derive(Default)]
 struct FileDates {
     seen: DayEvidence,
+    blocks: usize,
     ahead: Option<Option<DayOrder>>,
 }
 
-/// Looks ahead in the file for the first date that proves its day/month order (dates that
-/// read both ways came before any proof).
+/// Looks ahead in the file for the first date that proves its day/month order, past the
+/// `blocks` blocks already read (dates that read both ways came before any proof). The file
+/// is cut into the same blocks as on the first read, and not hashed again.
 fn proof_ahead(
     rules: &FileRules,
     format: Format,
     has_header: bool,
+    blocks_read: usize,
 ) -> Result<Option<DayOrder>, DataError> {
-    let (stream, _) = source::open_text(rules.path)?;
+    if format == Format::Parquet {
+        return parquet_proof_ahead(rules, blocks_read * CURSOR_BATCH);
+    }
+    let stream = source::open_text_again(rules.path)?;
     let mut blocks = data_blocks(rules.path, stream, format, has_header)?;
     let pieces = rayon::current_num_threads() * 4;
     let date = rules.cols.date;
+    let mut n = 0;
     while let Some(chunks) = blocks
         .next_block(pieces)
         .map_err(|e| unreadable(rules.path, e))?
     {
+        n += 1;
+        if n <= blocks_read {
+            continue;
+        }
         let found = chunks
             .par_iter()
             .map(|c| {
@@ -785,6 +794,25 @@ fn proof_ahead(
             })
             .collect::<Vec<_>>();
         if let Some(e) = found.iter().find_map(|s| s.proof()) {
+            return Ok(Some(e.order));
+        }
+    }
+    Ok(None)
+}
+
+/// [`proof_ahead`] of a Parquet file, past its first `rows_read` rows.
+fn parquet_proof_ahead(rules: &FileRules, rows_read: usize) -> Result<Option<DayOrder>, DataError> {
+    let mut table = Table::open(rules.path)?;
+    let mut rec = ByteRecord::new();
+    let (mut seen, mut n) = (DayEvidence::default(), 0);
+    while let Some(line) = table.next_row(&mut rec)? {
+        n += 1;
+        if n <= rows_read {
+            continue;
+        }
+        let raw = Fields::from(&rec).text(rules.cols.date);
+        seen.note(dates::read_both(&raw), &raw, line);
+        if let Some(e) = seen.proof() {
             return Ok(Some(e.order));
         }
     }
@@ -864,6 +892,80 @@ mod tests {
             writeln!(s, "{id} {t:?} {:?}", log.txns.behaviour(c)).unwrap();
         }
         s
+    }
+
+    /// A Parquet file of text columns.
+    fn write_text_parquet(path: &Path, header: [&str; 3], rows: &[[String; 3]]) {
+        use parquet::data_type::{ByteArray, ByteArrayType};
+        use parquet::file::properties::WriterProperties;
+        use parquet::file::writer::SerializedFileWriter;
+        use parquet::schema::parser::parse_message_type;
+        use std::sync::Arc;
+        let fields: Vec<String> = header
+            .iter()
+            .map(|h| format!("REQUIRED BYTE_ARRAY {h} (UTF8);"))
+            .collect();
+        let schema = format!("message tx {{ {} }}", fields.join(" "));
+        let schema = Arc::new(parse_message_type(&schema).unwrap());
+        let props = Arc::new(WriterProperties::builder().build());
+        let file = std::fs::File::create(path).unwrap();
+        let mut w = SerializedFileWriter::new(file, schema, props).unwrap();
+        let mut group = w.next_row_group().unwrap();
+        for k in 0..3 {
+            let values: Vec<ByteArray> = rows
+                .iter()
+                .map(|r| ByteArray::from(r[k].as_str()))
+                .collect();
+            let mut c = group.next_column().unwrap().unwrap();
+            c.typed::<ByteArrayType>()
+                .write_batch(&values, None, None)
+                .unwrap();
+            c.close().unwrap();
+        }
+        group.close().unwrap();
+        w.close().unwrap();
+    }
+
+    #[test]
+    fn a_parquet_file_proves_its_day_order_after_its_first_batch_as_a_csv_does() {
+        // 70,000 dates that read both ways (2 January or 1 February), then one that only
+        // reads day-first: the proof lies past the first cursor batch of 65,536 rows.
+        let mut rows: Vec<[String; 3]> = (0..70_000)
+            .map(|i| {
+                [
+                    format!("c{}", i % 500),
+                    "01/02/2024".into(),
+                    format!("{}", 1 + i % 9),
+                ]
+            })
+            .collect();
+        rows.push(["z".into(), "25/02/2024".into(), "3".into()]);
+        assert!(rows.len() > CURSOR_BATCH);
+        let dir = tempfile::tempdir().unwrap();
+        let (pq, csv) = (dir.path().join("log.parquet"), dir.path().join("log.csv"));
+        let header = ["CustomerID", "InvoiceDate", "Amount"];
+        write_text_parquet(&pq, header, &rows);
+        let mut text = header.join(",") + "\n";
+        for r in &rows {
+            text.push_str(&r.join(","));
+            text.push('\n');
+        }
+        std::fs::write(&csv, text).unwrap();
+        let (from_pq, from_csv) = (read(&pq, 1 << 12, 2), read(&csv, 1 << 12, 2));
+        let feb_1 = crate::data::dates::days_from_civil(2024, 2, 1);
+        assert!(from_pq
+            .txns
+            .iter()
+            .next()
+            .unwrap()
+            .iter()
+            .all(|t| t.day == feb_1));
+        assert_eq!(from_pq.txns.len(), 501);
+        assert_eq!(from_pq.customer_ids, from_csv.customer_ids);
+        assert_eq!(
+            format!("{:?}", from_pq.txns.iter().collect::<Vec<_>>()),
+            format!("{:?}", from_csv.txns.iter().collect::<Vec<_>>())
+        );
     }
 
     #[test]

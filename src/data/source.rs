@@ -137,43 +137,47 @@ pub fn is_parquet(path: &Path) -> bool {
         && &magic == b"PAR1"
 }
 
-/// Opens a text file for reading, decompressing gzip, hashing the on-disk bytes.
-pub fn open_text(path: &Path) -> Result<(Box<dyn Read>, SharedHasher), DataError> {
-    let file = File::open(path).map_err(|e| DataError::Unreadable {
+/// Opens a file, naming it in the error.
+fn open_file(path: &Path) -> Result<File, DataError> {
+    File::open(path).map_err(|e| DataError::Unreadable {
         path: path.to_path_buf(),
         reason: e.to_string(),
-    })?;
-    let hasher = SharedHasher::default();
-    let hashing = HashingReader {
-        inner: file,
-        hasher: hasher.clone(),
-    };
-    let reader: Box<dyn Read> = if is_gzip(path) {
+    })
+}
+
+/// The text of `on_disk`, decompressed when the file name says gzip.
+fn text_of<R: Read + 'static>(path: &Path, on_disk: R) -> Box<dyn Read> {
+    if is_gzip(path) {
         Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
             1 << 16,
-            hashing,
+            on_disk,
         )))
     } else {
-        Box::new(hashing)
+        Box::new(on_disk)
+    }
+}
+
+/// Opens a text file for reading, decompressing gzip, hashing the on-disk bytes.
+pub fn open_text(path: &Path) -> Result<(Box<dyn Read>, SharedHasher), DataError> {
+    let hasher = SharedHasher::default();
+    let hashing = HashingReader {
+        inner: open_file(path)?,
+        hasher: hasher.clone(),
     };
-    Ok((reader, hasher))
+    Ok((text_of(path, hashing), hasher))
+}
+
+/// [`open_text`] without the hash, for a second read of a file already fingerprinted.
+pub fn open_text_again(path: &Path) -> Result<Box<dyn Read>, DataError> {
+    Ok(text_of(path, open_file(path)?))
 }
 
 /// SHA-256 and size of a whole file (used for Parquet, which is read by seeking).
 pub fn hash_file(path: &Path) -> Result<(String, u64), DataError> {
-    let (mut reader, hasher) = {
-        let file = File::open(path).map_err(|e| DataError::Unreadable {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
-        let hasher = SharedHasher::default();
-        (
-            HashingReader {
-                inner: file,
-                hasher: hasher.clone(),
-            },
-            hasher,
-        )
+    let hasher = SharedHasher::default();
+    let mut reader = HashingReader {
+        inner: open_file(path)?,
+        hasher: hasher.clone(),
     };
     io::copy(&mut reader, &mut io::sink()).map_err(|e| DataError::Unreadable {
         path: path.to_path_buf(),
