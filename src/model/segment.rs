@@ -15,13 +15,20 @@ pub enum Tier {
     Low,
 }
 
-impl std::fmt::Display for Tier {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
+impl Tier {
+    /// `high`, `medium` or `low`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
             Tier::High => "high",
             Tier::Medium => "medium",
             Tier::Low => "low",
-        })
+        }
+    }
+}
+
+impl std::fmt::Display for Tier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -414,10 +414,10 @@ fn output_data(name: &str, results: &[ScoreResult]) -> Vec<Value> {
         .iter()
         .map(|r| match name {
             "segment_id" => Value::from(r.segment_id),
-            "segment" => Value::from(r.segment.clone()),
-            "tier" => Value::from(r.tier.clone()),
+            "segment" => Value::from(r.segment),
+            "tier" => Value::from(r.tier),
             "distance" => Value::from(r.distance),
-            "action" => Value::from(r.action.as_ref().map(|a| a.code.clone())),
+            "action" => Value::from(r.action.as_ref().map(|a| a.code.as_ref())),
             _ => Value::from(serde_json::to_string(&r.warnings).unwrap_or_default()),
         })
         .collect()

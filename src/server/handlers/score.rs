@@ -5,6 +5,8 @@
 //! are never partial. A valid customer without a purchase is not an error: its result has a
 //! null segment and a `no_purchases` warning. Results come back in input order.
 
+use std::borrow::Cow;
+
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -43,21 +45,24 @@ pub struct ScoreRequest {
     pub as_of: Option<String>,
 }
 
+// Texts are borrowed from the served model.
 /// One customer's segment.
 #[derive(Serialize, ToSchema)]
-pub struct ScoreResult {
+pub struct ScoreResult<'m> {
     /// The customer's id as sent (string or integer), or null.
     #[schema(value_type = Value)]
     pub customer_id: Value,
     /// The segment's id; null for a customer without a purchase (warning `no_purchases`),
     /// and then `segment`, `tier`, `distance`, `distances` and `margin` are null too.
     pub segment_id: Option<usize>,
-    pub segment: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub segment: Option<&'m str>,
     /// `high`, `medium` or `low`.
-    pub tier: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub tier: Option<&'static str>,
     /// What to do with the customer: the segment's playbook code (`win_back`) and goal.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub action: Option<Action>,
+    pub action: Option<Action<'m>>,
     /// Distance to the segment's centroid (scaled space).
     pub distance: Option<f64>,
     /// Distances to every segment, in the model's segment order (ascending segment id).
@@ -91,21 +96,26 @@ pub struct ScoreResult {
 
 /// The action a customer's segment calls for (its playbook, `model.json` `segments[].playbook`).
 #[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
-pub struct Action {
+pub struct Action<'m> {
     /// Short, stable code (`reward_vip`, `win_back`, …).
-    #[schema(example = "win_back")]
-    pub code: String,
+    #[schema(value_type = String, example = "win_back")]
+    pub code: Cow<'m, str>,
     /// The playbook's goal.
-    #[schema(example = "Win back valuable customers who are slipping away")]
-    pub text: String,
+    #[schema(value_type = String, example = "Win back valuable customers who are slipping away")]
+    pub text: Cow<'m, str>,
 }
 
-impl Action {
-    fn of(seg: &crate::model::Segment) -> Action {
-        let p = crate::model::playbook::of_segment(seg);
-        Action {
-            code: p.code.clone(),
-            text: p.goal.clone(),
+impl<'m> Action<'m> {
+    fn of(seg: &'m crate::model::Segment) -> Action<'m> {
+        match crate::model::playbook::of_segment(seg) {
+            Cow::Borrowed(p) => Action {
+                code: Cow::Borrowed(&p.code),
+                text: Cow::Borrowed(&p.goal),
+            },
+            Cow::Owned(p) => Action {
+                code: Cow::Owned(p.code),
+                text: Cow::Owned(p.goal),
+            },
         }
     }
 }
@@ -133,9 +143,9 @@ impl ValueResult {
     }
 }
 
-impl ScoreResult {
+impl ScoreResult<'_> {
     /// A valid customer without a segment (no purchase before `as_of`).
-    fn unscored(customer_id: Value, warnings: Vec<FeatureWarning>) -> ScoreResult {
+    fn unscored<'m>(customer_id: Value, warnings: Vec<FeatureWarning>) -> ScoreResult<'m> {
         ScoreResult {
             customer_id,
             segment_id: None,
@@ -155,15 +165,16 @@ impl ScoreResult {
 
 /// A scoring response.
 #[derive(Serialize, ToSchema)]
-pub struct ScoreResponse {
-    pub model: String,
+pub struct ScoreResponse<'m> {
+    #[schema(value_type = String)]
+    pub model: &'m str,
     pub version: u32,
     /// The as-of date used (`YYYY-MM-DD`), given or defaulted.
     pub as_of: String,
     /// Warnings about the whole request: `as_of_defaulted` (with `as_of` and `source`,
     /// `today` or `model`) when the request had no `as_of`.
     pub warnings: Vec<RequestWarning>,
-    pub results: Vec<ScoreResult>,
+    pub results: Vec<ScoreResult<'m>>,
 }
 
 /// Something noteworthy about a whole request.
@@ -503,7 +514,7 @@ fn score_body(state: &AppState, loaded: &LoadedModel, body: &[u8]) -> Result<Vec
     };
     let results = score_customers(state, loaded, &request.customers, as_of, &v1_field)?;
     serde_json::to_vec(&ScoreResponse {
-        model: loaded.name.clone(),
+        model: &loaded.name,
         version: loaded.version,
         as_of: format_day(as_of),
         warnings: request_warnings,
@@ -543,13 +554,13 @@ pub type FieldName<'a> = &'a dyn Fn(usize, &str) -> String;
 /// The scoring core every protocol shares: validates and scores each customer (an object as
 /// in the `/v1` request) with the served model as of day `as_of`, in input order, counting
 /// them in the metrics. The first bad customer fails the whole call (`field` names it).
-pub fn score_customers(
+pub fn score_customers<'m>(
     state: &AppState,
-    loaded: &LoadedModel,
+    loaded: &'m LoadedModel,
     customers: &[Value],
     as_of: i32,
     field: FieldName,
-) -> Result<Vec<ScoreResult>, ApiError> {
+) -> Result<Vec<ScoreResult<'m>>, ApiError> {
     let cfg = &state.config;
     let model = &loaded.model;
     let window = model.file.params.window_days;
@@ -605,8 +616,8 @@ pub fn score_customers(
         results.push(ScoreResult {
             customer_id: p.customer_id,
             segment_id: Some(seg.id),
-            segment: Some(seg.name.clone()),
-            tier: Some(seg.tier.to_string()),
+            segment: Some(&seg.name),
+            tier: Some(seg.tier.as_str()),
             action: Some(Action::of(seg)),
             distance: Some(s.distance),
             distances: Some(s.distances),
