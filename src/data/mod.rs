@@ -219,8 +219,9 @@ pub fn parse_number_with(raw: &str, decimal_comma: bool) -> Option<f64> {
 }
 
 /// Powers of ten that are exact doubles.
-const EXACT_TENS: [f64; 16] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+pub(crate) const EXACT_TENS: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 ];
 
 /// The value of `digits[.digits]` with at most 15 digits in all, else `None`. The digits

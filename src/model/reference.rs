@@ -346,12 +346,30 @@ impl ReferenceBuilder {
         self.far_from_centroid += u64::from(far);
     }
 
-    /// The summary.
+    /// Adds the customers another builder of the same model collected (so parts of a
+    /// population can be collected in parallel).
+    pub fn merge(&mut self, other: ReferenceBuilder) {
+        for (mine, theirs) in self.values.iter_mut().zip(other.values) {
+            mine.extend(theirs);
+        }
+        for (mine, theirs) in self.levels.iter_mut().zip(&other.levels) {
+            mine.iter_mut().zip(theirs).for_each(|(a, b)| *a += b);
+        }
+        self.segments
+            .iter_mut()
+            .zip(&other.segments)
+            .for_each(|(a, b)| *a += b);
+        self.customers += other.customers;
+        self.out_of_range += other.out_of_range;
+        self.far_from_centroid += other.far_from_centroid;
+    }
+
+    /// The summary (features in parallel; values sorted, so the order customers were added
+    /// in does not matter).
     pub fn finish(self, spec: &FeatureSpec) -> Reference {
+        use rayon::prelude::*;
         let n = self.customers.max(1) as f64;
-        let features = spec
-            .features
-            .iter()
+        let features = (spec.features.par_iter())
             .zip(self.values)
             .zip(&self.levels)
             .map(|((f, mut values), levels)| match &f.encoding {

@@ -201,9 +201,13 @@ fn population(
         (Some(log), Some(as_of)) => {
             pop.offered = offered(log, events);
             let with_behaviour = !pop.offered.is_empty();
-            // Per customer in parallel: (lines after as-of, lines before the window, RFM,
+            // Per customer in parallel: (lines after as-of, lines before the window, id, RFM,
             // purchase summary and behaviour).
-            type Per = (u64, u64, Option<([f64; 5], crate::value::Rfm, Behaviour)>);
+            type Per = (
+                u64,
+                u64,
+                Option<(String, [f64; 5], crate::value::Rfm, Behaviour)>,
+            );
             let per: Vec<Per> = (0..log.txns.len())
                 .into_par_iter()
                 .map(|c| {
@@ -222,6 +226,7 @@ fn population(
                     };
                     let rfm = compute_rfm(txns, as_of, window).and_then(|r| {
                         Some((
+                            log.customer_ids[c].clone(),
                             r.values(),
                             purchase_summary(txns, as_of, window)?,
                             behaviour()?,
@@ -230,12 +235,12 @@ fn population(
                     (after, before, rfm)
                 })
                 .collect();
-            for (c, (after, before, rfm)) in per.into_iter().enumerate() {
+            for (after, before, rfm) in per {
                 report.transactions_after_as_of += after;
                 report.transactions_before_window += before;
                 match rfm {
-                    Some((r, summary, b)) => {
-                        pop.ids.push(log.customer_ids[c].clone());
+                    Some((id, r, summary, b)) => {
+                        pop.ids.push(id);
                         pop.rfm.push(r);
                         pop.summaries.push(summary);
                         if with_behaviour {
@@ -808,34 +813,57 @@ fn featurize(
     })
 }
 
-/// The scaled `(n, d)` matrix of the candidates the spec uses.
+/// The scaled `(n, d)` matrix of the candidates the spec uses (blocks of rows in parallel;
+/// the error, if any, is the first feature's first bad row, as a feature-by-feature pass
+/// would find it).
 fn encode_matrix(
     spec: &features::FeatureSpec,
     cands: &[Candidate],
     n: usize,
 ) -> Result<Array2<f64>> {
+    const BLOCK: usize = 1 << 13;
     let d = spec.n_columns();
+    if d == 0 {
+        return Ok(Array2::zeros((n, 0)));
+    }
+    let cols: Vec<&Candidate> = spec
+        .features
+        .iter()
+        .map(|f| {
+            cands
+                .iter()
+                .find(|c| c.name == f.name)
+                .expect("spec comes from candidates")
+        })
+        .collect();
     let mut x = Array2::<f64>::zeros((n, d));
     let data = x.as_slice_mut().expect("fresh array is contiguous");
-    let mut at = 0;
-    let mut warnings = Vec::new();
-    for f in &spec.features {
-        let w = f.width();
-        let cand = cands
-            .iter()
-            .find(|c| c.name == f.name)
-            .expect("spec comes from candidates");
-        for i in 0..n {
-            f.encode(
-                &cand.values.get(i),
-                &mut data[i * d + at..i * d + at + w],
-                &mut warnings,
-            )?;
-            warnings.clear();
-        }
-        at += w;
+    let first_error = data
+        .par_chunks_mut(BLOCK * d.max(1))
+        .enumerate()
+        .filter_map(|(block, rows)| {
+            let mut warnings = Vec::new();
+            let mut at = 0;
+            for (j, (f, cand)) in spec.features.iter().zip(&cols).enumerate() {
+                let w = f.width();
+                for (r, row) in rows.chunks_exact_mut(d).enumerate() {
+                    let i = block * BLOCK + r;
+                    if let Err(e) =
+                        f.encode(&cand.values.get(i), &mut row[at..at + w], &mut warnings)
+                    {
+                        return Some(((j, i), e));
+                    }
+                    warnings.clear();
+                }
+                at += w;
+            }
+            None
+        })
+        .min_by_key(|(at, _)| *at);
+    match first_error {
+        Some((_, e)) => Err(e.into()),
+        None => Ok(x),
     }
-    Ok(x)
 }
 
 /// k-means with the given k, or with the k chosen on a seeded sample (then refined on all
@@ -1060,8 +1088,9 @@ fn set_distance_p99(segments: &mut [super::Segment], labels: &[usize], distances
             .map(|(_, d)| *d)
             .collect();
         if !d.is_empty() {
-            d.sort_by(f64::total_cmp);
-            s.distance_p99 = Some(d[((d.len() - 1) as f64 * 0.99).round() as usize]);
+            // The value a full sort would put at the 99th-percentile rank.
+            let rank = ((d.len() - 1) as f64 * 0.99).round() as usize;
+            s.distance_p99 = Some(*d.select_nth_unstable_by(rank, f64::total_cmp).1);
         }
     }
 }
@@ -1241,18 +1270,32 @@ fn training_reference(
         .iter()
         .filter_map(|f| cands.iter().find(|x| x.name == f.name))
         .collect();
+    // Blocks of customers in parallel, merged in order.
+    const BLOCK: usize = 1 << 14;
+    let n = c.labels.len();
+    let parts: Vec<ReferenceBuilder> = (0..n.div_ceil(BLOCK))
+        .into_par_iter()
+        .map(|block| {
+            let mut b = ReferenceBuilder::new(spec, segments.len());
+            let mut raw = Vec::with_capacity(cols.len());
+            let mut scratch = vec![0.0; spec.n_columns()];
+            let mut warnings = Vec::new();
+            for i in block * BLOCK..n.min((block + 1) * BLOCK) {
+                let (label, distance) = (c.labels[i], c.distances[i]);
+                raw.clear();
+                raw.extend(cols.iter().map(|x| x.values.get(i)));
+                warnings.clear();
+                // The matrix was encoded from the same values, so this cannot fail.
+                let _ = spec.encode_row(&raw, &mut scratch, &mut warnings);
+                let far = segments[label].distance_p99.is_some_and(|p| distance > p);
+                b.push(spec, &raw, label, (warning_flags(&warnings).0, far));
+            }
+            b
+        })
+        .collect();
     let mut b = ReferenceBuilder::new(spec, segments.len());
-    let mut raw = Vec::with_capacity(cols.len());
-    let mut scratch = vec![0.0; spec.n_columns()];
-    let mut warnings = Vec::new();
-    for (i, (&label, &distance)) in c.labels.iter().zip(&c.distances).enumerate() {
-        raw.clear();
-        raw.extend(cols.iter().map(|x| x.values.get(i)));
-        warnings.clear();
-        // The matrix was encoded from the same values, so this cannot fail.
-        let _ = spec.encode_row(&raw, &mut scratch, &mut warnings);
-        let far = segments[label].distance_p99.is_some_and(|p| distance > p);
-        b.push(spec, &raw, label, (warning_flags(&warnings).0, far));
+    for part in parts {
+        b.merge(part);
     }
     b.finish(spec)
 }
