@@ -4,8 +4,6 @@
 //! per-segment means. A model that cannot be fitted (too few repeat buyers, no convergence, a
 //! boundary) is no error: training goes on without it and says why.
 
-use rayon::prelude::*;
-
 use super::params::{ValueKind, ValueParams};
 use crate::model::format::{ValueFitRecord, ValueModelRecord};
 use crate::model::segment::SegmentPrediction;
@@ -71,15 +69,12 @@ pub fn predict_with(
     settings: &ClvSettings,
     summaries: &[Rfm],
 ) -> Result<Vec<CustomerValue>, String> {
-    summaries
-        .par_iter()
-        .enumerate()
-        .map(|(i, s)| {
-            model
-                .predict(s, settings)
-                .map_err(|e| format!("training customer {}: {e}", i + 1))
-        })
-        .collect()
+    let values = model.predict_many(summaries, settings);
+    let mut out = Vec::with_capacity(values.len());
+    for (i, v) in values.into_iter().enumerate() {
+        out.push(v.map_err(|e| format!("training customer {}: {e}", i + 1))?);
+    }
+    Ok(out)
 }
 
 /// Means of the members' predicted values per segment (by label; `values` cover the first

@@ -211,6 +211,61 @@ impl ValueModel {
     pub fn predict(&self, c: &Rfm, s: &ClvSettings) -> Result<CustomerValue, ValueError> {
         c.validate(0)?;
         s.validate()?;
+        self.value_of(c, s, &self.purchases.horizon(c, s))
+    }
+
+    /// [`ValueModel::predict`] of every customer, in parallel and in input order. Customers
+    /// with the same history (x, t_x, T) share one evaluation of the purchase model, which
+    /// does not depend on the spend; the results are those of one `predict` each.
+    pub fn predict_many(
+        &self,
+        customers: &[Rfm],
+        s: &ClvSettings,
+    ) -> Vec<Result<CustomerValue, ValueError>> {
+        use rayon::prelude::*;
+        let valid: Vec<bool> = customers
+            .par_iter()
+            .map(|c| c.validate(0).is_ok())
+            .collect();
+        // The first valid customer of each history stands for it.
+        let mut index: std::collections::HashMap<[u64; 3], u32, crate::data::fasthash::FxBuild> =
+            Default::default();
+        let (mut standing, mut history) = (Vec::new(), Vec::with_capacity(customers.len()));
+        for (i, c) in customers.iter().enumerate() {
+            if !valid[i] || s.validate().is_err() {
+                history.push(u32::MAX);
+                continue;
+            }
+            let key = [c.x.to_bits(), c.t_x.to_bits(), c.t.to_bits()];
+            let next = standing.len() as u32;
+            let h = *index.entry(key).or_insert_with(|| {
+                standing.push(i);
+                next
+            });
+            history.push(h);
+        }
+        let horizons: Vec<Horizon> = standing
+            .par_iter()
+            .map(|&i| self.purchases.horizon(&customers[i], s))
+            .collect();
+        customers
+            .par_iter()
+            .zip(&history)
+            .map(|(c, &h)| {
+                c.validate(0)?;
+                s.validate()?;
+                self.value_of(c, s, &horizons[h as usize])
+            })
+            .collect()
+    }
+
+    /// A valid customer's value from its purchase model's horizon.
+    fn value_of(
+        &self,
+        c: &Rfm,
+        s: &ClvSettings,
+        horizon: &Horizon,
+    ) -> Result<CustomerValue, ValueError> {
         let model = self.purchases.kind();
         let check = |what: &'static str, v: f64| {
             if v.is_finite() && v >= 0.0 {
@@ -219,7 +274,6 @@ impl ValueModel {
                 Err(ValueError::NonFinite { model, what })
             }
         };
-        let horizon = self.purchases.horizon(c, s);
         let p_alive = check("p_alive", horizon.p_alive)?;
         let expected_orders = check("expected_orders", horizon.expected_orders)?;
         let spend = check("expected_spend_per_order", self.spend.expected_spend(c))?;
@@ -251,6 +305,46 @@ mod tests {
                 q: 3.74,
                 v: 15.45,
             },
+        }
+    }
+
+    #[test]
+    fn many_customers_get_what_one_predict_each_gives() {
+        let pareto = ParetoNbd {
+            r: 0.55,
+            alpha: 10.58,
+            s: 0.61,
+            beta: 11.67,
+        };
+        let bg = BgNbd {
+            r: 0.24,
+            alpha: 4.41,
+            a: 0.79,
+            b: 2.43,
+        };
+        // Shared histories with different spends, a one-time buyer, and an invalid summary.
+        let mut cs = Vec::new();
+        for i in 0..300 {
+            let x = (i % 7) as f64;
+            let t_x = if x == 0.0 { 0.0 } else { (i % 5) as f64 * 3.0 };
+            let m = if x == 0.0 { 0.0 } else { 10.0 + i as f64 };
+            cs.push(Rfm::new(x, t_x, 38.0 + (i % 3) as f64, m));
+        }
+        cs.push(Rfm::new(2.0, 50.0, 40.0, 5.0));
+        let s = ClvSettings::default();
+        for purchases in [PurchaseModel::BgNbd(bg), PurchaseModel::ParetoNbd(pareto)] {
+            let m = model(purchases);
+            let many = m.predict_many(&cs, &s);
+            assert_eq!(many.len(), cs.len());
+            for (c, v) in cs.iter().zip(&many) {
+                assert_eq!(format!("{v:?}"), format!("{:?}", m.predict(c, &s)));
+            }
+            assert!(many.last().unwrap().is_err());
+            let bad = ClvSettings {
+                horizon_days: -1.0,
+                ..s
+            };
+            assert!(m.predict_many(&cs, &bad).iter().all(|v| v.is_err()));
         }
     }
 
