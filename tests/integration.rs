@@ -22,6 +22,7 @@ mod properties;
 mod report;
 mod retrain;
 mod rows;
+mod score_tables;
 mod scoring;
 mod security;
 mod server;

@@ -5,8 +5,9 @@
 //! quote is cut at plain line feeds. Results never depend on how many chunks a block gets:
 //! the readers merge chunk results in file order.
 //!
-//! Shared by the transaction-log reader and the customer-table reader: `data_blocks` opens a
-//! file's data rows (after a byte-order mark and the header) and `records` walks a chunk's
+//! Shared by the transaction-log reader, the customer-table reader and batch scoring of
+//! customer tables: `data_blocks` opens a file's data rows (after a byte-order mark and the
+//! header), [`each_block`] hands a file's blocks over in order, and `records` walks a chunk's
 //! records with their line numbers as an editor counts them.
 
 use std::io::{self, Read};
@@ -211,7 +212,7 @@ fn quoted_record_ends(buf: &[u8], delimiter: u8) -> Vec<usize> {
 }
 
 /// Calls `each(line, record)` for every non-blank record of a chunk of `path`.
-pub(super) fn records(
+pub fn records(
     path: &Path,
     chunk: Chunk,
     format: Format,
@@ -361,6 +362,24 @@ pub(super) fn data_blocks(
         }
     }
     Ok(blocks)
+}
+
+/// Reads the data rows of text file `path` block by block, handing `each` every block's
+/// chunks in file order (for the caller to parse in parallel, as many chunks as four per
+/// thread); returns the file's SHA-256 and size in bytes. The first error stops the read.
+pub fn each_block<E: From<DataError>>(
+    path: &Path,
+    format: Format,
+    has_header: bool,
+    mut each: impl FnMut(&[Chunk]) -> Result<(), E>,
+) -> Result<(String, u64), E> {
+    let (stream, hasher) = super::source::open_text(path)?;
+    let mut blocks = data_blocks(path, stream, format, has_header)?;
+    let pieces = rayon::current_num_threads() * 4;
+    while let Some(chunks) = blocks.next_block(pieces).map_err(|e| unreadable(path, e))? {
+        each(&chunks)?;
+    }
+    Ok(hasher.finish())
 }
 
 /// Where the first non-blank record of `head` ends (the header's end).

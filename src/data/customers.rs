@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use csv::ByteRecord;
 use rayon::prelude::*;
 
-use super::blocks::{data_blocks, records, unreadable};
+use super::blocks::{each_block, records};
 use super::fasthash::IdIndex;
 use super::source::FileFingerprint;
 use super::table::{check_width, feature_name, normalize_name, Fields, Format, Table};
@@ -180,7 +180,7 @@ impl ChunkRows {
         }
         let l = layout;
         let id = check_width(l.path, l.columns, rec, row).and_then(|()| match l.id_col {
-            Some(c) => row_id(rec, c, l, row),
+            Some(c) => row_id(rec, c, l.path, l.columns, row),
             None => Ok(String::new()),
         });
         let id = match id {
@@ -247,13 +247,20 @@ pub fn resolve_columns(
     Ok((id_col, names))
 }
 
-/// The normalized customer id in column `col` of a row; a missing id is an error naming it.
-fn row_id(rec: Fields, col: usize, layout: &Layout, row: u64) -> Result<String, DataError> {
+/// The normalized customer id in column `col` of row `row` of `path` (whose headers are
+/// `columns`); a missing id is an error naming it.
+pub fn row_id(
+    rec: Fields,
+    col: usize,
+    path: &Path,
+    columns: &[String],
+    row: u64,
+) -> Result<String, DataError> {
     let raw_id = rec.text(col);
     rows::customer_id(&raw_id).ok_or_else(|| DataError::BadValue {
-        path: layout.path.to_path_buf(),
+        path: path.to_path_buf(),
         row,
-        column: layout.columns[col].clone(),
+        column: columns[col].clone(),
         reason: "customer id is missing".into(),
     })
 }
@@ -354,14 +361,8 @@ fn read_rows(
         out.append(t.path, chunk)?;
         return Ok(table.fingerprint());
     }
-    let (stream, hasher) = super::source::open_text(t.path)?;
-    let mut blocks = data_blocks(t.path, stream, t.format, t.has_header)?;
-    let pieces = rayon::current_num_threads() * 4;
     let mut rows = 0;
-    while let Some(chunks) = blocks
-        .next_block(pieces)
-        .map_err(|e| unreadable(t.path, e))?
-    {
+    let (sha256, bytes) = each_block(t.path, t.format, t.has_header, |chunks| {
         let parsed: Vec<ChunkRows> = chunks
             .par_iter()
             .map(|c| {
@@ -378,8 +379,8 @@ fn read_rows(
             out.append(t.path, chunk)?;
         }
         bar.tick();
-    }
-    let (sha256, bytes) = hasher.finish();
+        Ok::<_, DataError>(())
+    })?;
     Ok(FileFingerprint {
         path: t.path.display().to_string(),
         sha256,

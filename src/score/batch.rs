@@ -7,9 +7,10 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::data::blocks::{each_block, records, Chunk};
 use crate::data::events::EventLog;
 use crate::data::fasthash::FxBuild;
-use crate::data::table::{decode, Table};
+use crate::data::table::{check_width, Fields, Format, Table};
 use crate::data::{self, ColumnMap, CustomerTable, DataError};
 use crate::error::{Error, Result};
 use crate::features::behaviour::{
@@ -540,13 +541,15 @@ impl<'a> Profiles<'a> {
     }
 }
 
-/// Rows read per batch; each batch is scored in parallel while its order is kept.
+/// Rows read from a Parquet table's cursor per batch; each batch is scored in parallel while
+/// its order is kept.
 const BATCH_ROWS: usize = 16_384;
-/// Rows per parallel work item within a batch.
+/// Rows per parallel work item within a Parquet batch.
 const WORK_ROWS: usize = 1024;
 
-/// What one work item of a batch produced: its output CSV bytes, the ids and rows it scored
-/// (for the duplicate check, in order), its share of the summary, and the first error.
+/// What one work item (a chunk of a text block, or a share of a Parquet batch) produced: its
+/// output CSV bytes, the ids and rows it scored (for the duplicate check, in order), its share
+/// of the summary, and the first error.
 struct ScoredChunk {
     bytes: Vec<u8>,
     ids: Vec<(String, u64)>,
@@ -559,24 +562,6 @@ struct ScoredChunk {
     /// Raw values and assignment of each scored row, when the run has an [`Observer`].
     observed: Vec<(Vec<RawValue>, super::Scored)>,
     error: Option<Error>,
-}
-
-/// Reads up to [`BATCH_ROWS`] rows into `batch` (reusing its records); returns how many.
-fn fill_batch(table: &mut Table, batch: &mut Vec<(csv::ByteRecord, u64)>) -> Result<usize> {
-    let mut len = 0;
-    while len < BATCH_ROWS {
-        if batch.len() == len {
-            batch.push((csv::ByteRecord::new(), 0));
-        }
-        match table.next_row(&mut batch[len].0)? {
-            Some(row) => {
-                batch[len].1 = row;
-                len += 1;
-            }
-            None => break,
-        }
-    }
-    Ok(len)
 }
 
 /// Where each model feature is in a customer table being scored, and how to read it.
@@ -628,118 +613,139 @@ fn read_cell(
     Ok(())
 }
 
-/// Parses, validates and scores rows; stops at the first bad one. `first` is the 0-based
-/// ordinal of the first row in the input (row-number ids).
-fn score_rows(
-    model: &Model,
-    rows: &[(csv::ByteRecord, u64)],
-    layout: &Layout,
-    first: u64,
-) -> ScoredChunk {
-    let (cols, table_columns, path) = (&layout.cols, layout.columns, layout.path);
-    let spec = &model.file.features;
-    let mut out = ScoredChunk {
-        bytes: Vec::with_capacity(rows.len() * 64),
-        ids: Vec::with_capacity(rows.len()),
-        per_segment: vec![0; model.file.k],
-        with_warnings: 0,
-        imputed: vec![0; spec.features.len()],
-        formula_cells: 0,
-        observed: Vec::new(),
-        error: None,
-    };
-    let mut raw: Vec<RawValue> = vec![RawValue::Missing; spec.features.len()];
-    let mut scratch = Vec::new();
-    let mut line = RowFormatter::new(layout.spreadsheet_safe, model, layout.as_of);
-    for (k, (rec, row)) in rows.iter().enumerate() {
-        let row = *row;
-        let id = match layout.id_col {
-            None => (first + k as u64 + 1).to_string(),
-            Some(id_col) => {
-                let raw_id = decode(rec.get(id_col).unwrap_or(b""));
-                let Some(id) = data::rows::customer_id(&raw_id) else {
-                    out.error = Some(
-                        DataError::BadValue {
-                            path: path.to_path_buf(),
-                            row,
-                            column: table_columns[id_col].clone(),
-                            reason: "customer id is missing".into(),
-                        }
-                        .into(),
-                    );
-                    return out;
-                };
-                id
+/// Parses, validates and scores the rows of one work item in order, into a [`ScoredChunk`];
+/// the first bad row stops it (later rows are ignored).
+struct ChunkScorer<'a> {
+    model: &'a Model,
+    layout: &'a Layout<'a>,
+    /// Rows of the input before the next one (the next row-number id, less one).
+    ordinal: u64,
+    raw: Vec<RawValue>,
+    scratch: Vec<f64>,
+    line: RowFormatter,
+    out: ScoredChunk,
+}
+
+impl<'a> ChunkScorer<'a> {
+    /// A scorer of rows whose first is preceded by `first` rows of the input.
+    fn new(model: &'a Model, layout: &'a Layout<'a>, first: u64) -> ChunkScorer<'a> {
+        let n = model.file.features.features.len();
+        ChunkScorer {
+            model,
+            layout,
+            ordinal: first,
+            raw: vec![RawValue::Missing; n],
+            scratch: Vec::new(),
+            line: RowFormatter::new(layout.spreadsheet_safe, model, layout.as_of),
+            out: ScoredChunk {
+                bytes: Vec::new(),
+                ids: Vec::new(),
+                per_segment: vec![0; model.file.k],
+                with_warnings: 0,
+                imputed: vec![0; n],
+                formula_cells: 0,
+                observed: Vec::new(),
+                error: None,
+            },
+        }
+    }
+
+    /// Scores row `row` of the file, unless an earlier one failed.
+    fn take(&mut self, row: u64, rec: Fields) {
+        if self.out.error.is_none() {
+            if let Err(e) = self.score(row, rec) {
+                self.out.error = Some(e);
             }
+        }
+    }
+
+    /// The work item's result; `failed`: the error of reading it, after its rows.
+    fn finish(mut self, failed: Option<DataError>) -> ScoredChunk {
+        if let Some(e) = failed {
+            self.out.error.get_or_insert(e.into());
+        }
+        self.out.formula_cells = self.line.cells.formula;
+        self.out
+    }
+
+    fn score(&mut self, row: u64, rec: Fields) -> Result<()> {
+        let (model, layout) = (self.model, self.layout);
+        let (cols, table_columns, path) = (&layout.cols, layout.columns, layout.path);
+        let spec = &model.file.features;
+        check_width(path, table_columns, rec, row)?;
+        self.ordinal += 1;
+        let id = match layout.id_col {
+            None => self.ordinal.to_string(),
+            Some(c) => data::customers::row_id(rec, c, path, table_columns, row)?,
         };
         for (j, ((f, col), slot)) in spec
             .features
             .iter()
             .zip(cols)
-            .zip(raw.iter_mut())
+            .zip(self.raw.iter_mut())
             .enumerate()
         {
-            let cell = col.map(|i| decode(rec.get(i).unwrap_or(b"")));
+            let cell = col.map(|i| rec.text(i));
             let v = cell.as_deref().map(str::trim).unwrap_or("");
-            if let Err(reason) = read_cell(f, v, layout.from_source[j], layout.as_of, slot) {
-                out.error = Some(
-                    DataError::BadValue {
-                        path: path.to_path_buf(),
-                        row,
-                        column: col.map(|i| table_columns[i].clone()).unwrap_or_default(),
-                        reason,
-                    }
-                    .into(),
-                );
-                return out;
-            }
+            read_cell(f, v, layout.from_source[j], layout.as_of, slot).map_err(|reason| {
+                DataError::BadValue {
+                    path: path.to_path_buf(),
+                    row,
+                    column: col.map(|i| table_columns[i].clone()).unwrap_or_default(),
+                    reason,
+                }
+            })?;
         }
-        if let Err(e) = consistency::check(spec, &raw) {
-            out.error = Some(inconsistent_row(spec, &e, cols, table_columns, path, row));
-            return out;
+        if let Err(e) = consistency::check(spec, &self.raw) {
+            return Err(inconsistent_row(spec, &e, cols, table_columns, path, row));
         }
-        for (n, v) in out.imputed.iter_mut().zip(&raw) {
+        let out = &mut self.out;
+        for (n, v) in out.imputed.iter_mut().zip(&self.raw) {
             *n += u64::from(*v == RawValue::Missing);
         }
-        let s = match model.score(&raw, None, &mut scratch) {
-            Ok(s) => s,
-            Err(e) => {
-                // Name the file, row and column when the problem is one value.
-                let column = match &e {
-                    crate::features::FeatureError::Unscorable { feature, .. }
-                    | crate::features::FeatureError::WrongType { feature, .. } => spec
-                        .features
-                        .iter()
-                        .position(|f| f.name == *feature)
-                        .and_then(|j| cols[j])
-                        .map(|i| table_columns[i].clone()),
-                    _ => None,
-                };
-                out.error = Some(match column {
-                    Some(column) => DataError::BadValue {
-                        path: path.to_path_buf(),
-                        row,
-                        column,
-                        reason: e.to_string(),
-                    }
-                    .into(),
-                    None => e.into(),
-                });
-                return out;
-            }
-        };
+        let s = (model.score(&self.raw, None, &mut self.scratch))
+            .map_err(|e| unscorable_row(spec, e, layout, row))?;
         out.per_segment[s.index] += 1;
         if !s.warnings.is_empty() {
             out.with_warnings += 1;
         }
-        line.write(&mut out.bytes, model, &id, &s);
+        self.line.write(&mut out.bytes, model, &id, &s);
         if layout.observe {
-            out.observed.push((raw.clone(), s));
+            out.observed.push((self.raw.clone(), s));
         }
         out.ids.push((id, row));
+        Ok(())
     }
-    out.formula_cells = line.cells.formula;
-    out
+}
+
+/// A row the model cannot score, naming the file, row and column when the problem is one
+/// value.
+fn unscorable_row(
+    spec: &FeatureSpec,
+    e: crate::features::FeatureError,
+    layout: &Layout,
+    row: u64,
+) -> Error {
+    let column = match &e {
+        crate::features::FeatureError::Unscorable { feature, .. }
+        | crate::features::FeatureError::WrongType { feature, .. } => spec
+            .features
+            .iter()
+            .position(|f| f.name == *feature)
+            .and_then(|j| layout.cols[j])
+            .map(|i| layout.columns[i].clone()),
+        _ => None,
+    };
+    match column {
+        Some(column) => DataError::BadValue {
+            path: layout.path.to_path_buf(),
+            row,
+            column,
+            reason: e.to_string(),
+        }
+        .into(),
+        None => e.into(),
+    }
 }
 
 /// A row breaking a [`consistency`] rule, naming the file, row and every column involved.
@@ -915,9 +921,11 @@ impl RowFormatter {
     }
 }
 
-/// A customer table of features, streamed in batches: each batch of rows is parsed,
-/// validated and scored in parallel, then written in input order before the next is read, so
-/// memory does not grow with the file. The first bad row (in file order) stops the run.
+/// A customer table of features, streamed: text block by block, each block cut into chunks
+/// of whole records as `read_customers` reads a table ([`data::blocks`]), Parquet in batches
+/// of rows from its cursor. A block's (or batch's) pieces are parsed, validated and scored in
+/// parallel, then written in input order before the next is read, so memory does not grow
+/// with the file. The first bad row (in file order) stops the run.
 fn score_table(
     model: &Model,
     input: &BatchInput,
@@ -927,7 +935,6 @@ fn score_table(
     progress: &Progress,
 ) -> Result<()> {
     use rayon::prelude::*;
-    use std::collections::HashMap;
     let spec = &model.file.features;
     let mut files = Vec::new();
     for i in &input.input {
@@ -935,11 +942,9 @@ fn score_table(
     }
     let bar = progress.spinner("scoring");
     summary.imputed_rows = vec![0; spec.features.len()];
-    let mut first_rows: HashMap<String, u64, FxBuild> = HashMap::default();
-    let mut batch: Vec<(csv::ByteRecord, u64)> = Vec::new();
-    let mut rows = 0u64;
+    let mut seen = Seen::default();
     for path in &files {
-        let mut table = Table::open(path)?;
+        let table = Table::open(path)?;
         let (id_col, names) = data::customers::resolve_columns(&table, map)?;
         // Column of each model feature in this file, if any.
         let found: Vec<Option<(usize, bool)>> = spec
@@ -947,14 +952,13 @@ fn score_table(
             .iter()
             .map(|f| column_for(f, &names, id_col))
             .collect();
-        let columns = table.columns.clone();
         summary.ids_numbered |= id_col.is_none();
         let cols: Vec<Option<usize>> = found.iter().map(|c| c.map(|(i, _)| i)).collect();
         check_missing_columns(
             spec,
             &cols,
             id_col,
-            &columns,
+            &table.columns,
             path,
             input.allow_missing_features,
             summary,
@@ -963,42 +967,38 @@ fn score_table(
             cols,
             from_source: found.iter().map(|c| c.is_some_and(|(_, s)| s)).collect(),
             id_col,
-            columns: &columns,
+            columns: &table.columns,
             path,
             as_of: table_as_of(model, input.as_of),
             spreadsheet_safe: input.spreadsheet_safe,
             observe: out.observer.is_some(),
         };
-        // Double buffering: while one batch is scored in parallel, the next one is read.
-        let mut next: Vec<(csv::ByteRecord, u64)> = Vec::new();
-        let mut len = fill_batch(&mut table, &mut batch)?;
-        while len > 0 {
-            let (chunks, next_len) = std::thread::scope(|sc| {
-                let scoring = sc.spawn(|| {
-                    batch[..len]
-                        .par_chunks(WORK_ROWS)
-                        .enumerate()
-                        .map(|(n, c)| score_rows(model, c, &layout, rows + (n * WORK_ROWS) as u64))
-                        .collect::<Vec<ScoredChunk>>()
-                });
-                let next_len = fill_batch(&mut table, &mut next);
-                let chunks = scoring
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                (chunks, next_len)
-            });
-            rows += len as u64;
-            // Rows of this batch come before anything the read of the next one found.
-            for c in chunks {
-                merge_chunk(c, path, &mut first_rows, summary, out)?;
+        let format = table.format;
+        if format == Format::Parquet {
+            let mut cursor = Table::open(path)?;
+            score_cursor(model, &mut cursor, &layout, &mut seen, summary, out, &bar)?;
+            continue;
+        }
+        each_block(path, format, table.has_header, |chunks| {
+            let firsts = first_ordinals(chunks, &layout, format, seen.rows);
+            let scored: Vec<ScoredChunk> = chunks
+                .par_iter()
+                .zip(firsts)
+                .map(|(c, first)| {
+                    let mut s = ChunkScorer::new(model, &layout, first);
+                    let failed = records(path, *c, format, |row, rec| s.take(row, rec)).err();
+                    s.finish(failed)
+                })
+                .collect();
+            for c in scored {
+                merge_chunk(c, path, &mut seen, summary, out)?;
             }
             bar.tick();
-            len = next_len?;
-            std::mem::swap(&mut batch, &mut next);
-        }
+            Ok::<_, Error>(())
+        })?;
     }
     bar.finish_and_clear();
-    if rows == 0 {
+    if seen.rows == 0 {
         return Err(DataError::NoValidRows {
             what: files
                 .iter()
@@ -1012,17 +1012,110 @@ fn score_table(
     Ok(())
 }
 
+/// For each chunk of a block, the rows of the input before its first (`before`: before the
+/// block's), which a table without an id column numbers its rows from; zeros (unused) when
+/// the table has an id column. Counting the chunks' records first lets them be scored in
+/// parallel.
+fn first_ordinals(chunks: &[Chunk], layout: &Layout, format: Format, before: u64) -> Vec<u64> {
+    use rayon::prelude::*;
+    if layout.id_col.is_some() {
+        return vec![0; chunks.len()];
+    }
+    let counts: Vec<u64> = chunks
+        .par_iter()
+        .map(|c| {
+            let mut n = 0;
+            // A chunk that fails to parse fails in scoring too, before any later row counts.
+            let _ = records(layout.path, *c, format, |_, _| n += 1);
+            n
+        })
+        .collect();
+    let mut at = before;
+    counts
+        .iter()
+        .map(|n| {
+            at += n;
+            at - n
+        })
+        .collect()
+}
+
+/// A Parquet table from its cursor: [`BATCH_ROWS`] rows at a time, scored in parallel in
+/// [`WORK_ROWS`] pieces; an unreadable row stops the run after the rows before it.
+fn score_cursor(
+    model: &Model,
+    table: &mut Table,
+    layout: &Layout,
+    seen: &mut Seen,
+    summary: &mut BatchSummary,
+    out: &mut ScoreWriter<'_>,
+    bar: &indicatif::ProgressBar,
+) -> Result<()> {
+    use rayon::prelude::*;
+    let mut batch: Vec<(csv::ByteRecord, u64)> = Vec::new();
+    loop {
+        let (mut len, mut failed) = (0, None);
+        while len < BATCH_ROWS && failed.is_none() {
+            if batch.len() == len {
+                batch.push((csv::ByteRecord::new(), 0));
+            }
+            match table.next_row(&mut batch[len].0) {
+                Ok(Some(row)) => {
+                    batch[len].1 = row;
+                    len += 1;
+                }
+                Ok(None) => break,
+                Err(e) => failed = Some(e),
+            }
+        }
+        let before = seen.rows;
+        let pieces = batch[..len].par_chunks(WORK_ROWS).enumerate();
+        let mut scored: Vec<ScoredChunk> = pieces
+            .map(|(n, rows)| {
+                let mut s = ChunkScorer::new(model, layout, before + (n * WORK_ROWS) as u64);
+                for (rec, row) in rows {
+                    s.take(*row, rec.into());
+                }
+                s.finish(None)
+            })
+            .collect();
+        let end = failed.is_some() || len < BATCH_ROWS;
+        if let Some(e) = failed {
+            // After the rows read before it.
+            match scored.last_mut() {
+                Some(last) => _ = last.error.get_or_insert(e.into()),
+                None => return Err(e.into()),
+            }
+        }
+        for c in scored {
+            merge_chunk(c, layout.path, seen, summary, out)?;
+        }
+        bar.tick();
+        if end {
+            return Ok(());
+        }
+    }
+}
+
+/// The ids a run has scored, with their rows (the first repeated one is an error), and the
+/// number of rows.
+#[derive(Default)]
+struct Seen {
+    first_rows: std::collections::HashMap<String, u64, FxBuild>,
+    rows: u64,
+}
+
 /// Adds one scored work item to the run, in input order: its ids (the first repeated one is
 /// an error), its counts, its first error, its rows for the observer and its CSV bytes.
 fn merge_chunk(
     c: ScoredChunk,
     path: &Path,
-    first_rows: &mut std::collections::HashMap<String, u64, FxBuild>,
+    seen: &mut Seen,
     summary: &mut BatchSummary,
     out: &mut ScoreWriter<'_>,
 ) -> Result<()> {
     for (id, row) in c.ids {
-        if let Some(&first_row) = first_rows.get(&id) {
+        if let Some(&first_row) = seen.first_rows.get(&id) {
             return Err(DataError::DuplicateCustomer {
                 path: path.to_path_buf(),
                 row,
@@ -1030,7 +1123,8 @@ fn merge_chunk(
             }
             .into());
         }
-        first_rows.insert(id, row);
+        seen.first_rows.insert(id, row);
+        seen.rows += 1;
         summary.scored += 1;
     }
     for (t, n) in summary.per_segment.iter_mut().zip(&c.per_segment) {
