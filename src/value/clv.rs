@@ -223,16 +223,13 @@ impl ValueModel {
         s: &ClvSettings,
     ) -> Vec<Result<CustomerValue, ValueError>> {
         use rayon::prelude::*;
-        let valid: Vec<bool> = customers
-            .par_iter()
-            .map(|c| c.validate(0).is_ok())
-            .collect();
-        // The first valid customer of each history stands for it.
+        // The first valid customer of each history stands for it (none with bad settings).
+        let settings_ok = s.validate().is_ok();
         let mut index: std::collections::HashMap<[u64; 3], u32, crate::data::fasthash::FxBuild> =
             Default::default();
         let (mut standing, mut history) = (Vec::new(), Vec::with_capacity(customers.len()));
         for (i, c) in customers.iter().enumerate() {
-            if !valid[i] || s.validate().is_err() {
+            if !settings_ok || c.validate(0).is_err() {
                 history.push(u32::MAX);
                 continue;
             }
