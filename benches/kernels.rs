@@ -70,7 +70,7 @@ fn scoring(c: &mut Criterion) {
         "monetary": 1420.5, "avg_order_value": 157.8, "tenure_days": 610, "age": 41,
         "gender": "F", "annual_income": 72000, "occupation": "Manager", "region": "North",
         "signup_channel": "app"});
-    let mut scratch = Vec::new();
+    let mut scratch = custseg::score::Scratch::default();
     c.bench_function("score_one_customer_from_json_value", |b| {
         b.iter(|| {
             let p = custseg::score::request::prepare(

@@ -138,7 +138,7 @@ pub fn holdout(
     let scored: Vec<(HoldoutCustomer, usize, Option<Stage>)> = rows
         .par_iter()
         .map_init(
-            || (Vec::new(), Vec::new()),
+            || (Vec::new(), crate::score::Scratch::default()),
             |(raw, scratch), r| {
                 let id = &log.customer_ids[r.id];
                 profiles.raw(model, id, &r.rfm, r.behaviour.as_ref(), cal_end, raw)?;

@@ -406,7 +406,7 @@ fn raw_values(model: &Model, record: &Record) -> Vec<RawValue> {
 /// agree (the interpreter computes in the same f64 operations, so exactly, even on ties);
 /// returns how many records were checked.
 fn compare(model: &Model, pmml: &Pmml, records: &[Record]) -> usize {
-    let mut scratch = Vec::new();
+    let mut scratch = custseg::score::Scratch::default();
     let names: Vec<&str> = model
         .file
         .features
@@ -557,7 +557,7 @@ fn pmml_carries_hostile_names_levels_and_reordered_segment_ids() {
     let pmml = Pmml::parse(&custseg::export::pmml(&file).unwrap());
     let got: Vec<&str> = pmml.clusters.iter().map(|c| c.id.as_str()).collect();
     assert_eq!(got, ["9", "4", "0", "12"]);
-    let mut scratch = Vec::new();
+    let mut scratch = custseg::score::Scratch::default();
     let names: Vec<&str> = file
         .features
         .features

@@ -95,7 +95,7 @@ proptest! {
         let Ok(p) = prepare(&m.file.features, &c, 20_000, None, 100, &Default::default()) else {
             return Ok(());
         };
-        let Ok(s) = m.score(&p.raw, p.summary.as_ref(), &mut Vec::new()) else {
+        let Ok(s) = m.score(&p.raw, p.summary.as_ref(), &mut custseg::score::Scratch::default()) else {
             return Ok(());
         };
         prop_assert!(s.index < m.file.k);
@@ -134,8 +134,8 @@ proptest! {
             }
             let q = prepare(&m.file.features, &Value::Object(by_features), as_of, None, 100, &Default::default())
                 .expect("features from transactions are valid");
-            let a = m.score(&p.raw, p.summary.as_ref(), &mut Vec::new()).expect("scores");
-            let b = m.score(&q.raw, q.summary.as_ref(), &mut Vec::new()).expect("scores");
+            let a = m.score(&p.raw, p.summary.as_ref(), &mut custseg::score::Scratch::default()).expect("scores");
+            let b = m.score(&q.raw, q.summary.as_ref(), &mut custseg::score::Scratch::default()).expect("scores");
             prop_assert_eq!(a.index, b.index);
             prop_assert_eq!(a.distances, b.distances);
         }

@@ -210,7 +210,11 @@ fn http_customers_from_transactions_get_the_training_values() {
     )
     .unwrap();
     let s = model
-        .score(&p.raw, p.summary.as_ref(), &mut Vec::new())
+        .score(
+            &p.raw,
+            p.summary.as_ref(),
+            &mut custseg::score::Scratch::default(),
+        )
         .unwrap();
     let v = s.value.expect("a value");
     let trained = by_id(
@@ -239,7 +243,9 @@ fn http_customers_from_transactions_get_the_training_values() {
         &model.row_rules,
     )
     .unwrap();
-    let f = model.score(&p.raw, None, &mut Vec::new()).unwrap();
+    let f = model
+        .score(&p.raw, None, &mut custseg::score::Scratch::default())
+        .unwrap();
     let fv = f.value.expect("a value");
     assert_relative_eq!(fv.p_alive, v.p_alive, max_relative = 1e-12);
     assert_relative_eq!(fv.expected_orders, v.expected_orders, max_relative = 1e-12);

@@ -30,46 +30,74 @@ pub fn field(out: &mut Vec<u8>, f: &str) {
 /// third of the bytes of a round trip. The digits are those of `format!("{v:.decimals$}")`
 /// (exact rounding); most values take a shorter exact path ([`rounded_fixed`]).
 pub fn significant(v: f64, digits: usize) -> String {
-    if v == 0.0 || !v.is_finite() {
-        return format!("{}", if v == 0.0 { 0.0 } else { v });
-    }
-    let magnitude = v.abs().log10().floor() as i32;
-    let decimals = (digits as i32 - 1 - magnitude).clamp(0, 40) as usize;
-    let mut s = rounded_fixed(v, decimals).unwrap_or_else(|| format!("{v:.decimals$}"));
-    if s.contains('.') {
-        let kept = s.trim_end_matches('0').trim_end_matches('.').len();
-        s.truncate(kept);
-    }
+    let mut s = String::new();
+    significant_to(&mut s, v, digits);
     s
 }
 
-/// `format!("{v:.decimals$}")` by one multiplication and an integer, when that is provably
-/// the same text: 10^decimals is exact (≤ 10^22), |v|·10^decimals is an integer-exact double
-/// (< 2^53), and its fraction is not within a few units in the last place of one half, so the
-/// product's rounding error cannot change which integer the exact value rounds to. `None`
-/// otherwise (the caller formats exactly).
-fn rounded_fixed(v: f64, decimals: usize) -> Option<String> {
+/// [`significant`], appended to `out`.
+pub fn significant_to(out: &mut String, v: f64, digits: usize) {
+    use std::fmt::Write as _;
+    if v == 0.0 || !v.is_finite() {
+        let _ = write!(out, "{}", if v == 0.0 { 0.0 } else { v });
+        return;
+    }
+    let magnitude = v.abs().log10().floor() as i32;
+    let decimals = (digits as i32 - 1 - magnitude).clamp(0, 40) as usize;
+    let start = out.len();
+    if !rounded_fixed(out, v, decimals) {
+        let _ = write!(out, "{v:.decimals$}");
+    }
+    if out[start..].contains('.') {
+        let kept = out[start..]
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .len();
+        out.truncate(start + kept);
+    }
+}
+
+/// Appends `format!("{v:.decimals$}")` by one multiplication and an integer, when that is
+/// provably the same text: 10^decimals is exact (≤ 10^22), |v|·10^decimals is an
+/// integer-exact double (< 2^53), and its fraction is not within a few units in the last place
+/// of one half, so the product's rounding error cannot change which integer the exact value
+/// rounds to. `false` otherwise, with nothing appended (the caller formats exactly).
+fn rounded_fixed(out: &mut String, v: f64, decimals: usize) -> bool {
     const POW10: [f64; 23] = [
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
         1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
     ];
-    let scaled = v.abs() * *POW10.get(decimals)?;
+    let Some(&tens) = POW10.get(decimals) else {
+        return false;
+    };
+    let scaled = v.abs() * tens;
     if scaled.is_nan() || scaled >= 9_007_199_254_740_992.0 {
-        return None;
+        return false;
     }
     let whole = scaled.floor();
     let ulp = f64::from_bits(scaled.to_bits() + 1) - scaled;
     if ((scaled - whole) - 0.5).abs() <= 4.0 * ulp {
-        return None;
+        return false;
     }
-    let n = scaled.round() as u64;
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + decimals + 3);
+    // The integer's decimal digits, most significant first (< 2^53: at most 16).
+    let mut n = scaled.round() as u64;
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // ASCII digits only, so always UTF-8.
+    let digits = std::str::from_utf8(&buf[at..]).unwrap_or_default();
     if v < 0.0 {
         out.push('-');
     }
     if decimals == 0 {
-        out.push_str(&digits);
+        out.push_str(digits);
     } else if digits.len() > decimals {
         let (int, frac) = digits.split_at(digits.len() - decimals);
         out.push_str(int);
@@ -78,9 +106,9 @@ fn rounded_fixed(v: f64, decimals: usize) -> Option<String> {
     } else {
         out.push_str("0.");
         out.extend(std::iter::repeat_n('0', decimals - digits.len()));
-        out.push_str(&digits);
+        out.push_str(digits);
     }
-    Some(out)
+    true
 }
 
 /// Appends one record: its fields ([`field`]) separated by commas, then `\n`. A record of
@@ -170,9 +198,17 @@ mod tests {
                 v = -v;
             }
             let decimals = (7 - v.abs().log10().floor() as i32).clamp(0, 40) as usize;
-            if let Some(s) = rounded_fixed(v, decimals) {
-                assert_eq!(s, format!("{v:.decimals$}"), "{v:e} to {decimals} decimals");
+            // Appended after what the buffer holds, which stays.
+            let mut s = String::from("x,");
+            if rounded_fixed(&mut s, v, decimals) {
+                assert_eq!(
+                    s[2..],
+                    format!("{v:.decimals$}"),
+                    "{v:e} to {decimals} decimals"
+                );
                 short += 1;
+            } else {
+                assert_eq!(s, "x,");
             }
         }
         assert!(short > 200_000, "the short path took only {short} values");
@@ -187,5 +223,8 @@ mod tests {
         assert_eq!(significant(9.999_999_999, 8), "10");
         assert_eq!(significant(-0.012_345_678_9, 4), "-0.01235");
         assert_eq!(significant(3.0e-7, 8), "0.0000003");
+        let mut out = String::from("120.");
+        significant_to(&mut out, 1500.0, 8);
+        assert_eq!(out, "120.1500", "only the appended digits are trimmed");
     }
 }

@@ -174,17 +174,36 @@ pub fn next_order_day(as_of: i32, v: &crate::value::CustomerValue) -> Option<i32
 /// [`VALUE_COLUMNS`]' cells of one customer (8 significant digits, the date ISO; no date
 /// without an as-of).
 pub fn value_cells(as_of: Option<i32>, v: &crate::value::CustomerValue) -> [String; 5] {
-    let n = |x: f64| crate::data::csv_out::significant(x, 8);
-    [
-        n(v.p_alive),
-        n(v.expected_orders),
-        n(v.expected_spend_per_order),
-        n(v.predicted_clv),
-        as_of
-            .and_then(|d| next_order_day(d, v))
-            .map(crate::data::dates::format_day)
-            .unwrap_or_default(),
-    ]
+    let mut cells: [String; 5] = Default::default();
+    let mut at = 0;
+    each_value_cell(as_of, v, &mut String::new(), |c| {
+        cells[at] = c.to_string();
+        at += 1;
+    });
+    cells
+}
+
+/// [`value_cells`] one after the other, formatted in `buffer`.
+pub fn each_value_cell(
+    as_of: Option<i32>,
+    v: &crate::value::CustomerValue,
+    buffer: &mut String,
+    mut cell: impl FnMut(&str),
+) {
+    for x in [
+        v.p_alive,
+        v.expected_orders,
+        v.expected_spend_per_order,
+        v.predicted_clv,
+    ] {
+        buffer.clear();
+        crate::data::csv_out::significant_to(buffer, x, 8);
+        cell(buffer);
+    }
+    match as_of.and_then(|d| next_order_day(d, v)) {
+        Some(day) => cell(&crate::data::dates::format_day(day)),
+        None => cell(""),
+    }
 }
 
 /// What a customer did in the holdout `[from, to)`: distinct purchase days and net spend

@@ -78,27 +78,40 @@ pub struct BatchSummary {
     pub formula_cells: u64,
 }
 
-fn warning_text(w: &FeatureWarning) -> String {
-    match w {
-        FeatureWarning::Imputed { feature } => format!("imputed:{feature}"),
-        FeatureWarning::UnknownCategory { feature } => format!("unknown_category:{feature}"),
-        FeatureWarning::OutOfRange { feature } => format!("out_of_range:{feature}"),
-        FeatureWarning::FarFromCentroid { .. } => "far_from_centroid".into(),
-        FeatureWarning::UnknownField { field, .. } => format!("unknown_field:{field}"),
-        FeatureWarning::TransactionsAfterAsOf { count } => {
-            format!("transactions_after_as_of:{count}")
+/// A row's warnings as its `warnings` cell shows them: codes separated by `;`.
+struct Warnings<'a>(&'a [FeatureWarning]);
+
+impl std::fmt::Display for Warnings<'_> {
+    fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, w) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.write_str(";")?;
+            }
+            match w {
+                FeatureWarning::Imputed { feature } => write!(out, "imputed:{feature}"),
+                FeatureWarning::UnknownCategory { feature } => {
+                    write!(out, "unknown_category:{feature}")
+                }
+                FeatureWarning::OutOfRange { feature } => write!(out, "out_of_range:{feature}"),
+                FeatureWarning::FarFromCentroid { .. } => out.write_str("far_from_centroid"),
+                FeatureWarning::UnknownField { field, .. } => write!(out, "unknown_field:{field}"),
+                FeatureWarning::TransactionsAfterAsOf { count } => {
+                    write!(out, "transactions_after_as_of:{count}")
+                }
+                FeatureWarning::DuplicateTransactions { count } => {
+                    write!(out, "duplicate_transactions:{count}")
+                }
+                FeatureWarning::FilteredTransactions { count } => {
+                    write!(out, "filtered_transactions:{count}")
+                }
+                FeatureWarning::NoPurchases => out.write_str(NO_PURCHASES),
+                FeatureWarning::NoEvents => out.write_str("no_events"),
+                FeatureWarning::Browser => out.write_str("browser"),
+                FeatureWarning::ValueFromFeatures => out.write_str("value_from_features"),
+                FeatureWarning::ValueUnavailable => out.write_str("value_unavailable"),
+            }?;
         }
-        FeatureWarning::DuplicateTransactions { count } => {
-            format!("duplicate_transactions:{count}")
-        }
-        FeatureWarning::FilteredTransactions { count } => {
-            format!("filtered_transactions:{count}")
-        }
-        FeatureWarning::NoPurchases => NO_PURCHASES.into(),
-        FeatureWarning::NoEvents => "no_events".into(),
-        FeatureWarning::Browser => "browser".into(),
-        FeatureWarning::ValueFromFeatures => "value_from_features".into(),
-        FeatureWarning::ValueUnavailable => "value_unavailable".into(),
+        Ok(())
     }
 }
 
@@ -346,7 +359,7 @@ fn score_log(
     let lookup = Profiles::new(model, table.as_ref());
     let activity = Activity::of(model, events.as_ref(), as_of);
     let bar = progress.bar("scoring", log.txns.len() as u64);
-    let mut scratch = Vec::new();
+    let mut scratch = super::Scratch::default();
     let mut raw = Vec::with_capacity(spec.features.len());
     // One customer's row: unscored without features, a browser (no purchase summary)
     // flagged so.
@@ -621,7 +634,7 @@ struct ChunkScorer<'a> {
     /// Rows of the input before the next one (the next row-number id, less one).
     ordinal: u64,
     raw: Vec<RawValue>,
-    scratch: Vec<f64>,
+    scratch: super::Scratch,
     line: RowFormatter,
     out: ScoredChunk,
 }
@@ -635,7 +648,7 @@ impl<'a> ChunkScorer<'a> {
             layout,
             ordinal: first,
             raw: vec![RawValue::Missing; n],
-            scratch: Vec::new(),
+            scratch: super::Scratch::default(),
             line: RowFormatter::new(layout.spreadsheet_safe, model, layout.as_of),
             out: ScoredChunk {
                 bytes: Vec::new(),
@@ -823,10 +836,10 @@ fn check_missing_columns(
     Ok(())
 }
 
-/// Formats output rows as CSV with reusable buffers.
+/// Formats output rows as CSV with a reusable buffer.
 struct RowFormatter {
-    distance: String,
-    margin: String,
+    /// One cell's text while it is formatted.
+    cell: String,
     cells: Cells,
     /// The model has a value model: rows carry [`crate::features::rfm::VALUE_COLUMNS`].
     value_columns: bool,
@@ -859,8 +872,7 @@ impl RowFormatter {
         RowFormatter {
             value_columns: model.file.value_model.is_some(),
             as_of,
-            distance: String::new(),
-            margin: String::new(),
+            cell: String::new(),
             cells: Cells {
                 safe: spreadsheet_safe,
                 formula: 0,
@@ -871,50 +883,47 @@ impl RowFormatter {
     fn write(&mut self, out: &mut Vec<u8>, model: &Model, id: &str, s: &super::Scored) {
         use std::fmt::Write as _;
         let seg = &model.file.segments[s.index];
-        self.distance.clear();
-        self.margin.clear();
-        let _ = write!(self.distance, "{:.6}", s.distance);
-        let _ = write!(self.margin, "{:.6}", s.margin);
-        let warnings = if s.warnings.is_empty() {
-            String::new()
-        } else {
-            let w: Vec<String> = s.warnings.iter().map(warning_text).collect();
-            w.join(";")
-        };
-        let segment_id = seg.id.to_string();
-        let tier = seg.tier.to_string();
-        let [r, f, m] = match s.rfm {
-            Some(x) => [x.r, x.f, x.m].map(|v| v.to_string()),
-            None => Default::default(),
-        };
-        let fields = [
-            id,
-            segment_id.as_str(),
-            seg.name.as_str(),
-            tier.as_str(),
-            self.distance.as_str(),
-            self.margin.as_str(),
-            warnings.as_str(),
-            r.as_str(),
-            f.as_str(),
-            m.as_str(),
-            s.lifecycle.map_or("", |st| st.as_str()),
-            seg.playbook.as_ref().map_or("", |p| p.code.as_str()),
-        ];
-        for (i, f) in fields.iter().enumerate() {
-            if i > 0 {
+        let (cell, cells) = (&mut self.cell, &mut self.cells);
+        // Each cell is formatted in `cell`, then written, after a comma but for the first.
+        let mut first = true;
+        let mut put = |out: &mut Vec<u8>, text: std::fmt::Arguments| {
+            if !std::mem::take(&mut first) {
                 out.push(b',');
             }
-            self.cells.put(out, f);
+            cell.clear();
+            let _ = cell.write_fmt(text);
+            cells.put(out, cell);
+        };
+        put(out, format_args!("{id}"));
+        put(out, format_args!("{}", seg.id));
+        put(out, format_args!("{}", seg.name));
+        put(out, format_args!("{}", seg.tier));
+        put(out, format_args!("{:.6}", s.distance));
+        put(out, format_args!("{:.6}", s.margin));
+        put(out, format_args!("{}", Warnings(&s.warnings)));
+        for score in s.rfm.map(|x| [x.r, x.f, x.m].map(Some)).unwrap_or_default() {
+            match score {
+                Some(v) => put(out, format_args!("{v}")),
+                None => put(out, format_args!("")),
+            }
         }
+        put(
+            out,
+            format_args!("{}", s.lifecycle.map_or("", |st| st.as_str())),
+        );
+        let code = seg.playbook.as_ref().map_or("", |p| p.code.as_str());
+        put(out, format_args!("{code}"));
         if self.value_columns {
-            let cells = s
-                .value
-                .map(|v| crate::features::rfm::value_cells(self.as_of, &v))
-                .unwrap_or_default();
-            for c in &cells {
-                out.push(b',');
-                data::csv_out::field(out, c);
+            match &s.value {
+                Some(v) => crate::features::rfm::each_value_cell(self.as_of, v, cell, |c| {
+                    out.push(b',');
+                    data::csv_out::field(out, c);
+                }),
+                None => {
+                    for _ in crate::features::rfm::VALUE_COLUMNS {
+                        out.push(b',');
+                    }
+                }
             }
         }
         out.push(b'\n');
@@ -979,23 +988,34 @@ fn score_table(
             score_cursor(model, &mut cursor, &layout, &mut seen, summary, out, &bar)?;
             continue;
         }
-        each_block(path, format, table.has_header, |chunks| {
-            let firsts = first_ordinals(chunks, &layout, format, seen.rows);
-            let scored: Vec<ScoredChunk> = chunks
-                .par_iter()
-                .zip(firsts)
-                .map(|(c, first)| {
-                    let mut s = ChunkScorer::new(model, &layout, first);
-                    let failed = records(path, *c, format, |row, rec| s.take(row, rec)).err();
-                    s.finish(failed)
-                })
-                .collect();
-            for c in scored {
-                merge_chunk(c, path, &mut seen, summary, out)?;
-            }
+        // Block n is scored in parallel while block n − 1's rows are checked and written on
+        // this thread; a block's error still comes before any later block's.
+        let mut pending: Vec<ScoredChunk> = Vec::new();
+        let read = each_block(path, format, table.has_header, |chunks| {
+            let before = seen.rows + pending.iter().map(|c| c.ids.len() as u64).sum::<u64>();
+            let firsts = first_ordinals(chunks, &layout, format, before);
+            let mut scored = Vec::new();
+            rayon::in_place_scope(|scope| {
+                scope.spawn(|_| {
+                    scored = chunks
+                        .par_iter()
+                        .zip(firsts)
+                        .map(|(c, first)| {
+                            let mut s = ChunkScorer::new(model, &layout, first);
+                            let failed =
+                                records(path, *c, format, |row, rec| s.take(row, rec)).err();
+                            s.finish(failed)
+                        })
+                        .collect();
+                });
+                merge_chunks(std::mem::take(&mut pending), path, &mut seen, summary, out)
+            })?;
+            pending = scored;
             bar.tick();
             Ok::<_, Error>(())
-        })?;
+        });
+        merge_chunks(pending, path, &mut seen, summary, out)?;
+        read?;
     }
     bar.finish_and_clear();
     if seen.rows == 0 {
@@ -1107,6 +1127,20 @@ struct Seen {
 
 /// Adds one scored work item to the run, in input order: its ids (the first repeated one is
 /// an error), its counts, its first error, its rows for the observer and its CSV bytes.
+/// [`merge_chunk`] of each chunk in order, up to the first error.
+fn merge_chunks(
+    chunks: Vec<ScoredChunk>,
+    path: &Path,
+    seen: &mut Seen,
+    summary: &mut BatchSummary,
+    out: &mut ScoreWriter<'_>,
+) -> Result<()> {
+    for c in chunks {
+        merge_chunk(c, path, seen, summary, out)?;
+    }
+    Ok(())
+}
+
 fn merge_chunk(
     c: ScoredChunk,
     path: &Path,

@@ -44,6 +44,15 @@ pub struct Scored {
     pub value: Option<crate::value::CustomerValue>,
 }
 
+/// What scoring one customer after another reuses: the buffer of the encoded row and the
+/// value predictions of the purchase histories already seen ([`crate::value::PredictMemo`]).
+/// Any `Scratch` serves any model; one per thread.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    row: Vec<f64>,
+    values: crate::value::PredictMemo,
+}
+
 impl Model {
     /// Scores one customer given raw values in feature order and, for a customer given by
     /// transactions, their purchase summary ([`crate::features::rfm::purchase_summary`]). The
@@ -52,7 +61,7 @@ impl Model {
         &self,
         raw: &[RawValue],
         summary: Option<&crate::value::Rfm>,
-        scratch: &mut Vec<f64>,
+        scratch: &mut Scratch,
     ) -> Result<Scored, FeatureError> {
         let spec = &self.file.features;
         if raw.len() != spec.features.len() {
@@ -65,12 +74,13 @@ impl Model {
                 ),
             });
         }
-        scratch.clear();
-        scratch.resize(spec.n_columns(), 0.0);
+        let row = &mut scratch.row;
+        row.clear();
+        row.resize(spec.n_columns(), 0.0);
         let mut warnings = Vec::new();
-        spec.encode_row(raw, scratch, &mut warnings)?;
-        let distances = self.centroids.distances(scratch);
-        let (index, _) = self.centroids.nearest(scratch);
+        spec.encode_row(raw, row, &mut warnings)?;
+        let distances = self.centroids.distances(row);
+        let (index, _) = self.centroids.nearest(row);
         let distance = distances[index];
         let runner_up = distances
             .iter()
@@ -91,7 +101,7 @@ impl Model {
             }
         }
         let (rfm, lifecycle) = self.lifecycle_of(raw);
-        let value = self.value_of(raw, summary, &mut warnings);
+        let value = self.value_of(raw, summary, &mut warnings, &mut scratch.values);
         Ok(Scored {
             index,
             distance,
@@ -108,12 +118,14 @@ impl Model {
     /// when there is one (the exact figures, as in training), else from the RFM features
     /// ([`crate::features::rfm::summary_from_features`], with a
     /// [`FeatureWarning::ValueFromFeatures`] warning); `None` without a value model, and with
-    /// [`FeatureWarning::ValueUnavailable`] when neither is at hand.
+    /// [`FeatureWarning::ValueUnavailable`] when neither is at hand. `memo` holds the
+    /// purchase histories already evaluated ([`crate::value::ValueModel::predict_memo`]).
     pub fn value_of(
         &self,
         raw: &[RawValue],
         summary: Option<&crate::value::Rfm>,
         warnings: &mut Vec<FeatureWarning>,
+        memo: &mut crate::value::PredictMemo,
     ) -> Option<crate::value::CustomerValue> {
         let record = self.file.value_model.as_ref()?;
         let approximate = || {
@@ -129,7 +141,8 @@ impl Model {
             Some(s) => (Some(*s), false),
             None => (approximate(), true),
         };
-        let value = summary.and_then(|s| record.model().predict(&s, &record.settings()).ok());
+        let (model, settings) = (record.model(), record.settings());
+        let value = summary.and_then(|s| model.predict_memo(&s, &settings, memo).ok());
         warnings.push(match value {
             Some(_) if from_features => FeatureWarning::ValueFromFeatures,
             Some(_) => return value,

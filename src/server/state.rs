@@ -52,7 +52,7 @@ impl LoadedModel {
         &self,
         raw: &[crate::features::RawValue],
         summary: Option<&crate::value::Rfm>,
-        scratch: &mut Vec<f64>,
+        scratch: &mut crate::score::Scratch,
     ) -> Result<crate::score::Scored, crate::features::FeatureError> {
         let s = self.model.score(raw, summary, scratch)?;
         if let Some(w) = &self.drift {

@@ -93,6 +93,11 @@ impl PurchaseModel {
     /// over the discounting steps: the last step ends at the horizon, and Pareto/NBD's P(alive)
     /// (its two ₂F₁, most of the cost of an expectation) is computed once, not once per step.
     fn horizon(&self, c: &Rfm, s: &ClvSettings) -> Horizon {
+        self.horizon_over(c, &Steps::of(s))
+    }
+
+    /// [`PurchaseModel::horizon`] with the steps and their discount factors at hand.
+    fn horizon_over(&self, c: &Rfm, steps: &Steps) -> Horizon {
         let p_alive = self.p_alive(c);
         let mut bg = match self {
             PurchaseModel::BgNbd(m) => Ok(m.conditional_expectation(c, p_alive)),
@@ -102,21 +107,18 @@ impl PurchaseModel {
             Ok(steps) => steps.at(t),
             Err(m) => m.conditional_expected_purchases_given_p_alive(t, c, p_alive),
         };
-        let steps = (s.horizon_days / STEP_DAYS).ceil() as usize;
-        let ln_discount = s.annual_discount_rate.ln_1p() / DAYS_PER_YEAR;
         let (mut previous, mut last) = (0.0, f64::NAN);
         let mut discounted = 0.0;
-        for i in 1..=steps {
-            let t = (i as f64 * STEP_DAYS).min(s.horizon_days);
+        for &(t, factor) in &steps.ends {
             let e = expected(t);
-            discounted += (e - previous).max(0.0) * (-ln_discount * t).exp();
+            discounted += (e - previous).max(0.0) * factor;
             (previous, last) = (e, t);
         }
         // The last step ends at the horizon (steps·30 ≥ horizon) but for rounding.
-        let expected_orders = if last == s.horizon_days {
+        let expected_orders = if last == steps.horizon_days {
             previous
         } else {
-            expected(s.horizon_days)
+            expected(steps.horizon_days)
         };
         Horizon {
             p_alive,
@@ -126,7 +128,33 @@ impl PurchaseModel {
     }
 }
 
+/// The discounting steps of a horizon: each step's end tᵢ = min(30i, H) and its factor
+/// (1+R)^(−tᵢ/365), which every customer shares.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Steps {
+    horizon_days: f64,
+    ends: Vec<(f64, f64)>,
+}
+
+impl Steps {
+    fn of(s: &ClvSettings) -> Steps {
+        let n = (s.horizon_days / STEP_DAYS).ceil() as usize;
+        let ln_discount = s.annual_discount_rate.ln_1p() / DAYS_PER_YEAR;
+        let ends = (1..=n)
+            .map(|i| {
+                let t = (i as f64 * STEP_DAYS).min(s.horizon_days);
+                (t, (-ln_discount * t).exp())
+            })
+            .collect();
+        Steps {
+            horizon_days: s.horizon_days,
+            ends,
+        }
+    }
+}
+
 /// What [`PurchaseModel::horizon`] gives.
+#[derive(Debug, Clone, Copy)]
 struct Horizon {
     p_alive: f64,
     expected_orders: f64,
@@ -241,9 +269,14 @@ impl ValueModel {
             });
             history.push(h);
         }
+        let steps = if settings_ok {
+            Steps::of(s)
+        } else {
+            Steps::default()
+        };
         let horizons: Vec<Horizon> = standing
             .par_iter()
-            .map(|&i| self.purchases.horizon(&customers[i], s))
+            .map(|&i| self.purchases.horizon_over(&customers[i], &steps))
             .collect();
         customers
             .par_iter()
@@ -254,6 +287,39 @@ impl ValueModel {
                 self.value_of(c, s, &horizons[h as usize])
             })
             .collect()
+    }
+
+    /// [`ValueModel::predict`] of one customer after another: a history (x, t_x, T) already
+    /// in `memo` reuses its purchase-model evaluation, which does not depend on the spend.
+    /// The results are those of `predict`; the memo forgets what it holds when the model or
+    /// the settings change and when it reaches [`PredictMemo::LIMIT`] histories.
+    pub fn predict_memo(
+        &self,
+        c: &Rfm,
+        s: &ClvSettings,
+        memo: &mut PredictMemo,
+    ) -> Result<CustomerValue, ValueError> {
+        c.validate(0)?;
+        s.validate()?;
+        let PredictMemo { of, seen } = memo;
+        if !matches!(of, Some((p, q, _)) if *p == self.purchases && q == s) {
+            seen.clear();
+            *of = None;
+        }
+        let (_, _, steps) = of.get_or_insert_with(|| (self.purchases, *s, Steps::of(s)));
+        let key = [c.x.to_bits(), c.t_x.to_bits(), c.t.to_bits()];
+        let horizon = match seen.get(&key) {
+            Some(h) => *h,
+            None => {
+                let h = self.purchases.horizon_over(c, steps);
+                if seen.len() >= PredictMemo::LIMIT {
+                    seen.clear();
+                }
+                seen.insert(key, h);
+                h
+            }
+        };
+        self.value_of(c, s, &horizon)
     }
 
     /// A valid customer's value from its purchase model's horizon.
@@ -289,6 +355,19 @@ impl ValueModel {
     }
 }
 
+/// What [`ValueModel::predict_memo`] remembers between customers: the purchase model and
+/// settings it was filled under, their discounting steps, and the evaluation of each history.
+#[derive(Debug, Default)]
+pub struct PredictMemo {
+    of: Option<(PurchaseModel, ClvSettings, Steps)>,
+    seen: std::collections::HashMap<[u64; 3], Horizon, crate::data::fasthash::FxBuild>,
+}
+
+impl PredictMemo {
+    /// Histories held at most (about 3 MB); the memo starts over beyond.
+    pub const LIMIT: usize = 65_536;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,20 +384,26 @@ mod tests {
         }
     }
 
-    #[test]
-    fn many_customers_get_what_one_predict_each_gives() {
-        let pareto = ParetoNbd {
-            r: 0.55,
-            alpha: 10.58,
-            s: 0.61,
-            beta: 11.67,
-        };
+    /// A BG/NBD and a Pareto/NBD fit of the same kind of data (weeks).
+    fn two_fits() -> (PurchaseModel, PurchaseModel) {
         let bg = BgNbd {
             r: 0.24,
             alpha: 4.41,
             a: 0.79,
             b: 2.43,
         };
+        let pareto = ParetoNbd {
+            r: 0.55,
+            alpha: 10.58,
+            s: 0.61,
+            beta: 11.67,
+        };
+        (PurchaseModel::BgNbd(bg), PurchaseModel::ParetoNbd(pareto))
+    }
+
+    #[test]
+    fn many_customers_get_what_one_predict_each_gives() {
+        let (bg, pareto) = two_fits();
         // Shared histories with different spends, a one-time buyer, and an invalid summary.
         let mut cs = Vec::new();
         for i in 0..300 {
@@ -329,7 +414,7 @@ mod tests {
         }
         cs.push(Rfm::new(2.0, 50.0, 40.0, 5.0));
         let s = ClvSettings::default();
-        for purchases in [PurchaseModel::BgNbd(bg), PurchaseModel::ParetoNbd(pareto)] {
+        for purchases in [bg, pareto] {
             let m = model(purchases);
             let many = m.predict_many(&cs, &s);
             assert_eq!(many.len(), cs.len());
@@ -343,6 +428,49 @@ mod tests {
             };
             assert!(m.predict_many(&cs, &bad).iter().all(|v| v.is_err()));
         }
+    }
+
+    #[test]
+    fn one_memo_over_models_and_settings_gives_what_predict_gives() {
+        let (bg, pareto) = two_fits();
+        let short = ClvSettings {
+            horizon_days: 100.0,
+            annual_discount_rate: 0.3,
+            ..ClvSettings::default()
+        };
+        let bad = ClvSettings {
+            horizon_days: 0.0,
+            ..short
+        };
+        // Repeated histories with other spends, under a model and settings that change
+        // between customers: a memo filled under one must not answer for another.
+        let mut memo = PredictMemo::default();
+        let mut reused = 0;
+        for round in 0..3 {
+            for (purchases, s) in [(bg, ClvSettings::default()), (pareto, short), (bg, short)] {
+                let m = model(purchases);
+                for i in 0..40 {
+                    let x = (i % 4) as f64;
+                    let t_x = if x == 0.0 { 0.0 } else { 5.0 + (i % 3) as f64 };
+                    let c = Rfm::new(x, t_x, 30.0, if x == 0.0 { 0.0 } else { 7.0 + i as f64 });
+                    let before = memo.seen.len();
+                    let got = m.predict_memo(&c, &s, &mut memo);
+                    reused += usize::from(memo.seen.len() == before);
+                    assert_eq!(
+                        format!("{got:?}"),
+                        format!("{:?}", m.predict(&c, &s)),
+                        "{round} {i}"
+                    );
+                }
+                let invalid = Rfm::new(2.0, 50.0, 40.0, 5.0);
+                assert!(m.predict_memo(&invalid, &s, &mut memo).is_err());
+                let c = Rfm::new(1.0, 3.0, 30.0, 9.0);
+                assert!(m.predict_memo(&c, &bad, &mut memo).is_err());
+            }
+        }
+        // 10 histories a (model, settings) pair, each evaluated once a visit.
+        assert_eq!(reused, 3 * 3 * 30);
+        assert!(memo.seen.len() <= PredictMemo::LIMIT);
     }
 
     #[test]

@@ -42,7 +42,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub use bgnbd::BgNbd;
-pub use clv::{ClvSettings, CustomerValue, PurchaseModel, ValueModel};
+pub use clv::{ClvSettings, CustomerValue, PredictMemo, PurchaseModel, ValueModel};
 pub use gamma_gamma::GammaGamma;
 pub use optimize::Termination;
 pub use pareto_nbd::ParetoNbd;

@@ -566,7 +566,7 @@ pub fn score_customers<'m>(
     let window = model.file.params.window_days;
     let rules = &model.row_rules;
     let mut results = Vec::with_capacity(customers.len());
-    let mut scratch = Vec::new();
+    let mut scratch = crate::score::Scratch::default();
     let mut per_segment = vec![0u64; model.file.k];
     for (i, c) in customers.iter().enumerate() {
         let p = prepare_with(
