@@ -53,6 +53,13 @@ pub struct Scratch {
     values: crate::value::PredictMemo,
 }
 
+impl Scratch {
+    /// Forgets the customers scored so far (their value predictions), keeping the buffers.
+    pub fn forget_customers(&mut self) {
+        self.values.forget_customers();
+    }
+}
+
 impl Model {
     /// Scores one customer given raw values in feature order and, for a customer given by
     /// transactions, their purchase summary ([`crate::features::rfm::purchase_summary`]). The

@@ -366,6 +366,11 @@ pub struct PredictMemo {
 impl PredictMemo {
     /// Histories held at most (about 3 MB); the memo starts over beyond.
     pub const LIMIT: usize = 65_536;
+
+    /// Forgets every history, keeping the memory and the steps.
+    pub fn forget_customers(&mut self) {
+        self.seen.clear();
+    }
 }
 
 #[cfg(test)]

@@ -566,7 +566,10 @@ pub fn score_customers<'m>(
     let window = model.file.params.window_days;
     let rules = &model.row_rules;
     let mut results = Vec::with_capacity(customers.len());
-    let mut scratch = crate::score::Scratch::default();
+    // This worker's buffers, from its last request; what they remember of customers is not
+    // carried from one request to the next.
+    let mut scratch = SCRATCH.take();
+    scratch.forget_customers();
     let mut per_segment = vec![0u64; model.file.k];
     for (i, c) in customers.iter().enumerate() {
         let p = prepare_with(
@@ -628,12 +631,18 @@ pub fn score_customers<'m>(
             value: s.value.map(|v| ValueResult::of(as_of, &v)),
         });
     }
+    SCRATCH.set(scratch);
     for (seg, n) in model.file.segments.iter().zip(per_segment) {
         if n > 0 {
             state.metrics.scored(&loaded.name, &seg.name, n);
         }
     }
     Ok(results)
+}
+
+thread_local! {
+    /// Each worker's [`crate::score::Scratch`], reused by its requests.
+    static SCRATCH: std::cell::Cell<crate::score::Scratch> = Default::default();
 }
 
 /// Scores customers with the default model.
