@@ -13,7 +13,7 @@ use ndarray::{Array2, Axis};
 use super::kmeans::{self, KmFit};
 use super::lineage;
 use super::params::{KChoice, TrainValidParams};
-use super::quality::{calinski_harabasz, davies_bouldin, sample_rows, silhouette};
+use super::quality::{calinski_harabasz, davies_bouldin, sample_rows, silhouette, silhouettes};
 use super::segments::{build_segments, SegmentInput};
 use super::TrainError;
 use crate::data::dates::format_day;
@@ -927,6 +927,7 @@ fn search_k(
     let bar = progress.bar("searching k", (max - min + 1) as u64);
     let mut points = Vec::new();
     let mut fits = Vec::new();
+    let mut labellings = Vec::new();
     for k in min..=max {
         let f = kmeans::fit(
             xs.view(),
@@ -940,15 +941,21 @@ fn search_k(
         points.push(KPoint {
             k,
             inertia: f.inertia,
-            silhouette: silhouette(xs.view(), &labels, k, params.silhouette_sample, params.seed),
+            silhouette: f64::NAN,
             calinski_harabasz: calinski_harabasz(xs.view(), &labels, k),
             davies_bouldin: davies_bouldin(xs.view(), &labels, k),
             iterations: f.iterations,
             mean_rank: 0.0,
             chosen: false,
         });
+        labellings.push((labels, k));
         fits.push(f);
         bar.inc(1);
+    }
+    let each: Vec<(&[usize], usize)> = labellings.iter().map(|(l, k)| (&l[..], *k)).collect();
+    let scores = silhouettes(xs.view(), &each, params.silhouette_sample, params.seed);
+    for (p, s) in points.iter_mut().zip(scores) {
+        p.silhouette = s;
     }
     bar.finish_and_clear();
     Ok((points, fits))

@@ -33,46 +33,83 @@ pub fn silhouette(
     max_sample: usize,
     seed: u64,
 ) -> f64 {
+    silhouettes(x, &[(labels, k)], max_sample, seed)[0]
+}
+
+/// [`silhouette`] of each labelling `(labels, k)` of the same rows, on the same sample: each
+/// distance between two sampled rows is computed once for all of them.
+pub fn silhouettes(
+    x: ArrayView2<f64>,
+    labellings: &[(&[usize], usize)],
+    max_sample: usize,
+    seed: u64,
+) -> Vec<f64> {
     let idx = sample_rows(x.nrows(), max_sample, seed);
     let pts: Vec<Vec<f64>> = idx.iter().map(|&i| row(&x, i)).collect();
-    let lab: Vec<usize> = idx.iter().map(|&i| labels[i]).collect();
+    let labs: Vec<Vec<usize>> = labellings
+        .iter()
+        .map(|(labels, _)| idx.iter().map(|&i| labels[i]).collect())
+        .collect();
     let m = pts.len();
-    let mut counts = vec![0usize; k];
-    for &l in &lab {
-        counts[l] += 1;
-    }
-    // Rows in parallel; contributions are summed in row order, so the result does not depend
-    // on the number of threads.
-    let contributions: Vec<f64> = (0..m)
+    let counts: Vec<Vec<usize>> = labellings
+        .iter()
+        .zip(&labs)
+        .map(|(&(_, k), lab)| {
+            let mut counts = vec![0usize; k];
+            for &l in lab {
+                counts[l] += 1;
+            }
+            counts
+        })
+        .collect();
+    // Rows in parallel; each row's distances are summed per cluster in column order and the
+    // rows' contributions in row order, so the result does not depend on the number of
+    // threads.
+    let contributions: Vec<Vec<f64>> = (0..m)
         .into_par_iter()
         .map_init(
-            || vec![0.0; k],
+            || {
+                counts
+                    .iter()
+                    .map(|c| vec![0.0; c.len()])
+                    .collect::<Vec<_>>()
+            },
             |sums, i| {
-                sums.iter_mut().for_each(|s| *s = 0.0);
-                for j in 0..m {
-                    if i != j {
-                        sums[lab[j]] += sq_dist(&pts[i], &pts[j]).sqrt();
+                sums.iter_mut().flatten().for_each(|s| *s = 0.0);
+                for j in (0..m).filter(|&j| j != i) {
+                    let d = sq_dist(&pts[i], &pts[j]).sqrt();
+                    for (s, lab) in sums.iter_mut().zip(&labs) {
+                        s[lab[j]] += d;
                     }
                 }
-                let own = lab[i];
-                if counts[own] <= 1 {
-                    return 0.0;
-                }
-                let a = sums[own] / (counts[own] - 1) as f64;
-                let b = (0..k)
-                    .filter(|&c| c != own && counts[c] > 0)
-                    .map(|c| sums[c] / counts[c] as f64)
-                    .fold(f64::INFINITY, f64::min);
-                if b.is_finite() && a.max(b) > 0.0 {
-                    (b - a) / a.max(b)
-                } else {
-                    0.0
-                }
+                sums.iter()
+                    .zip(&labs)
+                    .zip(&counts)
+                    .map(|((sums, lab), counts)| row_silhouette(sums, counts, lab[i]))
+                    .collect()
             },
         )
         .collect();
-    let total: f64 = contributions.iter().sum();
-    total / m as f64
+    (0..labellings.len())
+        .map(|l| contributions.iter().map(|c| c[l]).sum::<f64>() / m as f64)
+        .collect()
+}
+
+/// One row's silhouette from its summed distances to each cluster and the cluster sizes.
+fn row_silhouette(sums: &[f64], counts: &[usize], own: usize) -> f64 {
+    if counts[own] <= 1 {
+        return 0.0;
+    }
+    let a = sums[own] / (counts[own] - 1) as f64;
+    let b = (0..counts.len())
+        .filter(|&c| c != own && counts[c] > 0)
+        .map(|c| sums[c] / counts[c] as f64)
+        .fold(f64::INFINITY, f64::min);
+    if b.is_finite() && a.max(b) > 0.0 {
+        (b - a) / a.max(b)
+    } else {
+        0.0
+    }
 }
 
 /// Per-cluster sizes and true means.
@@ -192,6 +229,53 @@ mod tests {
             expected,
             epsilon = 1e-12
         );
+    }
+
+    #[test]
+    fn silhouettes_of_several_labellings_are_each_one_alone() {
+        // 300 points in 3 dimensions, labelled three ways; sampled (200 of 300) as alone.
+        let x = ndarray::Array2::from_shape_fn((300, 3), |(i, j)| {
+            ((i * 7 + j * 13) % 17) as f64 + (i % 5) as f64 * 0.1
+        });
+        let two: Vec<usize> = (0..300).map(|i| usize::from(i % 17 > 8)).collect();
+        let three: Vec<usize> = (0..300).map(|i| i % 3).collect();
+        let four: Vec<usize> = (0..300).map(|i| (i * 7 % 17) % 4).collect();
+        let each = [(&two[..], 2), (&three[..], 3), (&four[..], 4)];
+        let together = silhouettes(x.view(), &each, 200, 9);
+        let idx = sample_rows(300, 200, 9);
+        for ((labels, k), s) in each.iter().zip(&together) {
+            let alone = silhouette(x.view(), labels, *k, 200, 9);
+            assert_eq!(s.to_bits(), alone.to_bits(), "k = {k}");
+            // The definition, point by point over the sample.
+            let dist = |i: usize, j: usize| {
+                (0..3)
+                    .map(|c| (x[[i, c]] - x[[j, c]]).powi(2))
+                    .sum::<f64>()
+                    .sqrt()
+            };
+            let mean_to = |i: usize, c: usize| {
+                let others: Vec<f64> = (idx.iter())
+                    .filter(|&&j| j != i && labels[j] == c)
+                    .map(|&j| dist(i, j))
+                    .collect();
+                (!others.is_empty()).then(|| others.iter().sum::<f64>() / others.len() as f64)
+            };
+            let by_definition = idx
+                .iter()
+                .map(|&i| {
+                    let Some(a) = mean_to(i, labels[i]) else {
+                        return 0.0;
+                    };
+                    let b = (0..*k)
+                        .filter(|&c| c != labels[i])
+                        .filter_map(|c| mean_to(i, c))
+                        .fold(f64::INFINITY, f64::min);
+                    (b - a) / a.max(b)
+                })
+                .sum::<f64>()
+                / idx.len() as f64;
+            assert_abs_diff_eq!(*s, by_definition, epsilon = 1e-12);
+        }
     }
 
     #[test]
