@@ -324,34 +324,46 @@ fn candidates(
         }
     }
     if let Some(table) = table {
-        for col in &table.columns {
-            available.push(col.name.clone());
+        use rayon::prelude::*;
+        // Why a column is not typed: `Some(None)` silently, `Some(Some(reason))` reported.
+        let skip = |col: &crate::data::customers::CustomerColumn| -> Option<Option<&'static str>> {
             if !config.enabled(&col.name, &col.header) {
-                continue;
+                return Some(None);
             }
             if has_log
                 && (RFM_FEATURES.contains(&col.name.as_str())
                     || pop.offered.contains(&col.name.as_str()))
             {
-                report.features_dropped.push((
-                    col.name.clone(),
-                    "customer-table column shadowed by the feature computed from transactions"
-                        .into(),
+                return Some(Some(
+                    "customer-table column shadowed by the feature computed from transactions",
                 ));
-                continue;
             }
-            if col.name.is_empty() {
+            col.name.is_empty().then_some(None)
+        };
+        let taken: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
+        // The columns are typed in parallel, then taken in column order (so the first bad
+        // column's error is the one reported).
+        let typed: Vec<Option<Result<Typed, FeatureError>>> = table
+            .columns
+            .par_iter()
+            .map(|col| {
+                skip(col).is_none().then(|| {
+                    let rows = &pop.table_rows;
+                    features::table::type_table_column(table, col, config, rows, as_of, &taken)
+                })
+            })
+            .collect();
+        for (col, typed) in table.columns.iter().zip(typed) {
+            available.push(col.name.clone());
+            let Some(typed) = typed else {
+                if let Some(Some(reason)) = skip(col) {
+                    report
+                        .features_dropped
+                        .push((col.name.clone(), reason.into()));
+                }
                 continue;
-            }
-            let taken: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
-            match features::table::type_table_column(
-                table,
-                col,
-                config,
-                &pop.table_rows,
-                as_of,
-                &taken,
-            )? {
+            };
+            match typed? {
                 Typed::Feature {
                     candidate,
                     derivation,
