@@ -641,11 +641,47 @@ fn people_csv_bytes(rows: Vec<Vec<String>>) -> Vec<u8> {
     out
 }
 
-fn num(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{}", v as i64)
+/// A number's cell: whole numbers without a decimal point, others as Rust prints them.
+fn num_to(out: &mut String, v: f64) {
+    use std::fmt::Write as _;
+    let _ = if v.fract() == 0.0 && v.abs() < 1e15 {
+        write!(out, "{}", v as i64)
     } else {
-        format!("{v}")
+        write!(out, "{v}")
+    };
+}
+
+/// One CSV row's cells, reusing their buffers from row to row.
+#[derive(Default)]
+struct Cells {
+    cells: Vec<String>,
+    used: usize,
+    /// A cell being formatted elsewhere.
+    scratch: String,
+}
+
+impl Cells {
+    /// The next cell, empty.
+    fn next(&mut self) -> &mut String {
+        if self.used == self.cells.len() {
+            self.cells.push(String::new());
+        }
+        self.used += 1;
+        let c = &mut self.cells[self.used - 1];
+        c.clear();
+        c
+    }
+
+    /// Appends a cell of formatted text.
+    fn put(&mut self, text: std::fmt::Arguments) {
+        use std::fmt::Write as _;
+        let _ = self.next().write_fmt(text);
+    }
+
+    /// Appends the row as a CSV record and starts the next.
+    fn record(&mut self, out: &mut Vec<u8>) {
+        csv_out::record(out, &self.cells[..self.used]);
+        self.used = 0;
     }
 }
 
@@ -809,32 +845,49 @@ pub fn assignments_csv(out: &TrainOutput) -> Vec<Vec<u8>> {
     if value_as_of.is_some() {
         header.extend(crate::features::rfm::VALUE_COLUMNS.map(String::from));
     }
-    let row = |i: usize, r: &mut Vec<String>| {
-        r.clear();
-        r.push(a.ids[i].clone());
+    let row = |i: usize, r: &mut Cells| {
+        r.put(format_args!("{}", a.ids[i]));
         for c in &a.columns {
-            r.push(match &c.values {
-                RawColumn::Numbers(v) => v[i].map(num).unwrap_or_default(),
-                RawColumn::Labels(v) => v[i].clone().unwrap_or_default(),
-            });
+            match &c.values {
+                RawColumn::Numbers(v) => match v[i] {
+                    Some(x) => num_to(r.next(), x),
+                    None => r.put(format_args!("")),
+                },
+                RawColumn::Labels(v) => r.put(format_args!("{}", v[i].as_deref().unwrap_or(""))),
+            }
         }
         let seg = &out.model.segments[a.labels[i]];
-        r.push(seg.id.to_string());
-        r.push(seg.name.clone());
-        r.push(format!("{:.6}", a.distances[i]));
+        r.put(format_args!("{}", seg.id));
+        r.put(format_args!("{}", seg.name));
+        r.put(format_args!("{:.6}", a.distances[i]));
         if let Some((vm, cols)) = lifecycle {
             let (scores, stage) = vm.classify(cols.map(|c| c[i]));
-            match scores {
-                Some(s) => r.extend([s.r, s.f, s.m].map(|v| v.to_string())),
-                None => r.extend([String::new(), String::new(), String::new()]),
+            for score in scores
+                .map(|s| [s.r, s.f, s.m].map(Some))
+                .unwrap_or_default()
+            {
+                match score {
+                    Some(v) => r.put(format_args!("{v}")),
+                    None => r.put(format_args!("")),
+                }
             }
-            r.push(stage.map_or("", |s| s.as_str()).to_string());
+            r.put(format_args!("{}", stage.map_or("", |s| s.as_str())));
         }
         if let Some(as_of) = value_as_of {
             // A browser (no purchase) has no predicted value: empty cells.
             match a.values.get(i) {
-                Some(v) => r.extend(crate::features::rfm::value_cells(Some(as_of), v)),
-                None => r.extend(crate::features::rfm::VALUE_COLUMNS.map(|_| String::new())),
+                Some(v) => {
+                    let mut buffer = std::mem::take(&mut r.scratch);
+                    crate::features::rfm::each_value_cell(Some(as_of), v, &mut buffer, |c| {
+                        r.put(format_args!("{c}"))
+                    });
+                    r.scratch = buffer;
+                }
+                None => {
+                    for _ in crate::features::rfm::VALUE_COLUMNS {
+                        r.put(format_args!(""));
+                    }
+                }
             }
         }
     };
@@ -849,10 +902,10 @@ pub fn assignments_csv(out: &TrainOutput) -> Vec<Vec<u8>> {
         .map(|b| {
             let rows = b * BLOCK..n.min((b + 1) * BLOCK);
             let mut out = Vec::with_capacity(96 * rows.len());
-            let mut r = Vec::with_capacity(header.len());
+            let mut r = Cells::default();
             for i in rows {
                 row(i, &mut r);
-                csv_out::record(&mut out, &r);
+                r.record(&mut out);
             }
             out
         })
