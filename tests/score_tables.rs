@@ -248,3 +248,84 @@ fn a_table_without_ids_over_two_files_is_numbered_in_order_on_any_thread_count()
     let expected: Vec<String> = (1..=200).map(|i| i.to_string()).collect();
     assert_eq!(ids, expected);
 }
+
+/// Writes `rows` of Mall customers (header [`HEADER`]) as Parquet, in row groups of
+/// `group` rows: ids and genre as UTF-8, the numbers as doubles.
+fn write_mall_parquet(path: &Path, rows: &[Vec<String>], group: usize) {
+    use parquet::basic::{ConvertedType, Repetition, Type as Physical};
+    use parquet::data_type::{ByteArray, ByteArrayType, DoubleType};
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    use parquet::schema::types::Type;
+    use std::sync::Arc;
+    let names: Vec<&str> = HEADER.split(',').collect();
+    let fields = names
+        .iter()
+        .enumerate()
+        .map(|(j, name)| {
+            let b = if j < 2 {
+                Type::primitive_type_builder(name, Physical::BYTE_ARRAY)
+                    .with_converted_type(ConvertedType::UTF8)
+            } else {
+                Type::primitive_type_builder(name, Physical::DOUBLE)
+            };
+            Arc::new(b.with_repetition(Repetition::REQUIRED).build().unwrap())
+        })
+        .collect();
+    let schema = Type::group_type_builder("mall")
+        .with_fields(fields)
+        .build()
+        .unwrap();
+    let props = Arc::new(WriterProperties::builder().build());
+    let file = std::fs::File::create(path).unwrap();
+    let mut w = SerializedFileWriter::new(file, Arc::new(schema), props).unwrap();
+    for part in rows.chunks(group) {
+        let mut rg = w.next_row_group().unwrap();
+        for j in 0..names.len() {
+            let mut c = rg.next_column().unwrap().unwrap();
+            if j < 2 {
+                let v: Vec<ByteArray> = part.iter().map(|r| ByteArray::from(&r[j][..])).collect();
+                c.typed::<ByteArrayType>()
+                    .write_batch(&v, None, None)
+                    .unwrap();
+            } else {
+                let v: Vec<f64> = part.iter().map(|r| r[j].parse().unwrap()).collect();
+                c.typed::<DoubleType>().write_batch(&v, None, None).unwrap();
+            }
+            c.close().unwrap();
+        }
+        rg.close().unwrap();
+    }
+    w.close().unwrap();
+}
+
+#[test]
+fn a_parquet_table_scores_as_the_same_rows_in_csv_do() {
+    // 20,000 customers (the 200 of Mall under 100 sets of ids): more than one batch of the
+    // Parquet cursor, in row groups that do not line up with the batches.
+    let rows: Vec<Vec<String>> = (0..100)
+        .flat_map(|set| {
+            mall_rows(200).into_iter().map(move |mut r| {
+                r[0] = format!("{set:03}-{}", r[0]);
+                r
+            })
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let pq = dir.path().join("mall.parquet");
+    write_mall_parquet(&pq, &rows, 3_000);
+    let mut csv = format!("{HEADER}\n");
+    for r in &rows {
+        csv.push_str(&r.join(","));
+        csv.push('\n');
+    }
+    let (text_out, from_csv) = score(&[("mall.csv", csv.as_bytes())], &[], "2");
+    assert!(text_out.status.success(), "{}", text(&text_out));
+    let parquet = std::fs::read(&pq).unwrap();
+    for threads in ["1", "2"] {
+        let (out, from_parquet) = score(&[("mall.parquet", &parquet)], &[], threads);
+        assert!(out.status.success(), "{}", text(&out));
+        assert_eq!(from_parquet, from_csv, "{threads} thread(s)");
+    }
+    assert_eq!(ids_and_segments(&from_csv).len(), 20_000);
+}

@@ -63,11 +63,7 @@ pub fn significant_to(out: &mut String, v: f64, digits: usize) {
 /// of one half, so the product's rounding error cannot change which integer the exact value
 /// rounds to. `false` otherwise, with nothing appended (the caller formats exactly).
 fn rounded_fixed(out: &mut String, v: f64, decimals: usize) -> bool {
-    const POW10: [f64; 23] = [
-        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
-        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-    ];
-    let Some(&tens) = POW10.get(decimals) else {
+    let Some(&tens) = super::EXACT_TENS.get(decimals) else {
         return false;
     };
     let scaled = v.abs() * tens;

@@ -953,8 +953,10 @@ fn score_table(
     summary.imputed_rows = vec![0; spec.features.len()];
     let mut seen = Seen::default();
     for path in &files {
-        let table = Table::open(path)?;
+        let mut table = Table::open(path)?;
         let (id_col, names) = data::customers::resolve_columns(&table, map)?;
+        // The header, kept apart so a Parquet table's own cursor can go on reading.
+        let columns = table.columns.clone();
         // Column of each model feature in this file, if any.
         let found: Vec<Option<(usize, bool)>> = spec
             .features
@@ -967,7 +969,7 @@ fn score_table(
             spec,
             &cols,
             id_col,
-            &table.columns,
+            &columns,
             path,
             input.allow_missing_features,
             summary,
@@ -976,7 +978,7 @@ fn score_table(
             cols,
             from_source: found.iter().map(|c| c.is_some_and(|(_, s)| s)).collect(),
             id_col,
-            columns: &table.columns,
+            columns: &columns,
             path,
             as_of: table_as_of(model, input.as_of),
             spreadsheet_safe: input.spreadsheet_safe,
@@ -984,15 +986,14 @@ fn score_table(
         };
         let format = table.format;
         if format == Format::Parquet {
-            let mut cursor = Table::open(path)?;
-            score_cursor(model, &mut cursor, &layout, &mut seen, summary, out, &bar)?;
+            score_cursor(model, &mut table, &layout, &mut seen, summary, out, &bar)?;
             continue;
         }
         // Block n is scored in parallel while block n − 1's rows are checked and written on
         // this thread; a block's error still comes before any later block's.
         let mut pending: Vec<ScoredChunk> = Vec::new();
         let read = each_block(path, format, table.has_header, |chunks| {
-            let before = seen.rows + pending.iter().map(|c| c.ids.len() as u64).sum::<u64>();
+            let before = seen.rows() + pending.iter().map(|c| c.ids.len() as u64).sum::<u64>();
             let firsts = first_ordinals(chunks, &layout, format, before);
             let mut scored = Vec::new();
             rayon::in_place_scope(|scope| {
@@ -1018,7 +1019,7 @@ fn score_table(
         read?;
     }
     bar.finish_and_clear();
-    if seen.rows == 0 {
+    if seen.rows() == 0 {
         return Err(DataError::NoValidRows {
             what: files
                 .iter()
@@ -1088,7 +1089,7 @@ fn score_cursor(
                 Err(e) => failed = Some(e),
             }
         }
-        let before = seen.rows;
+        let before = seen.rows();
         let pieces = batch[..len].par_chunks(WORK_ROWS).enumerate();
         let mut scored: Vec<ScoredChunk> = pieces
             .map(|(n, rows)| {
@@ -1107,9 +1108,7 @@ fn score_cursor(
                 None => return Err(e.into()),
             }
         }
-        for c in scored {
-            merge_chunk(c, layout.path, seen, summary, out)?;
-        }
+        merge_chunks(scored, layout.path, seen, summary, out)?;
         bar.tick();
         if end {
             return Ok(());
@@ -1117,16 +1116,19 @@ fn score_cursor(
     }
 }
 
-/// The ids a run has scored, with their rows (the first repeated one is an error), and the
-/// number of rows.
+/// The ids a run has scored, with their rows (the first repeated one is an error).
 #[derive(Default)]
 struct Seen {
     first_rows: std::collections::HashMap<String, u64, FxBuild>,
-    rows: u64,
 }
 
-/// Adds one scored work item to the run, in input order: its ids (the first repeated one is
-/// an error), its counts, its first error, its rows for the observer and its CSV bytes.
+impl Seen {
+    /// Rows scored so far.
+    fn rows(&self) -> u64 {
+        self.first_rows.len() as u64
+    }
+}
+
 /// [`merge_chunk`] of each chunk in order, up to the first error.
 fn merge_chunks(
     chunks: Vec<ScoredChunk>,
@@ -1141,6 +1143,8 @@ fn merge_chunks(
     Ok(())
 }
 
+/// Adds one scored work item to the run, in input order: its ids (the first repeated one is
+/// an error), its counts, its first error, its rows for the observer and its CSV bytes.
 fn merge_chunk(
     c: ScoredChunk,
     path: &Path,
@@ -1148,17 +1152,19 @@ fn merge_chunk(
     summary: &mut BatchSummary,
     out: &mut ScoreWriter<'_>,
 ) -> Result<()> {
+    use std::collections::hash_map::Entry;
     for (id, row) in c.ids {
-        if let Some(&first_row) = seen.first_rows.get(&id) {
-            return Err(DataError::DuplicateCustomer {
-                path: path.to_path_buf(),
-                row,
-                first_row,
+        match seen.first_rows.entry(id) {
+            Entry::Occupied(first) => {
+                return Err(DataError::DuplicateCustomer {
+                    path: path.to_path_buf(),
+                    row,
+                    first_row: *first.get(),
+                }
+                .into())
             }
-            .into());
+            Entry::Vacant(v) => _ = v.insert(row),
         }
-        seen.first_rows.insert(id, row);
-        seen.rows += 1;
         summary.scored += 1;
     }
     for (t, n) in summary.per_segment.iter_mut().zip(&c.per_segment) {

@@ -851,7 +851,7 @@ fn encode_matrix(
     let mut x = Array2::<f64>::zeros((n, d));
     let data = x.as_slice_mut().expect("fresh array is contiguous");
     let first_error = data
-        .par_chunks_mut(BLOCK * d.max(1))
+        .par_chunks_mut(BLOCK * d)
         .enumerate()
         .filter_map(|(block, rows)| {
             let mut warnings = Vec::new();

@@ -69,12 +69,12 @@ pub fn predict_with(
     settings: &ClvSettings,
     summaries: &[Rfm],
 ) -> Result<Vec<CustomerValue>, String> {
-    let values = model.predict_many(summaries, settings);
-    let mut out = Vec::with_capacity(values.len());
-    for (i, v) in values.into_iter().enumerate() {
-        out.push(v.map_err(|e| format!("training customer {}: {e}", i + 1))?);
-    }
-    Ok(out)
+    (model
+        .predict_many(summaries, settings)
+        .into_iter()
+        .enumerate())
+    .map(|(i, v)| v.map_err(|e| format!("training customer {}: {e}", i + 1)))
+    .collect()
 }
 
 /// Means of the members' predicted values per segment (by label; `values` cover the first

@@ -251,41 +251,34 @@ impl ValueModel {
         s: &ClvSettings,
     ) -> Vec<Result<CustomerValue, ValueError>> {
         use rayon::prelude::*;
-        // The first valid customer of each history stands for it (none with bad settings).
-        let settings_ok = s.validate().is_ok();
+        // Each valid customer's history, numbered in order of first appearance; the first
+        // customer of each stands for it (none with bad settings).
+        let settings = s.validate();
         let mut index: std::collections::HashMap<[u64; 3], u32, crate::data::fasthash::FxBuild> =
             Default::default();
-        let (mut standing, mut history) = (Vec::new(), Vec::with_capacity(customers.len()));
-        for (i, c) in customers.iter().enumerate() {
-            if !settings_ok || c.validate(0).is_err() {
-                history.push(u32::MAX);
-                continue;
-            }
-            let key = [c.x.to_bits(), c.t_x.to_bits(), c.t.to_bits()];
-            let next = standing.len() as u32;
-            let h = *index.entry(key).or_insert_with(|| {
-                standing.push(i);
-                next
-            });
-            history.push(h);
-        }
-        let steps = if settings_ok {
-            Steps::of(s)
-        } else {
-            Steps::default()
+        let mut standing = Vec::new();
+        let history: Vec<Result<u32, ValueError>> = (customers.iter().enumerate())
+            .map(|(i, c)| {
+                c.validate(0)?;
+                settings.clone()?;
+                let next = standing.len() as u32;
+                Ok(*index.entry(history_key(c)).or_insert_with(|| {
+                    standing.push(i);
+                    next
+                }))
+            })
+            .collect();
+        let steps = match settings {
+            Ok(()) => Steps::of(s),
+            Err(_) => Steps::default(),
         };
         let horizons: Vec<Horizon> = standing
             .par_iter()
             .map(|&i| self.purchases.horizon_over(&customers[i], &steps))
             .collect();
-        customers
-            .par_iter()
-            .zip(&history)
-            .map(|(c, &h)| {
-                c.validate(0)?;
-                s.validate()?;
-                self.value_of(c, s, &horizons[h as usize])
-            })
+        (customers.par_iter())
+            .zip(history)
+            .map(|(c, h)| self.value_of(c, s, &horizons[h? as usize]))
             .collect()
     }
 
@@ -307,18 +300,13 @@ impl ValueModel {
             *of = None;
         }
         let (_, _, steps) = of.get_or_insert_with(|| (self.purchases, *s, Steps::of(s)));
-        let key = [c.x.to_bits(), c.t_x.to_bits(), c.t.to_bits()];
-        let horizon = match seen.get(&key) {
-            Some(h) => *h,
-            None => {
-                let h = self.purchases.horizon_over(c, steps);
-                if seen.len() >= PredictMemo::LIMIT {
-                    seen.clear();
-                }
-                seen.insert(key, h);
-                h
-            }
-        };
+        let key = history_key(c);
+        if seen.len() >= PredictMemo::LIMIT && !seen.contains_key(&key) {
+            seen.clear();
+        }
+        let horizon = *seen
+            .entry(key)
+            .or_insert_with(|| self.purchases.horizon_over(c, steps));
         self.value_of(c, s, &horizon)
     }
 
@@ -353,6 +341,11 @@ impl ValueModel {
             next_order_in_days: (p_alive >= s.min_p_alive).then_some(next),
         })
     }
+}
+
+/// What a purchase-model evaluation depends on: the history (x, t_x, T), bit for bit.
+fn history_key(c: &Rfm) -> [u64; 3] {
+    [c.x.to_bits(), c.t_x.to_bits(), c.t.to_bits()]
 }
 
 /// What [`ValueModel::predict_memo`] remembers between customers: the purchase model and
