@@ -192,6 +192,33 @@ fn errors_name_the_row_an_editor_shows_after_blank_lines_crlf_and_quoted_line_fe
 }
 
 #[test]
+fn an_id_repeated_in_a_later_file_names_both_files() {
+    // 0002 is row 3 of a.csv and row 2 of b.csv; b's own repeat (0009) names only b.
+    let a = format!("{HEADER}\n0001,Male,19,15,39\n0002,Male,21,15,81\n");
+    let b = format!("{HEADER}\n0002,Female,19,15,3\n");
+    let c = format!("{HEADER}\n0009,Female,19,15,3\n0008,Male,3,4,5\n0009,Male,1,2,3\n");
+    let cases = [
+        (
+            "b.csv",
+            b,
+            "b.csv row 2: customer id already appeared at row 3 of a.csv",
+        ),
+        (
+            "c.csv",
+            c,
+            "c.csv row 4: customer id already appeared at row 2 (a customer",
+        ),
+    ];
+    for threads in ["1", "2"] {
+        for (name, second, want) in &cases {
+            let files = [("a.csv", a.as_bytes()), (*name, second.as_bytes())];
+            let e = error_of(&score(&files, &[], threads).0);
+            assert!(e.contains(want), "{e}");
+        }
+    }
+}
+
+#[test]
 fn the_first_bad_row_in_file_order_stops_the_run() {
     // Row 4 has a bad number, row 5 too many fields, row 6 a repeated id.
     let t = format!(

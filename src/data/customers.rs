@@ -98,6 +98,8 @@ pub struct CustomerTable {
     /// Feature columns, in file order.
     pub columns: Vec<CustomerColumn>,
     index: IdIndex,
+    /// Where each file's customers start in `ids`, with its path (for messages).
+    file_starts: Vec<(usize, PathBuf)>,
 }
 
 impl CustomerTable {
@@ -115,9 +117,20 @@ impl CustomerTable {
             .unwrap_or_default()
     }
 
+    /// The file of the customer at `position`.
+    fn file_of(&self, position: usize) -> Option<&Path> {
+        let i = self
+            .file_starts
+            .partition_point(|(start, _)| *start <= position);
+        i.checked_sub(1).map(|i| self.file_starts[i].1.as_path())
+    }
+
     /// Appends one chunk's rows in order: ids numbered when the table has no id column, the
     /// first repeated id an error naming both rows, then the chunk's own error if it had one.
     fn append(&mut self, path: &Path, chunk: ChunkRows) -> Result<(), DataError> {
+        if self.file_starts.last().is_none_or(|(_, p)| p != path) {
+            self.file_starts.push((self.ids.len(), path.to_path_buf()));
+        }
         for (id, &row) in chunk.ids.into_iter().zip(&chunk.rows) {
             let id = if self.numbered {
                 (self.ids.len() + 1).to_string()
@@ -133,6 +146,10 @@ impl CustomerTable {
                     path: path.to_path_buf(),
                     row,
                     first_row: self.rows[first],
+                    first_path: self
+                        .file_of(first)
+                        .filter(|p| *p != path)
+                        .map(Path::to_path_buf),
                 });
             }
             self.ids.push(id);
@@ -398,6 +415,34 @@ mod tests {
         let p = dir.path().join("t.csv");
         std::fs::write(&p, text).unwrap();
         read_customers(&[p], &ColumnMap::parse(map).unwrap(), &Progress::hidden())
+    }
+
+    #[test]
+    fn an_id_repeated_in_a_later_file_names_both_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
+        std::fs::write(&a, "CustomerID,age\nc1,30\nc2,41\n").unwrap();
+        std::fs::write(&b, "CustomerID,age\nc3,30\nc2,41\n").unwrap();
+        let read = |files: &[PathBuf]| {
+            read_customers(files, &ColumnMap::default(), &Progress::hidden()).unwrap_err()
+        };
+        let e = read(&[a.clone(), b.clone()]);
+        let want = format!(
+            "{} row 3: customer id already appeared at row 3 of {} (",
+            b.display(),
+            a.display()
+        );
+        assert!(e.to_string().starts_with(&want), "{e}");
+        // Within one file, the message names the file once.
+        std::fs::write(&b, "CustomerID,age\nc3,30\nc3,41\n").unwrap();
+        let e = read(&[a, b.clone()]).to_string();
+        assert!(
+            e.starts_with(&format!(
+                "{} row 3: customer id already appeared at row 2 (",
+                b.display()
+            )),
+            "{e}"
+        );
     }
 
     #[test]

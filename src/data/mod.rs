@@ -15,7 +15,7 @@ pub mod spreadsheet;
 pub mod table;
 pub mod transactions;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub use customers::{read_customers, CustomerTable};
 pub use rows::{Exclude, FilterError, RowFilters, RowRules};
@@ -66,12 +66,14 @@ pub enum DataError {
         column: String,
         reason: String,
     },
-    /// The same customer appears twice in a customer table.
-    #[error("{} row {row}: customer id already appeared at row {first_row} (a customer table needs one row per customer)", path.display())]
+    /// The same customer appears twice in a customer table (of one file or several).
+    #[error("{} row {row}: customer id already appeared at row {first_row}{} (a customer table needs one row per customer)", path.display(), of_file(first_path.as_deref()))]
     DuplicateCustomer {
         path: PathBuf,
         row: u64,
         first_row: u64,
+        /// The file of the first row, when it is another file than `path`.
+        first_path: Option<PathBuf>,
     },
     /// After cleaning, nothing is left to train on.
     #[error("{what}: no valid rows after cleaning ({summary})")]
@@ -119,6 +121,12 @@ pub enum DataError {
         first: PathBuf,
         reason: String,
     },
+}
+
+/// " of FILE" for a message about a row of another file, else nothing.
+fn of_file(p: Option<&Path>) -> String {
+    p.map(|p| format!(" of {}", p.display()))
+        .unwrap_or_default()
 }
 
 /// Column names as `'a', 'b'`, so a header read with the wrong delimiter shows as one name.

@@ -953,6 +953,7 @@ fn score_table(
     summary.imputed_rows = vec![0; spec.features.len()];
     let mut seen = Seen::default();
     for path in &files {
+        seen.enter(path);
         let mut table = Table::open(path)?;
         let (id_col, names) = data::customers::resolve_columns(&table, map)?;
         // The header, kept apart so a Parquet table's own cursor can go on reading.
@@ -1119,13 +1120,36 @@ fn score_cursor(
 /// The ids a run has scored, with their rows (the first repeated one is an error).
 #[derive(Default)]
 struct Seen {
+    /// Each id's first row, with its file's index in `files` in the top 16 bits.
     first_rows: std::collections::HashMap<String, u64, FxBuild>,
+    /// The files read so far; the last one is being read.
+    files: Vec<PathBuf>,
 }
+
+/// Bits of a [`Seen`] entry that hold the row (the rest hold the file).
+const ROW_BITS: u32 = 48;
 
 impl Seen {
     /// Rows scored so far.
     fn rows(&self) -> u64 {
         self.first_rows.len() as u64
+    }
+
+    /// Starts reading the next file.
+    fn enter(&mut self, path: &Path) {
+        self.files.push(path.to_path_buf());
+    }
+
+    /// The entry of `row` of the file being read.
+    fn entry_of(&self, row: u64) -> u64 {
+        (self.files.len().saturating_sub(1) as u64) << ROW_BITS | (row & ((1 << ROW_BITS) - 1))
+    }
+
+    /// The row of an entry and its file, when that is not the file being read.
+    fn row_of(&self, entry: u64) -> (u64, Option<PathBuf>) {
+        let file = (entry >> ROW_BITS) as usize;
+        let other = (file + 1 < self.files.len()).then(|| self.files[file].clone());
+        (entry & ((1 << ROW_BITS) - 1), other)
     }
 }
 
@@ -1154,18 +1178,23 @@ fn merge_chunk(
 ) -> Result<()> {
     use std::collections::hash_map::Entry;
     for (id, row) in c.ids {
-        match seen.first_rows.entry(id) {
-            Entry::Occupied(first) => {
-                return Err(DataError::DuplicateCustomer {
-                    path: path.to_path_buf(),
-                    row,
-                    first_row: *first.get(),
-                }
-                .into())
+        let entry = seen.entry_of(row);
+        let repeated = match seen.first_rows.entry(id) {
+            Entry::Occupied(first) => *first.get(),
+            Entry::Vacant(v) => {
+                v.insert(entry);
+                summary.scored += 1;
+                continue;
             }
-            Entry::Vacant(v) => _ = v.insert(row),
+        };
+        let (first_row, first_path) = seen.row_of(repeated);
+        return Err(DataError::DuplicateCustomer {
+            path: path.to_path_buf(),
+            row,
+            first_row,
+            first_path,
         }
-        summary.scored += 1;
+        .into());
     }
     for (t, n) in summary.per_segment.iter_mut().zip(&c.per_segment) {
         *t += n;
